@@ -1,0 +1,26 @@
+"""Wiring of the admin API: routers, auth, health."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from ..common.health import HealthChecks
+from ..common.http_app import add_health_routes, bearer_auth
+from ..common.runtime import standard_checks
+from ..common.settings import Settings
+
+DESCRIPTION = """The admin API of Connect Zero: sync control, records, audit log, exceptions,
+configuration (organisations, routing rules, mapping tables, settings) and balances.
+Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token>`."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="Connect Zero admin API", version="1", description=DESCRIPTION)
+    add_health_routes(app, HealthChecks(standard_checks(settings)))
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(settings.admin_token))])
+
+    @api.get("/whoami", summary="Check the token")
+    def whoami() -> dict:
+        return {"user": "admin"}
+
+    app.include_router(api)
+    return app

@@ -1,0 +1,81 @@
+"""`connectzero up`: start the whole local stack, supervise it, stop it cleanly."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import Progress
+
+from ..common.logs import configure_logging
+from ..common.settings import Settings
+from ..stack.stack import plan, resolve, stack_description, write_stack_file
+from ..stack.supervisor import StartupError, Supervisor
+
+console = Console(stderr=True)
+
+
+def run_stack(settings: Settings) -> int:
+    configure_logging("supervisor", settings.log_level, settings.log_json)
+    started_at = time.monotonic()
+    resolved = resolve(settings)
+    specs = plan(settings, resolved)
+    supervisor = Supervisor(resolved.data_dir / "logs", backoff_max=settings.restart_backoff_max)
+    stop_requested = False
+
+    def request_stop(signum, _frame):
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    resolved.stack_file.unlink(missing_ok=True)
+    try:
+        with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("starting", total=len(specs))
+            parts = [s for s in specs if s.kind == "part"]
+            services = [s for s in specs if s.kind != "part"]
+            for spec in parts:  # each part must be healthy before anything uses it
+                progress.update(task, description=f"starting {spec.name}")
+                supervisor.start(spec)
+                supervisor.wait_healthy([spec.name], settings.startup_timeout)
+                progress.advance(task)
+                if stop_requested:
+                    return 130
+            for spec in services:
+                supervisor.start(spec)
+            progress.update(task, description="waiting for services")
+            supervisor.wait_healthy([s.name for s in services], settings.startup_timeout)
+            progress.update(task, completed=len(specs))
+    except StartupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        supervisor.stop_all()
+        return 1
+    except BaseException:
+        supervisor.stop_all()
+        raise
+
+    elapsed = time.monotonic() - started_at
+    description = stack_description(resolved, {n: r.proc.pid for n, r in supervisor.running.items()})
+    description["startup_seconds"] = round(elapsed, 2)
+    write_stack_file(resolved.stack_file, description)
+    console.print(f"Connect Zero is up in {elapsed:.1f}s")
+    console.print(f"  dashboard  {description['admin']['url']}/  (token in {resolved.stack_file})")
+    console.print(f"  API docs   {description['admin']['docs']}")
+    if resolved.sandbox:
+        console.print(f"  ConnectWise sandbox  {resolved.cw_url}")
+        console.print(f"  Xero sandbox         {resolved.xero_url}")
+    console.print("Ctrl-C stops everything.")
+    print(f"{description['admin']['url']}/", flush=True)
+    try:
+        while not stop_requested:
+            supervisor.check_and_restart()
+            time.sleep(0.5)
+    finally:
+        console.print("stopping...")
+        supervisor.stop_all()
+        resolved.stack_file.unlink(missing_ok=True)
+        logging.getLogger("connectzero.supervisor").info("stack stopped")
+    return 0

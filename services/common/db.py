@@ -1,0 +1,42 @@
+"""Postgres access and schema migrations.
+
+Migrations are plain numbered SQL files in `migrations/`, applied once each in
+order under an advisory lock, so every service may call `migrate` at start-up.
+A migration library (alembic, yoyo) would add an ORM or a config format for
+what is here twenty lines of code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCK_ID = 727_001  # any constant shared by every Connect Zero process
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url, row_factory=dict_row, connect_timeout=5, **kwargs)
+
+
+def migrate(url: str) -> list[str]:
+    """Applies pending migrations; returns the names applied now."""
+    applied_now: list[str] = []
+    with connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK_ID,))
+        try:
+            conn.execute(
+                "create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())"
+            )
+            done = {r["name"] for r in conn.execute("select name from schema_migrations")}
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                if path.name in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text())
+                    conn.execute("insert into schema_migrations (name) values (%s)", (path.name,))
+                applied_now.append(path.name)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_ID,))
+    return applied_now

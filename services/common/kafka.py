@@ -1,0 +1,119 @@
+"""confluent-kafka plumbing: topic creation, producers, and a consumer loop
+that commits only after the handler's effect is durable and parks poison
+messages in the topic's dead-letter topic instead of crashing or looping.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .dead_letter import dead_letter_headers
+from .topics import BY_NAME, topic_specs
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
+    """Creates every declared topic that does not exist yet; returns those created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            existing = set(admin.list_topics(timeout=5).topics)
+            break
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    wanted = [NewTopic(name, partitions, 1, config=config) for name, partitions, config in topic_specs() if name not in existing]
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, request_timeout=15).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def make_producer(bootstrap: str, **extra) -> Producer:
+    # Idempotent producer: a retried send is never written twice.
+    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "compression.type": "none"}
+    config.update(extra)
+    return Producer(config)
+
+
+def make_consumer(bootstrap: str, group: str, topics: list[str], session_timeout_ms: int = 10000) -> Consumer:
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": session_timeout_ms,
+        "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
+    })
+    consumer.subscribe(topics)
+    return consumer
+
+
+def message_context(msg: Message) -> dict:
+    """What every log line about a message carries."""
+    key = msg.key()
+    return {
+        "topic": msg.topic(),
+        "partition": msg.partition(),
+        "offset": msg.offset(),
+        "key": key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+    }
+
+
+def send_to_dead_letter(producer: Producer, msg: Message, error: BaseException, service: str) -> None:
+    topic = BY_NAME.get(msg.topic())
+    dlq = topic.dlq if topic else f"{msg.topic()}.dlq"
+    producer.produce(
+        dlq,
+        key=msg.key(),
+        value=msg.value(),
+        headers=dead_letter_headers(error, msg.topic(), msg.partition(), msg.offset(), service),
+    )
+    producer.flush(10)
+    log.warning("parked poison message in %s: %s", dlq, error, extra=message_context(msg))
+
+
+BatchHandler = Callable[[list[Message]], list["tuple[Message, BaseException]"]]
+
+
+def consume_batches(
+    consumer: Consumer,
+    handle: BatchHandler,
+    producer: Producer,
+    service: str,
+    should_stop: Callable[[], bool],
+    max_batch: int = 500,
+    poll_timeout: float = 0.5,
+) -> None:
+    """Polls batches and hands them to `handle`, which makes its effect durable
+    and returns the messages it could not process (poison) with their error.
+    Those go to the dead-letter topic; then offsets are committed.
+    """
+    while not should_stop():
+        msgs = consumer.consume(num_messages=max_batch, timeout=poll_timeout)
+        good = []
+        for msg in msgs:
+            if msg.error():
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume error: %s", msg.error())
+                continue
+            good.append(msg)
+        if not good:
+            continue
+        for msg, error in handle(good):
+            send_to_dead_letter(producer, msg, error, service)
+        consumer.commit(asynchronous=False)

@@ -1,0 +1,106 @@
+"""Every setting of Connect Zero, one `CZ_` environment variable each.
+
+Settings are read once by an entry point and passed down; nothing reads the
+environment at import time. An empty URL means "use the embedded default".
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("sandbox", "audit", "alerts", "ingest", "mapper", "writer", "matcher", "admin")
+
+
+class Settings(BaseSettings):
+    """One field per `CZ_<NAME>` variable; the description is its documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="CZ_", extra="ignore")
+
+    data_dir: Path = Field(Path(".connectzero"), description="Where embedded parts keep their data, logs and stack.json.")
+    host: str = Field("127.0.0.1", description="Interface every local HTTP endpoint binds to.")
+
+    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; empty starts the embedded Tansu broker.")
+    kafka_port: int = Field(9092, ge=1, le=65535, description="Port of the embedded broker.")
+    postgres_url: str = Field("", description="postgresql:// URL; empty starts embedded PostgreSQL.")
+    postgres_port: int = Field(5433, ge=1, le=65535, description="Port of the embedded PostgreSQL.")
+    clickhouse_url: str = Field("", description="http(s):// URL of a ClickHouse server; empty uses chdb in the data directory.")
+    smtp_url: str = Field("", description="smtp://user:pass@host:port of a relay; empty starts the local capture server.")
+    smtp_port: int = Field(8025, ge=1, le=65535, description="Port of the local SMTP capture server.")
+    schema_registry_url: str = Field("", description="Confluent Schema Registry URL; empty uses the ids pinned in schemas/registry.json.")
+
+    admin_port: int = Field(8080, ge=1, le=65535, description="Port of the admin API and dashboard.")
+    admin_token: str = Field("", description="Bearer token for the admin API; empty generates one in the data directory.")
+    secret_key: str = Field("", description="Fernet key that encrypts credentials at rest; empty generates one in the data directory.")
+    ingest_port: int = Field(8101, ge=1, le=65535, description="Health and metrics port of ingest.")
+    mapper_port: int = Field(8102, ge=1, le=65535, description="Health and metrics port of mapper.")
+    writer_port: int = Field(8103, ge=1, le=65535, description="Health and metrics port of writer.")
+    matcher_port: int = Field(8104, ge=1, le=65535, description="Health and metrics port of matcher.")
+    audit_port: int = Field(8105, ge=1, le=65535, description="Audit service: health, metrics, search and export.")
+    alerts_port: int = Field(8106, ge=1, le=65535, description="Health and metrics port of alerts.")
+
+    sandbox: bool = Field(True, description="Start the ConnectWise and Xero simulators and point the product at them.")
+    sandbox_cw_port: int = Field(8201, ge=1, le=65535, description="Port of the ConnectWise simulator.")
+    sandbox_xero_port: int = Field(8202, ge=1, le=65535, description="Port of the Xero simulator.")
+    sandbox_scale: int = Field(1, ge=0, le=1000, description="Size of the synthetic MSP (1 = a few hundred records).")
+    sandbox_seed: int = Field(7, description="Seed of the synthetic data.")
+    sandbox_mutate_seconds: float = Field(20.0, ge=0, description="Seconds between simulated edits; 0 turns the mutator off.")
+
+    cw_url: str = Field("", description="ConnectWise `.../apis/3.0` base URL; empty uses the simulator.")
+    cw_company: str = Field("", description="ConnectWise company id (login company).")
+    cw_public_key: str = Field("", description="ConnectWise API member public key.")
+    cw_private_key: str = Field("", description="ConnectWise API member private key (secret).")
+    cw_client_id: str = Field("", description="ConnectWise clientId header value.")
+    xero_url: str = Field("", description="Xero `.../api.xro/2.0` base URL; empty uses the simulator.")
+    xero_token_url: str = Field("", description="Xero OAuth token endpoint.")
+    xero_connections_url: str = Field("", description="Xero connections endpoint.")
+    xero_client_id: str = Field("", description="Xero app client id.")
+    xero_client_secret: str = Field("", description="Xero app client secret (secret).")
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")
+    session_timeout_ms: int = Field(10000, ge=1000, description="Kafka consumer session timeout.")
+    restart_backoff_max: float = Field(30.0, gt=0, description="Longest wait before the supervisor restarts a dead service.")
+    startup_timeout: float = Field(120.0, gt=0, description="Seconds `connectzero up` waits for every part to be healthy.")
+    audit_retention_days: int = Field(90, ge=30, le=365, description="Days the audit log keeps entries.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return level
+
+    def port_of(self, service: str) -> int:
+        return getattr(self, f"{service}_port")
+
+    def health_url(self, service: str) -> str:
+        if service == "sandbox":
+            return f"http://{self.host}:{self.sandbox_cw_port}/healthz"
+        return f"http://{self.host}:{self.port_of(service)}/healthz"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+
+class SettingsError(SystemExit):
+    """Raised with a message that names each bad variable and why."""
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [
+            f"  CZ_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def documented_variables() -> dict[str, str]:
+    """`CZ_NAME` -> description, for the README and the compose-file check."""
+    return {f"CZ_{name.upper()}": field.description or "" for name, field in Settings.model_fields.items()}

@@ -1,0 +1,85 @@
+"""The base for faust-streaming agents (mapper, writer, matcher).
+
+Topics are declared in `topics.py` and already exist (the supervisor creates
+them), so Faust must not declare or re-partition them. Values travel as raw
+bytes and go through the one `Codec`; a message the handler cannot process is
+parked in the topic's dead-letter topic with its error and origin, and the
+stream goes on.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+import faust
+
+from .codec import Codec
+from .dead_letter import dead_letter_headers
+from .metrics import MESSAGES, POISON
+from .settings import Settings
+from .topics import Topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict, dict], Awaitable[None]]  # (schema name, record, message context)
+
+
+def make_app(service: str, settings: Settings) -> faust.App:
+    return faust.App(
+        f"connectzero-{service}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_ms / 5000),
+        producer_acks=-1,
+        datadir=str(settings.data_dir / "faust" / service),
+        consumer_auto_offset_reset="earliest",
+    )
+
+
+def raw_topic(app: faust.App, topic: Topic) -> faust.TopicT:
+    return app.topic(topic.name, partitions=topic.partitions, key_serializer="raw", value_serializer="raw")
+
+
+def message_context(message) -> dict:
+    key = message.key
+    return {
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "key": key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+    }
+
+
+def decoded_agent(app: faust.App, topic: Topic, codec: Codec, handler: Handler, service: str, concurrency: int = 1):
+    """Registers an agent that decodes each message and calls `handler`.
+
+    Any exception from decoding or the handler sends the message to `<topic>.dlq`.
+    Handlers retry what is transient themselves; an exception here means the
+    message itself is bad.
+    """
+    source = raw_topic(app, topic)
+    dlq = app.topic(topic.dlq, partitions=1, key_serializer="raw", value_serializer="raw")
+
+    async def agent(stream):
+        async for event in stream.events():
+            message = event.message
+            ctx = message_context(message)
+            try:
+                name, record = codec.decode(event.value)
+                await handler(name, record, ctx)
+                MESSAGES.labels(service=service, topic=topic.name).inc()
+            except Exception as exc:
+                POISON.labels(service=service, topic=topic.name).inc()
+                log.warning("parking poison message: %s", exc, extra=ctx, exc_info=not isinstance(exc, ValueError))
+                await dlq.send(
+                    key=message.key,
+                    value=event.value,
+                    headers=dead_letter_headers(exc, message.topic, message.partition, message.offset, service),
+                )
+
+    agent.__name__ = f"{service}_{topic.name.replace('.', '_')}"
+    return app.agent(source, name=agent.__name__, concurrency=concurrency)(agent)

@@ -1,0 +1,10 @@
+"""Entry point of the ingest service."""
+from ..common.runtime import run_service
+
+
+def work(settings, stop) -> None:
+    stop.wait()
+
+
+if __name__ == "__main__":
+    run_service("ingest", work)
