@@ -1,0 +1,83 @@
+"""Fixtures that start real parts: the embedded Tansu broker and embedded
+PostgreSQL, once per test session, on free ports, in a temporary data directory."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from services.common.codec import Codec
+from services.common.db import migrate
+from services.common.kafka import ensure_topics
+from services.common.settings import Settings
+from services.stack.parts import postgres_spec, tansu_spec
+from services.stack.supervisor import Supervisor
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def parts_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("parts")
+
+
+@pytest.fixture(scope="session")
+def parts_settings(parts_dir) -> Settings:
+    return Settings(data_dir=parts_dir, kafka_port=free_port(), postgres_port=free_port())
+
+
+@pytest.fixture(scope="session")
+def parts_supervisor(parts_settings):
+    supervisor = Supervisor(parts_settings.data_dir / "logs")
+    yield supervisor
+    supervisor.stop_all()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(parts_settings, parts_supervisor) -> str:
+    """A real Kafka-protocol broker (Tansu) with every declared topic created."""
+    parts_supervisor.start(tansu_spec(parts_settings))
+    parts_supervisor.wait_healthy(["kafka"], 30)
+    bootstrap = f"127.0.0.1:{parts_settings.kafka_port}"
+    ensure_topics(bootstrap)
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_url(parts_settings, parts_supervisor) -> str:
+    """A real PostgreSQL server with the product's migrations applied."""
+    parts_supervisor.start(postgres_spec(parts_settings))
+    parts_supervisor.wait_healthy(["postgres"], 60)
+    url = f"postgresql://postgres@127.0.0.1:{parts_settings.postgres_port}/postgres"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_database(postgres_url):
+    """A new, migrated database for one test; returns its URL."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{time.time_ns()}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def codec() -> Codec:
+    return Codec.from_directory()
+
+
+def unique_topic_suffix() -> str:
+    return str(time.time_ns())
