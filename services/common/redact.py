@@ -13,7 +13,7 @@ REDACTED = "***"
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-xero-signature", "proxy-authorization"}
 SECRET_FIELDS = {
     "access_token", "refresh_token", "id_token", "client_secret", "password", "private_key",
-    "privatekey", "secret", "token", "code", "code_verifier", "privateKey", "publicKey",
+    "privatekey", "code_verifier", "webhook_key",
 }
 _SECRET_FIELDS_LOWER = {f.lower() for f in SECRET_FIELDS}
 _PATTERNS = [
