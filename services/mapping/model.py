@@ -1,0 +1,104 @@
+"""The configuration the pure mapping functions work on: routing rules, one
+organisation's mapping tables and Xero catalog, and a snapshot of all of them.
+
+These are plain values: the repository builds them from Postgres, the tests
+build them by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+RULE_KINDS = ("tag", "member", "location", "default")
+SIDES = ("sales", "purchases")
+TRACKING_SOURCES = ("location", "department")
+MAPPING_TABLES = ("accounts", "tax", "tracking", "contacts")
+RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
+ACCOUNT_CLASSES = ("ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE")
+
+# Without an explicit priority, a tag beats a member, which beats a location:
+# a tag is the most deliberate statement of where a record belongs.
+DEFAULT_PRIORITY = {"tag": 100, "member": 200, "location": 300, "default": 1000}
+
+
+def side_of(record_type: str) -> str:
+    return "purchases" if record_type == "procurement" else "sales"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    kind: str  # tag | member | location | default
+    value: str  # location id, member identifier or tag value ('' for default)
+    organisation_id: str
+    priority: int
+    caption: str = ""  # custom field caption, tag rules only
+
+
+@dataclass(frozen=True)
+class Account:
+    code: str
+    name: str = ""
+    account_class: str = ""
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    tax_type: str
+    name: str = ""
+    rate: Decimal | None = None  # percent
+    applies_to: frozenset[str] = frozenset()  # account classes; empty = unknown
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    name: str
+    contact_number: str | None = None
+    status: str = "ACTIVE"
+
+
+@dataclass
+class Catalog:
+    """What one Xero organisation knows: account codes, tax rates, tracking, contacts."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    tax_rates: dict[str, TaxRate] = field(default_factory=dict)
+    tracking: dict[str, frozenset[str]] = field(default_factory=dict)  # category -> active options
+    contacts: list[Contact] = field(default_factory=list)
+    _contact_index: object = field(default=None, repr=False, compare=False)
+
+    def contact_candidates(self, company_identifier: str, company_name: str) -> list[Contact]:
+        """The contacts that could match, from an index built on first use."""
+        if self._contact_index is None:
+            from .contacts import ContactIndex
+
+            self._contact_index = ContactIndex(self.contacts)
+        return self._contact_index.candidates(company_identifier, company_name)
+
+
+@dataclass
+class OrgMapping:
+    """One organisation with its own mapping tables and catalog."""
+
+    organisation_id: str
+    name: str = ""
+    tenant_id: str = ""
+    status: str = "connected"
+    accounts: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, product class | '*') -> code
+    tax: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, tax code | 'exempt' | '*') -> tax type
+    tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)
+    contacts: dict[str, str] = field(default_factory=dict)  # company identifier -> ContactID
+    catalog: Catalog = field(default_factory=Catalog)
+
+
+@dataclass
+class Snapshot:
+    """All configuration at one version (the highest config change seq)."""
+
+    version: int
+    rules: list[Rule]
+    orgs: dict[str, OrgMapping]
+    create_status: dict[str, str]  # record type -> DRAFT | AUTHORISED

@@ -1,0 +1,248 @@
+"""A ConnectWise invoice, credit memo or purchase order -> the Xero element to write.
+
+Input is the record as decoded from cw_invoice_changed / cw_purchase_order_changed
+plus one organisation's mapping tables and catalog. The output is either an
+`XeroDocument` (the element, with money as strings) or the list of every
+`MappingProblem` found, each naming the field and value that could not be
+mapped, so one exception tells finance everything to fix at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from .contacts import ContactMatch, match_contact
+from .model import OrgMapping, side_of
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+CREATE_STATUSES = ("DRAFT", "AUTHORISED")
+ACCOUNT_CLASS_OF_SIDE = {"sales": "REVENUE", "purchases": "EXPENSE"}
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    kind: str  # missing_contact | missing_tracking_option | unknown_account | tax_mismatch | bad_record
+    field: str
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class XeroDocument:
+    endpoint: str  # Invoices | CreditNotes
+    element: dict
+    natural_key: str
+    subtotal: Decimal
+    total_tax: Decimal
+    total: Decimal
+    contact_method: str
+
+
+@dataclass(frozen=True)
+class _Line:
+    field: str  # where it came from, e.g. "lines[2]"
+    description: str
+    quantity: Decimal
+    unit: Decimal
+    product_class: str | None
+    taxable: bool
+
+
+def money(value: Decimal) -> str:
+    """Two decimals, or four when the amount really has sub-cent precision."""
+    two = value.quantize(CENT, ROUND_HALF_UP)
+    return str(two if two == value else value.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def record_kind(record: dict) -> str:
+    if "po_number" in record:
+        return "procurement"
+    if record.get("record_type") == "credit_note" or record.get("invoice_type") == "CreditMemo":
+        return "credit_note"
+    return "invoice"
+
+
+def record_label(record: dict) -> str:
+    kind = record_kind(record)
+    number = record.get("po_number") if kind == "procurement" else record.get("invoice_number")
+    return f"{kind.replace('_', ' ')} {number} (ConnectWise id {record.get('cw_id')})"
+
+
+def _iso_date(value: str | None, field: str, problems: list) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        problems.append(MappingProblem("bad_record", field, value, f"{field} {value!r} is not a date"))
+        return None
+
+
+def _lines(record: dict, kind: str) -> list[_Line]:
+    if kind == "procurement":
+        record_taxed = record["sales_tax"] != ZERO
+        lines = [
+            _Line(f"lines[{i}]", l["description"], l["quantity"], l["unit_cost"], l.get("product_class"),
+                  l["tax"] != ZERO if l.get("tax") is not None else record_taxed)
+            for i, l in enumerate(record.get("lines") or []) if not l.get("canceled")
+        ]
+        if record.get("freight_cost"):
+            lines.append(_Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], "freight", record_taxed))
+    else:
+        lines = [
+            _Line(f"lines[{i}]", l["description"], l["quantity"], l["price"], l.get("product_class"), l.get("taxable", True))
+            for i, l in enumerate(record.get("lines") or [])
+        ]
+    if not lines:
+        # An invoice without product lines (an agreement invoice, say) still carries its subtotal.
+        lines = [_Line("subtotal", f"ConnectWise {record_label(record)}", Decimal(1), record["subtotal"], None,
+                       record["sales_tax"] != ZERO)]
+    if kind == "credit_note" and record["total"] < ZERO:
+        # ConnectWise credit memos carry negative amounts; Xero credit notes carry positive ones.
+        lines = [_Line(l.field, l.description, l.quantity, -l.unit, l.product_class, l.taxable) for l in lines]
+    return lines
+
+
+def _account(org: OrgMapping, side: str, line: _Line, problems: list) -> str | None:
+    source = line.product_class or ""
+    code = org.accounts.get((side, source)) or org.accounts.get((side, "*"))
+    if code is None:
+        problems.append(MappingProblem(
+            "unknown_account", f"{line.field}.product_class", source,
+            f"no {side} account mapped for product class {source!r} (and no '*' fallback) in organisation {org.organisation_id}"))
+        return None
+    account = org.catalog.accounts.get(code)
+    if account is None or account.status != "ACTIVE":
+        problems.append(MappingProblem(
+            "unknown_account", f"{line.field}.product_class", source,
+            f"account code {code} (mapped from product class {source!r}) is not an active account in Xero organisation {org.organisation_id}"))
+        return None
+    return code
+
+
+def _tax(org: OrgMapping, side: str, tax_code: str | None, line: _Line, code: str | None, problems: list):
+    source = (tax_code or "") if line.taxable else "exempt"
+    tax_type = org.tax.get((side, source)) or org.tax.get((side, "*"))
+    if tax_type is None:
+        problems.append(MappingProblem(
+            "tax_mismatch", "tax_code" if line.taxable else f"{line.field}.taxable", source,
+            f"no {side} Xero tax type mapped for ConnectWise tax code {source!r} in organisation {org.organisation_id}"))
+        return None, None
+    rate = org.catalog.tax_rates.get(tax_type)
+    if rate is None or rate.status != "ACTIVE":
+        problems.append(MappingProblem(
+            "tax_mismatch", "tax_code", source,
+            f"tax type {tax_type} (mapped from {source!r}) is not an active tax rate in Xero organisation {org.organisation_id}"))
+        return None, None
+    account = org.catalog.accounts.get(code) if code else None
+    if account and rate.applies_to and account.account_class and account.account_class not in rate.applies_to:
+        problems.append(MappingProblem(
+            "tax_mismatch", "tax_code", source,
+            f"tax type {tax_type} cannot be used with account {code} ({account.account_class}) in organisation {org.organisation_id}"))
+        return None, None
+    return tax_type, rate.rate
+
+
+def _tracking(record: dict, org: OrgMapping, problems: list) -> list[dict]:
+    chosen: dict[str, str] = {}
+    for kind in ("location", "department"):
+        value = record.get(f"{kind}_id")
+        if value is None or not any(k == kind for k, _ in org.tracking):
+            continue  # this organisation does not track by this source
+        mapped = org.tracking.get((kind, str(value))) or org.tracking.get((kind, "*"))
+        if mapped is None:
+            problems.append(MappingProblem(
+                "missing_tracking_option", f"{kind}_id", str(value),
+                f"no tracking option mapped for {kind} {value} in organisation {org.organisation_id}"))
+            continue
+        category, option = mapped
+        if option not in org.catalog.tracking.get(category, frozenset()):
+            problems.append(MappingProblem(
+                "missing_tracking_option", f"{kind}_id", str(value),
+                f"tracking option {category}/{option} (mapped from {kind} {value}) is not an active option in Xero organisation {org.organisation_id}"))
+            continue
+        chosen.setdefault(category, option)
+    if len(chosen) > 2:
+        problems.append(MappingProblem(
+            "missing_tracking_option", "tracking", ", ".join(chosen),
+            f"Xero allows at most 2 tracking categories per line; the mapping gives {len(chosen)}"))
+    return [{"Name": c, "Option": o} for c, o in chosen.items()]
+
+
+def _contact(record: dict, kind: str, org: OrgMapping, problems: list) -> ContactMatch | None:
+    prefix = "vendor_company" if kind == "procurement" else "company"
+    ident, name = record[f"{prefix}_identifier"], record[f"{prefix}_name"]
+    found = match_contact(ident, name, org.contacts, org.catalog.contact_candidates(ident, name))
+    if isinstance(found, ContactMatch):
+        return found
+    problems.append(MappingProblem("missing_contact", f"{prefix}_identifier", ident, found.reason))
+    return None
+
+
+def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> XeroDocument | list[MappingProblem]:
+    kind = record_kind(record)
+    side = side_of(kind)
+    if create_status not in CREATE_STATUSES:
+        raise ValueError(f"create_status must be DRAFT or AUTHORISED, not {create_status!r}")
+    problems: list[MappingProblem] = []
+    contact = _contact(record, kind, org, problems)
+    tracking = _tracking(record, org, problems)
+    items, subtotal, expected_tax, rates_known = [], ZERO, ZERO, True
+    for line in _lines(record, kind):
+        code = _account(org, side, line, problems)
+        tax_type, rate = _tax(org, side, record.get("tax_code"), line, code, problems)
+        amount = (line.quantity * line.unit).quantize(CENT, ROUND_HALF_UP)
+        subtotal += amount
+        if rate is None:
+            rates_known = False
+        else:
+            expected_tax += (amount * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        item = {"Description": line.description, "Quantity": format(line.quantity.normalize(), "f"),
+                "UnitAmount": money(line.unit), "AccountCode": code, "TaxType": tax_type}
+        if tracking:
+            item["Tracking"] = tracking
+        items.append(item)
+    cw_tax = abs(record["sales_tax"])
+    if rates_known and not problems and abs(expected_tax - cw_tax) > CENT * len(items):
+        problems.append(MappingProblem(
+            "tax_mismatch", "sales_tax", money(cw_tax),
+            f"ConnectWise tax {money(cw_tax)} differs from the {money(expected_tax)} Xero computes with the mapped tax types"))
+    when = _iso_date(record.get("vendor_invoice_date") or record.get("po_date") if kind == "procurement" else record.get("date"),
+                     "date", problems)
+    if problems:
+        unique = {(p.kind, p.value, p.message): p for p in problems}
+        return list(unique.values())
+    return _document(record, kind, contact, items, when, create_status, subtotal,
+                     expected_tax if rates_known else cw_tax)
+
+
+def _document(record, kind, contact, items, when, create_status, subtotal, tax) -> XeroDocument:
+    element = {"Contact": {"ContactID": contact.contact_id}, "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items}
+    if record.get("currency"):
+        element["CurrencyCode"] = record["currency"]
+    if kind == "procurement":
+        number = record.get("vendor_invoice_number") or record["po_number"]
+        element.update(Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}", Status="DRAFT")
+        endpoint = "Invoices"
+    elif kind == "credit_note":
+        number = record["invoice_number"]
+        element.update(Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}", Status=create_status)
+        endpoint = "CreditNotes"
+    else:
+        number = record["invoice_number"]
+        due = _iso_date(record.get("due_date"), "due_date", []) or when
+        element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}", DueDate=due, Status=create_status)
+        endpoint = "Invoices"
+    return XeroDocument(endpoint, element, number, subtotal, tax, subtotal + tax, contact.method)
+
+
+def deletion(record: dict) -> tuple[str, dict, str]:
+    """(endpoint, body, natural key) for a record deleted in ConnectWise; the writer
+    decides between DELETED and VOIDED from the status Xero holds."""
+    kind = record_kind(record)
+    if kind == "credit_note":
+        return "CreditNotes", {"CreditNoteNumber": record["invoice_number"], "Status": "DELETED"}, record["invoice_number"]
+    number = (record.get("vendor_invoice_number") or record["po_number"]) if kind == "procurement" else record["invoice_number"]
+    return "Invoices", {"InvoiceNumber": number, "Status": "DELETED"}, number
