@@ -50,7 +50,7 @@ def run_stack(settings: Settings) -> int:
             supervisor.wait_healthy([s.name for s in services], settings.startup_timeout)
             progress.update(task, completed=len(specs))
     except StartupError as exc:
-        console.print(f"[red]{exc}[/red]")
+        print(exc, file=sys.stderr, flush=True)  # plain: a log tail must not be re-wrapped
         supervisor.stop_all()
         return 1
     except BaseException:

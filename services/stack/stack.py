@@ -71,11 +71,11 @@ def plan(settings: Settings, resolved: Settings) -> list[ProcessSpec]:
         specs.append(pg)
     if not settings.smtp_url:
         specs.append(python_service_spec("mailbox", "services.mailbox", resolved, env, kind="part",
-                                         health=lambda: tcp_open(settings.host, settings.smtp_port)))
+                                         health=lambda: tcp_open(settings.host, settings.smtp_port), port=settings.smtp_port))
     if settings.sandbox:
         specs.append(python_service_spec("sandbox", "services.sandbox", resolved, env))
     for name in SERVICE_ORDER:
-        specs.append(python_service_spec(name, f"services.{name}", resolved, env))
+        specs.append(python_service_spec(name, f"services.{name}", resolved, env, port=resolved.port_of(name)))
     return specs
 
 

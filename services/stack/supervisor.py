@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..common.metrics import RESTARTS
-from .parts import ProcessSpec
+from .parts import ProcessSpec, tcp_open
 
 log = logging.getLogger("connectzero.supervisor")
 
@@ -61,6 +61,8 @@ class Supervisor:
         return proc
 
     def start(self, spec: ProcessSpec) -> Running:
+        if spec.port is not None and tcp_open("127.0.0.1", spec.port) is None:
+            raise StartupError(spec.name, f"port {spec.port} is already in use by another process", "(not started)")
         run = Running(spec, self._spawn(spec), self.log_dir / f"{spec.name}.log")
         self.running[spec.name] = run
         return run

@@ -1,0 +1,195 @@
+"""Audit search as pure query building: filters in, ClickHouse SQL with bound
+parameters out. Values never enter the SQL text; they travel as `{name:Type}`
+parameters, which chdb and a ClickHouse server both bind server-side.
+
+Paging is keyset paging on (at, entry_id), newest first: the cursor is the
+last row a page showed, so a page stays stable while new entries arrive.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Mapping
+
+RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+MAX_TERMS = 8
+# Columns searched by `q`; bodies are where a finance user finds an invoice number or an error text.
+TEXT_COLUMNS = ("summary", "url", "customer", "record_id", "error", "request_body", "response_body", "payload")
+# What a page lists; bodies and headers only come with the single entry.
+LIST_COLUMNS = ("entry_id", "kind", "topic", "api", "service", "organisation_id", "record_type", "record_id",
+                "customer", "status", "method", "url", "duration_ms", "summary", "error")
+_STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
+FILTER_NAMES = ("from", "to", "record_type", "customer", "organisation", "status", "q")
+
+
+class QueryError(ValueError):
+    """A bad filter: names the parameter and the reason."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = name, reason
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at_ms: int
+    entry_id: str
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.at_ms}:{self.entry_id}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at, _, entry_id = raw.partition(":")
+            if not entry_id:
+                raise ValueError
+            return cls(int(at), entry_id)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise QueryError("cursor", "not a cursor this API returned") from None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+    record_type: str | None = None
+    customer: str | None = None
+    organisation: str | None = None
+    statuses: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    cursor: Cursor | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def _instant(name: str, text: str, end: bool) -> datetime:
+    """ISO date or date-time; a bare date as `to` means the whole of that day."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(), timezone.utc)
+            return moment
+        # An unencoded "+02:00" in a query string arrives as " 02:00".
+        moment = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
+    except ValueError:
+        raise QueryError(name, f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-11-25 or 2026-11-25T08:00:00Z)") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
+    """Validates raw query-string values into an AuditQuery; raises QueryError."""
+    def get(name: str) -> str | None:
+        value = params.get(name)
+        return value.strip() or None if isinstance(value, str) else value
+
+    start = _instant("from", get("from"), end=False) if get("from") else None
+    end = _instant("to", get("to"), end=True) if get("to") else None
+    if start and end and start >= end:
+        raise QueryError("to", "must be later than from")
+    record_type = get("record_type")
+    if record_type and record_type not in RECORD_TYPES:
+        raise QueryError("record_type", f"{record_type!r} is not one of {', '.join(RECORD_TYPES)}")
+    statuses = tuple(s.strip() for s in (get("status") or "").split(",") if s.strip())
+    for status in statuses:
+        if not re.fullmatch(r"[A-Za-z0-9_:-]{1,40}", status):
+            raise QueryError("status", f"{status!r} is not a status (an HTTP code like 429, a class like 5xx, or an outcome like FAILED)")
+    terms = tuple((get("q") or "").split())
+    if len(terms) > MAX_TERMS:
+        raise QueryError("q", f"at most {MAX_TERMS} words")
+    limit_text = get("limit")
+    try:
+        limit = int(limit_text) if limit_text else DEFAULT_LIMIT
+    except ValueError:
+        raise QueryError("limit", f"{limit_text!r} is not a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError("limit", f"must be between 1 and {MAX_LIMIT}")
+    cursor = Cursor.decode(get("cursor")) if get("cursor") else None
+    return AuditQuery(start, end, record_type, get("customer"), get("organisation"), statuses, terms, cursor, limit)
+
+
+@dataclass
+class Sql:
+    text: str
+    params: dict = field(default_factory=dict)
+
+
+def where(query: AuditQuery) -> Sql:
+    clauses, params = [], {}
+
+    def bind(value, ch_type: str) -> str:
+        name = f"p{len(params)}"
+        params[name] = value
+        return f"{{{name}:{ch_type}}}"
+
+    if query.start:
+        clauses.append(f"at >= fromUnixTimestamp64Milli({bind(_ms(query.start), 'Int64')}, 'UTC')")
+    if query.end:
+        clauses.append(f"at < fromUnixTimestamp64Milli({bind(_ms(query.end), 'Int64')}, 'UTC')")
+    if query.record_type:
+        clauses.append(f"record_type = {bind(query.record_type, 'String')}")
+    if query.organisation:
+        clauses.append(f"organisation_id = {bind(query.organisation, 'String')}")
+    if query.customer:  # part of the name is enough: finance types "acme", not "Acme Pty Ltd"
+        clauses.append(f"positionCaseInsensitiveUTF8(customer, {bind(query.customer, 'String')}) > 0")
+    if query.statuses:
+        alternatives = []
+        for status in query.statuses:
+            if _STATUS_CLASS.match(status):
+                alternatives.append(f"(length(status) = 3 AND startsWith(status, {bind(status[0], 'String')}))")
+            else:
+                alternatives.append(f"lower(status) = {bind(status.lower(), 'String')}")
+        clauses.append("(" + " OR ".join(alternatives) + ")")
+    for term in query.terms:  # every word must appear somewhere
+        needle = bind(term, "String")
+        clauses.append("(" + " OR ".join(f"positionCaseInsensitiveUTF8({c}, {needle}) > 0" for c in TEXT_COLUMNS) + ")")
+    if query.cursor:
+        at = bind(query.cursor.at_ms, "Int64")
+        clauses.append(f"(at, entry_id) < (fromUnixTimestamp64Milli({at}, 'UTC'), {bind(query.cursor.entry_id, 'String')})")
+    return Sql(" AND ".join(clauses) or "1", params)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+_AT_ISO = "formatDateTime(at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')"
+# The ISO text is selected under the column's own name; this setting keeps `at`
+# in WHERE and ORDER BY meaning the column, not the text.
+_SETTINGS = " SETTINGS prefer_column_name_to_alias = 1"
+
+
+def page_sql(query: AuditQuery, table: str) -> Sql:
+    """One page plus one row, so the caller knows whether there is a next page."""
+    cond = where(query)
+    cols = ", ".join(LIST_COLUMNS)
+    cond.text = (f"SELECT {cols}, {_AT_ISO} AS at, toUnixTimestamp64Milli(at) AS at_ms FROM {table} FINAL "
+                 f"WHERE {cond.text} ORDER BY at DESC, entry_id DESC LIMIT {query.limit + 1}{_SETTINGS}")
+    return cond
+
+
+def export_sql(query: AuditQuery, table: str, columns: tuple[str, ...]) -> Sql:
+    """Every matching row (no page limit, cursor ignored), every column, newest first."""
+    cond = where(AuditQuery(**{**query.__dict__, "cursor": None}))
+    cols = ", ".join(_AT_ISO + " AS at" if c == "at" else c for c in columns)
+    cond.text = f"SELECT {cols} FROM {table} FINAL WHERE {cond.text} ORDER BY at DESC, entry_id DESC{_SETTINGS}"
+    return cond
+
+
+def entry_sql(entry_id: str, table: str, columns: tuple[str, ...]) -> Sql:
+    cols = ", ".join(_AT_ISO + " AS at" if c == "at" else c for c in columns)
+    return Sql(f"SELECT {cols} FROM {table} WHERE entry_id = {{id:String}} LIMIT 1{_SETTINGS}", {"id": entry_id})
+
+
+def page_result(rows: list[dict], limit: int) -> dict:
+    """The API's page: entries and the cursor of the next page (None on the last)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = Cursor(int(rows[-1]["at_ms"]), rows[-1]["entry_id"]).encode() if more and rows else None
+    for row in rows:
+        row.pop("at_ms", None)
+    return {"entries": rows, "next_cursor": next_cursor, "count": len(rows)}

@@ -1,0 +1,216 @@
+"""The Xero Accounting API client: tokens, pacing, retries, and every exchange
+recorded for the audit log.
+
+- Tokens come from `xero_auth.TokenManager` (refreshed before expiry, rotation
+  persisted first); a 401 drops the access token and tries once more.
+- Every call passes through a `PacerGate` around `services.writer.pacing.Pacer`
+  (5 concurrent, 60/min, 5,000/day per organisation, 10,000/min per app), which
+  reads Xero's remaining-limit headers from every answer and honours 429's
+  Retry-After and X-Rate-Limit-Problem.
+- 5xx answers and transport errors are retried with exponential backoff
+  (tenacity). Writes carry an `Idempotency-Key`, kept the same across retries,
+  so a retry of a call Xero already acted on returns the first answer.
+- Requests are tagged (organisation, record type, record ids) for the audit log
+  through `ExchangeRecorder`'s httpx hooks.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from ..writer.pacing import Limits, Pacer
+from .exchanges import ExchangeRecorder
+from .xero_auth import CredentialError, TokenManager
+
+__all__ = ["XeroClient", "XeroOrg", "PacerGate", "XeroUnavailable", "XeroRequestError", "CredentialError"]
+
+
+@dataclass(frozen=True)
+class XeroOrg:
+    organisation_id: str
+    tenant_id: str
+    credential_id: str
+
+
+class XeroUnavailable(Exception):
+    """Xero kept failing (5xx, transport errors, 429s) past every retry."""
+
+
+class XeroRequestError(Exception):
+    """Xero refused the request as a whole (a 4xx other than 401/429)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"Xero answered {status}: {message}")
+        self.status, self.message = status, message
+
+
+class _Retry(Exception):
+    """A failure worth another attempt."""
+
+
+class PacerGate:
+    """Makes callers wait (in threads) until the pacer lets their call go."""
+
+    def __init__(self, pacer: Pacer | None = None, clock: Callable[[], float] = time.monotonic):
+        self.pacer = pacer or Pacer(Limits())
+        self.clock = clock
+        self._cond = threading.Condition()
+
+    def acquire(self, org_id: str) -> None:
+        with self._cond:
+            while True:
+                wait = self.pacer.wait(org_id, self.clock())
+                if wait.ready:
+                    self.pacer.start(org_id, self.clock())
+                    return
+                # Woken early when a call finishes (it may free a concurrency slot).
+                self._cond.wait(min(wait.seconds, 5.0))
+
+    def release(self, org_id: str, status: int | None, headers) -> None:
+        with self._cond:
+            self.pacer.finish(org_id, self.clock(), status, headers)
+            self._cond.notify_all()
+
+
+class XeroClient:
+    def __init__(self, base_url: str, tokens: TokenManager, gate: PacerGate | None = None,
+                 recorder: ExchangeRecorder | None = None, http: httpx.Client | None = None,
+                 max_attempts: int = 8, max_rate_limited: int = 60, backoff_max: float = 20.0,
+                 on_call: Callable[[str], None] | None = None, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.gate = gate or PacerGate()
+        self.recorder = recorder
+        self.http = http or httpx.Client(timeout=timeout, event_hooks=recorder.hooks() if recorder else None)
+        self.max_attempts, self.max_rate_limited, self.backoff_max = max_attempts, max_rate_limited, backoff_max
+        self.on_call = on_call
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, org: XeroOrg, method: str, path: str, *, params: dict | None = None, json=None,
+                idempotency_key: str | None = None, tags: dict | None = None) -> httpx.Response:
+        """One logical call, retried through transient failures; returns any answer below 500
+        other than 401/429 (the caller judges 4xx). Raises XeroUnavailable after the retries,
+        CredentialError when the credential is revoked."""
+        rate_limited = 0
+        retrying = Retrying(retry=retry_if_exception_type(_Retry), stop=stop_after_attempt(self.max_attempts),
+                            wait=wait_exponential_jitter(initial=0.2, max=self.backoff_max), reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    while True:
+                        resp = self._send_once(org, method, path, params, json, idempotency_key, tags)
+                        if resp is not None and resp.status_code == 429:
+                            # Honoured by the pacer (it blocks until Retry-After); not a backoff attempt.
+                            rate_limited += 1
+                            if rate_limited > self.max_rate_limited:
+                                raise XeroUnavailable(f"{method} {path}: still rate limited after {rate_limited} answers of 429")
+                            continue
+                        break
+                    if resp is None:
+                        raise _Retry("no response (transport error)")
+                    if resp.status_code >= 500:
+                        raise _Retry(f"HTTP {resp.status_code}")
+                    if resp.status_code == 401:
+                        self.tokens.invalidate(org.credential_id)
+                        raise _Retry("HTTP 401: access token refused")
+                    return resp
+        except _Retry as exc:
+            raise XeroUnavailable(f"{method} {path}: gave up after {self.max_attempts} attempts ({exc})") from None
+        raise AssertionError("unreachable")
+
+    def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags) -> httpx.Response | None:
+        token = self.tokens.access_token(org.credential_id)
+        headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id, "Accept": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        request = self.http.build_request(method, f"{self.base_url}/{path.lstrip('/')}", params=params, json=json,
+                                          headers=headers,
+                                          extensions={"cz": {"organisation_id": org.organisation_id, **(tags or {})}})
+        self.gate.acquire(org.organisation_id)
+        status, resp_headers = None, {}
+        try:
+            if self.on_call:
+                self.on_call(org.organisation_id)
+            resp = self.http.send(request)
+            status, resp_headers = resp.status_code, resp.headers
+            return resp
+        except httpx.TransportError as exc:
+            if self.recorder:
+                self.recorder.record_failure(request, exc)
+            return None
+        finally:
+            self.gate.release(org.organisation_id, status, resp_headers)
+
+    # -- Record helpers ------------------------------------------------------------------------
+
+    def write(self, org: XeroOrg, endpoint: str, method: str, elements: list[dict], idempotency_key: str,
+              tags: dict | None = None) -> list[dict]:
+        """PUT (create) or POST (create or update) a batch with summarizeErrors=false; returns
+        Xero's elements in the order sent, each with its StatusAttributeString."""
+        resp = self.request(org, method, endpoint, params={"summarizeErrors": "false"}, json={endpoint: elements},
+                            idempotency_key=idempotency_key, tags=tags)
+        body = _json(resp)
+        if resp.status_code != 200:
+            raise XeroRequestError(resp.status_code, _message(body, resp))
+        returned = body.get(endpoint)
+        if not isinstance(returned, list) or len(returned) != len(elements):
+            raise XeroRequestError(resp.status_code, f"expected {len(elements)} {endpoint} back, got "
+                                                     f"{len(returned) if isinstance(returned, list) else 'none'}")
+        return returned
+
+    def find_by_numbers(self, org: XeroOrg, endpoint: str, numbers: list[str], tags: dict | None = None) -> list[dict]:
+        """Invoices by InvoiceNumbers, credit notes by CreditNoteNumber (through `where`)."""
+        found: list[dict] = []
+        for i in range(0, len(numbers), 25):  # keeps the URL short
+            chunk = numbers[i:i + 25]
+            if endpoint == "Invoices":
+                params = {"InvoiceNumbers": ",".join(chunk), "pageSize": "1000"}
+            else:
+                params = {"where": " OR ".join(f'CreditNoteNumber=="{_quote(n)}"' for n in chunk), "pageSize": "1000"}
+            found += self._get_all(org, endpoint, params, tags)
+        return found
+
+    def find_bill(self, org: XeroOrg, contact_id: str, number: str, date: str, tags: dict | None = None) -> list[dict]:
+        """Bills whose numbers Xero does not keep unique: by contact, number and date (YYYY-MM-DD)."""
+        y, m, d = (int(p) for p in date[:10].split("-"))
+        where = (f'Type=="ACCPAY" AND Contact.ContactID==guid("{_quote(contact_id)}") AND '
+                 f'InvoiceNumber=="{_quote(number)}" AND Date==DateTime({y},{m:02d},{d:02d})')
+        return self._get_all(org, "Invoices", {"where": where}, tags)
+
+    def _get_all(self, org: XeroOrg, endpoint: str, params: dict, tags: dict | None) -> list[dict]:
+        items, page = [], 1
+        while True:
+            resp = self.request(org, "GET", endpoint, params={**params, "page": str(page)}, tags=tags)
+            body = _json(resp)
+            if resp.status_code != 200:
+                raise XeroRequestError(resp.status_code, _message(body, resp))
+            batch = body.get(endpoint) or []
+            items += batch
+            pagination = body.get("pagination") or {}
+            if not batch or page >= int(pagination.get("pageCount") or page):
+                return items
+            page += 1
+
+
+def _quote(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _json(resp: httpx.Response) -> dict:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(body: dict, resp: httpx.Response) -> str:
+    messages = [e.get("Message") for el in body.get("Elements") or [] for e in el.get("ValidationErrors") or []]
+    return "; ".join(m for m in messages if m) or body.get("Message") or body.get("Detail") or resp.text[:300]

@@ -1,0 +1,212 @@
+"""One ingest cycle for one record type, and the emit path it shares with
+force-sync and replay.
+
+Order of effects, for at-least-once without loss: produce the changed records,
+flush the producer (every record acknowledged by the broker), THEN upsert
+`sync_records` with the new hashes, and only when every page is done advance
+the cursor. A crash anywhere re-reads from the stored cursor and re-emits what
+was not yet recorded; the writer dedupes by hash and its ledger.
+
+Pages come in id order (forward-only paging), not lastUpdated order, so the
+cursor can only move once the whole window is read: to the newest
+`lastUpdated` seen. A record edited during the cycle on a page already read
+has a lastUpdated after the cycle started; the next cycle's overlap (the
+configured overlap plus the previous cycle's duration) still covers it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from ..common.codec import Codec
+from ..common.cw_client import CwClient
+from ..common.topics import CW_RECORD_TOPICS
+from .poller import (INVOICE_TYPES, RecordError, content_hash, last_updated, poll_conditions, record_type_of,
+                     to_invoice_event, type_condition, window)
+from .store import Emitted, Store
+
+log = logging.getLogger(__name__)
+INVOICES = "finance/invoices"
+DEFAULT_OVERLAP = timedelta(minutes=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EmitError(RuntimeError):
+    """The broker did not acknowledge every record; nothing is recorded as emitted."""
+
+
+class Emitter:
+    """Produces events keyed by ConnectWise id and waits for the broker's acknowledgements."""
+
+    def __init__(self, producer, codec: Codec, flush_timeout: float = 30.0):
+        self.producer, self.codec, self.flush_timeout = producer, codec, flush_timeout
+
+    def emit(self, record_type: str, events: list[dict]) -> None:
+        if not events:
+            return
+        topic = CW_RECORD_TOPICS[record_type]
+        failures: list[str] = []
+
+        def delivered(err, msg) -> None:
+            if err is not None:
+                failures.append(f"{msg.key()!r}: {err}")
+
+        for event in events:
+            value = self.codec.encode(topic.schema, event)
+            while True:
+                try:
+                    self.producer.produce(topic.name, key=str(event["cw_id"]).encode(), value=value,
+                                          on_delivery=delivered)
+                    break
+                except BufferError:  # local queue full: let deliveries drain, then retry
+                    self.producer.poll(0.5)
+            self.producer.poll(0)
+        remaining = self.producer.flush(self.flush_timeout)
+        if remaining or failures:
+            raise EmitError(f"{topic.name}: {remaining} records unacknowledged, {len(failures)} failed"
+                            + (f" (first: {failures[0]})" if failures else ""))
+
+
+@dataclass
+class CycleResult:
+    record_type: str
+    trigger: str
+    seen: int = 0
+    emitted: int = 0
+    failed: int = 0
+    pages: int = 0
+    cursor_from: datetime | None = None
+    cursor_to: datetime | None = None
+    seconds: float = 0.0
+    skipped: bool = False
+    emitted_ids: list[int] = field(default_factory=list)
+
+
+def emit_invoices(client: CwClient, store: Store, emitter: Emitter, invoices: list[dict], trigger: str,
+                  force: bool, result: CycleResult, clock: Callable[[], datetime] = utcnow) -> None:
+    """Emits the changed invoices of one page (all of them when `force`), then records them."""
+    if not invoices:
+        return
+    record_type = record_type_of(invoices[0])
+    products = client.products_for_invoices([int(i["id"]) for i in invoices], record_type=record_type)
+    hashed = [(inv, content_hash(inv, products.get(int(inv["id"]), []))) for inv in invoices]
+    known = {} if force else store.hashes(record_type, [str(inv["id"]) for inv in invoices])
+    observed = clock()
+    by_type: dict[str, list[tuple[dict, dict]]] = {}
+    for inv, hash_ in hashed:
+        if not force and known.get(str(inv["id"])) == hash_:
+            continue
+        try:
+            event = to_invoice_event(inv, products.get(int(inv["id"]), []), trigger=trigger,
+                                     observed_at=observed, hash_=hash_)
+        except (RecordError, ValueError, KeyError, TypeError) as exc:
+            # One bad record must not stall the type: it is marked failed (hash cleared,
+            # so it is read again while in the window) and the cycle goes on.
+            log.error("cannot convert ConnectWise invoice %s: %s", inv.get("id"), exc)
+            store.record_failed(record_type_of(inv), str(inv.get("id")), str(exc))
+            result.failed += 1
+            continue
+        by_type.setdefault(event["record_type"], []).append((inv, event))
+    for rtype, pairs in by_type.items():
+        events = [e for _, e in pairs]
+        emitter.emit(rtype, events)
+        store.record_emitted([
+            Emitted(rtype, str(e["cw_id"]), e["invoice_number"], e["company_name"] or e["company_identifier"],
+                    e["content_hash"], e["last_updated"], e["total"])
+            for e in events
+        ], observed)
+        result.emitted += len(events)
+        result.emitted_ids.extend(e["cw_id"] for e in events)
+
+
+def _effective_overlap(overlap: timedelta, started: datetime | None, finished: datetime | None) -> timedelta:
+    if started and finished and finished >= started:
+        return overlap + (finished - started)
+    return overlap
+
+
+def run_cycle(client: CwClient, store: Store, emitter: Emitter, record_type: str, *,
+              overlap: timedelta = DEFAULT_OVERLAP, trigger: str = "SCHEDULE",
+              clock: Callable[[], datetime] = utcnow, on_page: Callable[[CycleResult], None] | None = None) -> CycleResult:
+    """Reads every record of `record_type` changed since the stored cursor
+    (less the overlap), emits those whose hash changed, then advances the cursor."""
+    if record_type not in INVOICE_TYPES:
+        raise ValueError(f"record_type: {record_type!r} has no ConnectWise poll (invoice, credit_note)")
+    result = CycleResult(record_type, trigger)
+    if not store.try_lock(record_type):
+        log.info("cycle for %s already running elsewhere; skipped", record_type)
+        result.skipped = True
+        return result
+    t0 = time.perf_counter()
+    try:
+        cursor = store.cursor(record_type)
+        store.cycle_started(record_type, clock())
+        result.cursor_from = cursor.cursor_at
+        conditions = poll_conditions(record_type, cursor.cursor_at,
+                                     _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
+        newest: datetime | None = None
+        try:
+            for page in client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+                result.pages += 1
+                result.seen += len(page)
+                emit_invoices(client, store, emitter, page, trigger, False, result, clock)
+                for inv in page:
+                    try:
+                        seen_at = last_updated(inv)
+                    except RecordError:
+                        continue
+                    newest = seen_at if newest is None or seen_at > newest else newest
+                if on_page:
+                    on_page(result)
+        except BaseException:
+            store.cycle_finished(record_type, clock(), "failed", None)
+            raise
+        store.cycle_finished(record_type, clock(), "ok", newest)
+        result.cursor_to = newest or cursor.cursor_at
+    finally:
+        store.unlock(record_type)
+        result.seconds = time.perf_counter() - t0
+    log.info("cycle %s (%s): %d seen, %d emitted, %d failed in %.2fs", record_type, trigger, result.seen,
+             result.emitted, result.failed, result.seconds)
+    return result
+
+
+def force_sync(client: CwClient, store: Store, emitter: Emitter, record_type: str, record_id: str,
+               clock: Callable[[], datetime] = utcnow) -> CycleResult:
+    """Fetches one record now and emits it whatever its hash."""
+    invoice = client.invoice(record_id, record_type=record_type)
+    actual = record_type_of(invoice)
+    if actual != record_type:
+        log.warning("force-sync of %s %s: ConnectWise says it is a %s; emitted as that", record_type, record_id, actual)
+    result = CycleResult(actual, "FORCE_SYNC", seen=1)
+    emit_invoices(client, store, emitter, [invoice], "FORCE_SYNC", True, result, clock)
+    return result
+
+
+def replay(client: CwClient, store: Store, emitter: Emitter, record_type: str, start: datetime, end: datetime,
+           clock: Callable[[], datetime] = utcnow) -> CycleResult:
+    """Re-emits every record of the type last updated within [start, end]."""
+    conditions = f"({type_condition(record_type)}) and {window(start, end)}"
+    result = CycleResult(record_type, "REPLAY")
+    for page in client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+        result.pages += 1
+        result.seen += len(page)
+        emit_invoices(client, store, emitter, page, "REPLAY", True, result, clock)
+    return result
+
+
+def chunked(items: Iterable, size: int) -> Iterable[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

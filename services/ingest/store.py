@@ -1,0 +1,126 @@
+"""Postgres adapter of ingest: content hashes and status in `sync_records`, the
+poll cursor and cycle bookkeeping in `sync_cursors`, cadence from
+`record_type_settings`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Iterable
+
+import psycopg
+
+from ..common.db import connect
+from .poller import EPOCH
+
+_LOCK_BASE = 727_100  # advisory lock ids: one per record type, so two ingests never cycle the same type
+
+
+def source(record_type: str) -> str:
+    return f"cw:{record_type}"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    cursor_at: datetime
+    last_cycle_started: datetime | None
+    last_cycle_finished: datetime | None
+    last_cycle_status: str | None
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """What `sync_records` keeps of a record ingest emitted."""
+    record_type: str
+    cw_id: str
+    number: str
+    customer: str
+    content_hash: str
+    last_updated: datetime
+    total: Decimal
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.conn: psycopg.Connection = connect(url, autocommit=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- cursors ---------------------------------------------------------------
+
+    def cursor(self, record_type: str) -> Cursor:
+        row = self.conn.execute(
+            "select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
+            " from sync_cursors where source = %s", (source(record_type),)).fetchone()
+        if row is None:
+            return Cursor(EPOCH, None, None, None)
+        return Cursor(row["cursor_at"], row["last_cycle_started"], row["last_cycle_finished"], row["last_cycle_status"])
+
+    def cycle_started(self, record_type: str, at: datetime) -> None:
+        self.conn.execute(
+            "insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_status)"
+            " values (%s, %s, %s, 'running')"
+            " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
+            " last_cycle_status = 'running', updated_at = now()",
+            (source(record_type), EPOCH, at))
+
+    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
+        """Records the outcome; the cursor moves only forward, and only when given."""
+        self.conn.execute(
+            "update sync_cursors set last_cycle_finished = %s, last_cycle_status = %s,"
+            " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
+            (at, status, cursor_at, source(record_type)))
+
+    def request_cycle(self, record_type: str) -> None:
+        """Makes a record type due now (a RUN_CYCLE command), durably."""
+        self.conn.execute(
+            "insert into sync_cursors (source, cursor_at, last_cycle_status) values (%s, %s, 'requested')"
+            " on conflict (source) do update set last_cycle_status = 'requested', updated_at = now()",
+            (source(record_type), EPOCH))
+
+    def cadence_minutes(self) -> dict[str, int]:
+        rows = self.conn.execute("select record_type, cadence_minutes from record_type_settings").fetchall()
+        return {r["record_type"]: int(r["cadence_minutes"]) for r in rows}
+
+    def try_lock(self, record_type: str) -> bool:
+        return bool(self.conn.execute("select pg_try_advisory_lock(%s) as ok",
+                                      (_LOCK_BASE + _type_index(record_type),)).fetchone()["ok"])
+
+    def unlock(self, record_type: str) -> None:
+        self.conn.execute("select pg_advisory_unlock(%s)", (_LOCK_BASE + _type_index(record_type),))
+
+    # --- records ---------------------------------------------------------------
+
+    def hashes(self, record_type: str, cw_ids: Iterable[str]) -> dict[str, str | None]:
+        ids = list(cw_ids)
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
+            (record_type, ids)).fetchall()
+        return {r["cw_id"]: r["content_hash"] for r in rows}
+
+    def record_emitted(self, records: list[Emitted], emitted_at: datetime | None = None) -> None:
+        """Upserts what was just emitted (after the producer flushed): new hash, status pending."""
+        if not records:
+            return
+        at = emitted_at or datetime.now(timezone.utc)
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "insert into sync_records (record_type, cw_id, record_number, customer, content_hash, last_updated,"
+                " status, total, emitted_at, updated_at) values (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, now())"
+                " on conflict (record_type, cw_id) do update set record_number = excluded.record_number,"
+                " customer = excluded.customer, content_hash = excluded.content_hash,"
+                " last_updated = excluded.last_updated, status = 'pending', total = excluded.total,"
+                " emitted_at = excluded.emitted_at, last_error = null, updated_at = now()",
+                [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at)
+                 for r in records])
+
+
+_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
+
+
+def _type_index(record_type: str) -> int:
+    return _TYPES.index(record_type)

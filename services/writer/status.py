@@ -1,0 +1,86 @@
+"""Xero's status rules applied before a write: pure logic.
+
+Xero lets a DRAFT or SUBMITTED invoice (or credit note) be DELETED, an
+AUTHORISED one only be VOIDED and only while it has no payments, and a PAID one
+not be changed at all until its payments are removed. Approvals belong to
+Xero: a record someone approved there must never be moved back to DRAFT by a
+ConnectWise edit. A change the rules forbid is decided here, before any call,
+as a rejection that becomes an exception for a person to look at, so it is
+never retried in a loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APPROVED = {"AUTHORISED", "PAID"}
+EDITABLE_DRAFTS = {"DRAFT", "SUBMITTED"}
+FINAL = {"VOIDED", "DELETED"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to send: `action` CREATE, UPDATE, VOID, DELETE; SKIP (nothing to do);
+    REJECT (a status rule forbids it, `reason` says which)."""
+
+    action: str
+    element: dict | None = None
+    reason: str = ""
+
+
+def plan(operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None,
+         has_payments: bool = False) -> Decision:
+    """Decides the write for one record from what the ledger knows of it in Xero."""
+    status = (xero_status or "").upper()
+    if operation == "UPSERT":
+        return _plan_upsert(body, id_field, xero_id, status, has_payments)
+    if operation in ("VOID", "DELETE"):
+        return _plan_removal(id_field, xero_id, status, has_payments)
+    raise ValueError(f"operation: must be UPSERT, VOID or DELETE, got {operation!r}")
+
+
+def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str, has_payments: bool) -> Decision:
+    if not xero_id:
+        return Decision("CREATE", {k: v for k, v in body.items() if k != id_field})
+    if status in FINAL:
+        return Decision("REJECT", reason=f"the record is {status} in Xero and cannot be changed")
+    if status == "PAID" or (status == "AUTHORISED" and has_payments):
+        return Decision("REJECT", reason="the record is AUTHORISED in Xero with payments applied and cannot be "
+                                         "changed; remove the payments in Xero first")
+    element = dict(body)
+    element[id_field] = xero_id
+    requested = str(element.get("Status") or "").upper()
+    if status in APPROVED and requested in EDITABLE_DRAFTS | {""}:
+        element["Status"] = status  # approved in Xero stays approved
+    elif requested in EDITABLE_DRAFTS | {""} and status in EDITABLE_DRAFTS:
+        # Leave the status out: if someone approved the record in Xero since our
+        # last write, Xero keeps that approval instead of taking our DRAFT.
+        element.pop("Status", None)
+    return Decision("UPDATE", element)
+
+
+def _plan_removal(id_field: str, xero_id: str | None, status: str, has_payments: bool) -> Decision:
+    if not xero_id or status in FINAL:
+        return Decision("SKIP", reason="nothing in Xero to remove" if not xero_id else f"already {status} in Xero")
+    if status in EDITABLE_DRAFTS:
+        # A draft cannot be voided in Xero; deleting it is the equivalent.
+        return Decision("DELETE", {id_field: xero_id, "Status": "DELETED"})
+    if status == "PAID" or has_payments:
+        return Decision("REJECT", reason="the record has payments in Xero and cannot be voided; remove the "
+                                         "payments in Xero first")
+    if status == "AUTHORISED":
+        return Decision("VOID", {id_field: xero_id, "Status": "VOIDED"})
+    return Decision("REJECT", reason=f"a record in status {status or 'unknown'} cannot be voided or deleted")
+
+
+def outcome_of(action: str) -> str:
+    """The write-result outcome for an action that Xero accepted."""
+    return {"CREATE": "CREATED", "UPDATE": "UPDATED", "VOID": "VOIDED", "DELETE": "DELETED"}[action]
+
+
+def element_errors(element: dict) -> list[str]:
+    """Xero's validation messages for one element of a summarizeErrors=false answer."""
+    return [str(e.get("Message", "")) for e in element.get("ValidationErrors") or [] if e.get("Message")]
+
+
+def element_failed(element: dict) -> bool:
+    return str(element.get("StatusAttributeString", "")).upper() == "ERROR" or bool(element.get("HasErrors"))

@@ -1,0 +1,35 @@
+import pytest
+
+from services.common.settings import SettingsError, documented_variables, load_settings
+
+
+def test_defaults_are_valid_and_embedded():
+    settings = load_settings()
+    assert settings.kafka_bootstrap == "" and settings.postgres_url == ""
+    assert settings.admin_port == 8080
+
+
+def test_environment_variables_use_the_cz_prefix(monkeypatch):
+    monkeypatch.setenv("CZ_ADMIN_PORT", "9191")
+    monkeypatch.setenv("CZ_LOG_LEVEL", "debug")
+    settings = load_settings()
+    assert settings.admin_port == 9191 and settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize("var,value,fragment", [
+    ("CZ_ADMIN_PORT", "eighty", "CZ_ADMIN_PORT"),
+    ("CZ_ADMIN_PORT", "70000", "less than or equal to 65535"),
+    ("CZ_LOG_LEVEL", "LOUD", "must be DEBUG, INFO, WARNING or ERROR"),
+    ("CZ_AUDIT_RETENTION_DAYS", "7", "CZ_AUDIT_RETENTION_DAYS"),
+])
+def test_a_bad_value_is_named_with_the_reason(monkeypatch, var, value, fragment):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert fragment in str(err.value) and var in str(err.value)
+
+
+def test_every_setting_is_documented():
+    variables = documented_variables()
+    assert len(variables) > 30
+    assert all(desc for desc in variables.values()), [k for k, v in variables.items() if not v]

@@ -1,0 +1,111 @@
+"""`connectzero up` end to end: every part healthy, stack.json complete, SIGTERM leaves nothing behind."""
+import json
+
+import httpx
+import psutil
+import pytest
+
+from ..stackutil import Stack, wait_for
+
+pytestmark = pytest.mark.stack
+
+STACK_KEYS = ["admin.url", "admin.token", "connectwise.url", "connectwise.company", "connectwise.public_key",
+              "connectwise.private_key", "connectwise.client_id", "xero.url", "xero.token_url", "xero.connections_url",
+              "xero.client_id", "xero.client_secret", "xero.organisations", "kafka.bootstrap", "postgres.url", "services"]
+
+
+def lookup(info: dict, dotted: str):
+    for part in dotted.split("."):
+        info = info[part]
+    return info
+
+
+def stack_processes(data_dir) -> list[psutil.Process]:
+    """Every process on the machine that belongs to this stack (by its data dir or ports)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "environ"]):
+        try:
+            env = proc.info["environ"] or {}
+            cmd = " ".join(proc.info["cmdline"] or [])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if env.get("CZ_DATA_DIR", "").startswith(str(data_dir)) or str(data_dir) in cmd:
+            found.append(proc)
+    return found
+
+
+def test_up_serves_every_part_and_sigterm_stops_everything(tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        info = stack.start()
+        for key in STACK_KEYS:
+            assert lookup(info, key), key
+        assert {o["name"] for o in info["xero"]["organisations"]} and all(o["tenant_id"] for o in info["xero"]["organisations"])
+        assert info["connectwise"]["url"].endswith("/apis/3.0") and info["xero"]["url"].endswith("/api.xro/2.0")
+        assert set(info["services"]) >= {"ingest", "mapper", "writer", "matcher", "audit", "alerts", "admin"}
+        for name, url in info["services"].items():
+            resp = httpx.get(url, timeout=5)
+            assert resp.status_code == 200, (name, resp.text)
+            metrics_url = url.replace("/healthz", "/metrics")
+            if name != "sandbox":
+                assert "# TYPE python_gc_objects_collected_total counter" in httpx.get(metrics_url, timeout=5).text
+        admin = stack.admin()
+        assert admin.get("/docs").status_code == 200
+        assert httpx.get(info["admin"]["url"] + "/api/whoami").status_code == 401
+        assert admin.get("/api/whoami").status_code == 200
+        assert len(stack_processes(tmp_path)) >= 8
+    finally:
+        code = stack.stop()
+    assert code == 0, stack.output()
+    assert not (tmp_path / "stack.json").exists()
+    left = stack_processes(tmp_path)
+    assert not left, [" ".join(p.cmdline()) for p in left]
+
+
+def test_a_part_that_fails_to_start_is_named_with_its_log_and_the_rest_stop(tmp_path):
+    (tmp_path / "postgres").mkdir()
+    (tmp_path / "postgres" / "PG_VERSION").write_text("9\n")  # a data directory from another major version
+    stack = Stack(tmp_path)
+    with pytest.raises(RuntimeError) as err:
+        stack.start(timeout=90)
+    assert "postgres failed to start" in str(err.value)
+    assert "last lines of postgres's log" in str(err.value) and "postgresql.conf" in str(err.value)
+    assert stack.proc.wait(30) == 1
+    left = stack_processes(tmp_path)
+    assert not left, [" ".join(p.cmdline()) for p in left]
+
+
+def test_a_port_already_taken_is_reported_before_anything_runs(tmp_path):
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        stack = Stack(tmp_path, smtp_port=squatter.getsockname()[1])
+        with pytest.raises(RuntimeError) as err:
+            stack.start(timeout=90)
+    assert "mailbox failed to start: port" in str(err.value) and "already in use" in str(err.value)
+    assert stack.proc.wait(30) == 1
+    assert not stack_processes(tmp_path)
+
+
+def test_a_service_that_dies_is_restarted_and_counted(tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        info = stack.start()
+        mapper_pid = info["pids"]["mapper"]
+        psutil.Process(mapper_pid).kill()
+        wait_for(lambda: httpx.get(info["services"]["mapper"], timeout=2).status_code == 200
+                 if _alive_other_than(info["services"]["mapper"]) else None, 60, what="mapper back")
+        log = (tmp_path / "up.out").read_text()
+        assert "restarted mapper (restart 1)" in log
+    finally:
+        stack.stop()
+
+
+def _alive_other_than(url):
+    try:
+        httpx.get(url, timeout=2)
+        return True
+    except httpx.HTTPError:
+        return False
