@@ -265,3 +265,12 @@ class CwClient:
                 if invoice_id is not None and int(invoice_id) in lines:
                     lines[int(invoice_id)].append(product)
         return lines
+
+    def companies(self, company_ids: Iterable[int], fields: str | None = None, chunk: int = 200) -> dict[int, dict]:
+        """Companies by id, in few calls."""
+        ids = sorted({int(i) for i in company_ids})
+        found: dict[int, dict] = {}
+        for start in range(0, len(ids), chunk):
+            for company in self.all("company/companies", conditions=in_("id", ids[start:start + chunk]), fields=fields):
+                found[int(company["id"])] = company
+        return found

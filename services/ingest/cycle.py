@@ -19,13 +19,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Callable
 
 from ..common.codec import Codec
 from ..common.cw_client import CwClient
 from ..common.topics import CW_RECORD_TOPICS
 from .poller import (INVOICE_TYPES, RecordError, content_hash, last_updated, poll_conditions, record_type_of,
                      to_invoice_event, type_condition, window)
+from .refs import AccountManagers
 from .store import Emitted, Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,20 @@ class Emitter:
 
 
 @dataclass
+class Pipeline:
+    """What a cycle, a force-sync and a replay work with."""
+    client: CwClient
+    store: Store
+    emitter: Emitter
+    managers: AccountManagers | None = None
+    clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        if self.managers is None:
+            self.managers = AccountManagers(self.client)
+
+
+@dataclass
 class CycleResult:
     record_type: str
     trigger: str
@@ -88,35 +103,38 @@ class CycleResult:
     emitted_ids: list[int] = field(default_factory=list)
 
 
-def emit_invoices(client: CwClient, store: Store, emitter: Emitter, invoices: list[dict], trigger: str,
-                  force: bool, result: CycleResult, clock: Callable[[], datetime] = utcnow) -> None:
+def emit_invoices(p: Pipeline, invoices: list[dict], trigger: str, force: bool, result: CycleResult) -> None:
     """Emits the changed invoices of one page (all of them when `force`), then records them."""
     if not invoices:
         return
     record_type = record_type_of(invoices[0])
-    products = client.products_for_invoices([int(i["id"]) for i in invoices], record_type=record_type)
+    products = p.client.products_for_invoices([int(i["id"]) for i in invoices], record_type=record_type)
     hashed = [(inv, content_hash(inv, products.get(int(inv["id"]), []))) for inv in invoices]
-    known = {} if force else store.hashes(record_type, [str(inv["id"]) for inv in invoices])
-    observed = clock()
-    by_type: dict[str, list[tuple[dict, dict]]] = {}
-    for inv, hash_ in hashed:
-        if not force and known.get(str(inv["id"])) == hash_:
-            continue
+    known = {} if force else p.store.hashes(record_type, [str(inv["id"]) for inv in invoices])
+    changed = [(inv, h) for inv, h in hashed if force or known.get(str(inv["id"])) != h]
+    if not changed:
+        return
+    managers = p.managers.lookup(
+        int(inv["company"]["id"]) for inv, _ in changed if isinstance(inv.get("company"), dict) and inv["company"].get("id") is not None)
+    observed = p.clock()
+    by_type: dict[str, list[dict]] = {}
+    for inv, hash_ in changed:
         try:
+            company_id = (inv.get("company") or {}).get("id")
+            refs = {"account_manager_identifier": managers.get(int(company_id)) if company_id is not None else None}
             event = to_invoice_event(inv, products.get(int(inv["id"]), []), trigger=trigger,
-                                     observed_at=observed, hash_=hash_)
+                                     observed_at=observed, hash_=hash_, extra_refs=refs)
         except (RecordError, ValueError, KeyError, TypeError) as exc:
             # One bad record must not stall the type: it is marked failed (hash cleared,
             # so it is read again while in the window) and the cycle goes on.
             log.error("cannot convert ConnectWise invoice %s: %s", inv.get("id"), exc)
-            store.record_failed(record_type_of(inv), str(inv.get("id")), str(exc))
+            p.store.record_failed(record_type_of(inv), str(inv.get("id")), str(exc))
             result.failed += 1
             continue
-        by_type.setdefault(event["record_type"], []).append((inv, event))
-    for rtype, pairs in by_type.items():
-        events = [e for _, e in pairs]
-        emitter.emit(rtype, events)
-        store.record_emitted([
+        by_type.setdefault(event["record_type"], []).append(event)
+    for rtype, events in by_type.items():
+        p.emitter.emit(rtype, events)
+        p.store.record_emitted([
             Emitted(rtype, str(e["cw_id"]), e["invoice_number"], e["company_name"] or e["company_identifier"],
                     e["content_hash"], e["last_updated"], e["total"])
             for e in events
@@ -131,14 +149,14 @@ def _effective_overlap(overlap: timedelta, started: datetime | None, finished: d
     return overlap
 
 
-def run_cycle(client: CwClient, store: Store, emitter: Emitter, record_type: str, *,
-              overlap: timedelta = DEFAULT_OVERLAP, trigger: str = "SCHEDULE",
-              clock: Callable[[], datetime] = utcnow, on_page: Callable[[CycleResult], None] | None = None) -> CycleResult:
+def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVERLAP, trigger: str = "SCHEDULE",
+              on_page: Callable[[CycleResult], None] | None = None) -> CycleResult:
     """Reads every record of `record_type` changed since the stored cursor
     (less the overlap), emits those whose hash changed, then advances the cursor."""
     if record_type not in INVOICE_TYPES:
         raise ValueError(f"record_type: {record_type!r} has no ConnectWise poll (invoice, credit_note)")
     result = CycleResult(record_type, trigger)
+    store, clock = p.store, p.clock
     if not store.try_lock(record_type):
         log.info("cycle for %s already running elsewhere; skipped", record_type)
         result.skipped = True
@@ -152,10 +170,10 @@ def run_cycle(client: CwClient, store: Store, emitter: Emitter, record_type: str
                                      _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
         newest: datetime | None = None
         try:
-            for page in client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+            for page in p.client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
                 result.pages += 1
                 result.seen += len(page)
-                emit_invoices(client, store, emitter, page, trigger, False, result, clock)
+                emit_invoices(p, page, trigger, False, result)
                 for inv in page:
                     try:
                         seen_at = last_updated(inv)
@@ -177,36 +195,24 @@ def run_cycle(client: CwClient, store: Store, emitter: Emitter, record_type: str
     return result
 
 
-def force_sync(client: CwClient, store: Store, emitter: Emitter, record_type: str, record_id: str,
-               clock: Callable[[], datetime] = utcnow) -> CycleResult:
+def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     """Fetches one record now and emits it whatever its hash."""
-    invoice = client.invoice(record_id, record_type=record_type)
+    invoice = p.client.invoice(record_id, record_type=record_type)
     actual = record_type_of(invoice)
     if actual != record_type:
         log.warning("force-sync of %s %s: ConnectWise says it is a %s; emitted as that", record_type, record_id, actual)
     result = CycleResult(actual, "FORCE_SYNC", seen=1)
-    emit_invoices(client, store, emitter, [invoice], "FORCE_SYNC", True, result, clock)
+    emit_invoices(p, [invoice], "FORCE_SYNC", True, result)
     return result
 
 
-def replay(client: CwClient, store: Store, emitter: Emitter, record_type: str, start: datetime, end: datetime,
-           clock: Callable[[], datetime] = utcnow) -> CycleResult:
+def replay(p: Pipeline, record_type: str, start: datetime, end: datetime) -> CycleResult:
     """Re-emits every record of the type last updated within [start, end]."""
     conditions = f"({type_condition(record_type)}) and {window(start, end)}"
     result = CycleResult(record_type, "REPLAY")
-    for page in client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+    for page in p.client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
         result.pages += 1
         result.seen += len(page)
-        emit_invoices(client, store, emitter, page, "REPLAY", True, result, clock)
+        emit_invoices(p, page, "REPLAY", True, result)
     return result
 
-
-def chunked(items: Iterable, size: int) -> Iterable[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

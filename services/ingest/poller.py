@@ -257,21 +257,28 @@ def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCH
     }
 
 
-_NUMBER = "\u0000n"
+_NUMBER = "\u0000n"  # marks a Decimal written as a string, unmarked after dumping
+_ESCAPE = "\u0000s"  # prefixes a real string that starts with NUL, so it is never taken for a mark
 
 
 def dumps_cw_json(value: Any) -> str:
     """JSON text of a record parsed with Decimal numbers, the numbers written as
     numbers again (json cannot write a Decimal, and float would round)."""
 
+    def text(v: str) -> str:
+        return _ESCAPE + v if v.startswith("\u0000") else v
+
     def mark(v: Any) -> Any:
         if isinstance(v, dict):
-            return {k: mark(x) for k, x in v.items()}
+            return {text(k): mark(x) for k, x in v.items()}
         if isinstance(v, list):
             return [mark(x) for x in v]
         if isinstance(v, Decimal):
             return f"{_NUMBER}{v}"
+        if isinstance(v, str):
+            return text(v)
         return v
 
-    text = json.dumps(mark(value), ensure_ascii=False, separators=(",", ":"))
-    return re.sub(r'"\\u0000n([-+0-9.eE]+)"', r"\1", text)
+    out = json.dumps(mark(value), ensure_ascii=False, separators=(",", ":"))
+    out = re.sub(r'"\\u0000n([-+0-9.eE]+)"', r"\1", out)
+    return out.replace('"\\u0000s', '"')

@@ -118,6 +118,14 @@ class Store:
                 [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at)
                  for r in records])
 
+    def record_failed(self, record_type: str, cw_id: str, error: str) -> None:
+        """A record that could not be converted: status failed, hash cleared so it is tried again."""
+        self.conn.execute(
+            "insert into sync_records (record_type, cw_id, status, last_error, updated_at)"
+            " values (%s, %s, 'failed', %s, now()) on conflict (record_type, cw_id) do update set"
+            " status = 'failed', last_error = excluded.last_error, content_hash = null, updated_at = now()",
+            (record_type, cw_id, error[:2000]))
+
 
 _TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
 

@@ -1,0 +1,56 @@
+"""Wiring of ingest: the scheduler loop and the commands consumer, sharing one producer."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from ..common.codec import Codec
+from ..common.cw_client import CwClient
+from ..common.db import migrate
+from ..common.exchanges import ExchangeRecorder
+from ..common.kafka import consume_batches, make_consumer, make_producer
+from ..common.settings import Settings
+from ..common.topics import SYNC_COMMANDS
+from .commands import CommandHandler
+from .cycle import Emitter, Pipeline
+from .scheduler import Scheduler
+from .store import Store
+
+log = logging.getLogger(__name__)
+COMMANDS_GROUP = "ingest-commands"
+
+
+def make_pipeline(settings: Settings, codec: Codec, producer) -> Pipeline:
+    # Each thread gets its own pipeline: its own Postgres connection (advisory
+    # locks are per session) and HTTP client; the producer is thread-safe and shared.
+    recorder = ExchangeRecorder("connectwise", "ingest", codec, producer)
+    return Pipeline(CwClient.from_settings(settings, recorder), Store(settings.postgres_url), Emitter(producer, codec))
+
+
+def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
+         overlap: timedelta | None = None) -> None:
+    migrate(settings.postgres_url)
+    codec = Codec.from_directory()
+    producer = make_producer(settings.kafka_bootstrap)
+    scheduler = Scheduler(make_pipeline(settings, codec, producer), tick_seconds=tick_seconds,
+                          **({"overlap": overlap} if overlap is not None else {}))
+    handler = CommandHandler(make_pipeline(settings, codec, producer), codec, scheduler.wake)
+    consumer = make_consumer(settings.kafka_bootstrap, COMMANDS_GROUP, [SYNC_COMMANDS.name], settings.session_timeout_ms)
+
+    def consume() -> None:
+        try:
+            consume_batches(consumer, handler.handle, producer, "ingest", stop.is_set, max_batch=50)
+        except Exception:
+            log.exception("commands consumer stopped")
+            stop.set()
+
+    thread = threading.Thread(target=consume, name="ingest-commands", daemon=True)
+    thread.start()
+    try:
+        scheduler.run(stop)
+    finally:
+        stop.set()
+        thread.join(10)
+        consumer.close()
+        producer.flush(10)

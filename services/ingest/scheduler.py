@@ -1,0 +1,68 @@
+"""When each record type's next cycle is due, and the loop that runs them.
+
+Cadence is read from `record_type_settings` on every tick, so a change made
+in the admin API applies while ingest runs. A RUN_CYCLE command marks the type
+`requested` in `sync_cursors` (durable) and wakes the loop.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from .cycle import DEFAULT_OVERLAP, CycleResult, Pipeline, run_cycle
+from .poller import INVOICE_TYPES
+from .store import Cursor
+
+log = logging.getLogger(__name__)
+DEFAULT_CADENCE_MINUTES = 360
+
+
+def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: timedelta) -> bool:
+    """Pure: a type is due when asked for, never run, interrupted (its status
+    still `running`: another ingest holding the lock is skipped by the lock),
+    its cadence has passed since the last start, or a failed cycle's retry wait
+    has passed."""
+    status = cursor.last_cycle_status
+    if status in ("requested", "running") or cursor.last_cycle_started is None:
+        return True
+    if status == "failed":
+        since = cursor.last_cycle_finished or cursor.last_cycle_started
+        return now >= since + min(retry_failed, cadence)
+    return now >= cursor.last_cycle_started + cadence
+
+
+class Scheduler:
+    def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = INVOICE_TYPES, *,
+                 tick_seconds: float = 5.0, overlap: timedelta = DEFAULT_OVERLAP,
+                 retry_failed: timedelta = timedelta(minutes=5)):
+        self.pipeline, self.record_types = pipeline, record_types
+        self.tick_seconds, self.overlap, self.retry_failed = tick_seconds, overlap, retry_failed
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def tick(self) -> list[CycleResult]:
+        """Runs every due cycle once; a failing cycle is logged and retried later."""
+        cadences = self.pipeline.store.cadence_minutes()
+        results = []
+        for record_type in self.record_types:
+            cadence = timedelta(minutes=cadences.get(record_type, DEFAULT_CADENCE_MINUTES))
+            cursor = self.pipeline.store.cursor(record_type)
+            if not is_due(cursor, cadence, self.pipeline.clock(), self.retry_failed):
+                continue
+            try:
+                results.append(run_cycle(self.pipeline, record_type, overlap=self.overlap))
+            except Exception:
+                log.exception("cycle for %s failed; it resumes from its cursor", record_type)
+        return results
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # Postgres away: keep the loop alive, try next tick
+                log.exception("scheduler tick failed")
+            self._wake.wait(self.tick_seconds)
+            self._wake.clear()

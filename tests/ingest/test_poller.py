@@ -1,0 +1,184 @@
+"""Pure logic of ingest: hashing, conditions, conversion to the Avro event."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from services.common.codec import Codec
+from services.common.cw_client import all_of, any_of, cond, in_, literal, retry_after_seconds
+from services.ingest.poller import (RecordError, changed_since, content_hash, dumps_cw_json, poll_conditions,
+                                    record_type_of, to_invoice_event, type_condition, window)
+
+
+def invoice(**over) -> dict:
+    record = {
+        "id": 42, "invoiceNumber": "INV-0042", "type": "Standard", "status": {"id": 2, "name": "Sent"},
+        "company": {"id": 7, "identifier": "AcmeCo", "name": "Acme Pty Ltd"},
+        "date": "2026-11-02T00:00:00Z", "dueDate": "2026-12-02T00:00:00Z",
+        "location": {"id": 2, "name": "Sydney"}, "locationId": 2, "departmentId": 3,
+        "taxCode": {"id": 1, "name": "GST"}, "currency": {"id": 1, "currencyCode": "AUD"},
+        "subtotal": Decimal("100.10"), "salesTax": Decimal("10.01"), "total": Decimal("110.11"),
+        "payments": Decimal("0.00"), "credits": Decimal("0.00"), "balance": Decimal("110.11"),
+        "customFields": [{"id": 7, "caption": "Xero Entity", "type": "Text", "value": "Holdings"}],
+        "_info": {"lastUpdated": "2026-11-03T04:05:06Z", "updatedBy": "cwapi"},
+    }
+    record.update(over)
+    return record
+
+
+def lines() -> list[dict]:
+    return [
+        {"id": 501, "catalogItem": {"id": 1, "identifier": "MSP-BASIC"}, "description": "Managed services",
+         "quantity": Decimal("1"), "price": Decimal("80.10"), "cost": Decimal("40"), "taxableFlag": True,
+         "productClass": "Service", "invoice": {"id": 42, "identifier": "INV-0042"}},
+        {"id": 502, "catalogItem": {"id": 2, "identifier": "BACKUP"}, "description": "Backup",
+         "quantity": Decimal("2"), "price": Decimal("10.00"), "cost": None, "taxableFlag": False,
+         "productClass": "NonInventory", "invoice": {"id": 42, "identifier": "INV-0042"}},
+    ]
+
+
+# --- hashing -----------------------------------------------------------------------
+
+def test_same_content_in_another_key_and_line_order_hashes_the_same():
+    a = invoice()
+    b = dict(reversed(list(copy.deepcopy(a).items())))
+    b_lines = [dict(reversed(list(line.items()))) for line in reversed(lines())]
+    assert content_hash(a, lines()) == content_hash(b, b_lines)
+
+
+def test_a_changed_line_changes_the_hash():
+    changed = lines()
+    changed[1]["quantity"] = Decimal("3")
+    assert content_hash(invoice(), lines()) != content_hash(invoice(), changed)
+
+
+def test_a_removed_line_or_changed_header_changes_the_hash():
+    base = content_hash(invoice(), lines())
+    assert content_hash(invoice(), lines()[:1]) != base
+    assert content_hash(invoice(status={"id": 4, "name": "Void"}), lines()) != base
+
+
+def test_trailing_zeros_and_touches_that_sync_nothing_do_not_change_the_hash():
+    base = content_hash(invoice(), lines())
+    # 100.10 and 100.1 are the same money
+    assert content_hash(invoice(subtotal=Decimal("100.1")), lines()) == base
+    # lastUpdated moves, a payment is applied in ConnectWise: nothing to write to Xero
+    touched = invoice(_info={"lastUpdated": "2026-11-09T00:00:00Z", "updatedBy": "someone"},
+                      payments=Decimal("50.00"), balance=Decimal("60.11"))
+    assert content_hash(touched, lines()) == base
+
+
+# --- conditions --------------------------------------------------------------------
+
+def test_overlap_condition_reaches_back_from_the_cursor():
+    cursor = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
+    assert changed_since(cursor, timedelta(minutes=10)) == "lastUpdated > [2026-11-20T11:50:00Z]"
+    assert changed_since(cursor, timedelta(0)) == "lastUpdated > [2026-11-20T12:00:00Z]"
+    with pytest.raises(ValueError, match="overlap"):
+        changed_since(cursor, timedelta(minutes=-1))
+
+
+def test_poll_conditions_split_invoices_from_credit_memos():
+    cursor = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert poll_conditions("invoice", cursor, timedelta(minutes=5)) == \
+        '(type != "CreditMemo") and (lastUpdated > [2026-11-19T23:55:00Z])'
+    assert type_condition("credit_note") == 'type = "CreditMemo"'
+    with pytest.raises(ValueError, match="procurement"):
+        type_condition("procurement")
+
+
+def test_window_refuses_from_after_to():
+    a = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    b = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    assert window(a, b) == "(lastUpdated >= [2026-11-01T00:00:00Z]) and (lastUpdated <= [2026-11-02T00:00:00Z])"
+    with pytest.raises(ValueError, match="after"):
+        window(b, a)
+
+
+def test_condition_literals():
+    assert literal('say "hi"') == '"say \\"hi\\""'
+    assert literal(True) == "true"
+    assert literal(Decimal("1.50")) == "1.50"
+    assert in_("invoice/id", [1, 2, 3]) == "invoice/id in (1, 2, 3)"
+    assert any_of(cond("a", "=", 1), None, cond("b", "=", "x")) == '(a = 1) or (b = "x")'
+    assert all_of(cond("a", "=", 1)) == "a = 1"
+    with pytest.raises(ValueError, match="timezone"):
+        literal(datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="operator"):
+        cond("a", "~", 1)
+
+
+def test_retry_after_as_seconds_or_http_date():
+    assert retry_after_seconds("3") == 3.0
+    now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds("Wed, 25 Nov 2026 12:00:05 GMT", now) == 5.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+
+
+# --- conversion --------------------------------------------------------------------
+
+def test_invoice_becomes_an_event_with_decimal_money_and_routing_facts():
+    observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    event = to_invoice_event(invoice(), lines(), observed_at=observed,
+                             extra_refs={"account_manager_identifier": "jsmith"})
+    assert event["record_type"] == "invoice"
+    assert event["cw_id"] == 42 and event["invoice_number"] == "INV-0042"
+    assert event["total"] == Decimal("110.1100") and isinstance(event["total"], Decimal)
+    assert event["sales_tax"] == Decimal("10.01")
+    assert event["date"] == "2026-11-02" and event["due_date"] == "2026-12-02"
+    assert event["last_updated"] == datetime(2026, 11, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert event["location_id"] == 2 and event["department_id"] == 3
+    assert event["account_manager_identifier"] == "jsmith"
+    assert event["currency"] == "AUD" and event["tax_code"] == "GST" and event["status"] == "Sent"
+    assert event["custom_fields"] == [{"caption": "Xero Entity", "value": "Holdings"}]
+    assert [l["id"] for l in event["lines"]] == [501, 502]
+    assert event["lines"][0]["price"] == Decimal("80.10") and event["lines"][1]["cost"] is None
+    assert event["lines"][1]["taxable"] is False and event["lines"][0]["catalog_item"] == "MSP-BASIC"
+    assert event["content_hash"] == content_hash(invoice(), lines())
+    # the raw record keeps its numbers as numbers, exactly
+    raw = json.loads(event["raw"], parse_float=Decimal)
+    assert raw["total"] == Decimal("110.11") and '"total":110.11' in event["raw"]
+
+
+def test_every_type_but_credit_memo_is_an_invoice():
+    for kind in ("Standard", "Agreement", "Miscellaneous", "Progress", "DownPayment"):
+        assert record_type_of(invoice(type=kind)) == "invoice"
+    memo = invoice(type="CreditMemo", total=Decimal("-55.00"), subtotal=Decimal("-50.00"),
+                   salesTax=Decimal("-5.00"), balance=Decimal("-55.00"))
+    event = to_invoice_event(memo, [])
+    assert event["record_type"] == "credit_note" and event["invoice_type"] == "CreditMemo"
+    assert event["total"] == Decimal("-55.0000")
+
+
+def test_event_encodes_with_the_avro_schema():
+    codec = Codec.from_directory()
+    event = to_invoice_event(invoice(), lines())
+    name, decoded = codec.decode(codec.encode("cw_invoice_changed", event))
+    assert name == "cw_invoice_changed"
+    assert decoded["total"] == Decimal("110.1100") and decoded["lines"][1]["quantity"] == Decimal("2.0000")
+
+
+def test_bad_records_name_the_field():
+    with pytest.raises(RecordError, match="company.id"):
+        to_invoice_event(invoice(company={"name": "x"}), [])
+    with pytest.raises(RecordError, match="total: not a number"):
+        to_invoice_event(invoice(total="lots"), [])
+    with pytest.raises(RecordError, match="lastUpdated"):
+        to_invoice_event(invoice(_info={}), [])
+    with pytest.raises(RecordError, match="float"):
+        to_invoice_event(invoice(total=110.11), [])
+
+
+def test_dumps_keeps_decimals_as_json_numbers():
+    assert dumps_cw_json({"a": Decimal("-1.50"), "b": ["x", Decimal("2")], "c": "\u0000n12"}) == \
+        '{"a":-1.50,"b":["x",2],"c":"\\u0000n12"}'
+
+
+def test_dumps_round_trips_strings_that_look_like_marks():
+    value = {"\u0000n1": "\u0000s\u0000n2", "n": [Decimal("0.10"), "plain"]}
+    assert json.loads(dumps_cw_json(value), parse_float=Decimal) == value
