@@ -7,6 +7,7 @@ from ..common.health import HealthChecks
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
 from ..common.settings import Settings
+from .routes_sync import sync_router
 
 DESCRIPTION = """The admin API of Connect Zero: sync control, records, audit log, exceptions,
 configuration (organisations, routing rules, mapping tables, settings) and balances.
@@ -22,5 +23,6 @@ def create_app(settings: Settings) -> FastAPI:
     def whoami() -> dict:
         return {"user": "admin"}
 
+    api.include_router(sync_router(settings))
     app.include_router(api)
     return app
