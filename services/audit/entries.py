@@ -82,7 +82,7 @@ def exchange_entry(topic: str, record: dict, fallback_at: datetime) -> dict:
         response_headers=json.dumps(redact_headers(record.get("response_headers") or {}), sort_keys=True),
         response_body=_text(redact_body(record.get("response_body"))),
     )
-    row["summary"] = _text(f"{row['method']} {row['url']} -> {row['status'] or 'no response'}"
+    row["summary"] = _text(f"{row['method']} {row['url']} -> {row['status'] if row['status'] not in ('', '0') else 'no response'}"
                            + (f" ({row['error']})" if row["error"] else "")
                            + f" in {row['duration_ms']:.0f} ms")
     return row

@@ -114,7 +114,7 @@ class AuditStore:
         return self._stream(export_sql(query, TABLE, COLUMNS), "CSVWithNames")
 
     def count(self) -> int:
-        return int(self._rows(Sql(f"SELECT count() AS n FROM {TABLE}"))[0]["n"])
+        return int(self._rows(Sql(f"SELECT count() AS n FROM {TABLE} FINAL"))[0]["n"])
 
     def ping(self) -> str | None:
         try:
@@ -156,9 +156,9 @@ class ChdbStore(AuditStore):
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def _insert_json(self, data: bytes) -> None:
-        with self._session.send_insert(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)})", "JSONEachRow") as inserter:
-            inserter.append(data)
-            inserter.finish()
+        # One plain query, not a streaming insert: a streaming call on a shared
+        # session would be cut short by the next search on that session.
+        self._session.query(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) FORMAT JSONEachRow\n" + data.decode(), "TSV")
 
     def _stream(self, sql: Sql, fmt: str) -> Iterator[bytes]:
         # A streaming query is cancelled by the next query on its session, so

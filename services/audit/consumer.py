@@ -1,0 +1,118 @@
+"""The audit consumer: every topic of the product into the audit store.
+
+Batches of up to 500 messages become one INSERT; offsets are committed only
+after it (consume_batches), so a crash replays the batch and the store's
+deterministic entry ids collapse the replay. A message that cannot be decoded
+goes to its topic's dead-letter topic and the consumer goes on.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from confluent_kafka import Message
+from prometheus_client import Counter, Gauge, Histogram
+
+from ..common.codec import Codec
+from ..common.kafka import consume_batches, make_consumer, make_producer, message_context
+from ..common.metrics import MESSAGES, POISON
+from ..common.settings import Settings
+from ..common.topics import ALL_TOPICS
+from .entries import entry_from_message
+from .store import AuditStore
+
+log = logging.getLogger(__name__)
+SERVICE = "audit"
+GROUP = "connectzero-audit"
+
+ENTRIES = Counter("cz_audit_entries_total", "Entries written to the audit log", ["kind"])
+INSERT_SECONDS = Histogram("cz_audit_insert_seconds", "Time to insert one batch into the audit store")
+LAST_INSERT = Gauge("cz_audit_last_insert_timestamp_seconds", "When the audit log last stored a batch")
+
+
+def audited_topics() -> list[str]:
+    return [topic.name for topic in ALL_TOPICS]
+
+
+class AuditConsumer:
+    def __init__(self, settings: Settings, store: AuditStore, codec: Codec, group: str = GROUP,
+                 topics: list[str] | None = None, max_batch: int = 500):
+        self.settings, self.store, self.codec = settings, store, codec
+        self.group, self.topics, self.max_batch = group, topics or audited_topics(), max_batch
+        self.running = False
+        self.last_batch_at = 0.0
+
+    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+        """Stores a batch; returns the poison messages. Raises if the store is down,
+        so nothing is committed and the batch comes again."""
+        rows, sources, poison = [], [], []
+        for msg in msgs:
+            try:
+                schema, record = self.codec.decode(msg.value())
+                rows.append(entry_from_message(msg.topic(), schema, record, msg.value(), msg.timestamp()[1]))
+                sources.append(msg)
+            except Exception as exc:  # anything undecodable is poison, whatever the cause
+                poison.append((msg, exc))
+        poison += self._insert(rows, sources)
+        for msg, _ in poison:
+            POISON.labels(service=SERVICE, topic=msg.topic()).inc()
+        for msg in msgs:
+            MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
+        return poison
+
+    def _insert(self, rows: list[dict], sources: list[Message]) -> list[tuple[Message, BaseException]]:
+        if not rows:
+            return []
+        started = time.perf_counter()
+        try:
+            self.store.insert(rows)
+        except Exception:
+            if self.store.ping() is not None:
+                raise  # the store is down: retry the batch later, lose nothing
+            # The store is up, so a row itself is bad: find it, park it, keep the rest.
+            bad = []
+            for row, msg in zip(rows, sources):
+                try:
+                    self.store.insert([row])
+                except Exception as exc:
+                    bad.append((msg, exc))
+            return bad
+        finally:
+            INSERT_SECONDS.observe(time.perf_counter() - started)
+        for row in rows:
+            ENTRIES.labels(kind=row["kind"]).inc()
+        LAST_INSERT.set_to_current_time()
+        return []
+
+    def run(self, stop: threading.Event) -> None:
+        """Consumes until `stop` is set; a failure rebuilds the consumer, which
+        resumes from the last committed offsets, after a growing pause."""
+        failures = 0
+        while not stop.is_set():
+            consumer = make_consumer(self.settings.kafka_bootstrap, self.group, self.topics,
+                                     self.settings.session_timeout_ms)
+            producer = make_producer(self.settings.kafka_bootstrap)
+            self.running = True
+            started = time.monotonic()
+            try:
+                consume_batches(consumer, self._logged_handle, producer, SERVICE, stop.is_set, max_batch=self.max_batch)
+            except Exception as exc:
+                failures = 1 if self.last_batch_at > started else failures + 1  # worked for a while: start over
+                pause = min(0.5 * 2 ** failures, 30.0)
+                log.error("audit consumer failed, restarting in %.1fs: %s", pause, exc, exc_info=True)
+                stop.wait(pause)
+            finally:
+                self.running = False
+                try:
+                    consumer.close()
+                except Exception:  # closing a broken consumer may fail too; it is being replaced
+                    pass
+                producer.flush(5)
+
+    def _logged_handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+        poison = self.handle(msgs)
+        self.last_batch_at = time.monotonic()
+        for msg, error in poison:
+            log.warning("undecodable message: %s", error, extra=message_context(msg))
+        return poison
