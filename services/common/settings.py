@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     xero_connections_url: str = Field("", description="Xero connections endpoint.")
     xero_client_id: str = Field("", description="Xero app client id.")
     xero_client_secret: str = Field("", description="Xero app client secret (secret).")
+    xero_limit_concurrent: int = Field(5, ge=1, description="Writer: concurrent Xero calls allowed per organisation.")
+    xero_limit_per_minute: int = Field(60, ge=1, description="Writer: Xero calls allowed per organisation per minute.")
+    xero_limit_per_day: int = Field(5000, ge=1, description="Writer: Xero calls allowed per organisation per day.")
+    xero_limit_app_per_minute: int = Field(10000, ge=1, description="Writer: Xero calls allowed per minute across all organisations.")
+    writer_max_batch: int = Field(500, ge=1, le=5000, description="Writer: most write requests taken from Kafka at once.")
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")

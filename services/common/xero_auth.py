@@ -3,13 +3,15 @@ atomically in one place before the new token is used.
 
 Where a credential lives
 - `organisations.credential_sealed` holds the refresh token a person connected
-  (the admin API writes it, with `credential_updated_at`). It is the seed.
-- `xero_tokens` (keyed by credential id, which is the organisation id: each
-  organisation has its own credential) holds the working copy: the newest
-  refresh token and the current access token, both sealed with SecretBox.
-  Once a token has been rotated, only this row is current.
-- The organisation row wins again only when it is newer than the working copy
-  (`credential_updated_at > rotated_at`: somebody reconnected the organisation).
+  (the admin API writes it when an organisation is connected or reconnected).
+  It is only ever the seed.
+- `xero_tokens` holds the working copy: the newest refresh token and the
+  current access token, sealed with SecretBox. Its key, the credential id, is
+  derived from the seed (`cred-` + SHA-256 of the connected refresh token):
+  organisations connected with the same token (one Xero login can reach several
+  organisations) share one row and so one rotation chain, and reconnecting an
+  organisation with a new token starts a new row. Once a token has rotated,
+  this row is the only place that holds the current one.
 
 Refreshing happens inside one transaction that holds the `xero_tokens` row
 lock (`select ... for update`), so two writers never spend the same refresh
@@ -23,6 +25,7 @@ raised, which callers treat as persistent, never as something to retry.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -60,42 +63,40 @@ class PostgresTokenStore:
     def __init__(self, postgres_url: str, box: SecretBox):
         self.url, self.box = postgres_url, box
 
-    def seed(self, credential_id: str, refresh_token: str) -> None:
+    def connect(self, organisation_id: str, refresh_token: str) -> None:
         """Stores a freshly connected refresh token in the organisation row (what the admin API does)."""
         with connect(self.url) as conn:
             conn.execute("update organisations set credential_sealed = %s, credential_updated_at = now(), "
                          "status = 'connected', updated_at = now() where id = %s",
-                         (self.box.seal(refresh_token), credential_id))
+                         (self.box.seal(refresh_token), organisation_id))
 
-    def current_refresh_token(self, credential_id: str) -> str | None:
+    def credential_of(self, conn, organisation_id: str) -> tuple[str, str]:
+        """(credential id, seed refresh token) of the organisation; CredentialError when it has none."""
+        org = conn.execute("select credential_sealed from organisations where id = %s", (organisation_id,)).fetchone()
+        if org is None:
+            raise CredentialError(organisation_id, "organisation not found")
+        if not org["credential_sealed"]:
+            raise CredentialError(organisation_id, "not connected to Xero")
+        seed = self.box.open(org["credential_sealed"])
+        return "cred-" + hashlib.sha256(seed.encode()).hexdigest()[:40], seed
+
+    def current_refresh_token(self, organisation_id: str) -> str | None:
+        """The refresh token the next refresh will spend (None before the first use)."""
         with connect(self.url) as conn:
+            cred, _seed = self.credential_of(conn, organisation_id)
             row = conn.execute("select refresh_token_sealed from xero_tokens where credential_id = %s",
-                               (credential_id,)).fetchone()
+                               (cred,)).fetchone()
         return self.box.open(row["refresh_token_sealed"]) if row else None
 
-    def _working_copy(self, conn, credential_id: str) -> dict:
-        """The row to use, locked; created (or replaced) from the organisation row when that is newer."""
-        org = conn.execute("select credential_sealed, credential_updated_at from organisations where id = %s",
-                           (credential_id,)).fetchone()
-        row = conn.execute("select * from xero_tokens where credential_id = %s for update", (credential_id,)).fetchone()
-        newer_seed = org and org["credential_sealed"] and (
-            row is None or (org["credential_updated_at"] and org["credential_updated_at"] > row["rotated_at"]))
-        if newer_seed:
-            conn.execute(
-                "insert into xero_tokens (credential_id, refresh_token_sealed, rotated_at) values (%s, %s, now()) "
-                "on conflict (credential_id) do update set refresh_token_sealed = excluded.refresh_token_sealed, "
-                "access_token_sealed = null, access_expires_at = null, rotated_at = now()",
-                (credential_id, org["credential_sealed"]))
-            row = conn.execute("select * from xero_tokens where credential_id = %s for update", (credential_id,)).fetchone()
-        if row is None:
-            raise CredentialError(credential_id, "no refresh token stored" if org else "organisation not found")
-        return row
-
-    def refreshed(self, credential_id: str, margin: timedelta, refresh) -> AccessToken:
+    def refreshed(self, organisation_id: str, margin: timedelta, refresh) -> AccessToken:
         """The stored access token if it lives beyond `margin`, else `refresh(refresh_token)` ->
         (access, expires_at, new_refresh), persisted in the same transaction before returning."""
         with connect(self.url) as conn, conn.transaction():
-            row = self._working_copy(conn, credential_id)
+            cred, seed = self.credential_of(conn, organisation_id)
+            # The first use of a credential creates its working copy from the seed.
+            conn.execute("insert into xero_tokens (credential_id, refresh_token_sealed) values (%s, %s) "
+                         "on conflict (credential_id) do nothing", (cred, self.box.seal(seed)))
+            row = conn.execute("select * from xero_tokens where credential_id = %s for update", (cred,)).fetchone()
             now = datetime.now(timezone.utc)
             if row["access_token_sealed"] and row["access_expires_at"] and row["access_expires_at"] - margin > now:
                 return AccessToken(self.box.open(row["access_token_sealed"]), row["access_expires_at"])
@@ -103,22 +104,23 @@ class PostgresTokenStore:
             conn.execute(
                 "update xero_tokens set refresh_token_sealed = %s, access_token_sealed = %s, access_expires_at = %s, "
                 "rotated_at = now() where credential_id = %s",
-                (self.box.seal(new_refresh), self.box.seal(access), expires_at, credential_id))
+                (self.box.seal(new_refresh), self.box.seal(access), expires_at, cred))
         return AccessToken(access, expires_at)  # the transaction committed: the rotation is durable
 
-    def forget_access(self, credential_id: str) -> None:
+    def forget_access(self, organisation_id: str) -> None:
         with connect(self.url) as conn:
+            cred, _seed = self.credential_of(conn, organisation_id)
             conn.execute("update xero_tokens set access_token_sealed = null, access_expires_at = null "
-                         "where credential_id = %s", (credential_id,))
+                         "where credential_id = %s", (cred,))
 
-    def mark_disconnected(self, credential_id: str) -> None:
+    def mark_disconnected(self, organisation_id: str) -> None:
         with connect(self.url) as conn:
             conn.execute("update organisations set status = 'disconnected', updated_at = now() where id = %s",
-                         (credential_id,))
+                         (organisation_id,))
 
 
 class TokenManager:
-    """Hands out access tokens per credential, refreshing through the store."""
+    """Hands out access tokens per organisation, refreshing through the store."""
 
     def __init__(self, store: PostgresTokenStore, http: httpx.Client, token_url: str, client_id: str,
                  client_secret: str, margin: timedelta = REFRESH_MARGIN):
@@ -129,35 +131,35 @@ class TokenManager:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def access_token(self, credential_id: str) -> str:
+    def access_token(self, organisation_id: str) -> str:
         with self._guard:
-            lock = self._locks.setdefault(credential_id, threading.Lock())
+            lock = self._locks.setdefault(organisation_id, threading.Lock())
         with lock:
-            cached = self._cache.get(credential_id)
+            cached = self._cache.get(organisation_id)
             if cached and cached.expires_at - self.margin > datetime.now(timezone.utc):
                 return cached.token
-            token = self.store.refreshed(credential_id, self.margin, lambda rt: self._refresh(credential_id, rt))
-            self._cache[credential_id] = token
+            token = self.store.refreshed(organisation_id, self.margin, lambda rt: self._refresh(organisation_id, rt))
+            self._cache[organisation_id] = token
             return token.token
 
-    def invalidate(self, credential_id: str) -> None:
+    def invalidate(self, organisation_id: str) -> None:
         """After a 401: the access token is no good, whatever its expiry said."""
-        self._cache.pop(credential_id, None)
-        self.store.forget_access(credential_id)
+        self._cache.pop(organisation_id, None)
+        self.store.forget_access(organisation_id)
 
-    def _refresh(self, credential_id: str, refresh_token: str) -> tuple[str, datetime, str]:
+    def _refresh(self, organisation_id: str, refresh_token: str) -> tuple[str, datetime, str]:
         retrying = Retrying(retry=retry_if_exception_type(TokenEndpointUnavailable), stop=stop_after_attempt(5),
                             wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
         for attempt in retrying:
             with attempt:
-                return self._refresh_once(credential_id, refresh_token)
+                return self._refresh_once(organisation_id, refresh_token)
         raise AssertionError("unreachable")
 
-    def _refresh_once(self, credential_id: str, refresh_token: str) -> tuple[str, datetime, str]:
+    def _refresh_once(self, organisation_id: str, refresh_token: str) -> tuple[str, datetime, str]:
         sent_at = time.time()
         try:
             resp = self.http.post(self.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                  auth=self.auth, extensions={"cz": {"organisation_id": credential_id}})
+                                  auth=self.auth, extensions={"cz": {"organisation_id": organisation_id}})
         except httpx.TransportError as exc:
             raise TokenEndpointUnavailable(str(exc)) from exc
         if resp.status_code >= 500 or resp.status_code == 429:
@@ -166,8 +168,8 @@ class TokenManager:
         if resp.status_code != 200:
             error = body.get("error") or f"HTTP {resp.status_code}"
             if error in ("invalid_grant", "unauthorized_client", "invalid_client"):
-                self.store.mark_disconnected(credential_id)
-            raise CredentialError(credential_id, str(error))
+                self.store.mark_disconnected(organisation_id)
+            raise CredentialError(organisation_id, str(error))
         try:
             expires_at = datetime.fromtimestamp(sent_at + int(body.get("expires_in", 1800)), timezone.utc)
             return body["access_token"], expires_at, body.get("refresh_token") or refresh_token

@@ -15,9 +15,11 @@ recorded for the audit log.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable
 
 import httpx
@@ -34,7 +36,6 @@ __all__ = ["XeroClient", "XeroOrg", "PacerGate", "XeroUnavailable", "XeroRequest
 class XeroOrg:
     organisation_id: str
     tenant_id: str
-    credential_id: str
 
 
 class XeroUnavailable(Exception):
@@ -118,7 +119,7 @@ class XeroClient:
                     if resp.status_code >= 500:
                         raise _Retry(f"HTTP {resp.status_code}")
                     if resp.status_code == 401:
-                        self.tokens.invalidate(org.credential_id)
+                        self.tokens.invalidate(org.organisation_id)
                         raise _Retry("HTTP 401: access token refused")
                     return resp
         except _Retry as exc:
@@ -126,7 +127,7 @@ class XeroClient:
         raise AssertionError("unreachable")
 
     def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags) -> httpx.Response | None:
-        token = self.tokens.access_token(org.credential_id)
+        token = self.tokens.access_token(org.organisation_id)
         headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id, "Accept": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
@@ -205,7 +206,7 @@ def _quote(value: str) -> str:
 
 def _json(resp: httpx.Response) -> dict:
     try:
-        body = resp.json()
+        body = json.loads(resp.content, parse_float=Decimal)  # money stays Decimal
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}

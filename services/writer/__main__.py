@@ -1,10 +1,6 @@
 """Entry point of the writer service."""
 from ..common.runtime import run_service
-
-
-def work(settings, stop) -> None:
-    stop.wait()
-
+from .app import run
 
 if __name__ == "__main__":
-    run_service("writer", work)
+    run_service("writer", run)

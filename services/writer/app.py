@@ -1,0 +1,135 @@
+"""Wiring of the writer: xero.writes.v1 in, Xero writes out, results and exceptions published.
+
+Why a confluent-kafka batch consumer (`kafka.consume_batches`) and not a Faust
+agent: the writer's unit of work is a batch (up to 50 elements per Xero call,
+several organisations at once), and `consume_batches` hands over whatever has
+arrived and commits offsets only after the handler returns, which here is after
+the ledger transaction is committed and the results are flushed to Kafka. A
+crash anywhere before that redelivers the batch, and the ledger (plus a Xero
+look-up of anything left pending) makes the redelivery harmless.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from ..common.codec import Codec, FramingError
+from ..common.exchanges import ExchangeRecorder
+from ..common.kafka import consume_batches, make_consumer, make_producer
+from ..common.secrets import SecretBox, secret_key
+from ..common.settings import Settings
+from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
+from ..common.xero_auth import PostgresTokenStore, TokenManager
+from ..common.xero_client import PacerGate, XeroClient
+from . import recovery
+from .batching import BadWriteRequest, WriteRequest, by_organisation, coalesce
+from .ledger import Ledger
+from .pacing import Limits, Pacer
+from .writer import OrganisationWriter
+
+log = logging.getLogger(__name__)
+GROUP = "connectzero-writer"
+
+
+class WriterService:
+    """Turns consumed messages into writes, organisations side by side."""
+
+    def __init__(self, codec: Codec, producer, client: XeroClient, ledger: Ledger, max_parallel: int = 8):
+        self.codec, self.producer, self.client, self.ledger = codec, producer, client, ledger
+        self.writer = OrganisationWriter(client, ledger, self.publish)
+        # One thread per organisation in a batch: each organisation has its own Xero
+        # budget, so a slow or rate-limited one must not hold the others back.
+        self.pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="writer-org")
+        self._seeded: set[str] = set()
+        self._lock = threading.Lock()
+
+    def publish(self, kind: str, record: dict) -> None:
+        key = f"{record['record_type']}:{record['cw_id'] if kind == 'result' else record['record_id']}".encode()
+        if kind == "result":
+            self.producer.produce(XERO_WRITE_RESULTS.name, key=key, value=self.codec.encode("xero_write_result", record))
+        else:
+            self.producer.produce(SYNC_EXCEPTIONS.name, key=key, value=self.codec.encode("sync_exception", record))
+        self.producer.poll(0)
+
+    def recover(self) -> int:
+        """Settles every pending write before consuming (a crash left them)."""
+        settled = 0
+        for org_id, entries in by_organisation_entries(self.ledger.pending()).items():
+            found = self.ledger.organisation(org_id)
+            if found is None:
+                continue
+            try:
+                settled += recovery.settle(self.client, self.ledger, found[0], entries)
+            except Exception as exc:  # settled again inline before the record's next write
+                log.warning("could not settle pending writes of %s yet: %s", org_id, exc)
+        return settled
+
+    def handle(self, msgs) -> list:
+        requests, poison = [], []
+        for seq, msg in enumerate(msgs):
+            try:
+                name, record = self.codec.decode(msg.value())
+                if name != "xero_write_request":
+                    raise FramingError(f"expected a xero_write_request, got {name}")
+                requests.append(WriteRequest.from_record(record, seq))
+            except (FramingError, BadWriteRequest) as exc:
+                poison.append((msg, exc))
+        kept, _superseded = coalesce(requests)
+        groups = by_organisation(kept)
+        for org_id in groups:
+            self._seed_usage(org_id)
+        # result() re-raises: a failure here (Postgres down) must stop the commit, not be skipped.
+        for future in [self.pool.submit(self.writer.write, org_id, reqs) for org_id, reqs in groups.items()]:
+            future.result()
+        self.producer.flush(30)
+        return poison
+
+    def _seed_usage(self, org_id: str) -> None:
+        with self._lock:
+            if org_id in self._seeded:
+                return
+            self._seeded.add(org_id)
+        with self.client.gate._cond:
+            self.client.gate.pacer.seed_day_usage(org_id, self.ledger.calls_today(org_id), self.client.gate.clock())
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def by_organisation_entries(entries):
+    groups: dict[str, list] = {}
+    for e in entries:
+        groups.setdefault(e.organisation_id, []).append(e)
+    return groups
+
+
+def build(settings: Settings, codec: Codec, producer) -> WriterService:
+    recorder = ExchangeRecorder("xero", "writer", codec, producer)
+    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
+    ledger = Ledger(settings.postgres_url)
+    tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
+                          settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
+    limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
+                    settings.xero_limit_app_per_minute)
+    client = XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http,
+                        on_call=ledger.count_call)
+    return WriterService(codec, producer, client, ledger)
+
+
+def run(settings: Settings, stop: threading.Event) -> None:
+    codec = Codec.from_directory()
+    producer = make_producer(settings.kafka_bootstrap)
+    service = build(settings, codec, producer)
+    try:
+        service.recover()
+        consumer = make_consumer(settings.kafka_bootstrap, GROUP, [XERO_WRITES.name], settings.session_timeout_ms)
+        try:
+            consume_batches(consumer, service.handle, producer, "writer", stop.is_set, max_batch=settings.writer_max_batch)
+        finally:
+            consumer.close()
+    finally:
+        service.close()
+        producer.flush(10)
