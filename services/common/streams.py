@@ -25,6 +25,8 @@ Handler = Callable[[str, dict, dict], Awaitable[None]]  # (schema name, record, 
 
 
 def make_app(service: str, settings: Settings) -> faust.App:
+    datadir = settings.data_dir / "faust" / service
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         f"connectzero-{service}",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -35,7 +37,7 @@ def make_app(service: str, settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=max(0.5, settings.session_timeout_ms / 5000),
         producer_acks=-1,
-        datadir=str(settings.data_dir / "faust" / service),
+        datadir=str(datadir),
         consumer_auto_offset_reset="earliest",
     )
 

@@ -1,0 +1,50 @@
+"""The Faust stream base parks poison messages (undecodable, or failing in the handler) and goes on."""
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+
+from services.common.kafka import make_producer
+from services.common.topics import SYNC_COMMANDS
+
+from ..stackutil import wait_for
+from .test_kafka import read_all
+
+
+def command(command_id: str, requested_by: str = "test") -> dict:
+    return {"command_id": command_id, "action": "FORCE_SYNC", "record_type": "invoice", "record_id": "1",
+            "window_from": None, "window_to": None, "requested_by": requested_by,
+            "requested_at": datetime.now(timezone.utc)}
+
+
+def test_faust_agent_dead_letters_poison_and_keeps_processing(kafka_bootstrap, codec, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    out = tmp_path / "handled.txt"
+    out.touch()
+    env = {**os.environ, "CZ_KAFKA_BOOTSTRAP": kafka_bootstrap, "CZ_DATA_DIR": str(tmp_path),
+           "CZ_SESSION_TIMEOUT_MS": "6000", "PROBE_OUT": str(out)}
+    worker = subprocess.Popen([sys.executable, "-m", "tests.foundation.faust_probe"], env=env,
+                              stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        producer = make_producer(kafka_bootstrap)
+        producer.produce(SYNC_COMMANDS.name, key=f"garbage-{run}".encode(), value=b"\x00\x00")
+        producer.produce(SYNC_COMMANDS.name, key=f"explode-{run}".encode(), value=codec.encode("sync_command", command(f"x-{run}", "explode")))
+        producer.produce(SYNC_COMMANDS.name, key=f"good-{run}".encode(), value=codec.encode("sync_command", command(f"ok-{run}")))
+        producer.flush(10)
+        wait_for(lambda: f"ok-{run}" in out.read_text(), 90, what="good command handled after the poison ones")
+        assert f"x-{run}" not in out.read_text()
+        parked = {m.key().decode(): dict(m.headers()) for m in read_all(kafka_bootstrap, SYNC_COMMANDS.dlq, 100, timeout=8)
+                  if m.key().decode().endswith(run)}
+        assert set(parked) == {f"garbage-{run}", f"explode-{run}"}
+        assert b"too short" in parked[f"garbage-{run}"]["dlq.error"]
+        assert b"cannot handle command" in parked[f"explode-{run}"]["dlq.error"]
+        assert parked[f"explode-{run}"]["dlq.service"] == b"probe"
+        assert worker.poll() is None, "the worker must survive poison messages"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
