@@ -146,10 +146,12 @@ def list_records(postgres_url: str, record_type: str | None, status: str | None,
     return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)
 
 
+RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
+
+
 def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
     router = APIRouter(tags=["sync"])
     sender = CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
-    RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
 
     @router.post("/sync/{record_type}/run", status_code=202, response_model=CommandAccepted,
                  summary="Run a cycle for the record type now")
