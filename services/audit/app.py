@@ -19,6 +19,8 @@ from .params import audit_filters
 from .search import QueryError, parse_query
 from .store import AuditStore
 
+Filters = Annotated[dict, Depends(audit_filters)]
+
 
 def bad_filter(exc: QueryError) -> HTTPException:
     return HTTPException(status_code=422, detail=[{"loc": ["query", exc.name], "msg": exc.reason, "type": "value_error"}])
@@ -47,7 +49,6 @@ def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | 
     add_health_routes(app, HealthChecks(checks))
 
     api = APIRouter(dependencies=[Depends(bearer_auth(secrets.admin_token(settings)))], tags=["audit"])
-    Filters = Annotated[dict, Depends(audit_filters)]
 
     @api.get("/audit", summary="Audit entries, newest first, one page")
     def search(filters: Filters) -> dict:
