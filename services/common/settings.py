@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     restart_backoff_max: float = Field(30.0, gt=0, description="Longest wait before the supervisor restarts a dead service.")
     startup_timeout: float = Field(120.0, gt=0, description="Seconds `connectzero up` waits for every part to be healthy.")
     audit_retention_days: int = Field(90, ge=30, le=365, description="Days the audit log keeps entries.")
+    audit_url: str = Field("", description="Base URL the admin API reaches the audit service at; empty means http://host:audit_port.")
+    admin_public_url: str = Field("", description="Base URL alert emails link to; empty means http://host:admin_port.")
+    alert_digest_hour_utc: int = Field(7, ge=0, le=23, description="Hour (UTC) the daily exception digest is sent.")
+    alert_email_to: str = Field("finance@example.com", description="Comma-separated recipients of exception alerts.")
+    alert_email_from: str = Field("connectzero@example.com", description="Sender address of exception alerts.")
+    alert_check_seconds: float = Field(5.0, gt=0, le=3600, description="Seconds between the alerts service's checks for exceptions to send.")
 
     @field_validator("log_level")
     @classmethod
