@@ -33,3 +33,11 @@ def test_every_setting_is_documented():
     variables = documented_variables()
     assert len(variables) > 30
     assert all(desc for desc in variables.values()), [k for k, v in variables.items() if not v]
+
+
+def test_readme_lists_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [var for var in documented_variables() if f"`{var}`" not in readme]
+    assert not missing, f"README.md does not document: {missing}"
