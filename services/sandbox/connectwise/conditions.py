@@ -165,9 +165,9 @@ class _Parser:
     def comparison(self) -> Compare:
         kind, name, pos = self.take("name") if (t := self.peek()) and t[0] == "name" else self._no_field()
         negate = False
-        tok = self.take("operator")
+        tok = self._operator(name)
         if tok[0] == "not":
-            negate, tok = True, self.take("operator")
+            negate, tok = True, self._operator(name)
             if tok[0] not in _WORD_OPS:
                 raise ConditionError(f"'not' must be followed by contains, like or in at position {tok[2]}")
         if tok[0] == "op":
@@ -182,6 +182,13 @@ class _Parser:
         if value is None and op not in ("=", "!="):
             raise ConditionError(f"null can only be compared with = or != (field {name})")
         return Compare(tuple(name.split("/")), f"not {op}" if negate else op, value)
+
+    def _operator(self, name: str) -> tuple[str, Any, int]:
+        tok = self.peek()
+        if tok is None:
+            raise ConditionError(f"unexpected end of conditions; expected an operator after {name}")
+        self.i += 1
+        return tok
 
     def _no_field(self):
         tok = self.peek()
