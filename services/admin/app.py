@@ -7,6 +7,8 @@ from ..common.health import HealthChecks
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
 from ..common.settings import Settings
+from .dashboard import dashboard_router
+from .routes_config import config_router
 from .routes_sync import sync_router
 
 DESCRIPTION = """The admin API of Connect Zero: sync control, records, audit log, exceptions,
@@ -25,4 +27,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     api.include_router(sync_router(settings))
     app.include_router(api)
+    app.include_router(dashboard_router())
+    app.include_router(config_router(settings))
     return app
