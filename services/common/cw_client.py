@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from .exchanges import ExchangeRecorder
 
@@ -149,6 +149,8 @@ class CwClient:
         self.recorder = recorder
         self.attempts, self.backoff_initial, self.backoff_max = attempts, backoff_initial, backoff_max
         self.retry_after_cap = retry_after_cap
+        # Full jitter: retries from several clients spread out instead of arriving together.
+        self._backoff = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             auth=httpx.BasicAuth(f"{company}+{public_key}", private_key),
@@ -195,7 +197,7 @@ class CwClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_cap)
-        return wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)(state)
+        return self._backoff(state)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
