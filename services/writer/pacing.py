@@ -22,6 +22,7 @@ from typing import Mapping
 
 MINUTE = 60.0
 DAY = 86400.0
+EDGE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,23 @@ class Window:
         self.expire(now)
         if len(self.times) < self.limit:
             return 0.0
-        # The call that must expire before the next fits.
-        return self.times[len(self.times) - self.limit] + self.span - now
+        # The call that must expire before the next fits, plus a hair: the server's
+        # window edge and ours are measured on different clocks.
+        return self.times[len(self.times) - self.limit] + self.span - now + EDGE_MARGIN
 
     def add(self, now: float, count: int = 1) -> None:
         self.times.extend([now] * count)
 
-    def reconcile(self, now: float, server_remaining: int | None) -> None:
-        """Adds phantom calls so that our remaining is no more than the server's."""
+    def reconcile(self, now: float, server_remaining: int | None, counted_at: float | None = None) -> None:
+        """Adds phantom calls (stamped `now`) so that our remaining is no more than the server's.
+        The server counted as of `counted_at` (when the call left); comparing against our window
+        as of then keeps calls that expired meanwhile from looking like someone else's."""
         if server_remaining is None:
             return
-        extra = self.remaining(now) - max(server_remaining, 0)
+        at = now if counted_at is None else counted_at
+        ours = sum(1 for t in self.times if at - self.span < t <= at)
+        self.expire(now)
+        extra = (self.limit - ours) - max(server_remaining, 0)
         if extra > 0:
             self.add(now, extra)
 
@@ -154,13 +161,14 @@ class Pacer:
         state.day.add(now)
         self.app.add(now)
 
-    def finish(self, org_id: str, now: float, status: int | None, headers: Mapping[str, str]) -> None:
-        """A call came back (status None: no response at all, e.g. connection refused)."""
+    def finish(self, org_id: str, now: float, status: int | None, headers: Mapping[str, str],
+               started: float | None = None) -> None:
+        """A call (started at `started`) came back; status None: no response at all."""
         state = self.org(org_id)
         state.in_flight = max(0, state.in_flight - 1)
-        state.minute.reconcile(now, _header_int(headers, "X-MinLimit-Remaining"))
-        state.day.reconcile(now, _header_int(headers, "X-DayLimit-Remaining"))
-        self.app.reconcile(now, _header_int(headers, "X-AppMinLimit-Remaining"))
+        state.minute.reconcile(now, _header_int(headers, "X-MinLimit-Remaining"), started)
+        state.day.reconcile(now, _header_int(headers, "X-DayLimit-Remaining"), started)
+        self.app.reconcile(now, _header_int(headers, "X-AppMinLimit-Remaining"), started)
         if status != 429:
             return
         problem = next((str(v).lower() for k, v in headers.items() if k.lower() == "x-rate-limit-problem"), "")
