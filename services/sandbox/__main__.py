@@ -1,18 +1,33 @@
-"""Entry point of the sandbox: the ConnectWise and Xero simulators."""
-import signal
-import threading
+"""Entry point of the sandbox: the ConnectWise simulator on CZ_SANDBOX_CW_PORT and
+the Xero simulator on CZ_SANDBOX_XERO_PORT, seeded from CZ_SANDBOX_SEED and
+CZ_SANDBOX_SCALE, mutating every CZ_SANDBOX_MUTATE_SECONDS, until SIGTERM."""
+from __future__ import annotations
 
-from ..common.health import HealthChecks, serve_health
+import asyncio
+import logging
+import signal
+
 from ..common.settings import load_settings
+from .app import Sandbox
+
+
+async def _run() -> None:
+    settings = load_settings()
+    sandbox = Sandbox(settings.sandbox_seed, settings.sandbox_scale, host=settings.host,
+                      cw_port=settings.sandbox_cw_port, xero_port=settings.sandbox_xero_port,
+                      mutate_seconds=settings.sandbox_mutate_seconds)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger(__name__).info("sandbox serving ConnectWise on %s and Xero on %s",
+                                     settings.sandbox_cw_port, settings.sandbox_xero_port)
+    await sandbox.serve(stop)
 
 
 def main() -> None:
-    settings = load_settings()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server = serve_health(settings.host, settings.sandbox_cw_port, HealthChecks({}))
-    stop.wait()
-    server.shutdown()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_run())
 
 
 if __name__ == "__main__":

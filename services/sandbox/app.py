@@ -1,0 +1,160 @@
+"""The sandbox process: the ConnectWise and Xero simulators over one synthetic
+MSP and one clock, each on its own port (two uvicorn servers in one asyncio
+loop), control routes on both, and the mutators on a timer."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Iterator
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .faults import Faults
+from .seed import generate
+from .xero.app import create_app as create_xero_app
+from .xero.payments_mutator import PaymentsMutator
+from .xero.ratelimit import Limits
+from .xero.state import Clock, build_state
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn would take over SIGTERM/SIGINT (and re-raise them on exit); the
+    sandbox handles signals itself and stops both servers together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _cw_parts(msp: Any, clock: Clock, faults: Faults) -> tuple[Any, FastAPI, Any]:
+    from .connectwise.app import create_app as create_cw_app
+    from .connectwise.state import CwState
+
+    state = CwState(msp, clock=clock.now)
+    mutator = None
+    try:  # the ConnectWise mutator, if that simulator provides one
+        from .connectwise import mutator as cw_mutator_module
+
+        factory = getattr(cw_mutator_module, "Mutator", None) or getattr(cw_mutator_module, "CwMutator", None)
+        mutator = factory(state) if factory else getattr(cw_mutator_module, "mutate", None)
+    except ImportError:
+        log.info("no ConnectWise mutator available")
+    return state, create_cw_app(state, faults), mutator
+
+
+class Sandbox:
+    def __init__(self, seed: int, scale: int, *, host: str = "127.0.0.1", cw_port: int = 8201,
+                 xero_port: int = 8202, mutate_seconds: float = 20.0, limits: Limits | None = None) -> None:
+        self.host, self.cw_port, self.xero_port = host, cw_port, xero_port
+        self.mutate_seconds = mutate_seconds
+        self.clock = Clock()
+        self.msp = generate(seed, scale)
+        self.xero_state = build_state(self.msp, self.clock)
+        self.xero_faults, self.cw_faults = Faults(), Faults()
+        self.xero_app = create_xero_app(self.xero_state, self.xero_faults, limits=limits,
+                                        webhook_base_url=f"http://{host}:{xero_port}")
+        self.xero = self.xero_app.state.xero
+        self.cw_state, self.cw_app, self.cw_mutator = _cw_parts(self.msp, self.clock, self.cw_faults)
+        self.payments = PaymentsMutator(self.xero_state, self.msp.xero_payments, seed)
+        _add_cw_control(self)
+        self.stop_event: asyncio.Event | None = None
+
+    def mutate_once(self) -> dict[str, Any]:
+        cw_done: Any = None
+        if self.cw_mutator is not None:
+            step = getattr(self.cw_mutator, "tick", None) or getattr(self.cw_mutator, "step", None)
+            cw_done = step() if step else self.cw_mutator(self.cw_state)
+        return {"xeroPayments": self.payments.tick(), "connectwise": cw_done}
+
+    async def _mutate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.mutate_seconds)
+            try:
+                await asyncio.to_thread(self.mutate_once)
+            except Exception:  # a failing edit must not stop the simulators
+                log.exception("sandbox mutator failed")
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Serve both simulators until `stop` is set, then shut both down."""
+        self.stop_event = stop
+        servers = [_Server(uvicorn.Config(app, host=self.host, port=port, log_level="warning", access_log=False,
+                                          lifespan="off", timeout_graceful_shutdown=3))
+                   for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))]
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        mutator = asyncio.create_task(self._mutate_forever()) if self.mutate_seconds > 0 else None
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for server in servers:
+            server.should_exit = True
+        if mutator:
+            mutator.cancel()
+        waiter.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.xero.webhooks.stop()
+        failed = [t for t in tasks if t.done() and (t.exception() or not servers[tasks.index(t)].started)]
+        if failed and not stop.is_set():
+            raise RuntimeError("a simulator failed to start (port in use?)")
+
+
+def _add_cw_control(sandbox: Sandbox) -> None:
+    """Control routes on the ConnectWise port too: faults there act on the
+    ConnectWise simulator; clock, limits and tokens are shared with Xero's."""
+    existing = {getattr(r, "path", "") for r in sandbox.cw_app.routes}
+    api = APIRouter(prefix="/_sandbox")
+
+    async def faults(request: Request) -> JSONResponse:
+        try:
+            data = await request.json()
+            if not isinstance(data, dict):
+                raise ValueError("body: must be a JSON object")
+            if data.pop("clear", False):
+                sandbox.cw_faults.clear()
+            sandbox.cw_faults.update(**data)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": sandbox.cw_faults.as_dict()})
+
+    async def state() -> JSONResponse:
+        return JSONResponse({"now": sandbox.clock.now().isoformat(), "faults": sandbox.cw_faults.as_dict(),
+                             "xero": sandbox.xero_state.summary(),
+                             "connectwise": {"invoices": len(getattr(sandbox.cw_state, "invoices", []) or [])}})
+
+    async def mutate() -> JSONResponse:
+        done = await asyncio.to_thread(sandbox.mutate_once)
+        return JSONResponse(_jsonable(done))
+
+    routes = {"/_sandbox/faults": (faults, ["POST"]), "/_sandbox/state": (state, ["GET"]),
+              "/_sandbox/mutate": (mutate, ["POST"])}
+    for path, (endpoint, methods) in routes.items():
+        if path not in existing:
+            api.add_api_route(path.removeprefix("/_sandbox"), endpoint, methods=methods)
+    # Shared settings: forward to the Xero simulator's own control handlers.
+    for path in ("/clock", "/limits", "/revoke-refresh-token"):
+        if "/_sandbox" + path not in existing:
+            api.add_api_route(path, _forward(sandbox.xero_app, "/_sandbox" + path), methods=["POST"])
+    sandbox.cw_app.include_router(api)
+    if "/healthz" not in existing:
+        sandbox.cw_app.add_api_route("/healthz", lambda: {"status": "ok", "service": "sandbox-connectwise"})
+
+    @sandbox.xero_app.post("/_sandbox/mutate")
+    async def xero_mutate() -> JSONResponse:
+        return await mutate()
+
+
+def _forward(app: FastAPI, path: str):
+    endpoint = next(r.endpoint for r in app.routes if getattr(r, "path", None) == path)
+
+    async def forwarded(request: Request):
+        return await (endpoint(request) if "request" in endpoint.__code__.co_varnames else endpoint())
+    return forwarded
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
