@@ -105,6 +105,8 @@ create table if not exists config_changes (
     actor text,
     before jsonb,
     after jsonb,
-    changed_at timestamptz not null default now()
+    changed_at timestamptz not null default now(),
+    published_at timestamptz           -- set once on config.changes.v1 (an outbox: nothing is lost if Kafka is down)
 );
 create index if not exists config_changes_changed_at on config_changes (changed_at desc);
+create index if not exists config_changes_unpublished on config_changes (seq) where published_at is null;

@@ -1,0 +1,260 @@
+"""Configuration routes of the admin API: organisations, routing rules, mapping
+tables, CSV import/export, per-record-type settings, roll-up and change history.
+
+Every change is written with its history row in one transaction, then the
+pending history is published on config.changes.v1. The mapper compares the
+history's latest seq before each record, so a change applies to the next one.
+"""
+
+from typing import Annotated, Iterator, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
+
+from ..common.db import connect
+from ..common.http_app import bearer_auth
+from ..common.secrets import SecretBox, admin_token, secret_key
+from ..common.settings import Settings
+from ..mapping import catalog as catalog_store
+from ..mapping import csv_io
+from ..mapping import repository as repo
+from ..mapping.changes import ChangePublisher
+from ..mapping.model import RECORD_TYPES
+from ..mapping.rollup import rollup
+from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row
+
+OrgId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Organisation id (slug).")]
+RecordType = Annotated[Literal[RECORD_TYPES], Path(description="invoice, credit_note, procurement, payment or xero_payment")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OrganisationIn(_In):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Short id used in rules and CSV, e.g. adelaide.")
+    name: str = Field(min_length=1, max_length=255)
+    tenant_id: str = Field(min_length=1, max_length=64, description="Xero tenant id of the organisation.")
+    refresh_token: SecretStr | None = Field(None, description="Xero refresh token; stored encrypted, never returned.")
+    scopes: str = Field("", max_length=1000)
+    status: Literal["connected", "disconnected", "disabled"] | None = None
+    create_contacts: bool = Field(False, description="Create a missing contact in Xero (off by default).")
+
+
+class OrganisationUpdate(_In):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    tenant_id: str | None = Field(None, min_length=1, max_length=64)
+    refresh_token: SecretStr | None = Field(None, description="A new refresh token (reconnect).")
+    scopes: str | None = Field(None, max_length=1000)
+    status: Literal["connected", "disconnected", "disabled"] | None = None
+    create_contacts: bool | None = None
+
+
+class SettingsIn(_In):
+    cadence_minutes: int | None = Field(None, ge=60, le=1440, description="Minutes between cycles, 60 to 1440.")
+    create_status: Literal["DRAFT", "AUTHORISED"] | None = None
+    alert_mode: Literal["immediate", "digest"] | None = None
+
+
+class CatalogIn(_In):
+    """An organisation's Xero catalog, for setting one up without calling Xero."""
+
+    accounts: list[create_model("CatalogAccount", __base__=_In, code=(str, Field(min_length=1, max_length=10)), name=(str, ""),
+                                **{"class": (Literal["ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE", ""], "")},
+                                status=(str, "ACTIVE"))] = []
+    tax_rates: list[create_model("CatalogTaxRate", __base__=_In, tax_type=(str, Field(min_length=1)), name=(str, ""),
+                                 rate=(str | None, Field(None, pattern=r"^-?\d+(\.\d+)?$")), applies_to=(list[str], []),
+                                 status=(str, "ACTIVE"))] = []
+    tracking: list[create_model("CatalogTracking", __base__=_In, category=(str, Field(min_length=1)),
+                                option=(str, Field(min_length=1)), status=(str, "ACTIVE"))] = []
+    contacts: list[create_model("CatalogContact", __base__=_In, contact_id=(str, Field(min_length=1)),
+                                contact_number=(str | None, None), name=(str, Field(min_length=1)),
+                                status=(str, "ACTIVE"))] = []
+
+
+def _unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
+    return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
+def config_router(settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(admin_token(settings)))])
+    box = SecretBox(secret_key(settings))
+    publisher = ChangePublisher(settings.kafka_bootstrap)
+    daily_limit = getattr(settings, "xero_limit_per_day", 5000)
+
+    def db() -> Iterator[psycopg.Connection]:
+        with connect(settings.postgres_url, autocommit=True) as conn:
+            yield conn
+
+    Db = Annotated[psycopg.Connection, Depends(db)]
+    Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
+
+    def committed(conn) -> None:
+        try:
+            publisher.publish_pending(conn)
+        except Exception:  # the change is committed; it stays pending and goes out next time
+            pass
+
+    def run(conn, fn, *args):
+        try:
+            with conn.transaction():
+                result = fn(conn, *args)
+        except repo.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except repo.Conflict as exc:
+            message = str(exc)
+            if message.startswith("organisation_id: "):
+                raise _unprocessable("organisation_id", message.split(": ", 1)[1]) from None
+            raise HTTPException(409, message) from None
+        committed(conn)
+        return result
+
+    # ---- organisations ---------------------------------------------------------------
+    @router.get("/organisations", summary="Organisations (credentials never included)")
+    def list_orgs(conn: Db) -> list[dict]:
+        return repo.list_organisations(conn)
+
+    @router.post("/organisations", status_code=201, summary="Add an organisation; a refresh token connects it")
+    def create_org(body: OrganisationIn, conn: Db, actor: Actor = "admin") -> dict:
+        data = body.model_dump(exclude_none=True)
+        if body.refresh_token:
+            data["refresh_token"] = body.refresh_token.get_secret_value()
+        return run(conn, repo.create_organisation, data, box, actor)
+
+    @router.get("/organisations/{org_id}", summary="One organisation")
+    def get_org(org_id: OrgId, conn: Db) -> dict:
+        try:
+            return repo._public(repo.get_organisation(conn, org_id))
+        except repo.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.put("/organisations/{org_id}", summary="Change an organisation; a refresh token reconnects it")
+    def update_org(org_id: OrgId, body: OrganisationUpdate, conn: Db, actor: Actor = "admin") -> dict:
+        data = body.model_dump(exclude_none=True)
+        if body.refresh_token:
+            data["refresh_token"] = body.refresh_token.get_secret_value()
+        return run(conn, repo.update_organisation, org_id, data, box, actor)
+
+    @router.delete("/organisations/{org_id}", status_code=204, summary="Remove an organisation and its mappings")
+    def delete_org(org_id: OrgId, conn: Db, actor: Actor = "admin") -> Response:
+        rules = [r["id"] for r in repo.list_rules(conn) if r["organisation_id"] == org_id]
+        if rules:
+            raise HTTPException(409, f"routing rules {', '.join(map(str, rules))} send records to {org_id}: change or delete them first")
+        run(conn, repo.delete_organisation, org_id, actor)
+        return Response(status_code=204)
+
+    @router.get("/organisations/{org_id}/rollup", summary="Records synced by type, amounts, open exceptions, last cycle, API budget")
+    def org_rollup(org_id: OrgId, conn: Db) -> dict:
+        get_org(org_id, conn)
+        return rollup(conn, org_id, daily_limit)
+
+    @router.get("/organisations/{org_id}/catalog", summary="The organisation's Xero accounts, tax rates, tracking options, contacts")
+    def get_catalog(org_id: OrgId, conn: Db) -> dict:
+        get_org(org_id, conn)
+        return catalog_store.read_catalog(conn, org_id)
+
+    @router.put("/organisations/{org_id}/catalog", summary="Replace the organisation's Xero catalog")
+    def put_catalog(org_id: OrgId, body: CatalogIn, conn: Db, actor: Actor = "admin") -> dict:
+        get_org(org_id, conn)
+        data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
+        return run(conn, catalog_store.store_catalog, org_id, data, actor)
+
+    # ---- routing rules ---------------------------------------------------------------
+    @router.get("/routing-rules", summary="Routing rules in the order they are tried")
+    def list_rules(conn: Db) -> list[dict]:
+        return repo.list_rules(conn)
+
+    @router.post("/routing-rules", status_code=201, summary="Add a routing rule")
+    def create_rule(body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:
+        return run(conn, repo.create_rule, body, actor)
+
+    @router.get("/routing-rules/{rule_id}", summary="One routing rule")
+    def get_rule(rule_id: int, conn: Db) -> dict:
+        return run(conn, lambda c: repo._rule(c, rule_id))
+
+    @router.put("/routing-rules/{rule_id}", summary="Replace a routing rule")
+    def update_rule(rule_id: int, body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:
+        return run(conn, repo.update_rule, rule_id, body, actor)
+
+    @router.delete("/routing-rules/{rule_id}", status_code=204, summary="Delete a routing rule")
+    def delete_rule(rule_id: int, conn: Db, actor: Actor = "admin") -> Response:
+        run(conn, repo.delete_rule, rule_id, actor)
+        return Response(status_code=204)
+
+    # ---- CSV import / export (declared before /mappings/{table} routes) --------------------
+    @router.post("/mappings/import", summary="Import routing rules and mappings from CSV (see docs/mapping.md)",
+                 openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    async def import_csv(request: Request, conn: Db, actor: Actor = "admin",
+                         dry_run: Annotated[bool, Query(description="Only report bad rows; change nothing.")] = False):
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _unprocessable("csv", f"the file is not UTF-8 text (byte {exc.start})") from None
+        parsed, counts, _changes = csv_io.import_csv(conn, text, actor, dry_run)
+        errors = [{"line": e.line, "table": e.table, "reason": e.reason} for e in parsed.errors]
+        if errors and not dry_run:
+            raise HTTPException(422, detail={"message": f"{len(errors)} bad rows: nothing applied", "errors": errors})
+        if not dry_run:
+            committed(conn)
+        return {"dry_run": dry_run, "rows": len(parsed.rows) + len(errors), "valid": not errors,
+                "errors": errors, "applied": counts}
+
+    @router.get("/mappings/export.csv", summary="Every routing rule and mapping as CSV (imports back unchanged)",
+                response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+    def export_csv(conn: Db, organisation_id: str | None = None) -> Response:
+        return Response(csv_io.export_csv(conn, organisation_id), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="mappings.csv"'})
+
+    for spec in TABLES.values():
+        _mapping_routes(router, spec, Db, Actor, run)
+
+    # ---- settings and history --------------------------------------------------------
+    @router.get("/settings", summary="Settings of every record type")
+    def all_settings(conn: Db) -> list[dict]:
+        return [repo.get_settings(conn, t) for t in RECORD_TYPES]
+
+    @router.get("/settings/{record_type}", summary="Cadence, status on create and alert mode of a record type")
+    def get_settings(record_type: RecordType, conn: Db) -> dict:
+        return repo.get_settings(conn, record_type)
+
+    @router.put("/settings/{record_type}", summary="Change cadence (60-1440 min), DRAFT/AUTHORISED, alert mode")
+    def put_settings(record_type: RecordType, body: SettingsIn, conn: Db, actor: Actor = "admin") -> dict:
+        return run(conn, repo.put_settings, record_type, body.model_dump(exclude_none=True), actor)
+
+    @router.get("/config/changes", summary="History of configuration changes, newest first")
+    def changes(conn: Db, table: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                before_seq: int | None = None) -> list[dict]:
+        return repo.list_changes(conn, table, limit, before_seq)
+
+    return router
+
+
+def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Actor, run) -> None:  # noqa: N803 (dependency aliases)
+    Row = spec.model
+    Key = create_model(f"{Row.__name__}Key", **{k: (Row.model_fields[k].annotation, ...) for k in spec.key})
+    path = f"/mappings/{spec.name}"
+
+    def checked(conn, body):
+        problem = check_row(spec.name, body, repo.load_known(conn))
+        if problem:
+            raise _unprocessable(*problem)
+        return body
+
+    @router.get(path, summary=f"{spec.name} mappings", name=f"list_{spec.name}")
+    def list_rows(conn: Db, organisation_id: str | None = None) -> list[dict]:
+        return repo.list_mappings(conn, spec, organisation_id)
+
+    @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)", name=f"create_{spec.name}")
+    def create_row(body: Row, conn: Db, actor: Actor = "admin") -> dict:
+        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), actor, replace=False))
+
+    @router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}")
+    def put_row(body: Row, conn: Db, actor: Actor = "admin") -> dict:
+        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), actor))
+
+    @router.delete(path, status_code=204, summary=f"Delete a {spec.name} mapping by its key", name=f"delete_{spec.name}")
+    def delete_row(key: Annotated[Key, Query()], conn: Db, actor: Actor = "admin") -> Response:
+        run(conn, lambda c: repo.delete_mapping(c, spec, key.model_dump(), actor))
+        return Response(status_code=204)

@@ -1,0 +1,340 @@
+"""Postgres access for organisations, routing rules, mapping tables, settings and
+the history of every change to them.
+
+Every mutating function takes an open connection inside the caller's
+transaction and records its change in `config_changes` in that same
+transaction, so a change and its history entry commit together. Credentials
+are sealed with `SecretBox` before they reach the database and never leave
+this module except through `open_credential`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import psycopg
+
+from ..common.secrets import SecretBox
+from .model import Account, Catalog, Contact, OrgMapping, Rule, Snapshot, TaxRate
+from .rows import RULES, TABLES, Known, TableSpec, _Row
+
+ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "credential_updated_at",
+              "created_at", "updated_at")
+SETTINGS_FIELDS = ("cadence_minutes", "create_status", "alert_mode")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
+
+
+def _jsonable(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    out = {}
+    for k, v in row.items():
+        out[k] = v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
+    return out
+
+
+def record_change(conn, table: str, key: str, action: str, actor: str | None, before: dict | None, after: dict | None) -> dict:
+    change = {"change_id": str(uuid.uuid4()), "table": table, "key": key, "action": action, "actor": actor,
+              "before": _jsonable(before), "after": _jsonable(after)}
+    row = conn.execute(
+        "insert into config_changes (change_id, table_name, key, action, actor, before, after)"
+        " values (%s, %s, %s, %s, %s, %s, %s) returning seq, changed_at",
+        (change["change_id"], table, key, action, actor,
+         json.dumps(change["before"]) if before is not None else None,
+         json.dumps(change["after"]) if after is not None else None),
+    ).fetchone()
+    change.update(seq=row["seq"], changed_at=row["changed_at"])
+    return change
+
+
+def list_changes(conn, table: str | None = None, limit: int = 100, before_seq: int | None = None) -> list[dict]:
+    rows = conn.execute(
+        "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at from config_changes"
+        " where (%(t)s::text is null or table_name = %(t)s) and (%(b)s::bigint is null or seq < %(b)s)"
+        " order by seq desc limit %(n)s",
+        {"t": table, "b": before_seq, "n": limit},
+    ).fetchall()
+    return [dict(r, change_id=str(r["change_id"])) for r in rows]
+
+
+def changes_since(conn, seq: int) -> list[dict]:
+    rows = conn.execute(
+        "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at from config_changes"
+        " where seq > %s order by seq", (seq,)).fetchall()
+    return [dict(r, change_id=str(r["change_id"])) for r in rows]
+
+
+def config_version(conn) -> int:
+    return conn.execute("select coalesce(max(seq), 0) as v from config_changes").fetchone()["v"]
+
+
+# ---- organisations ---------------------------------------------------------------
+
+def _public(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    out = {k: row[k] for k in ORG_PUBLIC}
+    out["connected"] = row.get("credential_sealed") is not None
+    return out
+
+
+def list_organisations(conn) -> list[dict]:
+    return [_public(r) for r in conn.execute("select * from organisations order by id")]
+
+
+def get_organisation(conn, org_id: str, lock: bool = False) -> dict:
+    row = conn.execute("select * from organisations where id = %s" + (" for update" if lock else ""), (org_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no organisation {org_id!r}")
+    return row
+
+
+def create_organisation(conn, data: dict, box: SecretBox, actor: str) -> dict:
+    token = data.pop("refresh_token", None)
+    values = dict(data, credential_sealed=box.seal(token) if token else None)
+    if token and values.get("status", "disconnected") == "disconnected":
+        values["status"] = "connected"
+    cols = list(values)
+    try:
+        row = conn.execute(
+            f"insert into organisations ({', '.join(cols)}, credential_updated_at) values"
+            f" ({', '.join('%s' for _ in cols)}, case when %s then now() end) returning *",
+            [*values.values(), token is not None],
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"an organisation with this id, name or tenant id exists: {exc.diag.message_detail}") from None
+    after = _public(row)
+    record_change(conn, "organisations", row["id"], "create", actor, None, after)
+    return after
+
+
+def update_organisation(conn, org_id: str, data: dict, box: SecretBox, actor: str) -> dict:
+    before = get_organisation(conn, org_id, lock=True)
+    token = data.pop("refresh_token", None)
+    sets = {k: v for k, v in data.items() if v is not None}
+    if token:
+        sets["credential_sealed"] = box.seal(token)
+        sets.setdefault("status", "connected")
+    assignments = [f"{k} = %s" for k in sets] + ["updated_at = now()"]
+    if token:
+        assignments.append("credential_updated_at = now()")
+    try:
+        row = conn.execute(f"update organisations set {', '.join(assignments)} where id = %s returning *",
+                           [*sets.values(), org_id]).fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"another organisation has this name or tenant id: {exc.diag.message_detail}") from None
+    after = _public(row)
+    if token:  # the history shows that the credential changed, never the credential
+        after = dict(after, credential="replaced")
+    record_change(conn, "organisations", org_id, "update", actor, _public(before), after)
+    return _public(row)
+
+
+def delete_organisation(conn, org_id: str, actor: str) -> None:
+    before = get_organisation(conn, org_id, lock=True)
+    conn.execute("delete from organisations where id = %s", (org_id,))
+    record_change(conn, "organisations", org_id, "delete", actor, _public(before), None)
+
+
+def store_credential(conn, org_id: str, refresh_token: str, box: SecretBox, actor: str = "writer") -> None:
+    """Persists a rotated refresh token (Xero rotates it on every refresh)."""
+    row = conn.execute(
+        "update organisations set credential_sealed = %s, credential_updated_at = now(), updated_at = now()"
+        " where id = %s returning id", (box.seal(refresh_token), org_id)).fetchone()
+    if row is None:
+        raise NotFound(f"no organisation {org_id!r}")
+
+
+def open_credential(conn, org_id: str, box: SecretBox) -> str | None:
+    sealed = get_organisation(conn, org_id)["credential_sealed"]
+    return box.open(sealed) if sealed else None
+
+
+# ---- routing rules and mapping tables ------------------------------------------------
+
+def list_rules(conn) -> list[dict]:
+    return conn.execute("select id, kind, caption, value, organisation_id, priority from routing_rules order by priority, id").fetchall()
+
+
+def _rule(conn, rule_id: int, lock: bool = False) -> dict:
+    row = conn.execute("select id, kind, caption, value, organisation_id, priority from routing_rules where id = %s"
+                       + (" for update" if lock else ""), (rule_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no routing rule {rule_id}")
+    return row
+
+
+def _check_org(conn, org_id: str) -> None:
+    if conn.execute("select 1 from organisations where id = %s", (org_id,)).fetchone() is None:
+        raise Conflict(f"organisation_id: unknown organisation {org_id!r}")
+
+
+def create_rule(conn, rule: _Row, actor: str) -> dict:
+    _check_org(conn, rule.organisation_id)
+    try:
+        row = conn.execute(
+            "insert into routing_rules (kind, caption, value, organisation_id, priority) values (%s,%s,%s,%s,%s)"
+            " returning id, kind, caption, value, organisation_id, priority",
+            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"a {rule.kind} rule for {rule.caption + '=' if rule.caption else ''}{rule.value or 'default'} exists") from None
+    record_change(conn, "routing_rules", str(row["id"]), "create", actor, None, row)
+    return row
+
+
+def update_rule(conn, rule_id: int, rule: _Row, actor: str) -> dict:
+    before = _rule(conn, rule_id, lock=True)
+    _check_org(conn, rule.organisation_id)
+    try:
+        row = conn.execute(
+            "update routing_rules set kind=%s, caption=%s, value=%s, organisation_id=%s, priority=%s where id=%s"
+            " returning id, kind, caption, value, organisation_id, priority",
+            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority, rule_id)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"another {rule.kind} rule has the same value") from None
+    record_change(conn, "routing_rules", str(rule_id), "update", actor, before, row)
+    return row
+
+
+def upsert_rule(conn, rule: _Row, actor: str) -> dict:
+    """Creates the rule, or updates the one with the same kind, caption and value."""
+    existing = conn.execute("select id, organisation_id, priority from routing_rules where kind=%s and caption=%s and value=%s",
+                            (rule.kind, rule.caption, rule.value)).fetchone()
+    if existing is None:
+        return create_rule(conn, rule, actor)
+    if (existing["organisation_id"], existing["priority"]) == (rule.organisation_id, rule.priority):
+        return _rule(conn, existing["id"])
+    return update_rule(conn, existing["id"], rule, actor)
+
+
+def delete_rule(conn, rule_id: int, actor: str) -> None:
+    before = _rule(conn, rule_id, lock=True)
+    conn.execute("delete from routing_rules where id = %s", (rule_id,))
+    record_change(conn, "routing_rules", str(rule_id), "delete", actor, before, None)
+
+
+def list_mappings(conn, spec: TableSpec, organisation_id: str | None = None) -> list[dict]:
+    return conn.execute(
+        f"select {', '.join(spec.columns)} from {spec.sql} where (%(o)s::text is null or organisation_id = %(o)s)"
+        f" order by {', '.join(spec.key)}", {"o": organisation_id}).fetchall()
+
+
+def _key_text(spec: TableSpec, key: dict) -> str:
+    return "/".join(str(key[k]) for k in spec.key)
+
+
+def get_mapping(conn, spec: TableSpec, key: dict, lock: bool = False) -> dict | None:
+    where = " and ".join(f"{k} = %s" for k in spec.key)
+    return conn.execute(f"select {', '.join(spec.columns)} from {spec.sql} where {where}" + (" for update" if lock else ""),
+                        [key[k] for k in spec.key]).fetchone()
+
+
+def put_mapping(conn, spec: TableSpec, row: _Row, actor: str, replace: bool = True) -> dict:
+    values = row.model_dump()
+    before = get_mapping(conn, spec, values, lock=True)
+    if before is not None and not replace:
+        raise Conflict(f"{spec.name} mapping {_key_text(spec, values)} exists (use PUT to replace it)")
+    _check_org(conn, values["organisation_id"])
+    updates = ", ".join(f"{c} = excluded.{c}" for c in spec.values)
+    after = conn.execute(
+        f"insert into {spec.sql} ({', '.join(spec.columns)}) values ({', '.join('%s' for _ in spec.columns)})"
+        f" on conflict ({', '.join(spec.key)}) do update set {updates} returning {', '.join(spec.columns)}",
+        [values[c] for c in spec.columns]).fetchone()
+    if before != after:
+        record_change(conn, f"mappings.{spec.name}", _key_text(spec, values), "update" if before else "create", actor, before, after)
+    return after
+
+
+def delete_mapping(conn, spec: TableSpec, key: dict, actor: str) -> dict:
+    before = get_mapping(conn, spec, key, lock=True)
+    if before is None:
+        raise NotFound(f"no {spec.name} mapping {_key_text(spec, key)}")
+    where = " and ".join(f"{k} = %s" for k in spec.key)
+    conn.execute(f"delete from {spec.sql} where {where}", [key[k] for k in spec.key])
+    record_change(conn, f"mappings.{spec.name}", _key_text(spec, key), "delete", actor, before, None)
+    return before
+
+
+# ---- settings ----------------------------------------------------------------------
+
+def get_settings(conn, record_type: str) -> dict:
+    row = conn.execute(f"select record_type, {', '.join(SETTINGS_FIELDS)}, updated_at from record_type_settings"
+                       " where record_type = %s", (record_type,)).fetchone()
+    if row is None:
+        raise NotFound(f"no settings for record type {record_type!r}")
+    return row
+
+
+def put_settings(conn, record_type: str, values: dict, actor: str) -> dict:
+    before = get_settings(conn, record_type)
+    sets = {k: v for k, v in values.items() if v is not None}
+    if not sets:
+        return before
+    after = conn.execute(
+        f"update record_type_settings set {', '.join(f'{k} = %s' for k in sets)}, updated_at = now()"
+        f" where record_type = %s returning record_type, {', '.join(SETTINGS_FIELDS)}, updated_at",
+        [*sets.values(), record_type]).fetchone()
+    strip = lambda r: {k: r[k] for k in ("record_type", *SETTINGS_FIELDS)}  # noqa: E731
+    if strip(before) != strip(after):
+        record_change(conn, "record_type_settings", record_type, "update", actor, strip(before), strip(after))
+    return after
+
+
+# ---- loading for the mapper and for validation -------------------------------------------
+
+def load_known(conn) -> Known:
+    known = Known(organisations={r["id"] for r in conn.execute("select id from organisations")})
+    for r in conn.execute("select organisation_id, code from xero_accounts where status = 'ACTIVE'"):
+        known.accounts.setdefault(r["organisation_id"], set()).add(r["code"])
+    for r in conn.execute("select organisation_id, tax_type from xero_tax_rates where status = 'ACTIVE'"):
+        known.tax_types.setdefault(r["organisation_id"], set()).add(r["tax_type"])
+    for r in conn.execute("select organisation_id, category, option from xero_tracking_options where status = 'ACTIVE'"):
+        known.tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
+    return known
+
+
+def load_snapshot(conn) -> Snapshot:
+    """Everything the mapper needs, read in one repeatable-read transaction."""
+    with conn.transaction():
+        conn.execute("set transaction isolation level repeatable read")
+        version = config_version(conn)
+        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"])
+                for r in conn.execute("select id, name, tenant_id, status from organisations")}
+        rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"]) for r in list_rules(conn)]
+        for r in conn.execute("select * from account_mappings"):
+            orgs[r["organisation_id"]].accounts[(r["side"], r["source"])] = r["account_code"]
+        for r in conn.execute("select * from tax_mappings"):
+            orgs[r["organisation_id"]].tax[(r["side"], r["source"])] = r["tax_type"]
+        for r in conn.execute("select * from tracking_mappings"):
+            orgs[r["organisation_id"]].tracking[(r["source_kind"], r["source"])] = (r["category"], r["option"])
+        for r in conn.execute("select * from contact_mappings"):
+            orgs[r["organisation_id"]].contacts[r["company_identifier"]] = r["contact_id"]
+        catalogs = {org_id: Catalog() for org_id in orgs}
+        for r in conn.execute("select * from xero_accounts"):
+            catalogs[r["organisation_id"]].accounts[r["code"]] = Account(r["code"], r["name"], r["class"], r["status"])
+        for r in conn.execute("select * from xero_tax_rates"):
+            catalogs[r["organisation_id"]].tax_rates[r["tax_type"]] = TaxRate(
+                r["tax_type"], r["name"], r["rate"], frozenset(r["applies_to"]), r["status"])
+        tracking: dict[str, dict[str, set]] = {}
+        for r in conn.execute("select * from xero_tracking_options where status = 'ACTIVE'"):
+            tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
+        for org_id, cats in tracking.items():
+            catalogs[org_id].tracking = {c: frozenset(o) for c, o in cats.items()}
+        for r in conn.execute("select * from xero_contacts"):
+            catalogs[r["organisation_id"]].contacts.append(Contact(r["contact_id"], r["name"], r["contact_number"], r["status"]))
+        for org_id, catalog in catalogs.items():
+            orgs[org_id].catalog = catalog
+        create_status = {r["record_type"]: r["create_status"] for r in conn.execute("select record_type, create_status from record_type_settings")}
+    return Snapshot(version, rules, orgs, create_status)
+
+
+__all__ = ["RULES", "TABLES"]
