@@ -14,7 +14,7 @@ from ..common.settings import Settings
 from ..stack.stack import plan, resolve, stack_description, write_stack_file
 from ..stack.supervisor import StartupError, Supervisor
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def run_stack(settings: Settings) -> int:
