@@ -30,7 +30,7 @@ class ListQuery:
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int | None = None) -> int:
-    raw = params.get(name)
+    raw = params.get(name.lower())
     if raw is None or raw == "":
         return default
     try:
@@ -58,9 +58,9 @@ def parse_list_query(params: Mapping[str, str], headers: Mapping[str, str]) -> L
         custom_field_conditions=lowered.get("customfieldconditions") or None,
         order_by=tuple(order), fields=fields,
         page=_int(lowered, "page", 1, 1),
-        page_size=_int(lowered, "pagesize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+        page_size=_int(lowered, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
         forward_only=headers.get("pagination-type", "").lower() == "forward-only",
-        page_id=_int(lowered, "pageid", 0, 0))
+        page_id=_int(lowered, "pageId", 0, 0))
 
 
 def _canonical(collection: Collection, path: tuple[str, ...], what: str) -> tuple[str, ...]:

@@ -1,0 +1,63 @@
+"""The synthetic MSP: deterministic, scalable, consistent money, and the
+routing and missing-contact cases the demo relies on."""
+from decimal import Decimal
+
+from services.sandbox.seed import generate
+
+
+def test_same_seed_same_data_and_other_seed_differs():
+    a, b, c = generate(11, 1), generate(11, 1), generate(12, 1)
+    assert [(i.invoice_number, i.total) for i in a.invoices] == [(i.invoice_number, i.total) for i in b.invoices]
+    assert [i.total for i in a.invoices] != [i.total for i in c.invoices]
+
+
+def test_scale_sets_the_size():
+    tiny, one, three = generate(7, 0), generate(7, 1), generate(7, 3)
+    assert len(tiny.invoices) < 20 and len(tiny.companies) < 20
+    assert len(one.invoices) == 300 and len(three.invoices) == 900
+    assert len(three.companies) > len(one.companies) > 60
+
+
+def test_msp_shape():
+    msp = generate(7, 1)
+    assert [l.name for l in msp.locations] == ["Adelaide", "Sydney", "Melbourne", "Brisbane"]
+    assert len(msp.members) == 12 and {m.location_id for m in msp.members} == {1, 2, 3, 4}
+    assert {i.type for i in msp.invoices} == {"Standard", "Agreement", "Miscellaneous", "Progress",
+                                               "DownPayment", "CreditMemo"}
+    assert {c.code for c in msp.accounts} >= {"090", "200", "210", "220", "310"}
+    assert {t.tax_type: t.rate for t in msp.tax_rates}["OUTPUT"] == Decimal("10.00")
+    assert [t.name for t in msp.tracking_categories] == ["Region", "Service Line"]
+    assert msp.purchase_orders and all(msp.company(p.vendor_company_id).is_vendor for p in msp.purchase_orders)
+
+
+def test_money_is_decimal_in_cents_and_credit_memos_are_negative():
+    msp = generate(7, 1)
+    for inv in msp.invoices:
+        assert inv.total == inv.subtotal + inv.sales_tax
+        assert inv.total.as_tuple().exponent == -2
+        assert (inv.total < 0) == (inv.type == "CreditMemo")
+    for pay in msp.payments:
+        inv = next(i for i in msp.invoices if i.id == pay.invoice_id)
+        assert Decimal(0) < pay.amount <= inv.total
+
+
+def test_routing_intent_and_missing_contacts():
+    for scale in (0, 1):
+        msp = generate(7, scale)
+        routes = {msp.organisation_for(msp.company(i.company_id), i.location_id) for i in msp.invoices}
+        assert routes == {"adelaide", "sydney", "holdings"}
+        with_contact = {(c.organisation, c.company_id) for c in msp.xero_contacts}
+        invoiced = {msp.company(i.company_id) for i in msp.invoices}
+        missing = [c for c in invoiced if (msp.organisation_for(c), c.id) not in with_contact]
+        assert missing, "the demo needs a customer without a Xero contact"
+        assert len(missing) < len(invoiced) / 4
+        vendors = [c for c in msp.companies if c.is_vendor]
+        assert all((o.short, v.id) in with_contact for v in vendors for o in msp.organisations)
+
+
+def test_xero_payment_plans_cover_every_kind():
+    msp = generate(7, 1)
+    kinds = {p.kind for p in msp.xero_payments}
+    assert kinds == {"full", "partial", "over", "unmatchable"}
+    numbers = {i.invoice_number for i in msp.invoices}
+    assert all((p.invoice_number in numbers) == (p.kind != "unmatchable") for p in msp.xero_payments)
