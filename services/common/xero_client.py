@@ -101,7 +101,7 @@ class XeroClient:
         CredentialError when the credential is revoked."""
         rate_limited = 0
         retrying = Retrying(retry=retry_if_exception_type(_Retry), stop=stop_after_attempt(self.max_attempts),
-                            wait=wait_exponential_jitter(initial=0.2, max=self.backoff_max), reraise=True)
+                            wait=wait_exponential_jitter(multiplier=0.2, jitter=0.5, max=self.backoff_max), reraise=True)
         try:
             for attempt in retrying:
                 with attempt:

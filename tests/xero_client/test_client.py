@@ -1,0 +1,195 @@
+"""The Xero client against the real Xero simulator over HTTP, tokens in real Postgres."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+
+from services.common.exchanges import ExchangeRecorder
+from services.common.secrets import SecretBox
+from services.common.xero_auth import CredentialError, PostgresTokenStore, TokenManager
+from services.common.xero_client import PacerGate, XeroClient, XeroOrg, XeroUnavailable
+from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.sandbox.xero.ratelimit import Limits as SimLimits
+from services.writer.pacing import Limits, Pacer
+from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
+
+
+class CollectingRecorder(ExchangeRecorder):
+    """Keeps the exchange records it would publish, so a test can read them."""
+
+    def __init__(self):
+        super().__init__("xero", "test")
+        self.records: list[dict] = []
+
+    def publish(self, record: dict) -> None:
+        super().publish(record)
+        self.records.append(record)
+
+
+@pytest.fixture
+def sim():
+    with running_simulator(limits=SimLimits(per_minute=600)) as s:
+        yield s
+
+
+@pytest.fixture
+def box():
+    return SecretBox(Fernet.generate_key().decode())
+
+
+def make_client(sim, db, box, recorder=None, limits=Limits(per_minute=600), **kw):
+    recorder = recorder or CollectingRecorder()
+    http = httpx.Client(timeout=10, event_hooks=recorder.hooks())
+    store = PostgresTokenStore(db, box)
+    tokens = TokenManager(store, http, sim.token_url, XERO_CLIENT_ID, XERO_CLIENT_SECRET)
+    client = XeroClient(sim.api_url, tokens, PacerGate(Pacer(limits)), recorder, http, **kw)
+    return client, store, recorder
+
+
+def org(short="adelaide"):
+    return XeroOrg(short, ORG_IDS[short])
+
+
+def token_rows(db):
+    with psycopg.connect(db) as conn:
+        return conn.execute("select credential_id, refresh_token_sealed, access_expires_at from xero_tokens").fetchall()
+
+
+def test_refresh_rotates_and_persists_the_new_token_before_use(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, store, recorder = make_client(sim, fresh_database, box)
+    with psycopg.connect(fresh_database) as conn:
+        seed = box.open(conn.execute("select credential_sealed from organisations where id='adelaide'").fetchone()[0])
+    resp = client.request(org(), "GET", "Organisation")
+    assert resp.status_code == 200
+    rotated = store.current_refresh_token("adelaide")
+    assert rotated and rotated != seed  # the rotation is in Postgres
+    assert len(token_rows(fresh_database)) == 1
+    # The persisted token is the live one: Xero accepts it for the next refresh.
+    live = httpx.post(sim.token_url, auth=(XERO_CLIENT_ID, XERO_CLIENT_SECRET),
+                      data={"grant_type": "refresh_token", "refresh_token": rotated})
+    assert live.status_code == 200
+    # Refresh secrets never reach the audit record.
+    token_call = next(r for r in recorder.records if r["url"].endswith("/connect/token"))
+    assert rotated not in (token_call["response_body"] or "") and "***" in token_call["response_body"]
+
+
+def test_access_token_is_refreshed_before_it_expires(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, store, recorder = make_client(sim, fresh_database, box)
+    client.request(org(), "GET", "Organisation")
+    first = store.current_refresh_token("adelaide")
+    # The stored token now expires within the refresh margin: the next call refreshes first.
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("update xero_tokens set access_expires_at = %s", (datetime.now(timezone.utc) + timedelta(seconds=60),))
+    client.tokens._cache.clear()  # a new process: only Postgres knows the token
+    assert client.request(org(), "GET", "Organisation").status_code == 200
+    assert store.current_refresh_token("adelaide") != first
+    assert [r["status"] for r in recorder.records if "/api.xro/" in r["url"]] == [200, 200]  # never a 401
+
+
+def test_an_access_token_refused_by_xero_is_refreshed_once(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, store, recorder = make_client(sim, fresh_database, box)
+    client.request(org(), "GET", "Organisation")
+    sim.control("clock", advance_seconds=31 * 60)  # Xero's clock: our access token has expired
+    assert client.request(org(), "GET", "Organisation").status_code == 200
+    assert [r["status"] for r in recorder.records if "/api.xro/" in r["url"]] == [200, 401, 200]
+
+
+def test_organisations_sharing_one_login_share_one_rotation_chain(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim, shared_login=True)
+    client, store, _ = make_client(sim, fresh_database, box)
+    for short in ORG_IDS:
+        assert client.request(org(short), "GET", "Organisation").status_code == 200
+    assert len(token_rows(fresh_database)) == 1
+    # Past the 30-minute grace of every earlier token, each organisation still refreshes.
+    sim.control("clock", advance_seconds=61 * 60)
+    client.tokens._cache.clear()
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("update xero_tokens set access_expires_at = now()")
+    for short in ORG_IDS:
+        assert client.request(org(short), "GET", "Organisation").status_code == 200
+
+
+def test_revoked_credential_is_a_clear_error_and_marks_the_organisation(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, _ = make_client(sim, fresh_database, box)
+    sim.control("revoke-refresh-token")
+    started = time.monotonic()
+    with pytest.raises(CredentialError, match="sydney.*invalid_grant.*reconnect"):
+        client.request(org("sydney"), "GET", "Organisation")
+    assert time.monotonic() - started < 2  # not retried: it cannot get better by itself
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("select status from organisations where id='sydney'").fetchone()[0] == "disconnected"
+
+
+def test_429_storm_is_honoured_with_retry_after(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, recorder = make_client(sim, fresh_database, box)
+    client.request(org(), "GET", "Organisation")  # tokens first
+    sim.control("faults", storm_429=3, retry_after_seconds=1)
+    started = time.monotonic()
+    assert client.request(org(), "GET", "Organisation").status_code == 200
+    elapsed = time.monotonic() - started
+    statuses = [r["status"] for r in recorder.records if "/api.xro/" in r["url"]][1:]
+    assert statuses == [429, 429, 429, 200]
+    assert elapsed >= 2.9  # three Retry-After: 1 waits
+
+
+def test_minute_budget_is_read_from_the_headers(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    sim.control("limits", per_minute=4)
+    # The client believes in 600/min; Xero's headers tell it otherwise.
+    client, _, recorder = make_client(sim, fresh_database, box, limits=Limits(per_minute=600))
+    for _ in range(4):
+        assert client.request(org(), "GET", "Organisation").status_code == 200
+    wait = client.gate.pacer.wait("adelaide", client.gate.clock())
+    assert wait.reason == "minute" and 50 < wait.seconds <= 60.1
+    assert all(r["status"] == 200 for r in recorder.records)  # the pacer stopped before any 429
+
+
+def test_5xx_and_dropped_connections_are_retried(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, recorder = make_client(sim, fresh_database, box, max_attempts=20, backoff_max=0.1)
+    client.request(org(), "GET", "Organisation")
+    sim.control("faults", error_rate=0.3, drop_connection_rate=0.1)
+    for i in range(15):
+        elements = client.write(org(), "Invoices", "PUT", [invoice_body(sim, "adelaide", f"R-{i}")], f"key-{i}")
+        assert elements[0]["StatusAttributeString"] == "OK"
+    sim.control("faults", clear=True)
+    statuses = [r["status"] for r in recorder.records if "/api.xro/" in r["url"]]
+    assert any(s >= 500 for s in statuses) and 0 in statuses  # both kinds of fault happened
+    numbers = [i["InvoiceNumber"] for i in sim.org("adelaide").invoices.values() if i["InvoiceNumber"].startswith("R-")]
+    assert sorted(numbers) == sorted(f"R-{i}" for i in range(15))  # each exactly once
+
+
+def test_persistent_5xx_gives_up_after_the_attempts(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, recorder = make_client(sim, fresh_database, box, max_attempts=4, backoff_max=0.05)
+    client.request(org(), "GET", "Organisation")
+    sim.control("faults", error_rate=1.0)
+    with pytest.raises(XeroUnavailable, match="4 attempts"):
+        client.request(org(), "GET", "Organisation")
+    assert sum(1 for r in recorder.records if "/api.xro/" in r["url"] and r["status"] >= 500) == 4
+
+
+def test_exchanges_are_tagged_and_lookups_find_records(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, recorder = make_client(sim, fresh_database, box)
+    body = invoice_body(sim, "adelaide", "TAG-1")
+    [element] = client.write(org(), "Invoices", "PUT", [body], "k-tag", tags={"record_type": "invoice", "record_id": 42})
+    put = next(r for r in recorder.records if r["method"] == "PUT")
+    assert (put["organisation_id"], put["record_type"], put["record_id"]) == ("adelaide", "invoice", "42")
+    assert put["request_headers"]["authorization"] == "***"
+    found = client.find_by_numbers(org(), "Invoices", ["TAG-1", "NOPE"])
+    assert [f["InvoiceID"] for f in found] == [element["InvoiceID"]]
+    assert client.find_by_numbers(org(), "CreditNotes", ["CN-NOPE"]) == []
+    # Money comes back as Decimal, never float.
+    assert isinstance(element["Total"], Decimal) and element["Total"] == Decimal("110.00")
