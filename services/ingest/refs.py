@@ -14,7 +14,7 @@ from ..common.cw_client import CwClient
 
 
 def manager_identifier(company: dict) -> str | None:
-    for name in ("accountManager", "territoryManager"):
+    for name in ("territoryManager", "accountManager"):
         ref = company.get(name)
         if isinstance(ref, dict) and ref.get("identifier"):
             return str(ref["identifier"])
@@ -31,7 +31,7 @@ class AccountManagers:
         ids = {int(i) for i in company_ids}
         stale = [i for i in ids if i not in self._cache or now - self._cache[i][0] > self.ttl]
         if stale:
-            found = self.client.companies(stale, fields="id,territoryManager,accountManager")
+            found = self.client.companies(stale, fields="id,territoryManager")
             for company_id in stale:
                 self._cache[company_id] = (now, manager_identifier(found.get(company_id, {})))
         return {i: self._cache[i][1] for i in ids}

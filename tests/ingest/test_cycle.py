@@ -1,0 +1,233 @@
+"""Ingest cycles against the ConnectWise simulator, the real broker and real Postgres."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from services.common.kafka import make_producer
+from services.common.settings import Settings
+from services.common.topics import CW_RECORD_TOPICS, SYNC_COMMANDS
+from services.ingest import app as ingest_app
+from services.ingest.cycle import Emitter, Pipeline, force_sync, replay, run_cycle
+from services.ingest.store import Store
+from services.sandbox import identity
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def end_offsets(bootstrap: str, topic: str) -> datetime:
+    """A mark: events observed from now on. (The embedded broker's watermarks
+    count batches, not records, so offsets cannot mark a position here.)"""
+    time.sleep(0.01)
+    return datetime.now(timezone.utc)
+
+
+def read_since(bootstrap: str, codec, topic: str, since: datetime, idle: float = 1.5) -> list[dict]:
+    """Every event on `topic` observed at or after `since`, decoded; reads
+    the topic from the beginning until nothing arrives for `idle` seconds."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}", "enable.auto.commit": False})
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    events, deadline, last = [], time.monotonic() + 60, time.monotonic()
+    try:
+        while time.monotonic() < deadline and time.monotonic() - last < idle:
+            msgs = consumer.consume(500, 0.1)
+            for msg in msgs:
+                if msg.error():
+                    continue
+                last = time.monotonic()
+                _, event = codec.decode(msg.value())
+                assert msg.key() == str(event["cw_id"]).encode()
+                if event["observed_at"] >= since:
+                    events.append(event)
+    finally:
+        consumer.close()
+    return events
+
+
+def expected_ids(sim, record_type: str) -> set[int]:
+    memo = record_type == "credit_note"
+    return {i for i, inv in sim.state.c["invoices"].by_id.items() if (inv["type"] == "CreditMemo") == memo}
+
+
+@pytest.fixture
+def pipeline_factory(kafka_bootstrap, fresh_database, codec):
+    made = []
+
+    def make(sim) -> Pipeline:
+        p = Pipeline(sim.client(), Store(fresh_database), Emitter(make_producer(kafka_bootstrap), codec))
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.store.close()
+        p.client.close()
+
+
+def cursor_row(url: str, record_type: str) -> dict:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("select * from sync_cursors where source = %s", (f"cw:{record_type}",)).fetchone()
+
+
+def test_first_cycle_emits_all_then_nothing_then_only_the_edit(cw_sim, pipeline_factory, kafka_bootstrap,
+                                                               fresh_database, codec):
+    p = pipeline_factory(cw_sim)
+    topic = CW_RECORD_TOPICS["invoice"].name
+    invoices = expected_ids(cw_sim, "invoice")
+
+    since = end_offsets(kafka_bootstrap, topic)
+    first = run_cycle(p, "invoice")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert {e["cw_id"] for e in events} == invoices and len(events) == len(invoices) == first.emitted
+    assert all(e["record_type"] == "invoice" and e["trigger"] == "SCHEDULE" for e in events)
+    assert {e["invoice_type"] for e in events} >= {"Standard", "Agreement"}
+    sample = next(e for e in events if e["lines"])
+    source = cw_sim.state.c["invoices"].by_id[sample["cw_id"]]
+    assert sample["total"] == source["total"] and isinstance(sample["total"], Decimal)
+    assert len(sample["lines"]) == len(cw_sim.state.products_of[sample["cw_id"]])
+    assert sample["account_manager_identifier"]  # the company's manager, looked up for routing
+
+    newest = max(cw_sim.state.c["invoices"].by_id[i]["_info"]["lastUpdated"] for i in invoices)
+    row = cursor_row(fresh_database, "invoice")
+    assert row["cursor_at"] == newest and row["last_cycle_status"] == "ok"
+
+    since = end_offsets(kafka_bootstrap, topic)
+    second = run_cycle(p, "invoice")
+    assert second.emitted == 0 and read_since(kafka_bootstrap, codec, topic, since, idle=0.5) == []
+
+    edited = sorted(invoices)[-1]
+    product_id = cw_sim.state.products_of[edited][0]
+    cw_sim.state.update_product(product_id, quantity=Decimal("7"))
+    since = end_offsets(kafka_bootstrap, topic)
+    third = run_cycle(p, "invoice")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert [e["cw_id"] for e in events] == [edited] and third.emitted == 1
+    assert any(line["quantity"] == Decimal("7") for line in events[0]["lines"])
+    with psycopg.connect(fresh_database) as conn:
+        status, stored_hash = conn.execute("select status, content_hash from sync_records where record_type='invoice'"
+                                           " and cw_id=%s", (str(edited),)).fetchone()
+    assert status == "pending" and stored_hash == events[0]["content_hash"]
+
+
+def test_credit_memos_become_credit_notes(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    p = pipeline_factory(cw_sim)
+    topic = CW_RECORD_TOPICS["credit_note"].name
+    since = end_offsets(kafka_bootstrap, topic)
+    result = run_cycle(p, "credit_note")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert {e["cw_id"] for e in events} == expected_ids(cw_sim, "credit_note") == set(result.emitted_ids)
+    assert all(e["record_type"] == "credit_note" and e["total"] < 0 for e in events)
+
+
+def test_force_sync_and_replay_emit_whatever_the_hash(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    p = pipeline_factory(cw_sim)
+    run_cycle(p, "invoice")
+    topic = CW_RECORD_TOPICS["invoice"].name
+    target = sorted(expected_ids(cw_sim, "invoice"))[3]
+    since = end_offsets(kafka_bootstrap, topic)
+    assert force_sync(p, "invoice", str(target)).emitted == 1
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert [(e["cw_id"], e["trigger"]) for e in events] == [(target, "FORCE_SYNC")]
+
+    stamps = sorted(inv["_info"]["lastUpdated"] for inv in cw_sim.state.c["invoices"].by_id.values()
+                    if inv["type"] != "CreditMemo")
+    start, end = stamps[10], stamps[40]
+    inside = {i for i in expected_ids(cw_sim, "invoice")
+              if start <= cw_sim.state.c["invoices"].by_id[i]["_info"]["lastUpdated"] <= end}
+    since = end_offsets(kafka_bootstrap, topic)
+    result = replay(p, "invoice", start, end)
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert {e["cw_id"] for e in events} == inside and result.emitted == len(inside) >= 31
+    assert {e["trigger"] for e in events} == {"REPLAY"}
+
+
+def test_force_sync_command_reaches_the_topic_within_seconds(cw_sim, kafka_bootstrap, fresh_database, codec):
+    # The schedule is hours away: both types ran a moment ago on a 6-hour cadence.
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        for rtype in ("invoice", "credit_note"):
+            conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
+                         " last_cycle_status) values (%s, now(), now(), now(), 'ok')", (f"cw:{rtype}",))
+    settings = Settings(cw_url=cw_sim.url, cw_company=identity.CW_COMPANY, cw_public_key=identity.CW_PUBLIC_KEY,
+                        cw_private_key=identity.CW_PRIVATE_KEY, cw_client_id=identity.CW_CLIENT_ID,
+                        kafka_bootstrap=kafka_bootstrap, postgres_url=fresh_database, session_timeout_ms=3000)
+    stop = threading.Event()
+    worker = threading.Thread(target=ingest_app.work, args=(settings, stop), kwargs={"tick_seconds": 0.5}, daemon=True)
+    topic = CW_RECORD_TOPICS["invoice"].name
+    target = sorted(expected_ids(cw_sim, "invoice"))[5]
+    since = end_offsets(kafka_bootstrap, topic)
+    worker.start()
+    try:
+        time.sleep(1.0)  # ingest up (its consumer joins the group on its own time)
+        producer = make_producer(kafka_bootstrap)
+        sent = time.monotonic()
+        producer.produce(SYNC_COMMANDS.name, key=b"invoice", value=codec.encode("sync_command", {
+            "command_id": str(uuid.uuid4()), "action": "FORCE_SYNC", "record_type": "invoice",
+            "record_id": str(target), "window_from": None, "window_to": None, "requested_by": "test",
+            "requested_at": datetime.now(timezone.utc)}))
+        producer.flush(10)
+        arrived = None
+        while time.monotonic() - sent < 20:
+            events = read_since(kafka_bootstrap, codec, topic, since, idle=0.2)
+            if any(e["cw_id"] == target and e["trigger"] == "FORCE_SYNC" for e in events):
+                arrived = time.monotonic() - sent
+                break
+        assert arrived is not None and arrived < 10, arrived
+        # no cycle ran: the schedule was not due (commands queued by other tests may add their own events)
+        assert not [e for e in events if e["trigger"] == "SCHEDULE"]
+    finally:
+        stop.set()
+        worker.join(20)
+    assert not worker.is_alive()
+
+
+def test_ingest_killed_mid_page_then_rerun_loses_nothing(cw_sim_factory, kafka_bootstrap, fresh_database,
+                                                         codec, pipeline_factory):
+    sim = cw_sim_factory(5)
+    topic = CW_RECORD_TOPICS["invoice"].name
+    wanted = expected_ids(sim, "invoice")
+    assert len(wanted) > 1000  # two pages
+    since = end_offsets(kafka_bootstrap, topic)
+    sim.faults.update(latency_ms=250)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.ingest.cycle_proc", sim.url, kafka_bootstrap,
+                             fresh_database, "invoice"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        recorded = 0
+        while recorded == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            with psycopg.connect(fresh_database) as conn:
+                recorded = conn.execute("select count(*) from sync_records").fetchone()[0]
+        assert 0 < recorded < len(wanted), f"first page not recorded in time ({recorded})"
+        time.sleep(0.4)  # into the second page
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    row = cursor_row(fresh_database, "invoice")
+    assert row["last_cycle_status"] == "running" and row["cursor_at"].year == 1970  # the cursor did not move
+
+    sim.faults.clear()
+    rerun = run_cycle(pipeline_factory(sim), "invoice")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert {e["cw_id"] for e in events} == wanted  # every record at least once
+    assert rerun.emitted <= len(wanted) - recorded  # the recorded first page was not emitted again
+    newest = max(sim.state.c["invoices"].by_id[i]["_info"]["lastUpdated"] for i in wanted)
+    row = cursor_row(fresh_database, "invoice")
+    assert row["cursor_at"] == newest and row["last_cycle_status"] == "ok"
+    with psycopg.connect(fresh_database) as conn:
+        stored = {int(r[0]) for r in conn.execute("select cw_id from sync_records where record_type='invoice'"
+                                                  " and content_hash is not null")}
+    assert stored == wanted
