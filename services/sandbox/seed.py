@@ -210,7 +210,8 @@ def _payments(rng, anchor, invoices) -> list[Payment]:
         if inv.type == "CreditMemo" or inv.date > anchor - timedelta(days=14) or rng.random() > 0.4:
             continue
         amount = inv.total if rng.random() < 0.75 else money(inv.total * D(rng.choice([25, 40, 50])) / 100)
-        payments.append(Payment(len(payments) + 1, inv.id, amount, inv.date + timedelta(days=rng.randint(3, 20))))
+        payments.append(Payment(len(payments) + 1, inv.id, amount,
+                                min(anchor, inv.date + timedelta(days=rng.randint(3, 20)))))
         if amount == inv.total:
             inv.status = "Paid"
     return payments

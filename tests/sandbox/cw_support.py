@@ -27,9 +27,10 @@ def auth_headers(company: str = identity.CW_COMPANY, public: str = identity.CW_P
 
 
 class ManualClock:
-    """A clock a test moves by hand."""
+    """A clock a test moves by hand; it starts after every seeded record's stamp
+    (the seed's default anchor is 2026-11-20)."""
 
-    def __init__(self, start: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)):
+    def __init__(self, start: datetime = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)):
         self.now = start
 
     def __call__(self) -> datetime:
