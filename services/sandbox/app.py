@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from typing import Any, Iterator
 
 import uvicorn
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from .faults import Faults
 from .seed import generate
 from .xero.app import create_app as create_xero_app
+from .xero.control import shared_control_router
 from .xero.payments_mutator import PaymentsMutator
 from .xero.ratelimit import Limits
 from .xero.state import Clock, build_state
@@ -31,20 +33,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _cw_parts(msp: Any, clock: Clock, faults: Faults) -> tuple[Any, FastAPI, Any]:
+def _cw_parts(msp: Any, clock: Clock, faults: Faults) -> tuple[Any, FastAPI]:
     from .connectwise.app import create_app as create_cw_app
     from .connectwise.state import CwState
 
     state = CwState(msp, clock=clock.now)
-    mutator = None
-    try:  # the ConnectWise mutator, if that simulator provides one
-        from .connectwise import mutator as cw_mutator_module
-
-        factory = getattr(cw_mutator_module, "Mutator", None) or getattr(cw_mutator_module, "CwMutator", None)
-        mutator = factory(state) if factory else getattr(cw_mutator_module, "mutate", None)
-    except ImportError:
-        log.info("no ConnectWise mutator available")
-    return state, create_cw_app(state, faults), mutator
+    return state, create_cw_app(state, faults)
 
 
 class Sandbox:
@@ -59,16 +53,16 @@ class Sandbox:
         self.xero_app = create_xero_app(self.xero_state, self.xero_faults, limits=limits,
                                         webhook_base_url=f"http://{host}:{xero_port}")
         self.xero = self.xero_app.state.xero
-        self.cw_state, self.cw_app, self.cw_mutator = _cw_parts(self.msp, self.clock, self.cw_faults)
+        self.cw_state, self.cw_app = _cw_parts(self.msp, self.clock, self.cw_faults)
+        self.cw_rng = random.Random(seed)
         self.payments = PaymentsMutator(self.xero_state, self.msp.xero_payments, seed)
         _add_cw_control(self)
         self.stop_event: asyncio.Event | None = None
 
     def mutate_once(self) -> dict[str, Any]:
-        cw_done: Any = None
-        if self.cw_mutator is not None:
-            step = getattr(self.cw_mutator, "tick", None) or getattr(self.cw_mutator, "step", None)
-            cw_done = step() if step else self.cw_mutator(self.cw_state)
+        from .connectwise.mutator import mutate_once as cw_mutate_once
+
+        cw_done = cw_mutate_once(self.cw_state, self.cw_rng)
         return {"xeroPayments": self.payments.tick(), "connectwise": cw_done}
 
     async def _mutate_forever(self) -> None:
@@ -83,7 +77,7 @@ class Sandbox:
         """Serve both simulators until `stop` is set, then shut both down."""
         self.stop_event = stop
         servers = [_Server(uvicorn.Config(app, host=self.host, port=port, log_level="warning", access_log=False,
-                                          lifespan="off", timeout_graceful_shutdown=3))
+                                          lifespan="auto", timeout_graceful_shutdown=3))
                    for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))]
         tasks = [asyncio.create_task(server.serve()) for server in servers]
         mutator = asyncio.create_task(self._mutate_forever()) if self.mutate_seconds > 0 else None
@@ -104,7 +98,7 @@ class Sandbox:
 def _add_cw_control(sandbox: Sandbox) -> None:
     """Control routes on the ConnectWise port too: faults there act on the
     ConnectWise simulator; clock, limits and tokens are shared with Xero's."""
-    existing = {getattr(r, "path", "") for r in sandbox.cw_app.routes}
+    existing = {(getattr(r, "path", ""), m) for r in sandbox.cw_app.routes for m in getattr(r, "methods", None) or ()}
     api = APIRouter(prefix="/_sandbox")
 
     async def faults(request: Request) -> JSONResponse:
@@ -122,7 +116,7 @@ def _add_cw_control(sandbox: Sandbox) -> None:
     async def state() -> JSONResponse:
         return JSONResponse({"now": sandbox.clock.now().isoformat(), "faults": sandbox.cw_faults.as_dict(),
                              "xero": sandbox.xero_state.summary(),
-                             "connectwise": {"invoices": len(getattr(sandbox.cw_state, "invoices", []) or [])}})
+                             "connectwise": {name: len(rows) for name, rows in sandbox.cw_state.c.items()}})
 
     async def mutate() -> JSONResponse:
         done = await asyncio.to_thread(sandbox.mutate_once)
@@ -131,27 +125,16 @@ def _add_cw_control(sandbox: Sandbox) -> None:
     routes = {"/_sandbox/faults": (faults, ["POST"]), "/_sandbox/state": (state, ["GET"]),
               "/_sandbox/mutate": (mutate, ["POST"])}
     for path, (endpoint, methods) in routes.items():
-        if path not in existing:
+        if (path, methods[0]) not in existing:
             api.add_api_route(path.removeprefix("/_sandbox"), endpoint, methods=methods)
-    # Shared settings: forward to the Xero simulator's own control handlers.
-    for path in ("/clock", "/limits", "/revoke-refresh-token"):
-        if "/_sandbox" + path not in existing:
-            api.add_api_route(path, _forward(sandbox.xero_app, "/_sandbox" + path), methods=["POST"])
     sandbox.cw_app.include_router(api)
-    if "/healthz" not in existing:
+    sandbox.cw_app.include_router(shared_control_router(sandbox.xero))
+    if ("/healthz", "GET") not in existing:
         sandbox.cw_app.add_api_route("/healthz", lambda: {"status": "ok", "service": "sandbox-connectwise"})
 
     @sandbox.xero_app.post("/_sandbox/mutate")
     async def xero_mutate() -> JSONResponse:
         return await mutate()
-
-
-def _forward(app: FastAPI, path: str):
-    endpoint = next(r.endpoint for r in app.routes if getattr(r, "path", None) == path)
-
-    async def forwarded(request: Request):
-        return await (endpoint(request) if "request" in endpoint.__code__.co_varnames else endpoint())
-    return forwarded
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from ..faults import FaultMiddleware, Faults
 from . import oauth, routes
-from .control import control_router
+from .control import control_router, shared_control_router
 from .idempotency import IdempotencyStore
 from .ratelimit import Limits, RateLimiter
 from .state import XeroState
@@ -57,6 +57,7 @@ def create_app(state: XeroState, faults: Faults | None = None, *, limits: Limits
     app.include_router(oauth.router(state, runtime.tokens))
     app.include_router(routes.router(runtime))
     app.include_router(control_router(runtime))
+    app.include_router(shared_control_router(runtime))
 
     @app.get("/healthz")
     async def healthz() -> dict:

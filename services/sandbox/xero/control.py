@@ -12,40 +12,21 @@ def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def control_router(runtime: Any) -> APIRouter:
+async def body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ValueError("body: must be a JSON object")
+    return data
+
+
+def shared_control_router(runtime: Any) -> APIRouter:
+    """Clock, limits and refresh-token revocation: the sandbox mounts these on
+    the ConnectWise port too, acting on the same objects."""
     api = APIRouter(prefix="/_sandbox")
     state = runtime.state
-
-    async def body(request: Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ValueError("body: must be a JSON object")
-        return data
-
-    @api.get("/state")
-    async def summary() -> dict:
-        return {**state.summary(), "faults": runtime.faults.as_dict(), "limits": runtime.limiter.limits.as_dict(),
-                "processingMs": runtime.processing_ms, "webhook": runtime.webhooks.url,
-                "webhookDeliveries": runtime.webhooks.delivered[-10:], "failNext": dict(state.fail_next)}
-
-    @api.post("/faults")
-    async def faults(request: Request) -> JSONResponse:
-        try:
-            data = await body(request)
-            if data.pop("clear", False):
-                runtime.faults.clear()
-            fail = data.pop("fail_validation", None)  # {"invoices": 1} refuses the next invoice element
-            if fail is not None:
-                if not isinstance(fail, dict) or not all(isinstance(n, int) and n >= 0 for n in fail.values()):
-                    raise ValueError("fail_validation: must map a collection to a count")
-                state.fail_next.update(fail)
-            runtime.faults.update(**data)
-        except (ValueError, TypeError) as exc:
-            return _bad(str(exc))
-        return JSONResponse({"faults": runtime.faults.as_dict(), "failNext": dict(state.fail_next)})
 
     @api.post("/clock")
     async def clock(request: Request) -> JSONResponse:
@@ -82,6 +63,35 @@ def control_router(runtime: Any) -> APIRouter:
     @api.post("/revoke-refresh-token")
     async def revoke() -> JSONResponse:
         return JSONResponse({"revoked": runtime.tokens.revoke_refresh_tokens()})
+
+    return api
+
+
+def control_router(runtime: Any) -> APIRouter:
+    api = APIRouter(prefix="/_sandbox")
+    state = runtime.state
+
+    @api.get("/state")
+    async def summary() -> dict:
+        return {**state.summary(), "faults": runtime.faults.as_dict(), "limits": runtime.limiter.limits.as_dict(),
+                "processingMs": runtime.processing_ms, "webhook": runtime.webhooks.url,
+                "webhookDeliveries": runtime.webhooks.delivered[-10:], "failNext": dict(state.fail_next)}
+
+    @api.post("/faults")
+    async def faults(request: Request) -> JSONResponse:
+        try:
+            data = await body(request)
+            if data.pop("clear", False):
+                runtime.faults.clear()
+            fail = data.pop("fail_validation", None)  # {"invoices": 1} refuses the next invoice element
+            if fail is not None:
+                if not isinstance(fail, dict) or not all(isinstance(n, int) and n >= 0 for n in fail.values()):
+                    raise ValueError("fail_validation: must map a collection to a count")
+                state.fail_next.update(fail)
+            runtime.faults.update(**data)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return JSONResponse({"faults": runtime.faults.as_dict(), "failNext": dict(state.fail_next)})
 
     @api.post("/webhooks")
     async def webhooks(request: Request) -> JSONResponse:
