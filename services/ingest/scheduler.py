@@ -35,8 +35,8 @@ def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: time
 class Scheduler:
     def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = INVOICE_TYPES, *,
                  tick_seconds: float = 5.0, overlap: timedelta = DEFAULT_OVERLAP,
-                 retry_failed: timedelta = timedelta(minutes=5)):
-        self.pipeline, self.record_types = pipeline, record_types
+                 retry_failed: timedelta = timedelta(minutes=5), run=run_cycle):
+        self.pipeline, self.record_types, self.run_cycle = pipeline, record_types, run
         self.tick_seconds, self.overlap, self.retry_failed = tick_seconds, overlap, retry_failed
         self._wake = threading.Event()
 
@@ -53,7 +53,7 @@ class Scheduler:
             if not is_due(cursor, cadence, self.pipeline.clock(), self.retry_failed):
                 continue
             try:
-                results.append(run_cycle(self.pipeline, record_type, overlap=self.overlap))
+                results.append(self.run_cycle(self.pipeline, record_type, overlap=self.overlap))
             except Exception:
                 log.exception("cycle for %s failed; it resumes from its cursor", record_type)
         return results
