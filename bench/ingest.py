@@ -1,0 +1,109 @@
+"""Events per second through ingest: the ConnectWise simulator (a few thousand
+invoices, in its own process) -> ingest cycle -> the embedded Kafka broker,
+with the hashes and cursor in embedded PostgreSQL. Also the calls per record
+and the time of a second cycle that finds nothing changed.
+
+    python -m bench.ingest [scale]    (scale 10 is about 3,000 invoices)
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from services.common.codec import Codec
+from services.common.cw_client import CwClient
+from services.common.db import migrate
+from services.common.exchanges import ExchangeRecorder
+from services.common.kafka import ensure_topics, make_producer
+from services.common.settings import Settings
+from services.ingest.cycle import Emitter, Pipeline, run_cycle
+from services.ingest.store import Store
+from services.sandbox import identity
+from services.stack.parts import postgres_spec, tansu_spec
+from services.stack.supervisor import Supervisor
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM = """
+import sys, uvicorn
+from services.sandbox.connectwise.app import create_app
+from services.sandbox.connectwise.state import CwState
+uvicorn.run(create_app(CwState.from_seed(7, int(sys.argv[2]))), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout}s")
+
+
+def main(scale: int = 10) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="cz-bench-ingest-"))
+    settings = Settings(data_dir=data_dir, kafka_port=free_port(), postgres_port=free_port())
+    supervisor = Supervisor(data_dir / "logs")
+    cw_port = free_port()
+    sim = subprocess.Popen([sys.executable, "-c", SIM, str(cw_port), str(scale)], cwd=ROOT)
+    try:
+        supervisor.start(tansu_spec(settings))
+        supervisor.start(postgres_spec(settings))
+        supervisor.wait_healthy(["kafka", "postgres"], 60)
+        bootstrap = f"127.0.0.1:{settings.kafka_port}"
+        postgres = f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
+        ensure_topics(bootstrap)
+        migrate(postgres)
+        wait_http(f"http://127.0.0.1:{cw_port}/healthz")
+
+        codec = Codec.from_directory()
+        producer = make_producer(bootstrap)
+        calls = []
+        recorder = ExchangeRecorder("connectwise", "ingest", codec, producer)
+        publish = recorder.publish
+        recorder.publish = lambda record: (calls.append(record["status"]), publish(record))
+        client = CwClient(identity.cw_base("127.0.0.1", cw_port), identity.CW_COMPANY, identity.CW_PUBLIC_KEY,
+                          identity.CW_PRIVATE_KEY, identity.CW_CLIENT_ID, recorder=recorder)
+        pipeline = Pipeline(client, Store(postgres), Emitter(producer, codec))
+
+        started = time.perf_counter()
+        results = [run_cycle(pipeline, rtype) for rtype in ("invoice", "credit_note")]
+        seconds = time.perf_counter() - started
+        emitted = sum(r.emitted for r in results)
+        first_calls = len(calls)
+
+        started = time.perf_counter()
+        again = [run_cycle(pipeline, rtype) for rtype in ("invoice", "credit_note")]
+        idle_seconds = time.perf_counter() - started
+
+        print(f"records in ConnectWise:        {sum(r.seen for r in results)}")
+        print(f"events emitted (first cycle):  {emitted} in {seconds:.2f} s")
+        print(f"events per second:             {emitted / seconds:.0f}")
+        print(f"ConnectWise calls:             {first_calls} ({first_calls / max(emitted, 1):.4f} per record)")
+        print(f"unchanged cycle:               {sum(r.emitted for r in again)} emitted in {idle_seconds:.2f} s")
+        pipeline.store.close()
+        client.close()
+    finally:
+        sim.terminate()
+        sim.wait(10)
+        supervisor.stop_all()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
