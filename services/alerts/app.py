@@ -1,0 +1,202 @@
+"""Wiring of the alerts service: a consumer that records exceptions in Postgres,
+a notifier that emails them (at once or in the daily digest), and a small HTTP
+API with health, metrics and a hook that sends the digest now.
+
+Recording and sending are apart on purpose: the consumer commits offsets once
+an exception is in Postgres, and the notifier sends whatever is open and not
+yet emailed, so an SMTP outage delays an alert but never loses it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+import psycopg
+from confluent_kafka import Message
+from fastapi import APIRouter, Depends, FastAPI
+from prometheus_client import Counter, Gauge
+
+from ..audit.entries import event_entry_id
+from ..common import secrets
+from ..common.codec import Codec
+from ..common.db import connect
+from ..common.health import HealthChecks, kafka_check, postgres_check
+from ..common.http_app import add_health_routes, bearer_auth
+from ..common.kafka import consume_batches, make_consumer, make_producer, message_context
+from ..common.metrics import MESSAGES, POISON
+from ..common.settings import Settings
+from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
+from . import compose, smtp, store
+from .rules import NewException, Settled, interpret, plan
+
+log = logging.getLogger(__name__)
+SERVICE, GROUP = "alerts", "connectzero-alerts"
+_SEND_LOCK_ID = 727_040  # one sender at a time across processes
+
+EMAILS = Counter("cz_alert_emails_total", "Alert emails sent", ["mode"])
+SEND_FAILURES = Counter("cz_alert_send_failures_total", "Alert emails that could not be sent (retried next check)")
+OPEN = Gauge("cz_exceptions_open", "Open exceptions")
+
+
+def admin_url(settings: Settings) -> str:
+    return settings.admin_public_url or f"http://{settings.host}:{settings.admin_port}"
+
+
+def smtp_url(settings: Settings) -> str:
+    return settings.smtp_url or f"smtp://{settings.host}:{settings.smtp_port}"
+
+
+class ExceptionRecorder:
+    """Consumes exceptions and write results into the exceptions table."""
+
+    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str = GROUP):
+        self.settings, self.codec, self.on_new, self.group = settings, codec, on_new, group
+        self.running = False
+
+    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+        poison, new = [], 0
+        now = datetime.now(timezone.utc)
+        with connect(self.settings.postgres_url, autocommit=True) as conn:  # raises if Postgres is down: retried
+            for msg in msgs:
+                MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
+                try:
+                    schema, record = self.codec.decode(msg.value())
+                    meaning = interpret(schema, record, event_entry_id(msg.topic(), msg.value()), now)
+                    with conn.transaction():  # one savepoint per message: a bad one spoils only itself
+                        if isinstance(meaning, NewException):
+                            if store.record_exception(conn, meaning, msg.topic()) is not None:
+                                new += 1
+                                log.info("exception %s on %s %s", meaning.kind, meaning.record_type,
+                                         meaning.record_id, extra=message_context(msg))
+                        elif isinstance(meaning, Settled):
+                            store.resolve_record(conn, meaning.record_type, meaning.record_id, "written to Xero")
+                except (ValueError, KeyError, TypeError, psycopg.DataError, psycopg.IntegrityError) as exc:
+                    # undecodable, malformed, or text Postgres refuses (a NUL byte): poison, not a retry loop
+                    POISON.labels(service=SERVICE, topic=msg.topic()).inc()
+                    log.warning("unusable message: %s", exc, extra=message_context(msg))
+                    poison.append((msg, exc))
+        if new:
+            self.on_new()
+        return poison
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            consumer = make_consumer(self.settings.kafka_bootstrap, self.group,
+                                     [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name], self.settings.session_timeout_ms)
+            producer = make_producer(self.settings.kafka_bootstrap)
+            self.running = True
+            try:
+                consume_batches(consumer, self.handle, producer, SERVICE, stop.is_set, max_batch=200)
+            except Exception as exc:
+                failures += 1
+                pause = min(0.5 * 2 ** failures, 30.0)
+                log.error("alerts consumer failed, restarting in %.1fs: %s", pause, exc)
+                stop.wait(pause)
+            else:
+                failures = 0
+            finally:
+                self.running = False
+                try:
+                    consumer.close()
+                except Exception:  # a broken consumer is being replaced anyway
+                    pass
+                producer.flush(5)
+
+
+class Notifier:
+    """Emails open exceptions not yet emailed, as the rules say."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.target = smtp.parse_smtp_url(smtp_url(settings))
+        self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
+        self.wake = threading.Event()
+        self._lock = threading.Lock()
+
+    def send_due(self, force_digest: bool = False, now: datetime | None = None) -> dict:
+        """Sends what is due now; returns how many exceptions each kind of email carried."""
+        now = now or datetime.now(timezone.utc)
+        sent = {"immediate": 0, "digest": 0}
+        with self._lock, connect(self.settings.postgres_url, autocommit=True) as conn:
+            conn.execute("select pg_advisory_lock(%s)", (_SEND_LOCK_ID,))  # released when the connection closes
+            todo = plan(store.pending(conn), store.alert_modes(conn), now, self.settings.alert_digest_hour_utc,
+                        store.last_digest(conn), force_digest)
+            for exception_id in todo.immediate:
+                with conn.transaction():
+                    rows = store.fetch(conn, [exception_id])
+                    if rows:
+                        self._send(compose.immediate_email(rows[0], admin_url(self.settings),
+                                                           self.settings.alert_email_from, self.recipients), "immediate")
+                        store.mark_notified(conn, [exception_id])
+                        sent["immediate"] += 1
+            if todo.digest or todo.digest_day:
+                with conn.transaction():
+                    rows = store.fetch(conn, todo.digest)
+                    if rows:
+                        self._send(compose.digest_email(rows, now.date(), admin_url(self.settings),
+                                                        self.settings.alert_email_from, self.recipients), "digest")
+                        store.mark_notified(conn, [r["id"] for r in rows])
+                    if todo.digest_day:
+                        store.record_digest(conn, todo.digest_day, len(rows))
+                    sent["digest"] = len(rows)
+            OPEN.set(conn.execute("select count(*) as n from exceptions where status = 'open'").fetchone()["n"])
+        return sent
+
+    def _send(self, message, mode: str) -> None:
+        try:
+            smtp.send(self.target, message)
+        except Exception:
+            SEND_FAILURES.inc()
+            raise
+        EMAILS.labels(mode=mode).inc()
+        log.info("sent %s alert %r", mode, message["Subject"])
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.send_due()
+            except Exception as exc:  # SMTP or Postgres away: what is unsent stays pending for the next check
+                log.error("alert check failed: %s", exc)
+            self.wake.wait(self.settings.alert_check_seconds)
+            self.wake.clear()
+
+
+def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier: Notifier) -> FastAPI:
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        threads = []
+        for name, target in (("alerts-recorder", recorder.run if recorder else None), ("alerts-notifier", notifier.run)):
+            if target is not None:
+                threads.append(threading.Thread(target=target, args=(stop,), name=name, daemon=True))
+                threads[-1].start()
+        yield
+        stop.set()
+        notifier.wake.set()
+        deadline = time.monotonic() + 15
+        for thread in threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+
+    app = FastAPI(title="Connect Zero alerts service", version="1", lifespan=lifespan)
+    checks = {"postgres": postgres_check(settings.postgres_url)}
+    if recorder is not None:
+        checks["kafka"] = kafka_check(settings.kafka_bootstrap)
+        checks["consumer"] = lambda: None if recorder.running else "alerts consumer is not running"
+    add_health_routes(app, HealthChecks(checks))
+    api = APIRouter(dependencies=[Depends(bearer_auth(secrets.admin_token(settings)))], tags=["alerts"])
+
+    @api.post("/digest/send", summary="Send the digest now (all open digest-mode exceptions not yet emailed)")
+    def send_digest() -> dict:
+        return notifier.send_due(force_digest=True)
+
+    @api.post("/check", summary="Send what is due now, as the timer would")
+    def check() -> dict:
+        return notifier.send_due()
+
+    app.include_router(api)
+    return app

@@ -1,0 +1,97 @@
+"""The alert emails: one per exception (immediate mode) or one digest a day.
+
+Each exception says what is wrong, with which record, in which organisation,
+and links to its audit entry and to force-sync the record once it is fixed.
+"""
+from __future__ import annotations
+
+import email.policy
+from collections import defaultdict
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import quote
+
+SUBJECT_PREFIX = "[Connect Zero]"
+RECORD_NAMES = {
+    "invoice": "invoice", "credit_note": "credit note", "procurement": "purchase order",
+    "payment": "ConnectWise payment", "xero_payment": "Xero payment",
+}
+
+
+def audit_link(admin_url: str, entry_id: str | None) -> str | None:
+    return f"{admin_url.rstrip('/')}/api/audit/{quote(entry_id, safe='')}" if entry_id else None
+
+
+def force_sync_link(admin_url: str, record_type: str, record_id: str) -> str:
+    return f"{admin_url.rstrip('/')}/api/records/{quote(record_type, safe='')}/{quote(record_id, safe='')}/force-sync"
+
+
+def links(admin_url: str, exc: dict) -> dict:
+    return {"audit_entry": audit_link(admin_url, exc.get("audit_entry_id")),
+            "force_sync": force_sync_link(admin_url, exc["record_type"], exc["record_id"])}
+
+
+def record_label(exc: dict) -> str:
+    return f"{RECORD_NAMES.get(exc['record_type'], exc['record_type'])} {exc['record_id']}"
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value)
+
+
+def describe(exc: dict, admin_url: str) -> str:
+    """The block of text for one exception."""
+    link = links(admin_url, exc)
+    lines = [
+        f"Kind:          {exc['kind']}",
+        f"Record:        {record_label(exc)}" + (f" ({exc['customer']})" if exc.get("customer") else ""),
+        f"Organisation:  {exc.get('organisation_id') or 'not routed yet'}",
+        f"Problem:       {exc['message']}",
+        f"First seen:    {_when(exc['first_seen'])}"
+        + (f" (seen {exc['occurrences']} times, last {_when(exc['last_seen'])})" if exc.get("occurrences", 1) > 1 else ""),
+        f"Audit entry:   {link['audit_entry'] or 'none recorded'}",
+        f"Force-sync:    POST {link['force_sync']}",
+    ]
+    return "\n".join(lines)
+
+
+_FOOTER = ("Fix the cause (for example add the missing contact or mapping), then force-sync the record, or\n"
+           "wait for the next cycle. Links need the admin token (Authorization: Bearer ...).\n")
+
+
+# Subjects with a long record id would fold before the first word at 78 columns
+# and reach some readers with a leading space; RFC 5322 allows lines to 998.
+_POLICY = email.policy.default.clone(max_line_length=200)
+
+
+def _message(subject: str, body: str, sender: str, recipients: list[str]) -> EmailMessage:
+    msg = EmailMessage(policy=_POLICY)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg.set_content(body)
+    return msg
+
+
+def immediate_email(exc: dict, admin_url: str, sender: str, recipients: list[str]) -> EmailMessage:
+    subject = f"{SUBJECT_PREFIX} {record_label(exc)}: {exc['kind']}"
+    body = f"Connect Zero could not sync a record.\n\n{describe(exc, admin_url)}\n\n{_FOOTER}"
+    return _message(subject, body, sender, recipients)
+
+
+def digest_email(exceptions: list[dict], day: date, admin_url: str, sender: str, recipients: list[str]) -> EmailMessage:
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for exc in exceptions:
+        by_type[exc["record_type"]].append(exc)
+    counts = ", ".join(f"{len(items)} {RECORD_NAMES.get(rt, rt)}" for rt, items in sorted(by_type.items()))
+    noun = "exception" if len(exceptions) == 1 else "exceptions"
+    subject = f"{SUBJECT_PREFIX} Daily digest {day.isoformat()}: {len(exceptions)} {noun} ({counts})"
+    sections = [f"Connect Zero daily digest for {day.isoformat()}: {len(exceptions)} open {noun} not reported before."]
+    for record_type, items in sorted(by_type.items()):
+        title = f"{RECORD_NAMES.get(record_type, record_type).capitalize()} ({len(items)})"
+        sections.append(f"{title}\n{'=' * len(title)}\n\n" + "\n\n".join(describe(e, admin_url) for e in items))
+    sections.append(_FOOTER)
+    return _message(subject, "\n\n".join(sections), sender, recipients)
