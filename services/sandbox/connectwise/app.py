@@ -2,7 +2,7 @@
 
 Routes live under /v4_6_release/apis/3.0 and need Basic auth plus `clientId`
 (see auth.py); /login/companyinfo/{company}, /healthz and the /_sandbox control
-routes (faults, mutate) do not, and faults never touch /healthz or /_sandbox.
+routes (GET/PUT faults) do not, and faults never touch /healthz or /_sandbox.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from .auth import CwAuthMiddleware
 from .callbacks import CallbackDispatcher
 from .errors import CwError, bad_request
 from .handlers import JSON, read_body, read_routes, respond
-from .mutator import mutate_once
 from .routes_write import write_routes
 from .state import CwState
 
@@ -88,12 +87,6 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
         except (TypeError, ValueError) as exc:
             raise bad_request(str(exc)) from None
         return respond(faults.as_dict())
-
-    @app.post("/_sandbox/mutate")
-    async def mutate(request: Request) -> Response:
-        count = int(request.query_params.get("count", "1"))
-        rng_local = random.Random(request.query_params.get("seed"))
-        return respond({"changes": [mutate_once(state, rng_local) for _ in range(max(0, min(count, 1000)))]})
 
     app.add_middleware(CwAuthMiddleware, prefix=API)
     app.add_middleware(FaultMiddleware, faults=faults, rng=rng, error_body=cw_error_body)

@@ -232,7 +232,8 @@ def field_paths(tree: Any) -> Iterable[tuple[str, ...]]:
 def lookup(record: Record, path: tuple[str, ...]) -> Any:
     value: Any = record
     for part in path:
-        if not isinstance(value, Mapping):
+        # dict, not Mapping: an ABC check per step costs more than the whole lookup
+        if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value

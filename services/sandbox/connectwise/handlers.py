@@ -50,11 +50,14 @@ def list_response(request: Request, state: CwState, name: str, parent: Parent | 
         collection = state.c[name]
         page = cut_page(_children(select(collection, query), parent), query)
         fields = canonical_fields(collection, query.fields)
-        body = [project(row, fields) for row in page.rows]
+        if fields:
+            body = to_json([project(row, fields) for row in page.rows])
+        else:
+            body = b"[" + b",".join(collection.json_of(row, to_json) for row in page.rows) + b"]"
     headers = {}
     if page.links:
         headers["Link"] = link_header(str(request.url.replace(query="")), dict(request.query_params), page.links)
-    return respond(body, headers=headers)
+    return Response(body, 200, headers=headers, media_type=JSON)
 
 
 def count_response(request: Request, state: CwState, name: str, parent: Parent | None = None) -> Response:

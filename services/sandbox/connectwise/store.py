@@ -46,6 +46,8 @@ class Collection:
         self.paths: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.aliases = aliases or {}
         self._cache: OrderedDict[tuple, list[Record]] = OrderedDict()
+        # id -> (record, its JSON): a page of full records is joined from these
+        self._json: dict[int, tuple[Record, bytes]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,6 +74,7 @@ class Collection:
     def remove(self, record_id: int) -> Record | None:
         record = self.by_id.pop(record_id, None)
         if record is not None:
+            self._json.pop(record_id, None)
             self._unindex(record)
             self.ids.pop(bisect_left(self.ids, record_id))
             self._changed()
@@ -92,6 +95,14 @@ class Collection:
 
     def all(self) -> list[Record]:
         return [self.by_id[i] for i in self.ids]
+
+    def json_of(self, record: Record, render: Callable[[Record], bytes]) -> bytes:
+        """The record's JSON, rendered once per version of the record."""
+        hit = self._json.get(record["id"])
+        if hit is None or hit[0] is not record:
+            hit = (record, render(record))
+            self._json[record["id"]] = hit
+        return hit[1]
 
     def canonical(self, path: tuple[str, ...]) -> tuple[str, ...] | None:
         lowered = tuple(p.lower() for p in path)
