@@ -191,13 +191,18 @@ def _apply(state: XeroState, org: Organisation, kind: Kind, doc: dict, existing:
         if not record.get(kind.number_field) and record["Type"] in ("ACCREC", "ACCRECCREDIT"):
             record[kind.number_field] = _next_number(org, kind)
         event = "CREATE"
+        old_number = None
     else:
         record = existing
+        old_number = record.get(kind.number_field)
         record.update(doc)
         event = "UPDATE"
     recompute(record, org.tax_rates)
     record["UpdatedDateUTC"] = now
-    getattr(org, kind.collection)[record[kind.id_field]] = record
+    if kind is INVOICE:
+        org.put_invoice(record, old_number)
+    else:
+        org.credit_notes[record[kind.id_field]] = record
     state.notify(org.tenant_id, kind.category, record[kind.id_field], event)
     return record
 

@@ -110,6 +110,6 @@ class PaymentsMutator:
                    "IsDiscounted": False, "SentToContact": False, "AmountPaid": Decimal("0.00"),
                    "AmountCredited": Decimal("0.00"), "UpdatedDateUTC": now}
         recompute(invoice, org.tax_rates)
-        org.invoices[invoice["InvoiceID"]] = invoice
+        org.put_invoice(invoice)
         self.state.notify(org.tenant_id, "INVOICE", invoice["InvoiceID"], "CREATE")
         return invoice

@@ -187,6 +187,8 @@ def order(records: list[dict], text: str | None, default: str) -> list[dict]:
 
 
 def _sort_key(value: Any) -> tuple:
+    if isinstance(value, datetime):
+        return (False, value.timestamp())
     value = _comparable(value)
     return (value is None, "" if value is None else value) if not isinstance(value, (int, Decimal)) else (False, value)
 

@@ -68,6 +68,16 @@ class Organisation:
     credit_notes: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
     overpayments: dict[str, dict] = field(default_factory=dict)
+    # InvoiceNumber -> ids, so uniqueness checks stay cheap with many invoices.
+    numbers: dict[str, set[str]] = field(default_factory=dict)
+
+    def put_invoice(self, record: dict, old_number: str | None = None) -> None:
+        invoice_id = record["InvoiceID"]
+        if old_number is not None and old_number != record.get("InvoiceNumber"):
+            self.numbers.get(old_number, set()).discard(invoice_id)
+        self.invoices[invoice_id] = record
+        if record.get("InvoiceNumber"):
+            self.numbers.setdefault(record["InvoiceNumber"], set()).add(invoice_id)
 
     def account_class(self, account: dict) -> str:
         return _CLASS_OF_TYPE.get(account["Type"], "ASSET")
@@ -85,8 +95,8 @@ class Organisation:
         return None
 
     def invoice_by_number(self, number: str, type_: str = "ACCREC") -> dict | None:
-        return next((i for i in self.invoices.values()
-                     if i.get("InvoiceNumber") == number and i["Type"] == type_
+        candidates = (self.invoices[i] for i in sorted(self.numbers.get(number, ())))
+        return next((i for i in candidates if i.get("InvoiceNumber") == number and i["Type"] == type_
                      and i["Status"] not in ("DELETED", "VOIDED")), None)
 
     def summary(self) -> dict[str, Any]:
