@@ -77,18 +77,22 @@ def running_simulator(limits: Limits | None = None, faults: Faults | None = None
         thread.join(timeout=10)
 
 
-def add_organisations(postgres_url: str, box, sim: Sim, shared_login: bool = False) -> None:
+def add_organisations(postgres_url: str, box, sim: Sim, shared_login: bool = False, suffix: str = "") -> dict[str, str]:
     """The three sandbox organisations in the product's organisations table, each connected
-    with its own refresh token (or all with one, as one Xero login reaching three)."""
+    with its own refresh token (or all with one, as one Xero login reaching three).
+    Returns sandbox short name -> our organisation id (`<short><suffix>`)."""
     import psycopg
 
     shared = sim.sign_in()["refresh_token"] if shared_login else None
+    ids = {}
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         for org in ORGANISATIONS:
             token = shared or sim.sign_in(org.short)["refresh_token"]
+            ids[org.short] = org.short + suffix
             conn.execute("insert into organisations (id, name, tenant_id, credential_sealed, credential_updated_at, status) "
                          "values (%s, %s, %s, %s, now(), 'connected')",
-                         (org.short, org.name, org.tenant_id, box.seal(token)))
+                         (ids[org.short], org.name + suffix, org.tenant_id, box.seal(token)))
+    return ids
 
 
 def invoice_body(sim: Sim, org_id: str, number: str, amount: str = "100.00", status: str = "DRAFT",

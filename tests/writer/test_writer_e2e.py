@@ -1,0 +1,153 @@
+"""The writer end to end: real broker, real Postgres, the Xero simulator, the writer as a process."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from types import SimpleNamespace
+
+import httpx
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+
+from services.common.secrets import SecretBox
+from services.sandbox.xero.ratelimit import Limits as SimLimits
+from tests.writer.harness import TopicReader, WriterProcess, produce, wait_until, write_request, writer_env
+from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, invoices_by_number, running_simulator
+
+
+@pytest.fixture
+def stack(kafka_bootstrap, fresh_database, codec, tmp_path):
+    secret = Fernet.generate_key().decode()
+    box = SecretBox(secret)
+    suffix = f"-t{time.time_ns() % 10**9}"
+    with running_simulator(limits=SimLimits(per_minute=600)) as sim:
+        orgs = add_organisations(fresh_database, box, sim, suffix=suffix)
+        reader = TopicReader(kafka_bootstrap, codec, set(orgs.values()))
+        env = writer_env(kafka_bootstrap, fresh_database, sim, secret, tmp_path)
+        writer = WriterProcess(env, tmp_path / "writer.log").start()
+        s = SimpleNamespace(sim=sim, db=fresh_database, orgs=orgs, reader=reader, writer=writer, codec=codec,
+                            bootstrap=kafka_bootstrap, env=env, tmp=tmp_path)
+        try:
+            yield s
+        finally:
+            writer.stop()
+            reader.close()
+            print((tmp_path / "writer.log").read_text()[-3000:])
+
+
+def results_for(s, cw_ids: set[int]) -> dict[int, list[dict]]:
+    s.reader.poll(0.3)
+    out: dict[int, list[dict]] = {}
+    for r in s.reader.results:
+        if r["cw_id"] in cw_ids:
+            out.setdefault(r["cw_id"], []).append(r)
+    return out
+
+
+def wait_results(s, cw_ids: set[int], count: int = 1, timeout: float = 60) -> dict[int, list[dict]]:
+    wait_until(lambda: all(len(v) >= count for v in results_for(s, cw_ids).values())
+               and set(results_for(s, cw_ids)) == cw_ids, timeout, what=f"results for {len(cw_ids)} records")
+    return results_for(s, cw_ids)
+
+
+def query(db, sql, *args):
+    with psycopg.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def xero_headers(sim, short):
+    token = sim.sign_in(short)["access_token"]
+    return {"Authorization": f"Bearer {token}", "xero-tenant-id": ORG_IDS[short], "Accept": "application/json"}
+
+
+def test_requests_become_invoices_in_the_right_organisation_exactly_once(stack):
+    s = stack
+    requests, expected = [], {}
+    for n, short in enumerate(ORG_IDS):
+        for i in range(20):
+            cw_id = (n + 1) * 1000 + i
+            number = f"{short[:3].upper()}-{i}"
+            expected.setdefault(short, set()).add(number)
+            requests.append(write_request(s.orgs[short], cw_id, invoice_body(s.sim, short, number, f"{100 + i}.25")))
+    requests += [dict(r, request_id=r["request_id"] + "-again") for r in requests[:5]]  # redelivered duplicates
+    bad = invoice_body(s.sim, "adelaide", "ADE-BAD")
+    bad["LineItems"][0]["AccountCode"] = "999"
+    requests.append(write_request(s.orgs["adelaide"], 999, bad))
+    produce(s.bootstrap, s.codec, requests)
+
+    cw_ids = {r["cw_id"] for r in requests}
+    results = wait_results(s, cw_ids)
+    for short, numbers in expected.items():
+        in_xero = invoices_by_number(s.sim, short)
+        assert {n: len(v) for n, v in in_xero.items() if n in numbers} == {n: 1 for n in numbers}
+        others = set().union(*(expected[o] for o in expected if o != short))
+        assert not others & set(in_xero)  # nothing landed in the wrong organisation
+    assert "ADE-BAD" not in invoices_by_number(s.sim, "adelaide")
+
+    outcomes = Counter(r["outcome"] for v in results.values() for r in v)
+    assert outcomes["CREATED"] == 60 and outcomes["REJECTED"] == 1
+    assert all(r["outcome"] in ("CREATED", "UNCHANGED", "REJECTED") for v in results.values() for r in v)
+    created = results[1000][0]
+    inv = s.sim.org("adelaide").invoices[created["xero_id"].lower()]
+    assert inv["InvoiceNumber"] == "ADE-0" and str(created["total"]) == "110.2800"  # 100.25 + GST 10.03 (rounded per line, as Xero does)
+
+    wait_until(lambda: any(e["record_id"] == "999" for e in s.reader.exceptions), 10, what="the exception")
+    exc = next(e for e in s.reader.exceptions if e["record_id"] == "999")
+    assert exc["kind"] == "xero_validation" and "Account code '999'" in exc["message"]
+    rows = {r[0]: r[1:] for r in query(s.db, "select cw_id, status, organisation_id, xero_id, last_error "
+                                             "from sync_records where record_type='invoice'")}
+    synced = {cw: v for cw, v in rows.items() if v[0] == "synced" and v[2]}
+    assert len(synced) == 60 and synced["2001"][1] == s.orgs["sydney"]
+    assert rows["999"][0] == "exception" and "Account code '999'" in rows["999"][3]
+
+    # The same content again: nothing is written, no Xero call is spent.
+    calls_before = query(s.db, "select sum(calls) from api_usage")[0][0]
+    again = [dict(r, request_id=r["request_id"] + "-third") for r in requests[:60]]
+    produce(s.bootstrap, s.codec, again)
+    wait_results(s, {r["cw_id"] for r in again}, count=2)
+    assert query(s.db, "select sum(calls) from api_usage")[0][0] == calls_before
+    latest = {cw: v[-1]["outcome"] for cw, v in results_for(s, {r["cw_id"] for r in again}).items()}
+    assert set(latest.values()) == {"UNCHANGED"}
+
+
+def test_updates_flow_through_and_xero_status_rules_hold(stack):
+    s = stack
+    org = s.orgs["sydney"]
+    first = [write_request(org, 1, invoice_body(s.sim, "sydney", "SYD-1", "100.00")),
+             write_request(org, 2, invoice_body(s.sim, "sydney", "SYD-2", "50.00", status="AUTHORISED")),
+             write_request(org, 3, invoice_body(s.sim, "sydney", "SYD-3", "70.00"))]
+    produce(s.bootstrap, s.codec, first)
+    created = wait_results(s, {1, 2, 3})
+    ids = {cw: v[0]["xero_id"] for cw, v in created.items()}
+    assert {v[0]["outcome"] for v in created.values()} == {"CREATED"}
+
+    # Someone approves SYD-1 in Xero; then ConnectWise changes its amount (still DRAFT there).
+    headers = xero_headers(s.sim, "sydney")
+    approve = httpx.post(f"{s.sim.api_url}/Invoices/{ids[1]}", headers=headers,
+                         json={"Invoices": [{"InvoiceID": ids[1], "Status": "AUTHORISED"}]})
+    assert approve.status_code == 200, approve.text
+    produce(s.bootstrap, s.codec, [write_request(org, 1, invoice_body(s.sim, "sydney", "SYD-1", "150.00")),
+                                   write_request(org, 2, {}, operation="VOID"),
+                                   write_request(org, 3, {}, operation="DELETE")])
+    after = wait_results(s, {1, 2, 3}, count=2)
+    assert [after[1][-1]["outcome"], after[2][-1]["outcome"], after[3][-1]["outcome"]] == ["UPDATED", "VOIDED", "DELETED"]
+    inv = s.sim.org("sydney").invoices[ids[1].lower()]
+    assert inv["Status"] == "AUTHORISED" and inv["Total"] == pytest.approx(165)  # approval kept, amount changed
+    assert s.sim.org("sydney").invoices[ids[2].lower()]["Status"] == "VOIDED"
+    assert s.sim.org("sydney").invoices[ids[3].lower()]["Status"] == "DELETED"
+
+    # A payment lands in Xero; a further edit can no longer be applied: one exception, no retry loop.
+    account = next(a["Code"] for a in s.sim.org("sydney").accounts.values() if a["Type"] == "BANK")
+    paid = httpx.put(f"{s.sim.api_url}/Payments", headers=headers, json={"Payments": [
+        {"Invoice": {"InvoiceID": ids[1]}, "Account": {"Code": account}, "Amount": "20.00", "Date": "2026-11-10"}]})
+    assert paid.status_code == 200, paid.text
+    produce(s.bootstrap, s.codec, [write_request(org, 1, invoice_body(s.sim, "sydney", "SYD-1", "175.00"))])
+    final = wait_results(s, {1}, count=3)
+    assert final[1][-1]["outcome"] == "REJECTED"
+    time.sleep(2)
+    assert len(results_for(s, {1})[1]) == 3  # rejected once, not retried
+    exc = [e for e in s.reader.exceptions if e["record_id"] == "1"]
+    assert len(exc) == 1 and exc[0]["kind"] == "xero_validation"
+    assert s.sim.org("sydney").invoices[ids[1].lower()]["Total"] == pytest.approx(165)
+    assert query(s.db, "select status from sync_records where cw_id='1'")[0][0] == "exception"
