@@ -8,6 +8,7 @@ from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
 from ..common.settings import Settings
 from .dashboard import dashboard_router
+from .routes_audit import audit_router
 from .routes_config import config_router
 from .routes_sync import sync_router
 
@@ -29,4 +30,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api)
     app.include_router(dashboard_router())
     app.include_router(config_router(settings))
+    app.include_router(audit_router(settings))
     return app

@@ -1,0 +1,132 @@
+"""Audit log, exceptions and outbox routes of the admin API.
+
+The audit log lives in chdb, which one process only may open, so these routes
+proxy to the audit service over HTTP (the CSV export streams straight
+through). Exceptions are read from Postgres, the outbox from the capture
+mailbox's folder.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from ..alerts import store as exceptions_store
+from ..alerts.compose import links
+from ..audit.params import audit_filters
+from ..audit.search import RECORD_TYPES
+from ..common.db import connect
+from ..common.http_app import bearer_auth
+from ..common.secrets import admin_token
+from ..common.settings import Settings
+from ..mailbox.store import read_messages
+
+Filters = Annotated[dict, Depends(audit_filters)]
+_TIMEOUT = httpx.Timeout(30.0, read=None)  # an export of a year of entries takes as long as it takes
+
+
+def audit_service_url(settings: Settings) -> str:
+    return (settings.audit_url or f"http://{settings.host}:{settings.audit_port}").rstrip("/")
+
+
+def alerts_service_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.alerts_port}"
+
+
+def _unreachable(name: str, url: str, exc: Exception) -> HTTPException:
+    return HTTPException(503, detail=f"the {name} service at {url} is unreachable ({type(exc).__name__}); try again shortly")
+
+
+def _passthrough(resp: httpx.Response) -> Response:
+    return Response(resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type"))
+
+
+def audit_router(settings: Settings) -> APIRouter:
+    token = admin_token(settings)
+    upstream = {"Authorization": f"Bearer {token}"}
+    base = audit_service_url(settings)
+    router = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(token))])
+
+    async def get(path: str, params: dict | None = None) -> Response:
+        async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
+            try:
+                return _passthrough(await client.get(f"{base}{path}", params=params, headers=upstream))
+            except httpx.TransportError as exc:
+                raise _unreachable("audit", base, exc) from None
+
+    @router.get("/audit", tags=["audit"], summary="Audit entries, newest first (cursor paging)",
+                description="Every API exchange and every event. Pass `next_cursor` back as `cursor` for the next page.")
+    async def audit_page(filters: Filters) -> Response:
+        return await get("/audit", filters)
+
+    @router.get("/audit.csv", tags=["audit"], summary="CSV of every entry matching the filters (streamed)",
+                response_class=StreamingResponse)
+    async def audit_csv(filters: Filters) -> Response:
+        client = httpx.AsyncClient(timeout=_TIMEOUT)
+        try:
+            resp = await client.send(client.build_request("GET", f"{base}/audit.csv", params=filters, headers=upstream),
+                                     stream=True)
+        except httpx.TransportError as exc:
+            await client.aclose()
+            raise _unreachable("audit", base, exc) from None
+        if resp.status_code != 200:
+            await resp.aread()
+            await resp.aclose()
+            await client.aclose()
+            return _passthrough(resp)
+
+        async def close() -> None:
+            await resp.aclose()
+            await client.aclose()
+
+        headers = {k: v for k, v in resp.headers.items() if k.lower() == "content-disposition"}
+        return StreamingResponse(resp.aiter_raw(), media_type=resp.headers.get("content-type", "text/csv"),
+                                 headers=headers, background=BackgroundTask(close))
+
+    @router.get("/audit/{entry_id}", tags=["audit"], summary="One audit entry in full (request, response, payload)")
+    async def audit_entry(entry_id: Annotated[str, Path(max_length=200)]) -> Response:
+        return await get(f"/audit/{quote(entry_id, safe='')}")
+
+    @router.get("/exceptions", tags=["exceptions"], summary="Exceptions with their audit entry and force-sync links")
+    def exceptions(
+        request: Request,
+        status: Annotated[Literal["open", "resolved", "all"], Query(description="open (default), resolved or all")] = "open",
+        record_type: Annotated[Literal[RECORD_TYPES] | None, Query(description="Only this record type.")] = None,
+        organisation: Annotated[str | None, Query(description="Only this organisation id.")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> dict:
+        admin = str(request.base_url).rstrip("/")
+        with connect(settings.postgres_url) as conn:
+            rows = exceptions_store.list_exceptions(conn, None if status == "all" else status, record_type,
+                                                    organisation, limit)
+        items = [{**exceptions_store.as_json(row), "links": links(admin, row)} for row in rows]
+        return {"exceptions": items, "count": len(items)}
+
+    @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
+                 summary="Mark an exception resolved (a new occurrence opens a new one)")
+    def resolve(request: Request, exception_id: int) -> dict:
+        with connect(settings.postgres_url, autocommit=True) as conn:
+            row = exceptions_store.resolve(conn, exception_id, request.headers.get("X-Actor") or "admin")
+        if row is None:
+            raise HTTPException(404, detail=f"exception_id: no open exception {exception_id}")
+        return {**exceptions_store.as_json(row), "links": links(str(request.base_url).rstrip("/"), row)}
+
+    @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now")
+    async def send_digest() -> Response:
+        url = alerts_service_url(settings)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
+            try:
+                return _passthrough(await client.post(f"{url}/digest/send", headers=upstream))
+            except httpx.TransportError as exc:
+                raise _unreachable("alerts", url, exc) from None
+
+    @router.get("/outbox", tags=["exceptions"], summary="Emails captured by the embedded SMTP server, newest first")
+    def outbox(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+        messages = read_messages(settings.data_dir, limit)
+        return {"messages": messages, "count": len(messages)}
+
+    return router
