@@ -1,0 +1,90 @@
+"""Wiring of the mapper: one Faust agent per ConnectWise record topic. Each
+record is routed and mapped with the configuration as it is now, and becomes a
+write request on xero.writes.v1 (keyed by organisation, so one organisation's
+writes stay in order) or sync exceptions on sync.exceptions.v1.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import datetime, timezone
+
+import faust
+import psycopg
+from prometheus_client import Counter
+
+from ..common.codec import Codec
+from ..common.db import connect
+from ..common.settings import Settings
+from ..common.streams import decoded_agent, make_app, raw_topic
+from ..common.topics import CW_RECORD_TOPICS, SYNC_EXCEPTIONS, XERO_WRITES
+from ..mapping import repository as repo
+from ..mapping.model import Snapshot
+from .decide import decide
+
+log = logging.getLogger(__name__)
+MAPPED = Counter("cz_mapper_records_total", "Records mapped, by outcome", ["record_type", "outcome"])
+MAPPED_TYPES = ("invoice", "credit_note", "procurement")
+
+
+class MappingSource:
+    """The configuration snapshot, reloaded whenever a change has been recorded.
+
+    One cheap query per record (the latest change seq) keeps a change to rules
+    or mappings effective from the next record, without a restart.
+    """
+
+    def __init__(self, postgres_url: str):
+        self.url = postgres_url
+        self._conn: psycopg.Connection | None = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Snapshot:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = connect(self.url, autocommit=True)
+                    version = repo.config_version(self._conn)
+                    if self._snapshot is None or self._snapshot.version != version:
+                        self._snapshot = repo.load_snapshot(self._conn)
+                        log.info("configuration version %s loaded: %d organisations, %d rules",
+                                 self._snapshot.version, len(self._snapshot.orgs), len(self._snapshot.rules))
+                    return self._snapshot
+                except psycopg.OperationalError:
+                    self._conn = None  # a dropped connection: reconnect once, then let the error out
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None) -> faust.App:
+    codec = codec or Codec.from_directory()
+    source = source or MappingSource(settings.postgres_url)
+    app = make_app("mapper", settings)
+    outputs = {XERO_WRITES.name: raw_topic(app, XERO_WRITES), SYNC_EXCEPTIONS.name: raw_topic(app, SYNC_EXCEPTIONS)}
+
+    async def handle(name: str, record: dict, ctx: dict) -> None:
+        snapshot = await asyncio.to_thread(source.current)
+        decision = decide(record, snapshot, datetime.now(timezone.utc))
+        sent = [await outputs[topic].send(key=key, value=codec.encode("xero_write_request", event))
+                for topic, key, event in decision.writes]
+        sent += [await outputs[topic].send(key=key, value=codec.encode("sync_exception", event))
+                 for topic, key, event in decision.exceptions]
+        for delivery in sent:  # acknowledged by the broker before the offset can be committed
+            await delivery
+        outcome = "write" if decision.writes else "exception"
+        MAPPED.labels(record_type=record["record_type"], outcome=outcome).inc()
+        log.info("%s %s -> %s (%s)", record["record_type"], record["cw_id"],
+                 decision.organisation_id or "no organisation",
+                 decision.reason or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
+
+    for record_type in MAPPED_TYPES:
+        decoded_agent(app, CW_RECORD_TOPICS[record_type], codec, handle, "mapper")
+    return app
