@@ -279,3 +279,17 @@ def test_tenant_and_token_are_required(sim):
     assert missing.status_code == 403
     unknown = client.get("/Invoices", headers={"xero-tenant-id": "00000000-0000-0000-0000-000000000000"})
     assert unknown.status_code == 403
+
+
+def test_faults_switched_at_run_time(sim):
+    state, client, base = sim
+    assert httpx.post(f"{base}/_sandbox/faults", json={"fail_validation": {"invoices": 1}}).status_code == 200
+    reply = put(client, [invoice(state, "FAULT-1"), invoice(state, "FAULT-2")], summarizeErrors="false")
+    assert [e["StatusAttributeString"] for e in reply.json()["Invoices"]] == ["ERROR", "OK"]
+    assert put(client, [invoice(state, "FAULT-1")]).status_code == 200  # only the next one failed
+    assert httpx.post(f"{base}/_sandbox/faults", json={"storm_429": 2, "retry_after_seconds": 7}).status_code == 200
+    storm = [client.get("/Contacts") for _ in range(3)]
+    assert [r.status_code for r in storm] == [429, 429, 200]
+    assert storm[0].headers["Retry-After"] == "7"
+    assert httpx.post(f"{base}/_sandbox/faults", json={"error_rate": 2}).status_code == 400
+    assert httpx.get(f"{base}/_sandbox/state").json()["faults"]["storm_429"] == 0
