@@ -115,6 +115,13 @@ def test_fields_gives_a_partial_response(cw):
     assert one == {"invoiceNumber": "INV-10001"}
 
 
+def test_money_is_written_with_two_decimals(cw):
+    import re
+    text = cw.get("/finance/invoices", params={"pageSize": 50}).text
+    amounts = re.findall(r'"(?:subtotal|total|salesTax|balance)":(-?[0-9.]+)', text)
+    assert len(amounts) == 200 and all(re.fullmatch(r"-?[0-9]+\.[0-9]{2}", a) for a in amounts)
+
+
 def test_products_of_an_invoice_add_up_to_its_subtotal(cw):
     invoice = decimal_json(cw.get("/finance/invoices/1001"))
     products = decimal_json(cw.get("/procurement/products", params={"conditions": "invoice/id=1001"}))

@@ -70,3 +70,13 @@ def test_index_narrowing_gives_the_same_answer_as_a_scan():
 def test_project_keeps_only_requested_paths():
     record = {"id": 1, "total": 5, "company": {"id": 2, "name": "c"}, "_info": {"lastUpdated": "t"}}
     assert project(record, (("id",), ("company", "name"))) == {"id": 1, "company": {"name": "c"}}
+
+
+def test_money_renders_with_its_cents_and_nulls_are_left_out():
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from services.sandbox.connectwise.render import to_json
+    text = to_json({"total": Decimal("12.50"), "credit": None, "balance": Decimal("-0.10"), "note": "12.50",
+                    "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}).decode()
+    assert text == '{"total":12.50,"balance":-0.10,"note":"12.50","at":"2026-01-02T03:04:05Z"}'

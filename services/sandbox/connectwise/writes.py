@@ -101,10 +101,12 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
     if apply_to is not None and apply_to not in state.c["invoices"].by_id:
         raise invalid("Invoice", "applyToId", f"invoice {apply_to} does not exist")
     ref = r.company_ref(company)
-    record = dict(existing) if existing else {"id": state.new_id("invoices"), "payments": Decimal("0.00"),
-                                               "credits": Decimal("0.00"), "_info": r.info(state.now())}
-    record.update({
-        "invoiceNumber": number, "type": kind, "status": {"id": r.INVOICE_STATUSES[status_name], "name": status_name},
+    zero = Decimal("0.00")
+    kept = existing or {"id": state.new_id("invoices"), "_info": r.info(state.now())}
+    # Same key order as a seeded invoice; totals are derived by the state afterwards.
+    return {
+        "id": kept["id"], "invoiceNumber": number, "type": kind,
+        "status": {"id": r.INVOICE_STATUSES[status_name], "name": status_name},
         "company": ref, "billToCompany": ref, "shipToCompany": ref,
         "applyToType": body.get("applyToType") or ("Invoice" if apply_to else "All"), "applyToId": apply_to,
         "date": day, "dueDate": due, "billingTerms": terms,
@@ -113,10 +115,12 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
         "department": {"id": dep["id"], "identifier": dep["identifier"], "name": dep["name"]},
         "departmentId": dep["id"], "territoryId": body.get("territoryId"),
         "taxCode": {"id": tax_id, "name": next(t.name for t in state.msp.tax_codes if t.id == tax_id)},
+        "subtotal": zero, "salesTax": zero, "total": zero,
+        "payments": kept.get("payments", zero), "credits": kept.get("credits", zero), "balance": zero,
         "currency": dict(r.CURRENCY),
         "customFields": _custom_fields(body.get("customFields"), existing, company),
-    })
-    return record
+        "_info": kept["_info"],
+    }
 
 
 def _term_days(terms: dict[str, Any]) -> int:
