@@ -78,7 +78,8 @@ class CommandHandler:
                     raise
                 log.warning("force-sync of %s %s: not found in ConnectWise", command.record_type, command.record_id)
                 return
-            log.info("force-sync of %s %s: %d emitted", command.record_type, command.record_id, result.emitted)
+            log.info("force-sync of %s %s: %d emitted%s", command.record_type, command.record_id, result.emitted,
+                     " (deleted in ConnectWise)" if result.deleted else "")
         else:
             result = replay(self.pipeline, command.record_type, command.window_from, command.window_to)
             log.info("replay of %s %s..%s: %d emitted", command.record_type, command.window_from,

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from ..common.codec import Codec
-from ..common.cw_client import CwClient
+from ..common.cw_client import CwApiError, CwClient
 from ..common.topics import CW_RECORD_TOPICS
-from .poller import (INVOICE_TYPES, RecordError, content_hash, last_updated, poll_conditions, record_type_of,
-                     to_invoice_event, type_condition, window)
+from .poller import (INVOICE_TYPES, RecordError, content_hash, deleted_event, last_updated,
+                     poll_conditions, record_type_of, snapshot_of, to_invoice_event, type_condition, window)
 from .refs import AccountManagers
 from .store import Emitted, Store
 
@@ -95,6 +95,7 @@ class CycleResult:
     seen: int = 0
     emitted: int = 0
     failed: int = 0
+    deleted: int = 0
     pages: int = 0
     cursor_from: datetime | None = None
     cursor_to: datetime | None = None
@@ -136,11 +137,42 @@ def emit_invoices(p: Pipeline, invoices: list[dict], trigger: str, force: bool, 
         p.emitter.emit(rtype, events)
         p.store.record_emitted([
             Emitted(rtype, str(e["cw_id"]), e["invoice_number"], e["company_name"] or e["company_identifier"],
-                    e["content_hash"], e["last_updated"], e["total"])
+                    e["content_hash"], e["last_updated"], e["total"], snapshot_of(e))
             for e in events
         ], observed)
         result.emitted += len(events)
         result.emitted_ids.extend(e["cw_id"] for e in events)
+
+
+def emit_deleted(p: Pipeline, record_type: str, rows: list[dict], trigger: str, result: CycleResult) -> None:
+    """Emits DELETED for records gone from ConnectWise, from what sync_records last knew."""
+    if not rows:
+        return
+    observed = p.clock()
+    events = [deleted_event(record_type, row["cw_id"], row.get("snapshot"), observed_at=observed,
+                            last_seen=row.get("last_updated"), number=row.get("record_number"), trigger=trigger)
+              for row in rows]
+    p.emitter.emit(record_type, events)
+    p.store.record_emitted([Emitted(record_type, str(e["cw_id"]), e["invoice_number"], e["company_name"],
+                                    e["content_hash"], e["last_updated"], e["total"]) for e in events], observed)
+    result.deleted += len(events)
+    result.emitted += len(events)
+    result.emitted_ids.extend(e["cw_id"] for e in events)
+
+
+def detect_deletions(p: Pipeline, record_type: str, result: CycleResult) -> None:
+    """A deleted record never shows up in a changed-since poll, so each cycle
+    lists the ids of the type (one call per 1,000 records) and emits DELETED for
+    those ingest emitted before that ConnectWise no longer has."""
+    live = p.store.live(record_type)
+    if not live:
+        return
+    present = {str(row["id"]) for row in p.client.all(INVOICES, conditions=type_condition(record_type), fields="id",
+                                                      tags={"record_type": record_type})}
+    gone = [row for cw_id, row in live.items() if cw_id not in present]
+    if gone:
+        log.info("%d %s records deleted in ConnectWise", len(gone), record_type)
+    emit_deleted(p, record_type, gone, "SCHEDULE", result)
 
 
 def _effective_overlap(overlap: timedelta, started: datetime | None, finished: datetime | None) -> timedelta:
@@ -182,6 +214,7 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                     newest = seen_at if newest is None or seen_at > newest else newest
                 if on_page:
                     on_page(result)
+            detect_deletions(p, record_type, result)
         except BaseException:
             store.cycle_finished(record_type, clock(), "failed", None)
             raise
@@ -196,8 +229,21 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
 
 
 def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
-    """Fetches one record now and emits it whatever its hash."""
-    invoice = p.client.invoice(record_id, record_type=record_type)
+    """Fetches one record now and emits it whatever its hash; one ConnectWise no
+    longer has, but ingest emitted before, is emitted as DELETED."""
+    try:
+        invoice = p.client.invoice(record_id, record_type=record_type)
+    except CwApiError as exc:
+        if exc.status != 404:
+            raise
+        result = CycleResult(record_type, "FORCE_SYNC")
+        for rtype in (record_type, *(t for t in INVOICE_TYPES if t != record_type)):
+            row = p.store.known(rtype, str(record_id))
+            if row and row["content_hash"]:  # emitted before (deleted or not): say it is gone, whatever the hash
+                result.record_type = rtype
+                emit_deleted(p, rtype, [row], "FORCE_SYNC", result)
+                return result
+        raise
     actual = record_type_of(invoice)
     if actual != record_type:
         log.warning("force-sync of %s %s: ConnectWise says it is a %s; emitted as that", record_type, record_id, actual)

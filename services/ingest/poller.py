@@ -257,6 +257,42 @@ def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCH
     }
 
 
+# What sync_records keeps of an emitted record, so its deletion can be routed later.
+SNAPSHOT_FIELDS = ("invoice_number", "invoice_type", "status", "company_id", "company_identifier", "company_name",
+                   "date", "due_date", "location_id", "department_id", "member_identifier",
+                   "account_manager_identifier", "currency", "tax_code", "custom_fields")
+DELETED_PREFIX = "deleted:"
+
+
+def snapshot_of(event: dict) -> dict:
+    return {name: event.get(name) for name in SNAPSHOT_FIELDS}
+
+
+def deleted_event(record_type: str, cw_id: int | str, snapshot: dict | None, *, observed_at: datetime,
+                  last_seen: datetime | None = None, number: str | None = None,
+                  trigger: str = "SCHEDULE") -> dict:
+    """A `cw_invoice_changed` with change DELETED for a record gone from
+    ConnectWise, carrying the routing facts last seen (money zero, no lines)."""
+    known = dict(snapshot or {})
+    zero = Decimal(0).quantize(SCALE)
+    event = {name: known.get(name) for name in SNAPSHOT_FIELDS}
+    event.update({
+        "record_type": record_type, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
+        "observed_at": observed_at, "last_updated": last_seen or observed_at,
+        "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
+        "invoice_number": str(known.get("invoice_number") or number or ""),
+        "invoice_type": str(known.get("invoice_type") or (CREDIT_MEMO if record_type == "credit_note" else "Standard")),
+        "company_id": int(known.get("company_id") or 0),
+        "company_identifier": str(known.get("company_identifier") or ""),
+        "company_name": str(known.get("company_name") or ""),
+        "date": str(known.get("date") or ""),
+        "custom_fields": list(known.get("custom_fields") or []),
+        "subtotal": zero, "sales_tax": zero, "total": zero, "balance": zero, "lines": [],
+        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+    })
+    return event
+
+
 _NUMBER = "\u0000n"  # marks a Decimal written as a string, unmarked after dumping
 _ESCAPE = "\u0000s"  # prefixes a real string that starts with NUL, so it is never taken for a mark
 

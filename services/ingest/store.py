@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Iterable
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..common.db import connect
-from .poller import EPOCH
+from .poller import DELETED_PREFIX, EPOCH
 
 _LOCK_BASE = 727_100  # advisory lock ids: one per record type, so two ingests never cycle the same type
 
@@ -38,6 +39,7 @@ class Emitted:
     content_hash: str
     last_updated: datetime
     total: Decimal
+    snapshot: dict | None = None
 
 
 class Store:
@@ -110,13 +112,28 @@ class Store:
         with self.conn.cursor() as cur:
             cur.executemany(
                 "insert into sync_records (record_type, cw_id, record_number, customer, content_hash, last_updated,"
-                " status, total, emitted_at, updated_at) values (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, now())"
+                " status, total, emitted_at, snapshot, updated_at)"
+                " values (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, now())"
                 " on conflict (record_type, cw_id) do update set record_number = excluded.record_number,"
                 " customer = excluded.customer, content_hash = excluded.content_hash,"
                 " last_updated = excluded.last_updated, status = 'pending', total = excluded.total,"
-                " emitted_at = excluded.emitted_at, last_error = null, updated_at = now()",
-                [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at)
+                " emitted_at = excluded.emitted_at, last_error = null,"
+                " snapshot = coalesce(excluded.snapshot, sync_records.snapshot), updated_at = now()",
+                [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at,
+                  None if r.snapshot is None else Jsonb(r.snapshot))
                  for r in records])
+
+    def live(self, record_type: str) -> dict[str, dict]:
+        """Records emitted and not known deleted: cw_id -> {number, last_updated, snapshot}."""
+        rows = self.conn.execute(
+            "select cw_id, record_number, last_updated, snapshot from sync_records where record_type = %s"
+            " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
+        return {r["cw_id"]: r for r in rows}
+
+    def known(self, record_type: str, cw_id: str) -> dict | None:
+        return self.conn.execute(
+            "select cw_id, record_number, last_updated, snapshot, content_hash from sync_records"
+            " where record_type = %s and cw_id = %s", (record_type, cw_id)).fetchone()
 
     def record_failed(self, record_type: str, cw_id: str, error: str) -> None:
         """A record that could not be converted: status failed, hash cleared so it is tried again."""

@@ -231,3 +231,32 @@ def test_ingest_killed_mid_page_then_rerun_loses_nothing(cw_sim_factory, kafka_b
         stored = {int(r[0]) for r in conn.execute("select cw_id from sync_records where record_type='invoice'"
                                                   " and content_hash is not null")}
     assert stored == wanted
+
+
+def test_a_deleted_invoice_is_emitted_as_deleted_with_its_routing_facts(cw_sim, pipeline_factory, kafka_bootstrap,
+                                                                       codec):
+    p = pipeline_factory(cw_sim)
+    run_cycle(p, "invoice")
+    topic = CW_RECORD_TOPICS["invoice"].name
+    gone = next(i for i in sorted(expected_ids(cw_sim, "invoice"), reverse=True) if not cw_sim.state.payments_of.get(i))
+    before = dict(cw_sim.state.c["invoices"].by_id[gone])
+    cw_sim.state.delete_invoice(gone)
+
+    since = end_offsets(kafka_bootstrap, topic)
+    result = run_cycle(p, "invoice")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert [(e["cw_id"], e["change"]) for e in events] == [(gone, "DELETED")] and result.deleted == 1
+    deleted = events[0]
+    assert deleted["invoice_number"] == before["invoiceNumber"]
+    assert deleted["location_id"] == before["locationId"] and deleted["company_id"] == before["company"]["id"]
+    assert deleted["custom_fields"] == [{"caption": f["caption"], "value": f["value"]} for f in before["customFields"]]
+
+    since = end_offsets(kafka_bootstrap, topic)
+    assert run_cycle(p, "invoice").emitted == 0  # told once
+    assert read_since(kafka_bootstrap, codec, topic, since, idle=0.5) == []
+
+    # a force-sync of the deleted record says so again, on demand
+    result = force_sync(p, "invoice", str(gone))
+    assert result.deleted == 1 and result.emitted_ids == [gone]
+    with pytest.raises(Exception, match="404"):
+        force_sync(p, "invoice", "987654321")  # never known: nothing to say

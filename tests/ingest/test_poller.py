@@ -182,3 +182,17 @@ def test_dumps_keeps_decimals_as_json_numbers():
 def test_dumps_round_trips_strings_that_look_like_marks():
     value = {"\u0000n1": "\u0000s\u0000n2", "n": [Decimal("0.10"), "plain"]}
     assert json.loads(dumps_cw_json(value), parse_float=Decimal) == value
+
+
+def test_deleted_event_carries_the_snapshot_and_encodes():
+    from services.ingest.poller import deleted_event, snapshot_of
+    observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    snap = snapshot_of(to_invoice_event(invoice(), lines()))
+    event = deleted_event("invoice", 42, json.loads(json.dumps(snap)), observed_at=observed)
+    assert event["change"] == "DELETED" and event["lines"] == [] and event["total"] == Decimal(0)
+    assert event["location_id"] == 2 and event["custom_fields"] == [{"caption": "Xero Entity", "value": "Holdings"}]
+    assert event["invoice_number"] == "INV-0042" and event["content_hash"].startswith("deleted:")
+    codec = Codec.from_directory()
+    assert codec.decode(codec.encode("cw_invoice_changed", event))[1]["change"] == "DELETED"
+    bare = deleted_event("credit_note", 7, None, observed_at=observed, number="CM-7")
+    assert bare["invoice_type"] == "CreditMemo" and bare["invoice_number"] == "CM-7"
