@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Callable
 
 from .. import seed as seed_module
 from ..seed_model import CatalogItem, Msp, money
