@@ -45,6 +45,12 @@ class Api:
         self.runtime = runtime
         self.state = runtime.state
 
+    def snapshot(self, records: dict[str, dict]) -> list[dict]:
+        """The records as a list, taken under the lock: the mutator thread may be
+        adding to the same dict while a request reads it."""
+        with self.state.lock:
+            return list(records.values())
+
     def org(self, request: Request):
         return self.state.organisations[request.state.tenant]
 

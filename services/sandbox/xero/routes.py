@@ -30,7 +30,7 @@ def router(runtime: Any) -> APIRouter:
         @api.get(path, name=f"list{kind.plural}")
         async def list_documents(request: Request) -> Response:
             the_org = org(request)
-            records = list(getattr(the_org, kind.collection).values())
+            records = h.snapshot(getattr(the_org, kind.collection))
             for param, field in filters.items():
                 wanted = csv(request, param)
                 if wanted is not None:
@@ -73,7 +73,7 @@ def router(runtime: Any) -> APIRouter:
 
     @api.get("/Contacts")
     async def list_contacts(request: Request) -> Response:
-        records = list(org(request).contacts.values())
+        records = h.snapshot(org(request).contacts)
         wanted = csv(request, "IDs")
         if wanted is not None:
             records = [c for c in records if c["ContactID"] in wanted]
@@ -112,7 +112,7 @@ def router(runtime: Any) -> APIRouter:
 
     @api.get("/Accounts")
     async def list_accounts(request: Request) -> Response:
-        return listing(request, "Accounts", list(org(request).accounts.values()), "Code", pageable=False)
+        return listing(request, "Accounts", h.snapshot(org(request).accounts), "Code", pageable=False)
 
     @api.get("/Accounts/{ref}")
     async def get_account(request: Request, ref: str) -> Response:
@@ -121,7 +121,7 @@ def router(runtime: Any) -> APIRouter:
 
     @api.get("/TaxRates")
     async def list_tax_rates(request: Request) -> Response:
-        records = list(org(request).tax_rates.values())
+        records = h.snapshot(org(request).tax_rates)
         if request.query_params.get("TaxType"):
             records = [r for r in records if r["TaxType"] == request.query_params["TaxType"]]
         return listing(request, "TaxRates", records, "Name", pageable=False)

@@ -40,7 +40,7 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
     @api.get("/Payments")
     async def list_payments(request: Request) -> Response:
         the_org = org(request)
-        return listing(request, "Payments", list(the_org.payments.values()), "UpdatedDateUTC",
+        return listing(request, "Payments", h.snapshot(the_org.payments), "UpdatedDateUTC",
                        show=lambda payment: pay.render_payment(the_org, payment))
 
     @api.get("/Payments/{ref}")
@@ -92,7 +92,7 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
 
     @api.get("/Overpayments")
     async def list_overpayments(request: Request) -> Response:
-        return listing(request, "Overpayments", list(org(request).overpayments.values()), "UpdatedDateUTC")
+        return listing(request, "Overpayments", h.snapshot(org(request).overpayments), "UpdatedDateUTC")
 
     @api.get("/Overpayments/{ref}")
     async def get_overpayment(request: Request, ref: str) -> Response:
