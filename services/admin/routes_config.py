@@ -91,10 +91,7 @@ def config_router(settings: Settings) -> APIRouter:
     Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
 
     def committed(conn) -> None:
-        try:
-            publisher.publish_pending(conn)
-        except Exception:  # the change is committed; it stays pending and goes out next time
-            pass
+        publisher.kick(settings.postgres_url)
 
     def run(conn, fn, *args):
         try:

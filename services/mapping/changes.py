@@ -1,14 +1,16 @@
 """Publishes configuration changes on config.changes.v1 so the audit log shows them.
 
 `config_changes` is an outbox: a change is committed with its history row, and
-`publish_pending` sends every row not yet published, then marks it. Called
-after each admin change and again later, so a change made while Kafka was
-unreachable is published once it is back.
+`publish_pending` sends every row not yet published, then marks it. The admin
+API kicks a background thread after each change (so a slow or absent broker
+never slows a request), and the thread also retries every `interval` seconds,
+so a change made while Kafka was unreachable is published once it is back.
 """
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import datetime, timezone
 
 from ..common.codec import Codec
@@ -32,6 +34,29 @@ class ChangePublisher:
         self.bootstrap = bootstrap
         self.codec = codec or Codec.from_directory()
         self._producer = None
+
+    def kick(self, postgres_url: str, interval: float = 30.0) -> None:
+        """Publishes pending changes soon, from a background thread started on first use."""
+        if not self.bootstrap:
+            return
+        if getattr(self, "_thread", None) is None:
+            self._wake = threading.Event()
+            self._thread = threading.Thread(target=self._loop, args=(postgres_url, interval), name="config-changes",
+                                            daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _loop(self, postgres_url: str, interval: float) -> None:
+        from ..common.db import connect
+
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()
+            try:
+                with connect(postgres_url, autocommit=True) as conn:
+                    self.publish_pending(conn)
+            except Exception as exc:  # the rows stay pending; the next round retries
+                log.warning("publishing config changes failed: %s", exc)
 
     def _producer_or_none(self):
         if not self.bootstrap:

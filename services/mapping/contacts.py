@@ -22,6 +22,7 @@ class ContactMatch:
 @dataclass(frozen=True)
 class NoContact:
     reason: str
+    ambiguous: bool = False  # several candidates: creating another would make it worse
 
 
 def match_contact(
@@ -38,13 +39,13 @@ def match_contact(
     if len(by_number) == 1:
         return ContactMatch(by_number[0].contact_id, "contact_number")
     if len(by_number) > 1:
-        return NoContact(f"{len(by_number)} Xero contacts have ContactNumber {ident!r}")
+        return NoContact(f"{len(by_number)} Xero contacts have ContactNumber {ident!r}", ambiguous=True)
     name = company_name.strip()
     by_name = [c for c in active if c.name.strip() == name]
     if len(by_name) == 1:
         return ContactMatch(by_name[0].contact_id, "name")
     if len(by_name) > 1:
-        return NoContact(f"{len(by_name)} Xero contacts are named {name!r}")
+        return NoContact(f"{len(by_name)} Xero contacts are named {name!r}", ambiguous=True)
     return NoContact(
         f"no Xero contact for company {ident!r} ({name}): no contact mapping, "
         f"no contact with ContactNumber {ident!r}, none named {name!r}"

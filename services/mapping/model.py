@@ -87,6 +87,7 @@ class OrgMapping:
     name: str = ""
     tenant_id: str = ""
     status: str = "connected"
+    create_contacts: bool = False  # a company with no Xero contact gets one created (by name) with its document
     accounts: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, product class | '*') -> code
     tax: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, tax code | 'exempt' | '*') -> tax type
     tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)

@@ -307,8 +307,8 @@ def load_snapshot(conn) -> Snapshot:
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
         version = config_version(conn)
-        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"])
-                for r in conn.execute("select id, name, tenant_id, status from organisations")}
+        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"], r["create_contacts"])
+                for r in conn.execute("select id, name, tenant_id, status, create_contacts from organisations")}
         rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"]) for r in list_rules(conn)]
         for r in conn.execute("select * from account_mappings"):
             orgs[r["organisation_id"]].accounts[(r["side"], r["source"])] = r["account_code"]

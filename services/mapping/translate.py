@@ -171,12 +171,16 @@ def _tracking(record: dict, org: OrgMapping, problems: list) -> list[dict]:
     return [{"Name": c, "Option": o} for c, o in chosen.items()]
 
 
-def _contact(record: dict, kind: str, org: OrgMapping, problems: list) -> ContactMatch | None:
+def _contact(record: dict, kind: str, org: OrgMapping, problems: list) -> tuple[dict, str] | None:
+    """(the element's Contact, how it was found) or None with a problem noted."""
     prefix = "vendor_company" if kind == "procurement" else "company"
     ident, name = record[f"{prefix}_identifier"], record[f"{prefix}_name"]
     found = match_contact(ident, name, org.contacts, org.catalog.contact_candidates(ident, name))
     if isinstance(found, ContactMatch):
-        return found
+        return {"ContactID": found.contact_id}, found.method
+    if org.create_contacts and not found.ambiguous:
+        # Xero creates a contact named in a document when none has that name; never when the match was ambiguous.
+        return {"Name": name.strip(), "ContactNumber": ident.strip()[:50]}, "create"
     problems.append(MappingProblem("missing_contact", f"{prefix}_identifier", ident, found.reason))
     return None
 
@@ -219,7 +223,7 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
 
 
 def _document(record, kind, contact, items, when, create_status, subtotal, tax) -> XeroDocument:
-    element = {"Contact": {"ContactID": contact.contact_id}, "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items}
+    element = {"Contact": contact[0], "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items}
     if record.get("currency"):
         element["CurrencyCode"] = record["currency"]
     if kind == "procurement":
@@ -235,7 +239,7 @@ def _document(record, kind, contact, items, when, create_status, subtotal, tax) 
         due = _iso_date(record.get("due_date"), "due_date", []) or when
         element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}", DueDate=due, Status=create_status)
         endpoint = "Invoices"
-    return XeroDocument(endpoint, element, number, subtotal, tax, subtotal + tax, contact.method)
+    return XeroDocument(endpoint, element, number, subtotal, tax, subtotal + tax, contact[1])
 
 
 def deletion(record: dict) -> tuple[str, dict, str]:

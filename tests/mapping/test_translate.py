@@ -147,3 +147,21 @@ def test_deleted_records_name_the_number_to_remove():
     assert deletion(invoice()) == ("Invoices", {"InvoiceNumber": "INV-1001", "Status": "DELETED"}, "INV-1001")
     assert deletion(invoice("CM-1", record_type="credit_note"))[0] == "CreditNotes"
     assert deletion(purchase_order())[2] == "PO-77"
+
+
+def test_organisation_that_creates_contacts_names_the_new_contact():
+    org = australian_org()
+    org.create_contacts = True
+    doc = translate(invoice(company=("NEWCO", "New Co")), org)
+    assert isinstance(doc, XeroDocument) and doc.contact_method == "create"
+    assert doc.element["Contact"] == {"Name": "New Co", "ContactNumber": "NEWCO"}
+
+
+def test_ambiguous_contact_is_never_created_even_when_allowed():
+    from services.mapping.model import Contact
+
+    org = australian_org()
+    org.create_contacts = True
+    org.catalog.contacts += [Contact("t1", "Twins Co"), Contact("t2", "Twins Co")]
+    problems = translate(invoice(company=("TWINS", "Twins Co")), org)
+    assert kinds(problems) == [("missing_contact", "company_identifier", "TWINS")]
