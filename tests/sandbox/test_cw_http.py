@@ -193,3 +193,29 @@ def test_credit_memo_created_through_the_api(cw):
     memo = cw.post("/finance/invoices", json={"type": "CreditMemo", "company": {"id": 250}, "applyToId": 1001})
     assert memo.status_code == 201 and memo.json()["type"] == "CreditMemo" and memo.json()["applyToId"] == 1001
     assert cw.get("/finance/invoices/count", params={"conditions": f"id = {memo.json()['id']} and type = \"CreditMemo\""}).json() == {"count": 1}
+
+
+def test_invoice_lines_added_edited_and_removed_through_products(cw, server):
+    created = cw.post("/finance/invoices", json={"company": {"id": 251}}).json()
+    line = cw.post("/procurement/products", json={"invoice": {"id": created["id"]}, "catalogItem": {"id": 8},
+                                                 "quantity": 3})
+    assert line.status_code == 201 and line.json()["price"] == 1895.0
+    inv = decimal_json(cw.get(f"/finance/invoices/{created['id']}"))
+    assert inv["subtotal"] == Decimal("5685.00") and inv["total"] == Decimal("6253.50")
+    server.state.clock.advance(minutes=2)
+    edited = cw.patch(f"/procurement/products/{line.json()['id']}",
+                      json=[{"op": "replace", "path": "quantity", "value": 2},
+                            {"op": "replace", "path": "price", "value": "1800.00"}])
+    assert edited.status_code == 200
+    after = decimal_json(cw.get(f"/finance/invoices/{created['id']}"))
+    assert after["subtotal"] == Decimal("3600.00") and after["_info"]["lastUpdated"] > inv["_info"]["lastUpdated"]
+    bad = cw.post("/procurement/products", json={"invoice": {"id": created["id"]}, "catalogItem": {"id": 8},
+                                                "quantity": 0})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "quantity"
+    assert cw.delete(f"/procurement/products/{line.json()['id']}").status_code == 204
+    assert decimal_json(cw.get(f"/finance/invoices/{created['id']}"))["total"] == 0
+
+
+def test_unknown_route_answers_in_the_cw_error_shape(cw):
+    response = cw.get("/finance/nothing")
+    assert response.status_code == 404 and response.json()["code"] == "NotFound"

@@ -11,6 +11,7 @@ import json
 import random
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..faults import FaultMiddleware, Faults
 from ..identity import CW_COMPANY
@@ -48,6 +49,13 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
     @app.exception_handler(CwError)
     async def cw_error(_request: Request, exc: CwError) -> Response:
         return respond(exc.body(), exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown routes and methods answer in ConnectWise's error shape too.
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "InvalidObject")
+        return respond({"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"},
+                       exc.status_code)
 
     router = APIRouter(prefix=API)
     for path, name, resource in (("/finance/invoices", "invoices", "Invoice"),

@@ -75,6 +75,26 @@ def write_routes(router: APIRouter, state: CwState) -> None:
         state.delete_payment(invoice_parent(record_id)[1], parse_id(payment_id, "InvoicePayment"))
         return Response(status_code=204)
 
+    @router.post("/procurement/products")
+    async def add_product(request: Request) -> Response:
+        body = await read_body(request)
+        invoice_id, item, quantity, price = writes.product_fields(state, body)
+        product = state.add_product(invoice_id, item, quantity, price, body.get("description"))
+        return respond(product, 201)
+
+    @router.patch("/procurement/products/{record_id}")
+    async def patch_product(request: Request, record_id: str) -> Response:
+        ops = await read_body(request)
+        with state.lock:
+            product = state.require("products", parse_id(record_id, "ProductItem"), "ProductItem")
+            changes = writes.product_patch(product, ops)
+            return respond(state.update_product(product["id"], **changes))
+
+    @router.delete("/procurement/products/{record_id}")
+    async def delete_product(record_id: str) -> Response:
+        state.delete_product(parse_id(record_id, "ProductItem"))
+        return Response(status_code=204)
+
     def po_parent(raw: str) -> tuple[tuple[str, ...], int]:
         po_id = parse_id(raw, "PurchaseOrder")
         state.require("purchaseorders", po_id, "PurchaseOrder")

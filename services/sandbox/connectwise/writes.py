@@ -87,10 +87,11 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
         number = f"INV-{state.new_id('invoiceNumber')}"
     elif not isinstance(number, str) or not number.strip():
         raise invalid("Invoice", "invoiceNumber", "invoiceNumber must be a non-empty string")
-    clash = next((i for i in state.c["invoices"].by_id.values() if i["invoiceNumber"].lower() == number.lower()
-                  and (existing is None or i["id"] != existing["id"])), None)
-    if clash is not None:
-        raise invalid("Invoice", "invoiceNumber", f"invoice number {number} is already used by invoice {clash['id']}", "Duplicate")
+    clash = [i for i in state.c["invoices"].lookup(("invoiceNumber",), number) or ()
+             if existing is None or i != existing["id"]]
+    if clash:
+        raise invalid("Invoice", "invoiceNumber", f"invoice number {number} is already used by invoice {clash[0]}",
+                      "Duplicate")
     status = body.get("status") or (existing["status"] if existing else {"name": "New"})
     status_name = status.get("name") if isinstance(status, dict) else None
     if status_name is None and isinstance(status, dict) and status.get("id") in r.INVOICE_STATUSES.values():
@@ -196,3 +197,45 @@ def build_callback(body: Any) -> Record:
             "level": body.get("level", "All"), "memberId": body.get("memberId"),
             "inactiveFlag": bool(body.get("inactiveFlag", False)), "isSoapCallbackFlag": False,
             "isSelfSuppressedFlag": False}
+
+
+def product_fields(state: CwState, body: Any) -> tuple[int, Any, Decimal, Decimal | None]:
+    """(invoice id, catalog item, quantity, price or None) of a POSTed product."""
+    if not isinstance(body, dict):
+        raise CwError(400, "InvalidObject", "the request body must be a JSON object")
+    invoice_id = _ref_id(body, "invoice", "ProductItem", required=True)
+    state.require("invoices", invoice_id, "Invoice")
+    item_id = _ref_id(body, "catalogItem", "ProductItem", required=True)
+    item = state.catalog.get(item_id)
+    if item is None:
+        raise invalid("ProductItem", "catalogItem", f"catalog item {item_id} does not exist")
+    if body.get("quantity") is None:
+        raise missing("ProductItem", "quantity")
+    quantity = _quantity(body["quantity"])
+    price = parse_money(body["price"], "price", "ProductItem") if body.get("price") is not None else None
+    return invoice_id, item, quantity, price
+
+
+def _quantity(value: Any) -> Decimal:
+    try:
+        quantity = Decimal(str(value))
+    except InvalidOperation:
+        raise invalid("ProductItem", "quantity", f"quantity must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not quantity.is_finite() or quantity <= 0:
+        raise invalid("ProductItem", "quantity", "quantity must be a number above zero")
+    return quantity
+
+
+def product_patch(product: Record, ops: Any) -> dict[str, Decimal]:
+    """Quantity and price changes from a JSON Patch on a product (the fields the
+    simulator lets a client edit on an invoice line)."""
+    if not isinstance(ops, list) or not ops:
+        raise CwError(400, "InvalidObject", "PATCH body must be a non-empty list of operations")
+    changes: dict[str, Decimal] = {}
+    for op in ops:
+        path = str(op.get("path", "")).strip("/") if isinstance(op, dict) else ""
+        if not isinstance(op, dict) or op.get("op") != "replace" or path not in ("quantity", "price"):
+            raise invalid("ProductItem", path or "path", "only replace of quantity or price is supported")
+        changes[path] = _quantity(op.get("value")) if path == "quantity" else \
+            parse_money(op.get("value"), "price", "ProductItem")
+    return changes
