@@ -293,3 +293,20 @@ def test_faults_switched_at_run_time(sim):
     assert storm[0].headers["Retry-After"] == "7"
     assert httpx.post(f"{base}/_sandbox/faults", json={"error_rate": 2}).status_code == 400
     assert httpx.get(f"{base}/_sandbox/state").json()["faults"]["storm_429"] == 0
+
+
+def test_contact_by_name_and_filters_on_rendered_fields(sim):
+    state, client, _ = sim
+    existing = org_of(state).contacts[contact_id(state)]
+    by_name = put(client, [invoice(state, "N-1", Contact={"Name": existing["Name"]}),
+                           invoice(state, "N-2", Contact={"Name": "Brand New Customer Pty Ltd"})])
+    assert by_name.status_code == 200, by_name.text
+    first, second = by_name.json()["Invoices"]
+    assert first["Contact"]["ContactID"] == existing["ContactID"]
+    created = client.get(f"/Contacts/{second['Contact']['ContactID']}").json()["Contacts"][0]
+    assert created["Name"] == "Brand New Customer Pty Ltd"
+    found = client.get("/Invoices", params={"where": 'Contact.Name=="Brand New Customer Pty Ltd"'}).json()
+    assert [i["InvoiceNumber"] for i in found["Invoices"]] == ["N-2"]
+    unknown_number = put(client, [invoice(state, "N-3", Contact={"ContactNumber": "NO-SUCH-NUMBER"})])
+    assert unknown_number.status_code == 400
+    assert "NO-SUCH-NUMBER" in unknown_number.json()["Elements"][0]["ValidationErrors"][0]["Message"]
