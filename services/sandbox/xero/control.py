@@ -87,6 +87,9 @@ def control_router(runtime: Any) -> APIRouter:
             if fail is not None:
                 if not isinstance(fail, dict) or not all(isinstance(n, int) and n >= 0 for n in fail.values()):
                     raise ValueError("fail_validation: must map a collection to a count")
+                unknown = sorted(set(fail) - {"invoices", "credit_notes"})
+                if unknown:
+                    raise ValueError(f"fail_validation: '{unknown[0]}' is not invoices or credit_notes")
                 state.fail_next.update(fail)
             runtime.faults.update(**data)
         except (ValueError, TypeError) as exc:
