@@ -20,14 +20,18 @@ async def _run() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.getLogger(__name__).info("sandbox serving ConnectWise on %s and Xero on %s",
+    logging.getLogger(__name__).info("sandbox starting: ConnectWise on port %s, Xero on port %s",
                                      settings.sandbox_cw_port, settings.sandbox_xero_port)
     await sandbox.serve(stop)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_run())
+    try:
+        asyncio.run(_run())
+    except OSError as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

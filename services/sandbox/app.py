@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from typing import Any, Iterator
 
 import uvicorn
@@ -73,13 +74,31 @@ class Sandbox:
             except Exception:  # a failing edit must not stop the simulators
                 log.exception("sandbox mutator failed")
 
+    def _bind(self, port: int, label: str) -> socket.socket:
+        """Bind before serving so a taken port is a clear error, not a traceback."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"{label} simulator: cannot listen on {self.host}:{port} ({exc.strerror})") from None
+        sock.set_inheritable(True)
+        return sock
+
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve both simulators until `stop` is set, then shut both down."""
         self.stop_event = stop
+        sockets = [self._bind(self.cw_port, "ConnectWise")]
+        try:
+            sockets.append(self._bind(self.xero_port, "Xero"))
+        except OSError:
+            sockets[0].close()
+            raise
         servers = [_Server(uvicorn.Config(app, host=self.host, port=port, log_level="warning", access_log=False,
                                           lifespan="auto", timeout_graceful_shutdown=3))
                    for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))]
-        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
         mutator = asyncio.create_task(self._mutate_forever()) if self.mutate_seconds > 0 else None
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -90,9 +109,8 @@ class Sandbox:
         waiter.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.xero.webhooks.stop()
-        failed = [t for t in tasks if t.done() and (t.exception() or not servers[tasks.index(t)].started)]
-        if failed and not stop.is_set():
-            raise RuntimeError("a simulator failed to start (port in use?)")
+        for sock in sockets:
+            sock.close()
 
 
 def _add_cw_control(sandbox: Sandbox) -> None:
