@@ -46,6 +46,9 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 def parse_list_query(params: Mapping[str, str], headers: Mapping[str, str]) -> ListQuery:
     """Query parameter names are matched without case, as ConnectWise does."""
     lowered = {k.lower(): v for k, v in params.items()}
+    if lowered.get("childconditions"):
+        # Refused rather than ignored: a silently dropped filter would return wrong records.
+        raise bad_request("childConditions: not supported by this simulator")
     order = []
     for part in filter(None, (p.strip() for p in (lowered.get("orderby") or "").split(","))):
         words = part.split()
