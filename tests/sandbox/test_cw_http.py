@@ -219,3 +219,23 @@ def test_invoice_lines_added_edited_and_removed_through_products(cw, server):
 def test_unknown_route_answers_in_the_cw_error_shape(cw):
     response = cw.get("/finance/nothing")
     assert response.status_code == 404 and response.json()["code"] == "NotFound"
+
+
+def test_a_lastupdated_cursor_sees_exactly_the_mutated_invoices(cw, server):
+    from random import Random
+
+    from services.sandbox.connectwise.mutator import mutate_once
+    cursor = server.state.clock.advance(hours=1)
+    changed = set()
+    rng = Random(21)
+    for _ in range(12):
+        server.state.clock.advance(seconds=10)
+        change = mutate_once(server.state, rng)
+        if change["action"] != "delete":
+            changed.add(change["invoiceId"])
+        else:
+            changed.discard(change["invoiceId"])
+    stamp = cursor.strftime("%Y-%m-%dT%H:%M:%SZ")
+    seen = cw.get("/finance/invoices", params={"conditions": f"lastUpdated > [{stamp}]", "pageSize": 1000,
+                                               "fields": "id"}).json()
+    assert {row["id"] for row in seen} == changed and changed

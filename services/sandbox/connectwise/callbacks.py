@@ -66,7 +66,8 @@ class CallbackDispatcher:
             self._thread.start()
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
+        # trust_env off: deliveries go straight to the registered URL, never through a proxy.
+        with httpx.Client(timeout=self.timeout, trust_env=False) as client:
             while (item := self.queue.get()) is not None:
                 url, body = item
                 try:

@@ -149,7 +149,7 @@ class Page:
 
 def cut_page(rows: list[Record], query: ListQuery) -> Page:
     if query.forward_only:
-        if query.order_by and query.order_by != ((("id",), False),):
+        if any(tuple(p.lower() for p in path) != ("id",) or desc for path, desc in query.order_by):
             raise bad_request("orderBy: forward-only paging orders by id only")
         start = bisect_right(rows, query.page_id, key=lambda row: row["id"])
         chunk = rows[start:start + query.page_size]
