@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     sandbox_scale: int = Field(1, ge=0, le=1000, description="Size of the synthetic MSP (1 = a few hundred records).")
     sandbox_seed: int = Field(7, description="Seed of the synthetic data.")
     sandbox_mutate_seconds: float = Field(20.0, ge=0, description="Seconds between simulated edits; 0 turns the mutator off.")
+    sandbox_xero_minute_limit: int = Field(60, ge=1, description="Calls per minute per organisation the Xero simulator allows (Xero: 60).")
+    sandbox_xero_day_limit: int = Field(5000, ge=1, description="Calls per day per organisation the Xero simulator allows (Xero: 5,000).")
 
     cw_url: str = Field("", description="ConnectWise `.../apis/3.0` base URL; empty uses the simulator.")
     cw_company: str = Field("", description="ConnectWise company id (login company).")

@@ -9,13 +9,16 @@ import signal
 
 from ..common.settings import load_settings
 from .app import Sandbox
+from .xero.ratelimit import Limits
 
 
 async def _run() -> None:
     settings = load_settings()
     sandbox = Sandbox(settings.sandbox_seed, settings.sandbox_scale, host=settings.host,
                       cw_port=settings.sandbox_cw_port, xero_port=settings.sandbox_xero_port,
-                      mutate_seconds=settings.sandbox_mutate_seconds)
+                      mutate_seconds=settings.sandbox_mutate_seconds,
+                      limits=Limits(per_minute=settings.sandbox_xero_minute_limit,
+                                    per_day=settings.sandbox_xero_day_limit))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

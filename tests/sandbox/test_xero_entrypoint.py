@@ -35,6 +35,7 @@ def test_entry_point_serves_both_and_stops_on_sigterm(tmp_path):
     cw_port, xero_port = free_port(), free_port()
     env = {**os.environ, "CZ_SANDBOX_CW_PORT": str(cw_port), "CZ_SANDBOX_XERO_PORT": str(xero_port),
            "CZ_SANDBOX_SEED": "11", "CZ_SANDBOX_SCALE": "0", "CZ_SANDBOX_MUTATE_SECONDS": "0.5",
+           "CZ_SANDBOX_XERO_MINUTE_LIMIT": "600",
            "CZ_HOST": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "services.sandbox"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -51,6 +52,7 @@ def test_entry_point_serves_both_and_stops_on_sigterm(tmp_path):
         contacts = httpx.get(f"{xero}/api.xro/2.0/Contacts",
                              headers={"Authorization": f"Bearer {token}", "xero-tenant-id": ORGANISATIONS[0].tenant_id})
         assert contacts.status_code == 200 and contacts.json()["Contacts"]
+        assert contacts.headers["X-MinLimit-Remaining"] == "599"  # the limit came from the environment
         # Control routes on both ports; the clock is shared.
         assert httpx.post(f"{cw}/_sandbox/clock", json={"advance_seconds": 3600}).status_code == 200
         state = httpx.get(f"{xero}/_sandbox/state").json()
