@@ -8,6 +8,7 @@ history's latest seq before each record, so a change applies to the next one.
 
 from typing import Annotated, Iterator, Literal
 
+import httpx
 import psycopg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
@@ -90,6 +91,20 @@ def config_router(settings: Settings) -> APIRouter:
     Db = Annotated[psycopg.Connection, Depends(db)]
     Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
 
+    recorders: list = []
+
+    def exchange_recorder():
+        """Records catalog calls for the audit log like every other Xero exchange."""
+        if not settings.kafka_bootstrap:
+            return None
+        if not recorders:
+            from ..common.codec import Codec
+            from ..common.exchanges import ExchangeRecorder
+            from ..common.kafka import make_producer
+
+            recorders.append(ExchangeRecorder("xero", "admin", Codec.from_directory(), make_producer(settings.kafka_bootstrap)))
+        return recorders[0]
+
     def committed(conn) -> None:
         publisher.kick(settings.postgres_url)
 
@@ -156,6 +171,26 @@ def config_router(settings: Settings) -> APIRouter:
         get_org(org_id, conn)
         data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
         return run(conn, catalog_store.store_catalog, org_id, data, actor)
+
+    @router.post("/organisations/{org_id}/catalog/refresh",
+                 summary="Reload accounts, tax rates, tracking and contacts from Xero with the organisation's credential")
+    def refresh_catalog(org_id: OrgId, conn: Db, actor: Actor = "admin") -> dict:
+        from ..common.xero_auth import CredentialError
+
+        org = get_org(org_id, conn)
+        if not settings.xero_url:
+            raise HTTPException(503, "CZ_XERO_URL is not set: the Xero API is not configured")
+        try:
+            counts = catalog_store.refresh_from_xero(settings, settings.postgres_url, org_id, org["tenant_id"], actor,
+                                                     exchange_recorder())
+        except CredentialError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except httpx.HTTPStatusError as exc:
+            raise HTTPException(502, f"Xero answered {exc.response.status_code} to {exc.request.url.path}") from None
+        except httpx.TransportError as exc:
+            raise HTTPException(502, f"Xero unreachable: {exc}") from None
+        committed(conn)
+        return counts
 
     # ---- routing rules ---------------------------------------------------------------
     @router.get("/routing-rules", summary="Routing rules in the order they are tried")

@@ -114,6 +114,25 @@ def refresh_catalog(client: httpx.Client, conn, org_id: str, tenant_id: str, act
         return store_catalog(conn, org_id, data, actor)
 
 
+def refresh_from_xero(settings, postgres_url: str, org_id: str, tenant_id: str, actor: str, recorder=None) -> dict:
+    """Refreshes one organisation's catalog with its own credential. Tokens go
+    through the same token manager as the writer, so a rotation is persisted
+    exactly as it is there; every exchange is recorded when a recorder is given."""
+    from ..common.db import connect
+    from ..common.secrets import SecretBox, secret_key
+    from ..common.xero_auth import PostgresTokenStore, TokenManager
+
+    hooks = recorder.hooks() if recorder is not None else {}
+    with httpx.Client(timeout=30, event_hooks=hooks) as http:
+        tokens = TokenManager(PostgresTokenStore(postgres_url, SecretBox(secret_key(settings))), http,
+                              settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
+        access = tokens.access_token(org_id)
+        with httpx.Client(base_url=settings.xero_url.rstrip("/") + "/", timeout=30, event_hooks=hooks,
+                          headers={"Authorization": f"Bearer {access}"}) as client, \
+                connect(postgres_url, autocommit=True) as conn:
+            return refresh_catalog(client, conn, org_id, tenant_id, actor)
+
+
 def read_catalog(conn, org_id: str) -> dict:
     return {
         "accounts": conn.execute("select code, name, class, status from xero_accounts where organisation_id = %s order by code", (org_id,)).fetchall(),

@@ -30,7 +30,7 @@ ROUTES = [
     ("get", "/api/organisations"), ("post", "/api/organisations"), ("get", "/api/organisations/adelaide"),
     ("put", "/api/organisations/adelaide"), ("delete", "/api/organisations/adelaide"),
     ("get", "/api/organisations/adelaide/rollup"), ("get", "/api/organisations/adelaide/catalog"),
-    ("put", "/api/organisations/adelaide/catalog"),
+    ("put", "/api/organisations/adelaide/catalog"), ("post", "/api/organisations/adelaide/catalog/refresh"),
     ("get", "/api/routing-rules"), ("post", "/api/routing-rules"), ("get", "/api/routing-rules/1"),
     ("put", "/api/routing-rules/1"), ("delete", "/api/routing-rules/1"),
     ("get", "/api/mappings/accounts"), ("post", "/api/mappings/tax"), ("put", "/api/mappings/tracking"),
@@ -222,3 +222,34 @@ def test_rollup_reads_sync_tables_or_zeros(client, settings):
         assert full["amounts"] == {"credit_note": "5.00", "invoice": "120.15"} and full["total_amount"] == "125.15"
         assert full["open_exceptions"] == 1 and full["api_calls_today"] == 250 and full["api_budget_used"] == "5.0%"
     assert client.get("/api/organisations/nowhere/rollup", headers=AUTH).status_code == 404
+
+
+def test_catalog_refresh_from_the_xero_simulator_with_the_organisation_credential(fresh_database, tmp_path):
+    from services.sandbox import identity
+    from services.sandbox.seed import generate
+    from services.sandbox.xero.app import create_app
+    from services.sandbox.xero.ratelimit import Limits
+    from services.sandbox.xero.serve import serving, sign_in
+    from services.sandbox.xero.state import build_state
+
+    state = build_state(generate(7, 0))
+    sim = create_app(state, limits=Limits(per_minute=100000, per_day=100000, app_per_minute=100000))
+    tenant = identity.ORGANISATIONS[1].tenant_id
+    with serving(sim) as base:
+        grant = sign_in(base)
+        settings = make_settings(fresh_database, tmp_path=tmp_path).model_copy(update={
+            "xero_url": f"{base}/api.xro/2.0", "xero_token_url": f"{base}/connect/token",
+            "xero_client_id": identity.XERO_CLIENT_ID, "xero_client_secret": identity.XERO_CLIENT_SECRET})
+        with make_client(settings) as client:
+            assert client.post("/api/organisations", json={"id": "sydney", "name": "Harbour IT Sydney", "tenant_id": tenant,
+                                                           "refresh_token": grant["refresh_token"]}, headers=AUTH).status_code == 201
+            resp = client.post("/api/organisations/sydney/catalog/refresh", headers=AUTH)
+            assert resp.status_code == 200, resp.text
+            org = state.org(tenant)
+            assert resp.json()["contacts"] == len(org.contacts) and resp.json()["tax_rates"] == len(org.tax_rates)
+            catalog = client.get("/api/organisations/sydney/catalog", headers=AUTH).json()
+            assert {a["code"] for a in catalog["accounts"]} == {a["Code"] for a in org.accounts.values() if a.get("Code")}
+            # Without a credential the organisation must be reconnected first.
+            client.post("/api/organisations", json={"id": "holdings", "name": "Holdings", "tenant_id": "t-h"}, headers=AUTH)
+            refused = client.post("/api/organisations/holdings/catalog/refresh", headers=AUTH)
+            assert refused.status_code == 409 and "reconnect" in refused.text
