@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from ..common.codec import Codec
 from ..common.cw_client import CwApiError
 from .cycle import Pipeline, force_sync, replay
-from .poller import INVOICE_TYPES
+from .sources import POLLED_TYPES
 
 log = logging.getLogger(__name__)
 ACTIONS = ("RUN_CYCLE", "FORCE_SYNC", "REPLAY")
@@ -58,7 +58,7 @@ class CommandHandler:
     """`handle` is a consume_batches handler: returns the poison messages with their error."""
 
     def __init__(self, pipeline: Pipeline, codec: Codec, wake_scheduler=lambda: None,
-                 record_types: tuple[str, ...] = INVOICE_TYPES):
+                 record_types: tuple[str, ...] = POLLED_TYPES):
         self.pipeline, self.codec, self.wake_scheduler = pipeline, codec, wake_scheduler
         self.record_types = record_types
 

@@ -22,15 +22,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from ..common.codec import Codec
-from ..common.cw_client import CwApiError, CwClient
+from ..common.cw_client import CwApiError, CwClient, all_of
 from ..common.topics import CW_RECORD_TOPICS
-from .poller import (INVOICE_TYPES, RecordError, content_hash, deleted_event, last_updated,
-                     poll_conditions, record_type_of, snapshot_of, to_invoice_event, type_condition, window)
+from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .refs import AccountManagers
+from .sources import POLLED_TYPES, Source, source_for
 from .store import Emitted, Store
 
 log = logging.getLogger(__name__)
-INVOICES = "finance/invoices"
 DEFAULT_OVERLAP = timedelta(minutes=10)
 
 
@@ -104,75 +103,85 @@ class CycleResult:
     emitted_ids: list[int] = field(default_factory=list)
 
 
-def emit_invoices(p: Pipeline, invoices: list[dict], trigger: str, force: bool, result: CycleResult) -> None:
-    """Emits the changed invoices of one page (all of them when `force`), then records them."""
-    if not invoices:
+def emit_records(p: Pipeline, source: Source, records: list[dict], trigger: str, force: bool,
+                 result: CycleResult) -> None:
+    """Emits the changed records of one page (all of them when `force`), then records them."""
+    if not records:
         return
-    record_type = record_type_of(invoices[0])
-    products = p.client.products_for_invoices([int(i["id"]) for i in invoices], record_type=record_type)
-    hashed = [(inv, content_hash(inv, products.get(int(inv["id"]), []))) for inv in invoices]
-    known = {} if force else p.store.hashes(record_type, [str(inv["id"]) for inv in invoices])
-    changed = [(inv, h) for inv, h in hashed if force or known.get(str(inv["id"])) != h]
+    rtype = source.record_type
+    children = source.children(p.client, [int(r["id"]) for r in records], rtype)
+    hashed = [(rec, content_hash(rec, children.get(int(rec["id"]), []))) for rec in records]
+    known = {} if force else p.store.hashes(rtype, [str(rec["id"]) for rec in records])
+    changed = [(rec, h) for rec, h in hashed if force or known.get(str(rec["id"])) != h]
     if not changed:
         return
-    managers = p.managers.lookup(
-        int(inv["company"]["id"]) for inv, _ in changed if isinstance(inv.get("company"), dict) and inv["company"].get("id") is not None)
+    managers: dict[int, str | None] = {}
+    if source.look_up_managers:
+        managers = p.managers.lookup(_company_id(rec, source) for rec, _ in changed if _company_id(rec, source) is not None)
     observed = p.clock()
-    by_type: dict[str, list[dict]] = {}
-    for inv, hash_ in changed:
+    events = []
+    for rec, hash_ in changed:
         try:
-            company_id = (inv.get("company") or {}).get("id")
-            refs = {"account_manager_identifier": managers.get(int(company_id)) if company_id is not None else None}
-            event = to_invoice_event(inv, products.get(int(inv["id"]), []), trigger=trigger,
-                                     observed_at=observed, hash_=hash_, extra_refs=refs)
+            company_id = _company_id(rec, source)
+            refs = {"account_manager_identifier": managers.get(company_id) if company_id is not None else None}
+            events.append(source.to_event(rec, children.get(int(rec["id"]), []), trigger=trigger,
+                                          observed_at=observed, hash_=hash_, extra_refs=refs))
         except (RecordError, ValueError, KeyError, TypeError) as exc:
             # One bad record must not stall the type: it is marked failed (hash cleared,
             # so it is read again while in the window) and the cycle goes on.
-            log.error("cannot convert ConnectWise invoice %s: %s", inv.get("id"), exc)
-            p.store.record_failed(record_type_of(inv), str(inv.get("id")), str(exc))
+            log.error("cannot convert ConnectWise %s %s: %s", rtype, rec.get("id"), exc)
+            p.store.record_failed(rtype, str(rec.get("id")), str(exc))
             result.failed += 1
-            continue
-        by_type.setdefault(event["record_type"], []).append(event)
-    for rtype, events in by_type.items():
-        p.emitter.emit(rtype, events)
-        p.store.record_emitted([
-            Emitted(rtype, str(e["cw_id"]), e["invoice_number"], e["company_name"] or e["company_identifier"],
-                    e["content_hash"], e["last_updated"], e["total"], snapshot_of(e))
-            for e in events
-        ], observed)
-        result.emitted += len(events)
-        result.emitted_ids.extend(e["cw_id"] for e in events)
+    if not events:
+        return
+    p.emitter.emit(rtype, events)
+    p.store.record_emitted([
+        Emitted(rtype, str(e["cw_id"]), source.number(e), source.customer(e), e["content_hash"],
+                e["last_updated"], e["total"], source.snapshot_of(e))
+        for e in events
+    ], observed)
+    result.emitted += len(events)
+    result.emitted_ids.extend(e["cw_id"] for e in events)
 
 
-def emit_deleted(p: Pipeline, record_type: str, rows: list[dict], trigger: str, result: CycleResult) -> None:
+def _company_id(record: dict, source: Source) -> int | None:
+    ref = record.get(source.company_ref)
+    value = ref.get("id") if isinstance(ref, dict) else None
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def emit_deleted(p: Pipeline, source: Source, rows: list[dict], trigger: str, result: CycleResult) -> None:
     """Emits DELETED for records gone from ConnectWise, from what sync_records last knew."""
     if not rows:
         return
     observed = p.clock()
-    events = [deleted_event(record_type, row["cw_id"], row.get("snapshot"), observed_at=observed,
-                            last_seen=row.get("last_updated"), number=row.get("record_number"), trigger=trigger)
+    events = [source.deleted_event(row["cw_id"], row.get("snapshot"), observed_at=observed,
+                                   last_seen=row.get("last_updated"), number=row.get("record_number"), trigger=trigger)
               for row in rows]
-    p.emitter.emit(record_type, events)
-    p.store.record_emitted([Emitted(record_type, str(e["cw_id"]), e["invoice_number"], e["company_name"],
+    p.emitter.emit(source.record_type, events)
+    p.store.record_emitted([Emitted(source.record_type, str(e["cw_id"]), source.number(e), source.customer(e),
                                     e["content_hash"], e["last_updated"], e["total"]) for e in events], observed)
     result.deleted += len(events)
     result.emitted += len(events)
     result.emitted_ids.extend(e["cw_id"] for e in events)
 
 
-def detect_deletions(p: Pipeline, record_type: str, result: CycleResult) -> None:
+def detect_deletions(p: Pipeline, source: Source, result: CycleResult) -> None:
     """A deleted record never shows up in a changed-since poll, so each cycle
     lists the ids of the type (one call per 1,000 records) and emits DELETED for
     those ingest emitted before that ConnectWise no longer has."""
-    live = p.store.live(record_type)
+    live = p.store.live(source.record_type)
     if not live:
         return
-    present = {str(row["id"]) for row in p.client.all(INVOICES, conditions=type_condition(record_type), fields="id",
-                                                      tags={"record_type": record_type})}
+    present = {str(row["id"]) for row in p.client.all(source.path, conditions=source.condition, fields="id",
+                                                      tags={"record_type": source.record_type})}
     gone = [row for cw_id, row in live.items() if cw_id not in present]
     if gone:
-        log.info("%d %s records deleted in ConnectWise", len(gone), record_type)
-    emit_deleted(p, record_type, gone, "SCHEDULE", result)
+        log.info("%d %s records deleted in ConnectWise", len(gone), source.record_type)
+    emit_deleted(p, source, gone, "SCHEDULE", result)
 
 
 def _effective_overlap(overlap: timedelta, started: datetime | None, finished: datetime | None) -> timedelta:
@@ -185,8 +194,7 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
               on_page: Callable[[CycleResult], None] | None = None) -> CycleResult:
     """Reads every record of `record_type` changed since the stored cursor
     (less the overlap), emits those whose hash changed, then advances the cursor."""
-    if record_type not in INVOICE_TYPES:
-        raise ValueError(f"record_type: {record_type!r} has no ConnectWise poll (invoice, credit_note)")
+    source = source_for(record_type)
     result = CycleResult(record_type, trigger)
     store, clock = p.store, p.clock
     if not store.try_lock(record_type):
@@ -198,23 +206,24 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
         cursor = store.cursor(record_type)
         store.cycle_started(record_type, clock())
         result.cursor_from = cursor.cursor_at
-        conditions = poll_conditions(record_type, cursor.cursor_at,
-                                     _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
+        since = changed_since(cursor.cursor_at,
+                              _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
         newest: datetime | None = None
         try:
-            for page in p.client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+            for page in p.client.pages(source.path, conditions=all_of(source.condition, since),
+                                       tags={"record_type": record_type}):
                 result.pages += 1
                 result.seen += len(page)
-                emit_invoices(p, page, trigger, False, result)
-                for inv in page:
+                emit_records(p, source, page, trigger, False, result)
+                for rec in page:
                     try:
-                        seen_at = last_updated(inv)
+                        seen_at = last_updated(rec)
                     except RecordError:
                         continue
                     newest = seen_at if newest is None or seen_at > newest else newest
                 if on_page:
                     on_page(result)
-            detect_deletions(p, record_type, result)
+            detect_deletions(p, source, result)
         except BaseException:
             store.cycle_finished(record_type, clock(), "failed", None)
             raise
@@ -223,42 +232,49 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
     finally:
         store.unlock(record_type)
         result.seconds = time.perf_counter() - t0
-    log.info("cycle %s (%s): %d seen, %d emitted, %d failed in %.2fs", record_type, trigger, result.seen,
-             result.emitted, result.failed, result.seconds)
+    log.info("cycle %s (%s): %d seen, %d emitted (%d deleted), %d failed in %.2fs", record_type, trigger,
+             result.seen, result.emitted, result.deleted, result.failed, result.seconds)
     return result
 
 
 def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     """Fetches one record now and emits it whatever its hash; one ConnectWise no
     longer has, but ingest emitted before, is emitted as DELETED."""
+    source = source_for(record_type)
     try:
-        invoice = p.client.invoice(record_id, record_type=record_type)
+        record = source.fetch(p.client, record_id)
     except CwApiError as exc:
         if exc.status != 404:
             raise
         result = CycleResult(record_type, "FORCE_SYNC")
-        for rtype in (record_type, *(t for t in INVOICE_TYPES if t != record_type)):
+        for rtype in _same_endpoint(source):
             row = p.store.known(rtype, str(record_id))
             if row and row["content_hash"]:  # emitted before (deleted or not): say it is gone, whatever the hash
                 result.record_type = rtype
-                emit_deleted(p, rtype, [row], "FORCE_SYNC", result)
+                emit_deleted(p, source_for(rtype), [row], "FORCE_SYNC", result)
                 return result
         raise
-    actual = record_type_of(invoice)
+    actual = source.type_of(record)
     if actual != record_type:
         log.warning("force-sync of %s %s: ConnectWise says it is a %s; emitted as that", record_type, record_id, actual)
     result = CycleResult(actual, "FORCE_SYNC", seen=1)
-    emit_invoices(p, [invoice], "FORCE_SYNC", True, result)
+    emit_records(p, source_for(actual), [record], "FORCE_SYNC", True, result)
     return result
+
+
+def _same_endpoint(source: Source) -> list[str]:
+    """The record types read from the same endpoint, the asked-for one first
+    (an invoice id asked for as a credit note is still that invoice)."""
+    return [source.record_type] + [t for t in POLLED_TYPES if t != source.record_type and source_for(t).path == source.path]
 
 
 def replay(p: Pipeline, record_type: str, start: datetime, end: datetime) -> CycleResult:
     """Re-emits every record of the type last updated within [start, end]."""
-    conditions = f"({type_condition(record_type)}) and {window(start, end)}"
+    source = source_for(record_type)
     result = CycleResult(record_type, "REPLAY")
-    for page in p.client.pages(INVOICES, conditions=conditions, tags={"record_type": record_type}):
+    for page in p.client.pages(source.path, conditions=all_of(source.condition, window(start, end)),
+                               tags={"record_type": record_type}):
         result.pages += 1
         result.seen += len(page)
-        emit_invoices(p, page, "REPLAY", True, result)
+        emit_records(p, source, page, "REPLAY", True, result)
     return result
-

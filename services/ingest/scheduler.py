@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 
 from .cycle import DEFAULT_OVERLAP, CycleResult, Pipeline, run_cycle
-from .poller import INVOICE_TYPES
+from .sources import POLLED_TYPES
 from .store import Cursor
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: time
 
 
 class Scheduler:
-    def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = INVOICE_TYPES, *,
+    def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = POLLED_TYPES, *,
                  tick_seconds: float = 5.0, overlap: timedelta = DEFAULT_OVERLAP,
                  retry_failed: timedelta = timedelta(minutes=5), run=run_cycle):
         self.pipeline, self.record_types, self.run_cycle = pipeline, record_types, run

@@ -157,7 +157,7 @@ def test_force_sync_and_replay_emit_whatever_the_hash(cw_sim, pipeline_factory, 
 def test_force_sync_command_reaches_the_topic_within_seconds(cw_sim, kafka_bootstrap, fresh_database, codec):
     # The schedule is hours away: both types ran a moment ago on a 6-hour cadence.
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        for rtype in ("invoice", "credit_note"):
+        for rtype in ("invoice", "credit_note", "procurement"):
             conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
                          " last_cycle_status) values (%s, now(), now(), now(), 'ok')", (f"cw:{rtype}",))
     settings = Settings(cw_url=cw_sim.url, cw_company=identity.CW_COMPANY, cw_public_key=identity.CW_PUBLIC_KEY,
@@ -260,3 +260,18 @@ def test_a_deleted_invoice_is_emitted_as_deleted_with_its_routing_facts(cw_sim, 
     assert result.deleted == 1 and result.emitted_ids == [gone]
     with pytest.raises(Exception, match="404"):
         force_sync(p, "invoice", "987654321")  # never known: nothing to say
+
+
+def test_purchase_orders_with_their_line_items(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    p = pipeline_factory(cw_sim)
+    topic = CW_RECORD_TOPICS["procurement"].name
+    since = end_offsets(kafka_bootstrap, topic)
+    result = run_cycle(p, "procurement")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    orders = cw_sim.state.c["purchaseorders"].by_id
+    assert {e["cw_id"] for e in events} == set(orders) and result.emitted == len(orders) > 0
+    for event in events:
+        po = orders[event["cw_id"]]
+        assert event["total"] == po["total"] and event["po_number"] == po["poNumber"]
+        assert len(event["lines"]) == len(cw_sim.state.lines_of[event["cw_id"]])
+    assert run_cycle(p, "procurement").emitted == 0

@@ -196,3 +196,47 @@ def test_deleted_event_carries_the_snapshot_and_encodes():
     assert codec.decode(codec.encode("cw_invoice_changed", event))[1]["change"] == "DELETED"
     bare = deleted_event("credit_note", 7, None, observed_at=observed, number="CM-7")
     assert bare["invoice_type"] == "CreditMemo" and bare["invoice_number"] == "CM-7"
+
+
+def purchase_order(**over) -> dict:
+    record = {
+        "id": 9, "poNumber": "PO-0009", "poDate": "2026-11-04T00:00:00Z",
+        "vendorCompany": {"id": 300, "identifier": "DistiCo", "name": "Disti Co"},
+        "vendorInvoiceNumber": "D-77", "vendorInvoiceDate": "2026-11-05T00:00:00Z",
+        "status": {"id": 1, "name": "Open"}, "locationId": 1, "businessUnitId": 2,
+        "subTotal": Decimal("200.00"), "salesTax": Decimal("21.00"), "freightCost": Decimal("10.00"),
+        "total": Decimal("231.00"), "closedFlag": False, "taxCode": {"id": 1, "name": "GST"},
+        "currency": {"currencyCode": "AUD"}, "customFields": [],
+        "_info": {"lastUpdated": "2026-11-05T01:02:03Z"},
+    }
+    record.update(over)
+    return record
+
+
+def po_lines() -> list[dict]:
+    return [
+        {"id": 12, "lineNumber": 2, "product": {"id": 4, "identifier": "SSD"}, "description": "SSD",
+         "quantity": Decimal("2"), "unitCost": Decimal("50.00"), "tax": Decimal("10.00"), "canceledFlag": False},
+        {"id": 11, "lineNumber": 1, "product": {"id": 3, "identifier": "RAM"}, "description": "RAM",
+         "quantity": Decimal("1"), "unitCost": Decimal("100.00"), "tax": None, "canceledFlag": True},
+    ]
+
+
+def test_purchase_order_becomes_an_event():
+    from services.ingest.purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event
+    event = to_purchase_order_event(purchase_order(), po_lines())
+    assert event["record_type"] == "procurement" and event["po_number"] == "PO-0009"
+    assert event["po_date"] == "2026-11-04" and event["vendor_invoice_date"] == "2026-11-05"
+    assert event["vendor_company_identifier"] == "DistiCo" and event["department_id"] == 2
+    assert event["freight_cost"] == Decimal("10") and event["total"] == Decimal("231.0000")
+    assert [l["line_number"] for l in event["lines"]] == [1, 2]
+    assert event["lines"][0]["canceled"] is True and event["lines"][0]["tax"] is None
+    assert event["lines"][1]["unit_cost"] == Decimal("50.00") and event["lines"][1]["product"] == "SSD"
+    codec = Codec.from_directory()
+    assert codec.decode(codec.encode("cw_purchase_order_changed", event))[1]["total"] == Decimal("231.0000")
+    gone = deleted_po_event(9, json.loads(json.dumps(po_snapshot_of(event))),
+                            observed_at=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    assert gone["change"] == "DELETED" and gone["po_number"] == "PO-0009" and gone["location_id"] == 1
+    codec.encode("cw_purchase_order_changed", gone)
+    with pytest.raises(RecordError, match="vendorCompany.id"):
+        to_purchase_order_event(purchase_order(vendorCompany=None), [])

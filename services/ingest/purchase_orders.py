@@ -1,0 +1,109 @@
+"""Pure conversion of a ConnectWise purchase order (with its line items) into a
+`cw_purchase_order_changed` event, and its DELETED form. No I/O here."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, _currency, _date_only, _id_of, _ref, content_hash,
+                     custom_fields, dumps_cw_json, last_updated, money)
+
+PO_SNAPSHOT_FIELDS = ("po_number", "po_date", "status", "vendor_company_id", "vendor_company_identifier",
+                      "vendor_company_name", "vendor_invoice_number", "vendor_invoice_date", "location_id",
+                      "department_id", "currency", "tax_code", "custom_fields")
+
+
+def to_po_line(item: dict, cw_id) -> dict:
+    product = _ref(item, "product")
+    product_class = item.get("productClass") or product.get("productClass")
+    if isinstance(product_class, dict):
+        product_class = product_class.get("name")
+    where = f"lineitems[{item.get('id', item.get('lineNumber'))}]"
+    tax = item.get("tax")
+    return {
+        "line_number": int(item.get("lineNumber") or 0),
+        "description": str(item.get("description") or product.get("identifier") or ""),
+        "product": product.get("identifier"),
+        "product_class": product_class,
+        "quantity": money(item.get("quantity"), cw_id, f"{where}.quantity"),
+        "unit_cost": money(item.get("unitCost"), cw_id, f"{where}.unitCost"),
+        "tax": None if tax is None else money(tax, cw_id, f"{where}.tax"),
+        "canceled": bool(item.get("canceledFlag", False)),
+    }
+
+
+def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = "SCHEDULE",
+                            observed_at: datetime | None = None, hash_: str | None = None,
+                            extra_refs: dict | None = None) -> dict:
+    cw_id = po.get("id")
+    if cw_id is None:
+        raise RecordError(None, "id", "missing")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    vendor = _ref(po, "vendorCompany")
+    if vendor.get("id") is None:
+        raise RecordError(cw_id, "vendorCompany.id", "missing")
+    if not po.get("poNumber"):
+        raise RecordError(cw_id, "poNumber", "missing")
+    po_date = _date_only(po.get("poDate"))
+    if not po_date:
+        raise RecordError(cw_id, "poDate", "missing")
+    status, tax_code = po.get("status"), po.get("taxCode")
+    total = money(po.get("total"), cw_id, "total")
+    return {
+        "record_type": "procurement",
+        "cw_id": int(cw_id),
+        "trigger": trigger,
+        "change": "UPSERT",
+        "observed_at": observed_at or datetime.now(timezone.utc),
+        "last_updated": last_updated(po),
+        "content_hash": hash_ or content_hash(po, line_items),
+        "po_number": str(po["poNumber"]),
+        "po_date": po_date,
+        "status": (status.get("name") if isinstance(status, dict) else status) or None,
+        "vendor_company_id": int(vendor["id"]),
+        "vendor_company_identifier": str(vendor.get("identifier") or ""),
+        "vendor_company_name": str(vendor.get("name") or ""),
+        "vendor_invoice_number": po.get("vendorInvoiceNumber") or None,
+        "vendor_invoice_date": _date_only(po.get("vendorInvoiceDate")),
+        "location_id": _id_of(po, "locationId", "location"),
+        "department_id": _id_of(po, "businessUnitId", "department"),
+        "currency": _currency(po),
+        "tax_code": (tax_code.get("name") if isinstance(tax_code, dict) else tax_code) or None,
+        "subtotal": money(po.get("subTotal", po.get("subtotal")), cw_id, "subTotal"),
+        "sales_tax": money(po.get("salesTax"), cw_id, "salesTax", Decimal(0)),
+        "freight_cost": money(po.get("freightCost"), cw_id, "freightCost", Decimal(0)),
+        "total": total,
+        "closed": bool(po.get("closedFlag", False)),
+        "custom_fields": custom_fields(po),
+        "lines": [to_po_line(item, cw_id) for item in
+                  sorted(line_items, key=lambda i: (int(i.get("lineNumber") or 0), int(i.get("id") or 0)))],
+        "raw": dumps_cw_json(po),
+    }
+
+
+def po_snapshot_of(event: dict) -> dict:
+    return {name: event.get(name) for name in PO_SNAPSHOT_FIELDS}
+
+
+def deleted_po_event(cw_id, snapshot: dict | None, *, observed_at: datetime, last_seen: datetime | None = None,
+                     number: str | None = None, trigger: str = "SCHEDULE") -> dict:
+    known = dict(snapshot or {})
+    zero = Decimal(0).quantize(SCALE)
+    event = {name: known.get(name) for name in PO_SNAPSHOT_FIELDS}
+    event.update({
+        "record_type": "procurement", "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
+        "observed_at": observed_at, "last_updated": last_seen or observed_at,
+        "content_hash": DELETED_PREFIX + hashlib.sha256(f"procurement|{cw_id}".encode()).hexdigest(),
+        "po_number": str(known.get("po_number") or number or ""),
+        "po_date": str(known.get("po_date") or ""),
+        "vendor_company_id": int(known.get("vendor_company_id") or 0),
+        "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),
+        "vendor_company_name": str(known.get("vendor_company_name") or ""),
+        "custom_fields": list(known.get("custom_fields") or []),
+        "subtotal": zero, "sales_tax": zero, "freight_cost": zero, "total": zero, "closed": True, "lines": [],
+        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+    })
+    return event

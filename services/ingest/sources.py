@@ -1,0 +1,80 @@
+"""What ingest polls in ConnectWise, one `Source` per record type: the list
+endpoint and filter, how a record's lines are fetched (in bulk where the API
+allows), and the pure conversions into its Avro event. The cycle is written
+once against this."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from ..common.cw_client import CwClient
+from .poller import (deleted_event, record_type_of, snapshot_of, to_invoice_event, type_condition)
+from .purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event
+
+INVOICES = "finance/invoices"
+PURCHASE_ORDERS = "procurement/purchaseorders"
+LINE_ITEM_WORKERS = 4  # purchase-order lines come one order per call; a few at a time, as CW asks
+
+
+@dataclass(frozen=True)
+class Source:
+    record_type: str
+    path: str
+    condition: str | None  # what selects this type on the list endpoint
+    children: Callable[[CwClient, list[int], str], dict[int, list[dict]]]
+    to_event: Callable[..., dict]
+    snapshot_of: Callable[[dict], dict]
+    deleted_event: Callable[..., dict]
+    type_of: Callable[[dict], str]  # a fetched record's real type (an id may be asked for as the wrong one)
+    company_ref: str
+    number_field: str
+    customer_fields: tuple[str, str]
+    look_up_managers: bool
+
+    def fetch(self, client: CwClient, record_id: int | str) -> dict:
+        return client.get(f"{self.path}/{int(record_id)}", tags={"record_type": self.record_type, "record_id": record_id})
+
+    def number(self, event: dict) -> str:
+        return str(event.get(self.number_field) or "")
+
+    def customer(self, event: dict) -> str:
+        name, identifier = self.customer_fields
+        return event.get(name) or event.get(identifier) or ""
+
+
+def _invoice_products(client: CwClient, ids: list[int], record_type: str) -> dict[int, list[dict]]:
+    return client.products_for_invoices(ids, record_type=record_type)
+
+
+def _po_line_items(client: CwClient, ids: list[int], record_type: str) -> dict[int, list[dict]]:
+    def lines(po_id: int) -> list[dict]:
+        return list(client.all(f"{PURCHASE_ORDERS}/{po_id}/lineitems",
+                               tags={"record_type": record_type, "record_id": po_id}))
+
+    if len(ids) == 1:
+        return {ids[0]: lines(ids[0])}
+    with ThreadPoolExecutor(LINE_ITEM_WORKERS) as pool:
+        return dict(zip(ids, pool.map(lines, ids)))
+
+
+def _invoice_source(record_type: str) -> Source:
+    return Source(record_type, INVOICES, type_condition(record_type), _invoice_products, to_invoice_event,
+                  snapshot_of, lambda cw_id, snap, **kw: deleted_event(record_type, cw_id, snap, **kw),
+                  record_type_of, "company", "invoice_number", ("company_name", "company_identifier"), True)
+
+
+SOURCES: dict[str, Source] = {
+    "invoice": _invoice_source("invoice"),
+    "credit_note": _invoice_source("credit_note"),
+    "procurement": Source("procurement", PURCHASE_ORDERS, None, _po_line_items, to_purchase_order_event,
+                          po_snapshot_of, deleted_po_event, lambda _po: "procurement", "vendorCompany",
+                          "po_number", ("vendor_company_name", "vendor_company_identifier"), False),
+}
+POLLED_TYPES = tuple(SOURCES)
+
+
+def source_for(record_type: str) -> Source:
+    if record_type not in SOURCES:
+        raise ValueError(f"record_type: {record_type!r} has no ConnectWise poll ({', '.join(SOURCES)})")
+    return SOURCES[record_type]
