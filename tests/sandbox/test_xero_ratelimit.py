@@ -61,7 +61,7 @@ def test_limits_change_at_run_time_and_rate_limit_comes_before_idempotency(sim):
 
 def test_concurrent_limit(sim):
     _, base, headers = sim
-    httpx.post(f"{base}/_sandbox/limits", json={"processing_ms": 400})
+    httpx.post(f"{base}/_sandbox/limits", json={"processing_ms": 1500})
     with concurrent.futures.ThreadPoolExecutor(7) as pool:
         replies = list(pool.map(lambda _: get(base, headers), range(7)))
     statuses = sorted(r.status_code for r in replies)
