@@ -79,6 +79,8 @@ def test_replies_match_the_official_schema(sim, openapi):
     replies.append(client.post(f"/Invoices/{invoice_id}", json={"Invoices": [{"Reference": "updated"}]}))
     replies.append(client.get("/Invoices", params={"page": 1, "where": 'Status=="AUTHORISED"'}))
     replies.append(client.get(f"/Invoices/{invoice_id}"))
+    replies.append(client.get("/Invoices", params={"Statuses": "AUTHORISED,PAID", "order": "InvoiceNumber DESC"},
+                              headers={"If-Modified-Since": "2026-01-01T00:00:00"}))
     note = {"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact}, "Status": "AUTHORISED",
             "LineItems": [dict(line, Quantity=1, UnitAmount=10)]}
     credit = client.put("/CreditNotes", json={"CreditNotes": [note]})
@@ -97,6 +99,7 @@ def test_replies_match_the_official_schema(sim, openapi):
                                                                "Account": {"Code": bank["Code"]}, "Amount": 99999}]}))
     replies.append(client.get("/Payments", params={"page": 1}))
     replies.append(client.get(f"/Payments/{payment_id}"))
+    replies.append(client.get("/Payments", params={"where": 'Invoice.InvoiceNumber=="SCHEMA-1"'}))
     replies.append(client.post(f"/Payments/{payment_id}", json={"Payments": [{"Status": "DELETED"}]}))
     mutator = PaymentsMutator(state, [], per_tick=0)
     with state.lock:
