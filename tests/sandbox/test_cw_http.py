@@ -231,6 +231,8 @@ def test_a_lastupdated_cursor_sees_exactly_the_mutated_invoices(cw, server):
     for _ in range(12):
         server.state.clock.advance(seconds=10)
         change = mutate_once(server.state, rng)
+        if "invoiceId" not in change:
+            continue  # a purchase-order change
         if change["action"] != "delete":
             changed.add(change["invoiceId"])
         else:
@@ -239,3 +241,27 @@ def test_a_lastupdated_cursor_sees_exactly_the_mutated_invoices(cw, server):
     seen = cw.get("/finance/invoices", params={"conditions": f"lastUpdated > [{stamp}]", "pageSize": 1000,
                                                "fields": "id"}).json()
     assert {row["id"] for row in seen} == changed and changed
+
+
+def test_purchase_order_written_through_the_api(cw, server):
+    created = cw.post("/procurement/purchaseorders", json={"vendorCompany": {"id": 310}, "locationId": 3,
+                                                          "vendorInvoiceNumber": "DELL-1", "freightCost": 20})
+    assert created.status_code == 201, created.text
+    po = created.json()
+    line = cw.post(f"/procurement/purchaseorders/{po['id']}/lineitems",
+                   json={"product": {"id": 8}, "quantity": 2, "unitCost": "1540.00"})
+    assert line.status_code == 201
+    after = decimal_json(cw.get(f"/procurement/purchaseorders/{po['id']}"))
+    assert after["subTotal"] == Decimal("3080.00") and after["salesTax"] == Decimal("310.00")
+    assert after["total"] == Decimal("3410.00")
+    server.state.clock.advance(minutes=1)
+    cw.patch(f"/procurement/purchaseorders/{po['id']}/lineitems/{line.json()['id']}",
+             json=[{"op": "replace", "path": "quantity", "value": 3}])
+    closed = cw.patch(f"/procurement/purchaseorders/{po['id']}", json=[{"op": "replace", "path": "status/name",
+                                                                         "value": "Closed"}])
+    assert closed.status_code == 200 and closed.json()["closedFlag"] is True
+    assert decimal_json(closed)["subTotal"] == Decimal("4620.00")
+    bad = cw.post("/procurement/purchaseorders", json={"locationId": 3})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "vendorCompany"
+    assert cw.delete(f"/procurement/purchaseorders/{po['id']}").status_code == 204
+    assert cw.get(f"/procurement/purchaseorders/{po['id']}/lineitems").status_code == 404

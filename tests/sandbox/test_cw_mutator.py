@@ -9,6 +9,10 @@ from tests.sandbox.cw_support import ManualClock
 
 
 def consistent(state: CwState) -> None:
+    for po in state.c["purchaseorders"].all():
+        lines = [state.c["lineitems"].by_id[i] for i in state.lines_of[po["id"]]]
+        assert po["subTotal"] == sum((l["quantity"] * l["unitCost"] for l in lines), 0)
+        assert po["total"] == po["subTotal"] + po["freightCost"] + po["salesTax"]
     for inv in state.c["invoices"].all():
         products = [state.c["products"].by_id[p] for p in state.products_of[inv["id"]]]
         assert inv["subtotal"] == sum((p["extPrice"] for p in products), 0)
@@ -25,10 +29,11 @@ def test_mutations_cover_every_kind_and_keep_totals_derived():
     for _ in range(200):
         clock.advance(seconds=30)
         actions.append(mutator.mutate_once(state, rng))
-    assert {a["action"] for a in actions} == {"new", "quantity", "price", "line", "void", "delete"}
+    assert {a["action"] for a in actions} == {"new", "quantity", "price", "line", "void", "delete",
+                                              "new_po", "po_quantity"}
     consistent(state)
     seeded_latest = max(i["_info"]["lastUpdated"] for i in before.values())
-    for change in actions:
+    for change in (a for a in actions if "invoiceId" in a):
         inv = state.c["invoices"].get(change["invoiceId"])
         if change["action"] == "delete":
             assert inv is None

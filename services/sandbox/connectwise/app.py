@@ -19,6 +19,7 @@ from .auth import CwAuthMiddleware
 from .callbacks import CallbackDispatcher
 from .errors import CwError, bad_request
 from .handlers import JSON, read_body, read_routes, respond
+from .routes_procurement import procurement_routes
 from .routes_write import write_routes
 from .state import CwState
 
@@ -68,6 +69,7 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
                                  ("/system/callbacks", "callbacks", "Callback")):
         read_routes(router, state, path, name, resource)
     write_routes(router, state)
+    procurement_routes(router, state)
     app.include_router(router)
 
     @app.get("/login/companyinfo/{company}")

@@ -1,6 +1,6 @@
 """Keeps the ConnectWise data moving, as a live MSP does: edits a line of a
-recent invoice (quantity or price), adds a line, raises a new invoice, and now
-and then voids or deletes one. Every change goes through the state, so
+recent invoice (quantity or price), adds a line, raises a new invoice, now
+and then voids or deletes one, and sometimes raises or edits a purchase order. Every change goes through the state, so
 `_info.lastUpdated` moves and callbacks fire.
 
 Only invoices without payments are edited, voided or deleted: changing a paid
@@ -14,7 +14,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from . import writes
+from . import procurement, writes
 from .state import CwState
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,10 @@ def _editable(state: CwState) -> list[int]:
 
 
 def mutate_once(state: CwState, rng: random.Random) -> dict[str, Any]:
-    """Make one change; returns what was done ({action, invoiceId, ...})."""
+    """Make one change; returns what was done ({action, invoiceId or purchaseOrderId, ...})."""
     with state.lock:
+        if rng.random() < 0.12:
+            return _procurement_change(state, rng)
         editable = _editable(state)
         roll = rng.random()
         if not editable or roll < 0.25:
@@ -66,6 +68,25 @@ def _new_invoice(state: CwState, rng: random.Random) -> dict[str, Any]:
     for item in rng.sample(state.msp.catalog, rng.randint(1, 3)):
         state.add_product(invoice["id"], item, Decimal(rng.randint(1, 10)))
     return {"action": "new", "invoiceId": invoice["id"]}
+
+
+def _procurement_change(state: CwState, rng: random.Random) -> dict[str, Any]:
+    """Raise a purchase order, or change a quantity on an open one."""
+    open_pos = [i for i in state.c["purchaseorders"].ids[-RECENT:]
+                if state.c["purchaseorders"].by_id[i]["status"]["name"] == "Open" and state.lines_of.get(i)]
+    if not open_pos or rng.random() < 0.4:
+        vendor = rng.choice([c for c in state.msp.companies if c.is_vendor])
+        po = procurement.create_purchase_order(state, {"vendorCompany": {"id": vendor.id},
+                                                       "locationId": rng.choice(state.msp.locations).id})
+        goods = [c for c in state.msp.catalog if c.product_class in ("Inventory", "NonInventory")]
+        for item in rng.sample(goods, rng.randint(1, 3)):
+            procurement.add_line(state, po["id"], item, Decimal(rng.randint(1, 10)))
+        return {"action": "new_po", "purchaseOrderId": po["id"]}
+    po_id = rng.choice(open_pos)
+    line_id = rng.choice(state.lines_of[po_id])
+    line = state.c["lineitems"].by_id[line_id]
+    procurement.update_line(state, line_id, quantity=max(Decimal(1), line["quantity"] + rng.choice([-1, 1, 2])))
+    return {"action": "po_quantity", "purchaseOrderId": po_id}
 
 
 def run(state: CwState, stop: threading.Event, interval: float, rng: random.Random | None = None) -> None:

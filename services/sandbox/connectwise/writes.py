@@ -211,18 +211,18 @@ def product_fields(state: CwState, body: Any) -> tuple[int, Any, Decimal, Decima
         raise invalid("ProductItem", "catalogItem", f"catalog item {item_id} does not exist")
     if body.get("quantity") is None:
         raise missing("ProductItem", "quantity")
-    quantity = _quantity(body["quantity"])
+    quantity = quantity_of(body["quantity"])
     price = parse_money(body["price"], "price", "ProductItem") if body.get("price") is not None else None
     return invoice_id, item, quantity, price
 
 
-def _quantity(value: Any) -> Decimal:
+def quantity_of(value: Any, resource: str = "ProductItem") -> Decimal:
     try:
         quantity = Decimal(str(value))
     except InvalidOperation:
-        raise invalid("ProductItem", "quantity", f"quantity must be a number, got {value!r}") from None
+        raise invalid(resource, "quantity", f"quantity must be a number, got {value!r}") from None
     if isinstance(value, bool) or not quantity.is_finite() or quantity <= 0:
-        raise invalid("ProductItem", "quantity", "quantity must be a number above zero")
+        raise invalid(resource, "quantity", "quantity must be a number above zero")
     return quantity
 
 
@@ -236,6 +236,6 @@ def product_patch(product: Record, ops: Any) -> dict[str, Decimal]:
         path = str(op.get("path", "")).strip("/") if isinstance(op, dict) else ""
         if not isinstance(op, dict) or op.get("op") != "replace" or path not in ("quantity", "price"):
             raise invalid("ProductItem", path or "path", "only replace of quantity or price is supported")
-        changes[path] = _quantity(op.get("value")) if path == "quantity" else \
+        changes[path] = quantity_of(op.get("value")) if path == "quantity" else \
             parse_money(op.get("value"), "price", "ProductItem")
     return changes
