@@ -90,9 +90,12 @@ def _canonical(value: Any) -> Any:
 
 def normalize(record: dict, lines: list[dict]) -> dict:
     head = {k: v for k, v in record.items() if k not in HASH_EXCLUDED}
-    body = sorted(({k: v for k, v in line.items() if k not in LINE_HASH_EXCLUDED} for line in lines),
-                  key=lambda line: (str(line.get("id")), json.dumps(_canonical(line), sort_keys=True)))
-    return _canonical({"record": head, "lines": body})
+    body = [_canonical({k: v for k, v in line.items() if k not in LINE_HASH_EXCLUDED}) for line in lines]
+    # Line order is not content: sort by id, and by the line itself when ids are missing or repeat.
+    body.sort(key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True) if line.get("id") is None else ""))
+    if len({line.get("id") for line in body}) < len(body):
+        body.sort(key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True)))
+    return {"record": _canonical(head), "lines": body}
 
 
 def content_hash(record: dict, lines: list[dict] | None = None) -> str:
