@@ -90,3 +90,29 @@ def _epoch(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_listening_sockets_are_tcp_so_small_replies_are_not_delayed():
+    """asyncio disables Nagle only on sockets whose proto is TCP; a proto-0
+    listener made every small reply wait ~40 ms for a delayed ACK."""
+    import socket
+
+    from services.sandbox.app import Sandbox
+
+    sandbox = Sandbox(7, 0, mutate_seconds=0)
+    sock = sandbox._bind(free_port(), "Xero")
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        try:
+            sandbox._bind(taken.getsockname()[1], "ConnectWise")
+            raise AssertionError("binding a taken port must fail")
+        except OSError as exc:
+            assert "ConnectWise simulator: cannot listen on 127.0.0.1" in str(exc)
+    finally:
+        taken.close()
