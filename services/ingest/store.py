@@ -45,10 +45,17 @@ class Emitted:
 class Store:
     def __init__(self, url: str):
         self.url = url
-        self.conn: psycopg.Connection = connect(url, autocommit=True)
+        self._conn: psycopg.Connection = connect(url, autocommit=True)
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        # Postgres restarted or the network blipped: the failed call raised, the next one reconnects.
+        if self._conn.closed or self._conn.broken:
+            self._conn = connect(self.url, autocommit=True)
+        return self._conn
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     # --- cursors ---------------------------------------------------------------
 
@@ -71,7 +78,9 @@ class Store:
     def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
         """Records the outcome; the cursor moves only forward, and only when given."""
         self.conn.execute(
-            "update sync_cursors set last_cycle_finished = %s, last_cycle_status = %s,"
+            # A RUN_CYCLE that arrived while this cycle ran stays requested: it asked for a cycle after now.
+            "update sync_cursors set last_cycle_finished = %s,"
+            " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %s end,"
             " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
             (at, status, cursor_at, source(record_type)))
 
@@ -116,7 +125,11 @@ class Store:
                 " values (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, now())"
                 " on conflict (record_type, cw_id) do update set record_number = excluded.record_number,"
                 " customer = excluded.customer, content_hash = excluded.content_hash,"
-                " last_updated = excluded.last_updated, status = 'pending', total = excluded.total,"
+                " last_updated = excluded.last_updated, total = excluded.total,"
+                # The writer may have recorded this very event's outcome already (it runs
+                # as soon as the broker has the event, before this upsert): keep that outcome.
+                " status = case when sync_records.updated_at > excluded.emitted_at and sync_records.status <> 'pending'"
+                " then sync_records.status else 'pending' end,"
                 " emitted_at = excluded.emitted_at, last_error = null,"
                 " snapshot = coalesce(excluded.snapshot, sync_records.snapshot), updated_at = now()",
                 [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at,
