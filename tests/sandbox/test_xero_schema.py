@@ -21,7 +21,9 @@ from services.sandbox.xero.ratelimit import Limits
 from services.sandbox.xero.serve import serving, sign_in
 from services.sandbox.xero.state import build_state
 
-SPEC = Path(os.environ.get("CZ_XERO_OPENAPI", "/work/shared/reference/xero-openapi/xero_accounting.yaml"))
+# The reference folder sits beside the repository (../shared), on a developer's machine and in CI alike.
+SPEC = Path(os.environ.get("CZ_XERO_OPENAPI") or
+            Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "xero-openapi" / "xero_accounting.yaml")
 TENANT = ORGANISATIONS[0].tenant_id
 
 
