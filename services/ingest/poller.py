@@ -25,8 +25,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #   payments, credits, balance: they move when a payment is applied in ConnectWise
 #   (the matcher applies Xero payments there), which must not send the invoice
 #   back to Xero as an edit, or every payment would loop.
+#   status (of an invoice): ConnectWise moves it to Paid when a payment lands, which
+#   is not an edit either; only whether the invoice is void counts (see `_status_key`);
+#   receivedQuantity, receivedStatus (of a purchase-order line): goods arriving do
+#   not change the bill.
 HASH_EXCLUDED = frozenset({"_info", "payments", "credits", "balance"})
-LINE_HASH_EXCLUDED = frozenset({"_info"})
+LINE_HASH_EXCLUDED = frozenset({"_info", "receivedQuantity", "receivedStatus"})
+VOID_STATUSES = frozenset({"void", "voided"})
 
 
 class RecordError(ValueError):
@@ -88,8 +93,15 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _status_key(status) -> str:
+    name = status.get("name") if isinstance(status, dict) else status
+    return "void" if str(name or "").strip().lower() in VOID_STATUSES else "live"
+
+
 def normalize(record: dict, lines: list[dict]) -> dict:
     head = {k: v for k, v in record.items() if k not in HASH_EXCLUDED}
+    if "invoiceNumber" in record and "status" in head:
+        head["status"] = _status_key(head["status"])
     body = [_canonical({k: v for k, v in line.items() if k not in LINE_HASH_EXCLUDED}) for line in lines]
     # Line order is not content: sort by id, and by the line itself when ids are missing or repeat.
     body.sort(key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True) if line.get("id") is None else ""))

@@ -275,3 +275,18 @@ def test_purchase_orders_with_their_line_items(cw_sim, pipeline_factory, kafka_b
         assert event["total"] == po["total"] and event["po_number"] == po["poNumber"]
         assert len(event["lines"]) == len(cw_sim.state.lines_of[event["cw_id"]])
     assert run_cycle(p, "procurement").emitted == 0
+
+
+def test_a_payment_applied_in_connectwise_does_not_resend_the_invoice(cw_sim, pipeline_factory):
+    p = pipeline_factory(cw_sim)
+    run_cycle(p, "invoice")
+    unpaid = next(i for i in sorted(expected_ids(cw_sim, "invoice"))
+                  if cw_sim.state.c["invoices"].by_id[i]["balance"] > 0
+                  and cw_sim.state.c["invoices"].by_id[i]["status"]["name"] != "Void")
+    balance = cw_sim.state.c["invoices"].by_id[unpaid]["balance"]
+    cw_sim.state.add_payment(unpaid, balance, datetime.now(timezone.utc))
+    assert cw_sim.state.c["invoices"].by_id[unpaid]["status"]["name"] == "Paid"
+    result = run_cycle(p, "invoice")
+    assert result.seen >= 1 and result.emitted == 0  # read again (lastUpdated moved), nothing to send
+    cw_sim.state.set_invoice_status(unpaid, "Void")
+    assert run_cycle(p, "invoice").emitted_ids == [unpaid]

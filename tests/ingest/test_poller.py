@@ -68,8 +68,10 @@ def test_trailing_zeros_and_touches_that_sync_nothing_do_not_change_the_hash():
     assert content_hash(invoice(subtotal=Decimal("100.1")), lines()) == base
     # lastUpdated moves, a payment is applied in ConnectWise: nothing to write to Xero
     touched = invoice(_info={"lastUpdated": "2026-11-09T00:00:00Z", "updatedBy": "someone"},
-                      payments=Decimal("50.00"), balance=Decimal("60.11"))
+                      payments=Decimal("110.11"), balance=Decimal("0.00"), status={"id": 3, "name": "Paid"})
     assert content_hash(touched, lines()) == base
+    # but voiding it is a change Xero must hear about
+    assert content_hash(invoice(status={"id": 4, "name": "Void"}), lines()) != base
 
 
 # --- conditions --------------------------------------------------------------------
