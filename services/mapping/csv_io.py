@@ -9,12 +9,13 @@ leaves the others empty:
 | `routing_rules` | kind (location, member, tag, default), caption, value, organisation_id, priority | kind + caption + value |
 | `accounts`      | organisation_id, side (sales, purchases), source, account_code  | organisation_id + side + source     |
 | `tax`           | organisation_id, side, source, tax_type                         | organisation_id + side + source     |
-| `tracking`      | organisation_id, source_kind (location, department), source, category, option | organisation_id + source_kind + source |
+| `tracking`      | organisation_id, source_kind (location, department, catalog_item, product_class), source, category, option | organisation_id + source_kind + source |
 | `contacts`      | organisation_id, company_identifier, contact_id                 | organisation_id + company_identifier |
 
-`source` is a ConnectWise product class (accounts), tax code (tax; `exempt` for
-non-taxable lines) or location/department id (tracking); `*` is the fallback
-for anything unlisted. An empty `priority` takes the kind's default (tag 100,
+`source` is a ConnectWise catalog item identifier or product class (accounts;
+an item mapping wins over its class), tax code (tax; `exempt` for non-taxable
+lines) or location/department id, catalog item or product class (tracking);
+`*` is the fallback for anything unlisted. An empty `priority` takes the kind's default (tag 100,
 member 200, location 300). Importing creates or replaces rows by key; rows not
 in the file are left alone. Export writes every row in this format, so an
 exported file imports back unchanged.

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
-TRACKING_SOURCES = ("location", "department")
+TRACKING_SOURCES = ("location", "department", "catalog_item", "product_class")  # the first two per record, the others per line
 MAPPING_TABLES = ("accounts", "tax", "tracking", "contacts")
 RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
 ACCOUNT_CLASSES = ("ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE")
@@ -93,6 +93,15 @@ class OrgMapping:
     tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)
     contacts: dict[str, str] = field(default_factory=dict)  # company identifier -> ContactID
     catalog: Catalog = field(default_factory=Catalog)
+
+    @property
+    def tracked_kinds(self) -> set[str]:
+        """Sources this organisation tracks by: a value with no mapping there is a problem."""
+        cached = self.__dict__.get("_tracked")
+        if cached is None or cached[0] != len(self.tracking):  # cheap check: asked for every line
+            cached = (len(self.tracking), {kind for kind, _ in self.tracking})
+            self.__dict__["_tracked"] = cached
+        return cached[1]
 
 
 @dataclass

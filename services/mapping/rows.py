@@ -48,7 +48,7 @@ class RoutingRuleRow(_Row):
 class AccountRow(_Row):
     organisation_id: str = Text
     side: Literal["sales", "purchases"]
-    source: str = Field(min_length=1, max_length=100, description="ConnectWise product class, or * for any.")
+    source: str = Field(min_length=1, max_length=100, description="ConnectWise catalog item identifier or product class, or * for any.")
     account_code: str = Field(min_length=1, max_length=10)
 
 
@@ -61,8 +61,9 @@ class TaxRow(_Row):
 
 class TrackingRow(_Row):
     organisation_id: str = Text
-    source_kind: Literal["location", "department"]
-    source: str = Field(min_length=1, max_length=100, description="ConnectWise location or department id, or *.")
+    source_kind: Literal["location", "department", "catalog_item", "product_class"]
+    source: str = Field(min_length=1, max_length=100,
+                        description="ConnectWise location or department id, catalog item identifier or product class, or *.")
     category: str = Field(min_length=1, max_length=100)
     option: str = Field(min_length=1, max_length=100)
 

@@ -46,6 +46,7 @@ class _Line:
     description: str
     quantity: Decimal
     unit: Decimal
+    catalog_item: str | None
     product_class: str | None
     taxable: bool
 
@@ -84,40 +85,44 @@ def _lines(record: dict, kind: str) -> list[_Line]:
     if kind == "procurement":
         record_taxed = record["sales_tax"] != ZERO
         lines = [
-            _Line(f"lines[{i}]", l["description"], l["quantity"], l["unit_cost"], l.get("product_class"),
+            _Line(f"lines[{i}]", l["description"], l["quantity"], l["unit_cost"], l.get("product"), l.get("product_class"),
                   l["tax"] != ZERO if l.get("tax") is not None else record_taxed)
             for i, l in enumerate(record.get("lines") or []) if not l.get("canceled")
         ]
         if record.get("freight_cost"):
-            lines.append(_Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], "freight", record_taxed))
+            lines.append(_Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], None, "freight", record_taxed))
     else:
         lines = [
-            _Line(f"lines[{i}]", l["description"], l["quantity"], l["price"], l.get("product_class"), l.get("taxable", True))
+            _Line(f"lines[{i}]", l["description"], l["quantity"], l["price"], l.get("catalog_item"), l.get("product_class"),
+                  l.get("taxable", True))
             for i, l in enumerate(record.get("lines") or [])
         ]
     if not lines:
         # An invoice without product lines (an agreement invoice, say) still carries its subtotal.
-        lines = [_Line("subtotal", f"ConnectWise {record_label(record)}", Decimal(1), record["subtotal"], None,
+        lines = [_Line("subtotal", f"ConnectWise {record_label(record)}", Decimal(1), record["subtotal"], None, None,
                        record["sales_tax"] != ZERO)]
     if kind == "credit_note" and record["total"] < ZERO:
         # ConnectWise credit memos carry negative amounts; Xero credit notes carry positive ones.
-        lines = [_Line(l.field, l.description, l.quantity, -l.unit, l.product_class, l.taxable) for l in lines]
+        lines = [_Line(l.field, l.description, l.quantity, -l.unit, l.catalog_item, l.product_class, l.taxable) for l in lines]
     return lines
 
 
 def _account(org: OrgMapping, side: str, line: _Line, problems: list) -> str | None:
+    """Catalog item first (the finest grain), then product class, then the '*' fallback."""
     source = line.product_class or ""
-    code = org.accounts.get((side, source)) or org.accounts.get((side, "*"))
+    code = ((line.catalog_item and org.accounts.get((side, line.catalog_item)))
+            or org.accounts.get((side, source)) or org.accounts.get((side, "*")))
+    item = f"catalog item {line.catalog_item!r}, " if line.catalog_item else ""
     if code is None:
         problems.append(MappingProblem(
             "unknown_account", f"{line.field}.product_class", source,
-            f"no {side} account mapped for product class {source!r} (and no '*' fallback) in organisation {org.organisation_id}"))
+            f"no {side} account mapped for {item}product class {source!r} (and no '*' fallback) in organisation {org.organisation_id}"))
         return None
     account = org.catalog.accounts.get(code)
     if account is None or account.status != "ACTIVE":
         problems.append(MappingProblem(
             "unknown_account", f"{line.field}.product_class", source,
-            f"account code {code} (mapped from product class {source!r}) is not an active account in Xero organisation {org.organisation_id}"))
+            f"account code {code} (mapped from {item}product class {source!r}) is not an active account in Xero organisation {org.organisation_id}"))
         return None
     return code
 
@@ -145,29 +150,35 @@ def _tax(org: OrgMapping, side: str, tax_code: str | None, line: _Line, code: st
     return tax_type, rate.rate
 
 
-def _tracking(record: dict, org: OrgMapping, problems: list) -> list[dict]:
-    chosen: dict[str, str] = {}
-    for kind in ("location", "department"):
-        value = record.get(f"{kind}_id")
-        if value is None or not any(k == kind for k, _ in org.tracking):
+def _track(org: OrgMapping, sources: list[tuple[str, object, str]], chosen: dict, problems: list) -> None:
+    """Adds the (category, option) each (source kind, value, field) maps to into `chosen`."""
+    for kind, value, field in sources:
+        if value is None or kind not in org.tracked_kinds:
             continue  # this organisation does not track by this source
         mapped = org.tracking.get((kind, str(value))) or org.tracking.get((kind, "*"))
         if mapped is None:
             problems.append(MappingProblem(
-                "missing_tracking_option", f"{kind}_id", str(value),
-                f"no tracking option mapped for {kind} {value} in organisation {org.organisation_id}"))
+                "missing_tracking_option", field, str(value),
+                f"no tracking option mapped for {kind.replace('_', ' ')} {value} in organisation {org.organisation_id}"))
             continue
         category, option = mapped
         if option not in org.catalog.tracking.get(category, frozenset()):
             problems.append(MappingProblem(
-                "missing_tracking_option", f"{kind}_id", str(value),
-                f"tracking option {category}/{option} (mapped from {kind} {value}) is not an active option in Xero organisation {org.organisation_id}"))
+                "missing_tracking_option", field, str(value),
+                f"tracking option {category}/{option} (mapped from {kind.replace('_', ' ')} {value}) is not an active "
+                f"option in Xero organisation {org.organisation_id}"))
             continue
         chosen.setdefault(category, option)
+
+
+def _line_tracking(org: OrgMapping, record_chosen: dict, line: "_Line", problems: list) -> list[dict]:
+    chosen = dict(record_chosen)
+    _track(org, [("catalog_item", line.catalog_item, f"{line.field}.catalog_item"),
+                 ("product_class", line.product_class, f"{line.field}.product_class")], chosen, problems)
     if len(chosen) > 2:
         problems.append(MappingProblem(
             "missing_tracking_option", "tracking", ", ".join(chosen),
-            f"Xero allows at most 2 tracking categories per line; the mapping gives {len(chosen)}"))
+            f"Xero allows at most 2 tracking categories per line; the mapping gives {len(chosen)} ({', '.join(chosen)})"))
     return [{"Name": c, "Option": o} for c, o in chosen.items()]
 
 
@@ -192,7 +203,8 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
         raise ValueError(f"create_status must be DRAFT or AUTHORISED, not {create_status!r}")
     problems: list[MappingProblem] = []
     contact = _contact(record, kind, org, problems)
-    tracking = _tracking(record, org, problems)
+    record_tracking: dict[str, str] = {}
+    _track(org, [(k, record.get(f"{k}_id"), f"{k}_id") for k in ("location", "department")], record_tracking, problems)
     items, subtotal, expected_tax, rates_known = [], ZERO, ZERO, True
     for line in _lines(record, kind):
         code = _account(org, side, line, problems)
@@ -205,6 +217,7 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
             expected_tax += (amount * rate / 100).quantize(CENT, ROUND_HALF_UP)
         item = {"Description": line.description, "Quantity": format(line.quantity.normalize(), "f"),
                 "UnitAmount": money(line.unit), "AccountCode": code, "TaxType": tax_type}
+        tracking = _line_tracking(org, record_tracking, line, problems)
         if tracking:
             item["Tracking"] = tracking
         items.append(item)

@@ -56,7 +56,7 @@ EXPECTED_BAD_LINES = {
     8: "malformed row: 8 fields, the header has 15",
     9: "side: Input should be 'sales' or 'purchases'",
     10: "unknown tracking option 'Tasmania'",
-    11: "source_kind: Input should be 'location' or 'department'",
+    11: "source_kind: Input should be 'location', 'department', 'catalog_item' or 'product_class'",
     12: "value: a location rule needs a ConnectWise location id",
     13: "caption: a tag rule needs the custom field caption",
     14: "company_identifier: String should have at least 1 character",

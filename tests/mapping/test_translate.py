@@ -165,3 +165,38 @@ def test_ambiguous_contact_is_never_created_even_when_allowed():
     org.catalog.contacts += [Contact("t1", "Twins Co"), Contact("t2", "Twins Co")]
     problems = translate(invoice(company=("TWINS", "Twins Co")), org)
     assert kinds(problems) == [("missing_contact", "company_identifier", "TWINS")]
+
+
+def test_catalog_item_mapping_beats_product_class():
+    org = australian_org()
+    org.accounts[("sales", "MS-1")] = "210"  # this one service item is booked to 210, other services to 200
+    lines = invoice()["lines"] + [{"id": 3, "description": "Other service", "catalog_item": "MS-2", "product_class": "Service",
+                                   "quantity": D("1"), "price": D("10.00"), "cost": None, "taxable": True}]
+    doc = translate(invoice(lines=lines), org)
+    assert [i["AccountCode"] for i in doc.element["LineItems"]] == ["210", "210", "200"]
+
+
+def test_per_line_tracking_by_catalog_item_beside_the_record_region():
+    org = australian_org()
+    org.catalog.tracking["Service Line"] = frozenset({"Managed Services", "Hardware"})
+    org.tracking[("catalog_item", "MS-1")] = ("Service Line", "Managed Services")
+    org.tracking[("catalog_item", "SW-8")] = ("Service Line", "Hardware")
+    doc = translate(invoice(), org)
+    assert [i["Tracking"] for i in doc.element["LineItems"]] == [
+        [{"Name": "Region", "Option": "South Australia"}, {"Name": "Service Line", "Option": "Managed Services"}],
+        [{"Name": "Region", "Option": "South Australia"}, {"Name": "Service Line", "Option": "Hardware"}],
+    ]
+    # An item the organisation has no Service Line for is named.
+    org.tracking.pop(("catalog_item", "SW-8"))
+    problems = translate(invoice(), org)
+    assert kinds(problems) == [("missing_tracking_option", "lines[1].catalog_item", "SW-8")]
+
+
+def test_more_than_two_tracking_categories_is_refused():
+    org = australian_org()
+    org.catalog.tracking["Service Line"] = frozenset({"Managed Services"})
+    org.tracking[("department", "*")] = ("Department", "Projects")
+    org.tracking[("product_class", "*")] = ("Service Line", "Managed Services")
+    problems = translate(invoice(department_id=4), org)
+    assert {p.kind for p in problems} == {"missing_tracking_option"}
+    assert "at most 2 tracking categories" in problems[0].message
