@@ -73,7 +73,9 @@ def one_response(request: Request, state: CwState, name: str, raw_id: str, resou
         record = state.require(name, parse_id(raw_id, resource), resource)
         if parent is not None and lookup(record, parent[0]) != parent[1]:
             raise not_found(resource, raw_id)
-        return respond(project(record, canonical_fields(state.c[name], query.fields)))
+        if query.fields:
+            return respond(project(record, canonical_fields(state.c[name], query.fields)))
+        return Response(state.c[name].json_of(record, to_json), 200, media_type=JSON)
 
 
 def read_routes(router: APIRouter, state: CwState, path: str, name: str, resource: str) -> None:
