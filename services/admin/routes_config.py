@@ -70,7 +70,8 @@ class CatalogIn(_In):
     tracking: list[create_model("CatalogTracking", __base__=_In, category=(str, Field(min_length=1)),
                                 option=(str, Field(min_length=1)), status=(str, "ACTIVE"))] = []
     contacts: list[create_model("CatalogContact", __base__=_In, contact_id=(str, Field(min_length=1)),
-                                contact_number=(str | None, None), name=(str, Field(min_length=1)),
+                                contact_number=(str | None, None), account_number=(str | None, None),
+                                name=(str, Field(min_length=1)),
                                 status=(str, "ACTIVE"))] = []
 
 

@@ -61,7 +61,8 @@ def parse_tracking(body: dict) -> list[dict]:
 
 
 def parse_contacts(body: dict) -> list[dict]:
-    return [{"contact_id": c["ContactID"], "contact_number": c.get("ContactNumber") or None, "name": c.get("Name", ""),
+    return [{"contact_id": c["ContactID"], "contact_number": c.get("ContactNumber") or None,
+             "account_number": c.get("AccountNumber") or None, "name": c.get("Name", ""),
              "status": c.get("ContactStatus", "ACTIVE")} for c in body.get("Contacts", [])]
 
 
@@ -99,9 +100,10 @@ def store_catalog(conn, org_id: str, data: CatalogData, actor: str = "catalog") 
         cur.executemany("insert into xero_tracking_options (organisation_id, category, option, status) values (%s,%s,%s,%s)"
                         " on conflict do nothing",
                         [(org_id, t["category"], t["option"], t["status"]) for t in data.tracking])
-        cur.executemany("insert into xero_contacts (organisation_id, contact_id, contact_number, name, status) values (%s,%s,%s,%s,%s)"
-                        " on conflict do nothing",
-                        [(org_id, c["contact_id"], c["contact_number"], c["name"], c["status"]) for c in data.contacts])
+        cur.executemany("insert into xero_contacts (organisation_id, contact_id, contact_number, account_number, name, status)"
+                        " values (%s,%s,%s,%s,%s,%s) on conflict do nothing",
+                        [(org_id, c["contact_id"], c.get("contact_number"), c.get("account_number"), c["name"], c["status"])
+                         for c in data.contacts])
     counts = data.counts()
     # Recorded like any configuration change: the mapper reloads at the next record.
     record_change(conn, "catalog", org_id, "refresh", actor, None, counts)
@@ -139,5 +141,5 @@ def read_catalog(conn, org_id: str) -> dict:
         "tax_rates": [dict(r, rate=str(r["rate"]) if r["rate"] is not None else None) for r in conn.execute(
             "select tax_type, name, rate, applies_to, status from xero_tax_rates where organisation_id = %s order by tax_type", (org_id,))],
         "tracking": conn.execute("select category, option, status from xero_tracking_options where organisation_id = %s order by 1, 2", (org_id,)).fetchall(),
-        "contacts": conn.execute("select contact_id, contact_number, name, status from xero_contacts where organisation_id = %s order by name", (org_id,)).fetchall(),
+        "contacts": conn.execute("select contact_id, contact_number, account_number, name, status from xero_contacts where organisation_id = %s order by name", (org_id,)).fetchall(),
     }

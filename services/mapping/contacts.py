@@ -1,8 +1,8 @@
 """Which Xero contact a ConnectWise company is, in one organisation.
 
 In order: an explicit mapping (company identifier -> ContactID), then a Xero
-contact whose ContactNumber is the company identifier, then one whose Name is
-exactly the company name. Two candidates at the same step is not a match:
+contact whose ContactNumber (or AccountNumber, the customer code people type in
+Xero) is the company identifier, then one whose Name is exactly the company name. Two candidates at the same step is not a match:
 the product never picks one of two.
 """
 from __future__ import annotations
@@ -35,11 +35,11 @@ def match_contact(
         return ContactMatch(mapped[company_identifier], "mapping")
     active = [c for c in contacts if c.status == "ACTIVE"]
     ident = company_identifier.strip()
-    by_number = [c for c in active if c.contact_number and c.contact_number.strip() == ident]
+    by_number = [c for c in active if ident in _numbers(c)]
     if len(by_number) == 1:
         return ContactMatch(by_number[0].contact_id, "contact_number")
     if len(by_number) > 1:
-        return NoContact(f"{len(by_number)} Xero contacts have ContactNumber {ident!r}", ambiguous=True)
+        return NoContact(f"{len(by_number)} Xero contacts have ContactNumber or AccountNumber {ident!r}", ambiguous=True)
     name = company_name.strip()
     by_name = [c for c in active if c.name.strip() == name]
     if len(by_name) == 1:
@@ -48,8 +48,12 @@ def match_contact(
         return NoContact(f"{len(by_name)} Xero contacts are named {name!r}", ambiguous=True)
     return NoContact(
         f"no Xero contact for company {ident!r} ({name}): no contact mapping, "
-        f"no contact with ContactNumber {ident!r}, none named {name!r}"
+        f"no contact with ContactNumber or AccountNumber {ident!r}, none named {name!r}"
     )
+
+
+def _numbers(contact: Contact) -> set[str]:
+    return {n.strip() for n in (contact.contact_number, contact.account_number) if n and n.strip()}
 
 
 class ContactIndex:
@@ -61,8 +65,8 @@ class ContactIndex:
         for c in contacts:
             if c.status != "ACTIVE":
                 continue
-            if c.contact_number:
-                self.by_number.setdefault(c.contact_number.strip(), []).append(c)
+            for number in _numbers(c):
+                self.by_number.setdefault(number, []).append(c)
             self.by_name.setdefault(c.name.strip(), []).append(c)
 
     def candidates(self, company_identifier: str, company_name: str) -> list[Contact]:

@@ -58,6 +58,7 @@ class Contact:
     name: str
     contact_number: str | None = None
     status: str = "ACTIVE"
+    account_number: str | None = None
 
 
 @dataclass

@@ -330,7 +330,8 @@ def load_snapshot(conn) -> Snapshot:
         for org_id, cats in tracking.items():
             catalogs[org_id].tracking = {c: frozenset(o) for c, o in cats.items()}
         for r in conn.execute("select * from xero_contacts"):
-            catalogs[r["organisation_id"]].contacts.append(Contact(r["contact_id"], r["name"], r["contact_number"], r["status"]))
+            catalogs[r["organisation_id"]].contacts.append(
+                Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"]))
         for org_id, catalog in catalogs.items():
             orgs[org_id].catalog = catalog
         create_status = {r["record_type"]: r["create_status"] for r in conn.execute("select record_type, create_status from record_type_settings")}

@@ -51,3 +51,10 @@ def test_indexed_candidates_give_the_same_answers():
     for ident, name in [("ACME", "Acme Pty Ltd"), ("GLOBEX", "Acme Pty Ltd"), ("INITECH", "Initech"),
                         ("TWINS", "Twins Co"), ("GONE", "Gone Ltd"), ("ACME2", "Acme Pty Ltd (old)")]:
         assert match_contact(ident, name, {}, catalog.contact_candidates(ident, name)) == match_contact(ident, name, {}, CONTACTS)
+
+
+def test_account_number_counts_like_contact_number():
+    contacts = CONTACTS + [Contact("c8", "Wattle Dental Pty Ltd", None, account_number="WATTLEDENT")]
+    assert match_contact("WATTLEDENT", "Wattle Dental", {}, contacts) == ContactMatch("c8", "contact_number")
+    catalog = Catalog(contacts=contacts)
+    assert match_contact("WATTLEDENT", "x", {}, catalog.contact_candidates("WATTLEDENT", "x")) == ContactMatch("c8", "contact_number")
