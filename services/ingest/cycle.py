@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Callable
 
 from ..common.codec import Codec
@@ -26,6 +27,7 @@ from ..common.cw_client import CwApiError, CwClient, all_of
 from ..common.topics import CW_RECORD_TOPICS
 from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .refs import AccountManagers
+from .payments import force_sync_payment
 from .sources import POLLED_TYPES, Source, source_for
 from .store import Emitted, Store
 
@@ -103,8 +105,8 @@ class CycleResult:
     emitted_ids: list[int] = field(default_factory=list)
 
 
-def emit_records(p: Pipeline, source: Source, records: list[dict], trigger: str, force: bool,
-                 result: CycleResult) -> None:
+def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, result: CycleResult, *,
+                 source: Source) -> None:
     """Emits the changed records of one page (all of them when `force`), then records them."""
     if not records:
         return
@@ -214,7 +216,7 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                                        tags={"record_type": record_type}):
                 result.pages += 1
                 result.seen += len(page)
-                emit_records(p, source, page, trigger, False, result)
+                (source.page_handler or partial(emit_records, source=source))(p, page, trigger, False, result)
                 for rec in page:
                     try:
                         seen_at = last_updated(rec)
@@ -223,7 +225,8 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                     newest = seen_at if newest is None or seen_at > newest else newest
                 if on_page:
                     on_page(result)
-            detect_deletions(p, source, result)
+            if source.page_handler is None:
+                detect_deletions(p, source, result)
         except BaseException:
             store.cycle_finished(record_type, clock(), "failed", None)
             raise
@@ -241,6 +244,10 @@ def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     """Fetches one record now and emits it whatever its hash; one ConnectWise no
     longer has, but ingest emitted before, is emitted as DELETED."""
     source = source_for(record_type)
+    if record_type == "payment":
+        result = CycleResult(record_type, "FORCE_SYNC", seen=1)
+        force_sync_payment(p, record_id, result)
+        return result
     try:
         record = source.fetch(p.client, record_id)
     except CwApiError as exc:
@@ -258,14 +265,15 @@ def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     if actual != record_type:
         log.warning("force-sync of %s %s: ConnectWise says it is a %s; emitted as that", record_type, record_id, actual)
     result = CycleResult(actual, "FORCE_SYNC", seen=1)
-    emit_records(p, source_for(actual), [record], "FORCE_SYNC", True, result)
+    emit_records(p, [record], "FORCE_SYNC", True, result, source=source_for(actual))
     return result
 
 
 def _same_endpoint(source: Source) -> list[str]:
     """The record types read from the same endpoint, the asked-for one first
     (an invoice id asked for as a credit note is still that invoice)."""
-    return [source.record_type] + [t for t in POLLED_TYPES if t != source.record_type and source_for(t).path == source.path]
+    return [source.record_type] + [t for t in POLLED_TYPES if t != source.record_type
+                                   and source_for(t).path == source.path and source_for(t).page_handler is None]
 
 
 def replay(p: Pipeline, record_type: str, start: datetime, end: datetime) -> CycleResult:
@@ -276,5 +284,5 @@ def replay(p: Pipeline, record_type: str, start: datetime, end: datetime) -> Cyc
                                tags={"record_type": record_type}):
         result.pages += 1
         result.seen += len(page)
-        emit_records(p, source, page, "REPLAY", True, result)
+        (source.page_handler or partial(emit_records, source=source))(p, page, "REPLAY", True, result)
     return result

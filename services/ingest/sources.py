@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..common.cw_client import CwClient
 from .poller import (deleted_event, record_type_of, snapshot_of, to_invoice_event, type_condition)
+from . import payments
 from .purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event
 
 INVOICES = "finance/invoices"
@@ -31,6 +32,9 @@ class Source:
     number_field: str
     customer_fields: tuple[str, str]
     look_up_managers: bool
+    # A source whose events are not the listed records themselves (payments, read
+    # through their invoices) handles each page, and its deletions, itself.
+    page_handler: Callable | None = None
 
     def fetch(self, client: CwClient, record_id: int | str) -> dict:
         return client.get(f"{self.path}/{int(record_id)}", tags={"record_type": self.record_type, "record_id": record_id})
@@ -70,6 +74,10 @@ SOURCES: dict[str, Source] = {
     "procurement": Source("procurement", PURCHASE_ORDERS, None, _po_line_items, to_purchase_order_event,
                           po_snapshot_of, deleted_po_event, lambda _po: "procurement", "vendorCompany",
                           "po_number", ("vendor_company_name", "vendor_company_identifier"), False),
+    "payment": Source("payment", INVOICES, None, lambda *_: {}, payments.to_payment_event,
+                      payments.payment_snapshot_of, payments.deleted_payment_event, lambda _inv: "payment",
+                      "company", "invoice_number", ("company_identifier", "company_identifier"), False,
+                      page_handler=payments.emit_payments_page),
 }
 POLLED_TYPES = tuple(SOURCES)
 

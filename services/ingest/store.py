@@ -143,6 +143,20 @@ class Store:
             " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
         return {r["cw_id"]: r for r in rows}
 
+    def payments_by_invoice(self, invoice_ids: list[int]) -> dict[int, dict[str, dict]]:
+        """Live payments ingest emitted, by their invoice (kept in the snapshot)."""
+        if not invoice_ids:
+            return {}
+        rows = self.conn.execute(
+            "select cw_id, content_hash, snapshot, record_number, last_updated,"
+            " (snapshot->>'invoice_id')::bigint as invoice_id from sync_records"
+            " where record_type = 'payment' and content_hash is not null and content_hash not like %s"
+            " and (snapshot->>'invoice_id')::bigint = any(%s)", (DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
+        found: dict[int, dict[str, dict]] = {}
+        for row in rows:
+            found.setdefault(int(row["invoice_id"]), {})[row["cw_id"]] = row
+        return found
+
     def known(self, record_type: str, cw_id: str) -> dict | None:
         return self.conn.execute(
             "select cw_id, record_number, last_updated, snapshot, content_hash from sync_records"

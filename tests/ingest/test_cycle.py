@@ -157,7 +157,7 @@ def test_force_sync_and_replay_emit_whatever_the_hash(cw_sim, pipeline_factory, 
 def test_force_sync_command_reaches_the_topic_within_seconds(cw_sim, kafka_bootstrap, fresh_database, codec):
     # The schedule is hours away: both types ran a moment ago on a 6-hour cadence.
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        for rtype in ("invoice", "credit_note", "procurement"):
+        for rtype in ("invoice", "credit_note", "procurement", "payment"):
             conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
                          " last_cycle_status) values (%s, now(), now(), now(), 'ok')", (f"cw:{rtype}",))
     settings = Settings(cw_url=cw_sim.url, cw_company=identity.CW_COMPANY, cw_public_key=identity.CW_PUBLIC_KEY,
@@ -290,3 +290,31 @@ def test_a_payment_applied_in_connectwise_does_not_resend_the_invoice(cw_sim, pi
     assert result.seen >= 1 and result.emitted == 0  # read again (lastUpdated moved), nothing to send
     cw_sim.state.set_invoice_status(unpaid, "Void")
     assert run_cycle(p, "invoice").emitted_ids == [unpaid]
+
+
+def test_payments_new_and_removed(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    p = pipeline_factory(cw_sim)
+    topic = CW_RECORD_TOPICS["payment"].name
+    since = end_offsets(kafka_bootstrap, topic)
+    first = run_cycle(p, "payment")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    payments = cw_sim.state.c["payments"].by_id
+    assert {e["cw_id"] for e in events} == set(payments) and first.emitted == len(payments) > 0
+    sample = events[0]
+    assert sample["amount"] == payments[sample["cw_id"]]["amount"]
+    assert sample["invoice_id"] == payments[sample["cw_id"]]["invoice"]["id"]
+    assert run_cycle(p, "payment").emitted == 0
+
+    unpaid = next(i for i, inv in sorted(cw_sim.state.c["invoices"].by_id.items())
+                  if inv["balance"] > 0 and inv["type"] != "CreditMemo" and not cw_sim.state.payments_of.get(i))
+    added = cw_sim.state.add_payment(unpaid, Decimal("1.00"), datetime.now(timezone.utc))
+    removed = sample["cw_id"]
+    cw_sim.state.delete_payment(payments[removed]["invoice"]["id"], removed)
+    since = end_offsets(kafka_bootstrap, topic)
+    result = run_cycle(p, "payment")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    assert sorted((e["cw_id"], e["change"]) for e in events) == sorted([(added["id"], "UPSERT"), (removed, "DELETED")])
+    assert result.deleted == 1
+
+    forced = force_sync(p, "payment", str(added["id"]))
+    assert forced.emitted_ids == [added["id"]]

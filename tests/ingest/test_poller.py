@@ -242,3 +242,24 @@ def test_purchase_order_becomes_an_event():
     codec.encode("cw_purchase_order_changed", gone)
     with pytest.raises(RecordError, match="vendorCompany.id"):
         to_purchase_order_event(purchase_order(vendorCompany=None), [])
+
+
+def test_payment_becomes_an_event_with_its_invoice_facts():
+    from services.ingest.payments import deleted_payment_event, payment_hash, payment_snapshot_of, to_payment_event
+    pay = {"id": 81, "type": "Payment", "invoice": {"id": 42, "identifier": "INV-0042"}, "amount": Decimal("50.00"),
+           "paymentDate": "2026-11-10T00:00:00Z", "appliedBy": "accounts",
+           "_info": {"lastUpdated": "2026-11-10T03:00:00Z"}}
+    event = to_payment_event(pay, invoice())
+    assert event["record_type"] == "payment" and event["cw_id"] == 81 and event["invoice_id"] == 42
+    assert event["amount"] == Decimal("50.0000") and event["payment_date"] == "2026-11-10"
+    assert event["company_identifier"] == "AcmeCo" and event["location_id"] == 2
+    assert event["custom_fields"] == [{"caption": "Xero Entity", "value": "Holdings"}]
+    codec = Codec.from_directory()
+    assert codec.decode(codec.encode("cw_payment_changed", event))[1]["amount"] == Decimal("50.0000")
+    # the payment's hash follows the invoice facts it carries, not the invoice's other fields
+    assert payment_hash(pay, invoice(total=Decimal("1.00"))) == payment_hash(pay, invoice())
+    assert payment_hash(pay, invoice(locationId=3)) != payment_hash(pay, invoice())
+    gone = deleted_payment_event(81, json.loads(json.dumps(payment_snapshot_of(event))),
+                                 observed_at=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    assert gone["change"] == "DELETED" and gone["invoice_id"] == 42 and gone["amount"] == Decimal(0)
+    codec.encode("cw_payment_changed", gone)

@@ -54,7 +54,7 @@ def test_cadence_change_in_postgres_applies_on_the_next_tick(fresh_database):
                                    clock=lambda: clock_now),
                           run=lambda _p, record_type, **_kw: ran.append(record_type))
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        for rtype in ("invoice", "credit_note", "procurement"):
+        for rtype in ("invoice", "credit_note", "procurement", "payment"):
             conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
                          " last_cycle_status) values (%s, now(), %s, %s, 'ok')",
                          (f"cw:{rtype}", clock_now - timedelta(minutes=90), clock_now - timedelta(minutes=89)))
