@@ -175,12 +175,14 @@ def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier:
             if target is not None:
                 threads.append(threading.Thread(target=target, args=(stop,), name=name, daemon=True))
                 threads[-1].start()
+        log.info("alerts service started")
         yield
         stop.set()
         notifier.wake.set()
         deadline = time.monotonic() + 15
         for thread in threads:
             thread.join(max(0.1, deadline - time.monotonic()))
+        log.info("alerts service stopped")
 
     app = FastAPI(title="Connect Zero alerts service", version="1", lifespan=lifespan)
     checks = {"postgres": postgres_check(settings.postgres_url)}

@@ -2,6 +2,7 @@
 (search, one entry, CSV export) the admin API proxies to."""
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from .consumer import AuditConsumer
 from .params import audit_filters
 from .search import QueryError, parse_query
 from .store import AuditStore
-
+log = logging.getLogger(__name__)
 Filters = Annotated[dict, Depends(audit_filters)]
 
 
@@ -35,10 +36,12 @@ def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | 
         if consumer is not None:
             thread = threading.Thread(target=consumer.run, args=(stop,), name="audit-consumer", daemon=True)
             thread.start()
+        log.info("audit service started")
         yield
         stop.set()
         if thread is not None:
             thread.join(15)
+        log.info("audit service stopped")
 
     app = FastAPI(title="Connect Zero audit service", version="1", lifespan=lifespan,
                   description="Every API exchange and every event, searchable and exportable. Bearer auth.")

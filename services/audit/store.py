@@ -7,8 +7,9 @@ only the audit service opens this store; everything else asks it over HTTP.
 
 The table is a ReplacingMergeTree ordered by (at, entry_id): newest-first pages
 read the sort order backwards, and a message delivered twice (at-least-once)
-collapses into one entry because its entry_id is the same. Reads use FINAL so
-a duplicate is never shown even before the background merge.
+collapses into one entry because its entry_id is the same. Until the
+background merge has run, pages drop the twin themselves and exports and
+counts read with FINAL, so a duplicate is never shown.
 """
 from __future__ import annotations
 
@@ -110,11 +111,15 @@ class AuditStore:
         return row
 
     def export_csv(self, query: AuditQuery) -> Iterator[bytes]:
-        """CSV with a header row of every matching entry, streamed in chunks."""
-        return self._stream(export_sql(query, TABLE, COLUMNS), "CSVWithNames")
+        """CSV with a header row of every matching entry, streamed in chunks.
+
+        The header is written here and the rows asked for as plain CSV: chdb's
+        stream repeats a CSVWithNames header at the top of every block."""
+        yield (",".join(f'"{c}"' for c in COLUMNS) + "\n").encode()
+        yield from self._stream(export_sql(query, TABLE, COLUMNS), "CSV")
 
     def count(self) -> int:
-        return int(self._rows(Sql(f"SELECT count() AS n FROM {TABLE} FINAL"))[0]["n"])
+        return int(self._rows(Sql(f"SELECT count() AS n FROM {TABLE} FINAL SETTINGS do_not_merge_across_partitions_select_final = 1"))[0]["n"])
 
     def ping(self) -> str | None:
         try:

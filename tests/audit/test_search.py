@@ -64,3 +64,10 @@ def test_cursor_round_trips_and_pages_say_whether_there_is_more():
 def test_page_sql_is_newest_first_and_fetches_one_extra_row():
     sql = page_sql(AuditQuery(limit=10), "audit.entries")
     assert "ORDER BY at DESC, entry_id DESC LIMIT 11" in sql.text
+
+
+def test_a_page_drops_an_unmerged_duplicate_and_still_offers_the_next_page():
+    rows = [{"entry_id": "a", "at_ms": 5}, {"entry_id": "a", "at_ms": 5}, {"entry_id": "b", "at_ms": 4}]
+    page = page_result(rows, limit=2)
+    assert [r["entry_id"] for r in page["entries"]] == ["a", "b"] and page["count"] == 2
+    assert Cursor.decode(page["next_cursor"]) == Cursor(4, "b")  # fetched limit + 1: there may be more
