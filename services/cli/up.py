@@ -17,6 +17,14 @@ from ..stack.supervisor import StartupError, Supervisor
 console = Console(stderr=True, soft_wrap=True)
 
 
+def configure_sandbox(description: dict, resolved: Settings) -> None:
+    from ..sandbox.seed import generate
+    from ..stack.demo import configure_demo
+
+    if configure_demo(description, generate(resolved.sandbox_seed, resolved.sandbox_scale)):
+        console.print("configured the sandbox's three Xero organisations, routing rules and mappings")
+
+
 def run_stack(settings: Settings) -> int:
     configure_logging("supervisor", settings.log_level, settings.log_json)
     started_at = time.monotonic()
@@ -57,8 +65,15 @@ def run_stack(settings: Settings) -> int:
         supervisor.stop_all()
         raise
 
-    elapsed = time.monotonic() - started_at
     description = stack_description(resolved, {n: r.proc.pid for n, r in supervisor.running.items()})
+    if resolved.sandbox and resolved.demo_setup:
+        try:
+            configure_sandbox(description, resolved)
+        except Exception as exc:
+            print(f"demo set-up failed: {exc}", file=sys.stderr, flush=True)
+            supervisor.stop_all()
+            return 1
+    elapsed = time.monotonic() - started_at
     description["startup_seconds"] = round(elapsed, 2)
     write_stack_file(resolved.stack_file, description)
     console.print(f"Connect Zero is up in {elapsed:.1f}s")

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     alerts_port: int = Field(8106, ge=1, le=65535, description="Health and metrics port of alerts.")
 
     sandbox: bool = Field(True, description="Start the ConnectWise and Xero simulators and point the product at them.")
+    demo_setup: bool = Field(True, description="With the sandbox: connect its organisations and load demo mappings on first start.")
     sandbox_cw_port: int = Field(8201, ge=1, le=65535, description="Port of the ConnectWise simulator.")
     sandbox_xero_port: int = Field(8202, ge=1, le=65535, description="Port of the Xero simulator.")
     sandbox_scale: int = Field(1, ge=0, le=1000, description="Size of the synthetic MSP (1 = a few hundred records).")

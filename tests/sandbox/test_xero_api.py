@@ -310,3 +310,17 @@ def test_contact_by_name_and_filters_on_rendered_fields(sim):
     unknown_number = put(client, [invoice(state, "N-3", Contact={"ContactNumber": "NO-SUCH-NUMBER"})])
     assert unknown_number.status_code == 400
     assert "NO-SUCH-NUMBER" in unknown_number.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+
+
+@pytest.mark.parametrize("account_type,tax_type,accepted", [
+    ("DIRECTCOSTS", "INPUT", True), ("EXPENSE", "INPUT", True), ("DIRECTCOSTS", "OUTPUT", False)])
+def test_tax_type_is_checked_against_the_account_class_on_bills(sim, account_type, tax_type, accepted):
+    state, client, _ = sim
+    code = next(a["Code"] for a in org_of(state).accounts.values() if a["Type"] == account_type)
+    bill = {"Type": "ACCPAY", "Contact": {"ContactID": contact_id(state)}, "Status": "DRAFT", "Date": "2026-11-20",
+            "InvoiceNumber": f"BILL-{account_type}-{tax_type}",
+            "LineItems": [{"Description": "Laptops", "Quantity": 2, "UnitAmount": 1200, "AccountCode": code, "TaxType": tax_type}]}
+    out = put(client, [bill], summarizeErrors="false").json()["Invoices"][0]
+    assert out["StatusAttributeString"] == ("OK" if accepted else "ERROR"), out.get("ValidationErrors")
+    if not accepted:
+        assert out["ValidationErrors"] == [{"Message": f"The TaxType code '{tax_type}' cannot be used with account code '{code}'."}]

@@ -35,6 +35,11 @@ def account_message(code: str) -> str:
     return f"Account code '{code}' is not a valid code for this document."
 
 
+# The TaxRates element names its flags in the plural (CanApplyToExpenses, ...).
+_APPLY_FLAG = {"REVENUE": "CanApplyToRevenue", "EXPENSE": "CanApplyToExpenses", "ASSET": "CanApplyToAssets",
+               "LIABILITY": "CanApplyToLiabilities", "EQUITY": "CanApplyToEquity"}
+
+
 def line_errors(org: Organisation, line: dict[str, Any], index: int) -> list[str]:
     """Account, tax type and tracking of one line item."""
     errors: list[str] = []
@@ -51,7 +56,7 @@ def line_errors(org: Organisation, line: dict[str, Any], index: int) -> list[str
         if rate is None or rate["Status"] != "ACTIVE":
             errors.append(f"The TaxType code {tax_type} does not exist or cannot be used for this type of transaction.")
         elif account is not None:
-            flag = "CanApplyTo" + org.account_class(account).capitalize()
+            flag = _APPLY_FLAG[org.account_class(account)]
             if not rate.get(flag, False):
                 errors.append(f"The TaxType code '{tax_type}' cannot be used with account code '{code}'.")
     tracking = line.get("Tracking") or []
