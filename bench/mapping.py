@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.common.db import connect, migrate
+from services.mapping.csv_io import export_csv, import_csv
 from services.common.settings import Settings
 from services.mapper.decide import decide
 from services.mapping.repository import load_snapshot
@@ -130,12 +131,30 @@ def main(n: int = 20000) -> None:
         decide_seconds = time.perf_counter() - started
         writes = sum(len(d.writes) for d in decisions)
 
+        with connect(url, autocommit=True) as conn:
+            started = time.perf_counter()
+            text = export_csv(conn)
+            export_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            parsed, _, _ = import_csv(conn, text, "bench", dry_run=True)
+            dry_seconds = time.perf_counter() - started
+            assert not parsed.errors, parsed.errors[:3]
+            conn.execute("delete from account_mappings; delete from tax_mappings; delete from tracking_mappings;"
+                         " delete from contact_mappings; delete from routing_rules")
+            started = time.perf_counter()
+            parsed, counts, _ = import_csv(conn, text, "bench", dry_run=False)
+            apply_seconds = time.perf_counter() - started
+        csv_rows = len(parsed.rows)
+
         print(f"organisations:                 {len(snapshot.orgs)}")
         print(f"mapping rows:                  {rows} (+ {len(snapshot.rules)} routing rules, {ORGS * XERO_CONTACTS} Xero contacts)")
         print(f"snapshot load from Postgres:   {load_seconds * 1000:.0f} ms")
         print(f"records:                       {n} ({mapped} mapped, {n - mapped} exceptions)")
         print(f"route + translate:             {n / pure_seconds:,.0f} records/s")
         print(f"whole decision (+ request):    {n / decide_seconds:,.0f} records/s ({writes} write requests)")
+        print(f"CSV export:                    {csv_rows} rows in {export_seconds:.2f} s")
+        print(f"CSV import dry run:            {csv_rows} rows in {dry_seconds:.2f} s")
+        print(f"CSV import apply (all new):    {csv_rows} rows in {apply_seconds:.2f} s, one transaction, history for each")
     finally:
         supervisor.stop_all()
 

@@ -115,11 +115,10 @@ def config_router(settings: Settings) -> APIRouter:
                 result = fn(conn, *args)
         except repo.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
+        except repo.Invalid as exc:
+            raise _unprocessable(exc.field, str(exc)) from None
         except repo.Conflict as exc:
-            message = str(exc)
-            if message.startswith("organisation_id: "):
-                raise _unprocessable("organisation_id", message.split(": ", 1)[1]) from None
-            raise HTTPException(409, message) from None
+            raise HTTPException(409, str(exc)) from None
         committed(conn)
         return result
 

@@ -9,16 +9,12 @@ this module except through `open_credential`.
 """
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import datetime
-from decimal import Decimal
-
 import psycopg
 
 from ..common.secrets import SecretBox
-from .model import Account, Catalog, Contact, OrgMapping, Rule, Snapshot, TaxRate
-from .rows import RULES, TABLES, Known, TableSpec, _Row
+from .history import changes_since, config_version, list_changes, record_change  # noqa: F401 (one place for callers)
+from .rows import RULES, TABLES, TableSpec, _Row
+from .snapshot import load_known, load_snapshot  # noqa: F401
 
 ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "credential_updated_at",
               "created_at", "updated_at")
@@ -33,48 +29,12 @@ class Conflict(ValueError):
     pass
 
 
-def _jsonable(row: dict | None) -> dict | None:
-    if row is None:
-        return None
-    out = {}
-    for k, v in row.items():
-        out[k] = v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
-    return out
+class Invalid(ValueError):
+    """A value that names something that does not exist; `field` says which."""
 
-
-def record_change(conn, table: str, key: str, action: str, actor: str | None, before: dict | None, after: dict | None) -> dict:
-    change = {"change_id": str(uuid.uuid4()), "table": table, "key": key, "action": action, "actor": actor,
-              "before": _jsonable(before), "after": _jsonable(after)}
-    row = conn.execute(
-        "insert into config_changes (change_id, table_name, key, action, actor, before, after)"
-        " values (%s, %s, %s, %s, %s, %s, %s) returning seq, changed_at",
-        (change["change_id"], table, key, action, actor,
-         json.dumps(change["before"]) if before is not None else None,
-         json.dumps(change["after"]) if after is not None else None),
-    ).fetchone()
-    change.update(seq=row["seq"], changed_at=row["changed_at"])
-    return change
-
-
-def list_changes(conn, table: str | None = None, limit: int = 100, before_seq: int | None = None) -> list[dict]:
-    rows = conn.execute(
-        "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at from config_changes"
-        " where (%(t)s::text is null or table_name = %(t)s) and (%(b)s::bigint is null or seq < %(b)s)"
-        " order by seq desc limit %(n)s",
-        {"t": table, "b": before_seq, "n": limit},
-    ).fetchall()
-    return [dict(r, change_id=str(r["change_id"])) for r in rows]
-
-
-def changes_since(conn, seq: int) -> list[dict]:
-    rows = conn.execute(
-        "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at from config_changes"
-        " where seq > %s order by seq", (seq,)).fetchall()
-    return [dict(r, change_id=str(r["change_id"])) for r in rows]
-
-
-def config_version(conn) -> int:
-    return conn.execute("select coalesce(max(seq), 0) as v from config_changes").fetchone()["v"]
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 # ---- organisations ---------------------------------------------------------------
@@ -175,7 +135,7 @@ def _rule(conn, rule_id: int, lock: bool = False) -> dict:
 
 def _check_org(conn, org_id: str) -> None:
     if conn.execute("select 1 from organisations where id = %s", (org_id,)).fetchone() is None:
-        raise Conflict(f"organisation_id: unknown organisation {org_id!r}")
+        raise Invalid("organisation_id", f"unknown organisation {org_id!r}")
 
 
 def create_rule(conn, rule: _Row, actor: str) -> dict:
@@ -289,53 +249,5 @@ def put_settings(conn, record_type: str, values: dict, actor: str) -> dict:
     return after
 
 
-# ---- loading for the mapper and for validation -------------------------------------------
-
-def load_known(conn) -> Known:
-    known = Known(organisations={r["id"] for r in conn.execute("select id from organisations")})
-    for r in conn.execute("select organisation_id, code from xero_accounts where status = 'ACTIVE'"):
-        known.accounts.setdefault(r["organisation_id"], set()).add(r["code"])
-    for r in conn.execute("select organisation_id, tax_type from xero_tax_rates where status = 'ACTIVE'"):
-        known.tax_types.setdefault(r["organisation_id"], set()).add(r["tax_type"])
-    for r in conn.execute("select organisation_id, category, option from xero_tracking_options where status = 'ACTIVE'"):
-        known.tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
-    return known
-
-
-def load_snapshot(conn) -> Snapshot:
-    """Everything the mapper needs, read in one repeatable-read transaction."""
-    with conn.transaction():
-        conn.execute("set transaction isolation level repeatable read")
-        version = config_version(conn)
-        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"], r["create_contacts"])
-                for r in conn.execute("select id, name, tenant_id, status, create_contacts from organisations")}
-        rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"]) for r in list_rules(conn)]
-        for r in conn.execute("select * from account_mappings"):
-            orgs[r["organisation_id"]].accounts[(r["side"], r["source"])] = r["account_code"]
-        for r in conn.execute("select * from tax_mappings"):
-            orgs[r["organisation_id"]].tax[(r["side"], r["source"])] = r["tax_type"]
-        for r in conn.execute("select * from tracking_mappings"):
-            orgs[r["organisation_id"]].tracking[(r["source_kind"], r["source"])] = (r["category"], r["option"])
-        for r in conn.execute("select * from contact_mappings"):
-            orgs[r["organisation_id"]].contacts[r["company_identifier"]] = r["contact_id"]
-        catalogs = {org_id: Catalog() for org_id in orgs}
-        for r in conn.execute("select * from xero_accounts"):
-            catalogs[r["organisation_id"]].accounts[r["code"]] = Account(r["code"], r["name"], r["class"], r["status"])
-        for r in conn.execute("select * from xero_tax_rates"):
-            catalogs[r["organisation_id"]].tax_rates[r["tax_type"]] = TaxRate(
-                r["tax_type"], r["name"], r["rate"], frozenset(r["applies_to"]), r["status"])
-        tracking: dict[str, dict[str, set]] = {}
-        for r in conn.execute("select * from xero_tracking_options where status = 'ACTIVE'"):
-            tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
-        for org_id, cats in tracking.items():
-            catalogs[org_id].tracking = {c: frozenset(o) for c, o in cats.items()}
-        for r in conn.execute("select * from xero_contacts"):
-            catalogs[r["organisation_id"]].contacts.append(
-                Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"]))
-        for org_id, catalog in catalogs.items():
-            orgs[org_id].catalog = catalog
-        create_status = {r["record_type"]: r["create_status"] for r in conn.execute("select record_type, create_status from record_type_settings")}
-    return Snapshot(version, rules, orgs, create_status)
-
-
-__all__ = ["RULES", "TABLES"]
+__all__ = ["RULES", "TABLES", "changes_since", "config_version", "list_changes", "load_known", "load_snapshot",
+           "record_change"]

@@ -1,0 +1,59 @@
+"""Loading configuration in bulk: every organisation with its mapping tables
+and catalog for the mapper (`load_snapshot`), and the names and codes row
+checks need (`load_known`)."""
+from __future__ import annotations
+
+from .history import config_version
+from .model import Account, Catalog, Contact, OrgMapping, Rule, Snapshot, TaxRate
+from .rows import Known
+
+
+def _rules(conn) -> list[dict]:
+    return conn.execute("select id, kind, caption, value, organisation_id, priority from routing_rules order by priority, id").fetchall()
+
+
+def load_known(conn) -> Known:
+    known = Known(organisations={r["id"] for r in conn.execute("select id from organisations")})
+    for r in conn.execute("select organisation_id, code from xero_accounts where status = 'ACTIVE'"):
+        known.accounts.setdefault(r["organisation_id"], set()).add(r["code"])
+    for r in conn.execute("select organisation_id, tax_type from xero_tax_rates where status = 'ACTIVE'"):
+        known.tax_types.setdefault(r["organisation_id"], set()).add(r["tax_type"])
+    for r in conn.execute("select organisation_id, category, option from xero_tracking_options where status = 'ACTIVE'"):
+        known.tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
+    return known
+
+
+def load_snapshot(conn) -> Snapshot:
+    """Everything the mapper needs, read in one repeatable-read transaction."""
+    with conn.transaction():
+        conn.execute("set transaction isolation level repeatable read")
+        version = config_version(conn)
+        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"], r["create_contacts"])
+                for r in conn.execute("select id, name, tenant_id, status, create_contacts from organisations")}
+        rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"]) for r in _rules(conn)]
+        for r in conn.execute("select * from account_mappings"):
+            orgs[r["organisation_id"]].accounts[(r["side"], r["source"])] = r["account_code"]
+        for r in conn.execute("select * from tax_mappings"):
+            orgs[r["organisation_id"]].tax[(r["side"], r["source"])] = r["tax_type"]
+        for r in conn.execute("select * from tracking_mappings"):
+            orgs[r["organisation_id"]].tracking[(r["source_kind"], r["source"])] = (r["category"], r["option"])
+        for r in conn.execute("select * from contact_mappings"):
+            orgs[r["organisation_id"]].contacts[r["company_identifier"]] = r["contact_id"]
+        catalogs = {org_id: Catalog() for org_id in orgs}
+        for r in conn.execute("select * from xero_accounts"):
+            catalogs[r["organisation_id"]].accounts[r["code"]] = Account(r["code"], r["name"], r["class"], r["status"])
+        for r in conn.execute("select * from xero_tax_rates"):
+            catalogs[r["organisation_id"]].tax_rates[r["tax_type"]] = TaxRate(
+                r["tax_type"], r["name"], r["rate"], frozenset(r["applies_to"]), r["status"])
+        tracking: dict[str, dict[str, set]] = {}
+        for r in conn.execute("select * from xero_tracking_options where status = 'ACTIVE'"):
+            tracking.setdefault(r["organisation_id"], {}).setdefault(r["category"], set()).add(r["option"])
+        for org_id, cats in tracking.items():
+            catalogs[org_id].tracking = {c: frozenset(o) for c, o in cats.items()}
+        for r in conn.execute("select * from xero_contacts"):
+            catalogs[r["organisation_id"]].contacts.append(
+                Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"]))
+        for org_id, catalog in catalogs.items():
+            orgs[org_id].catalog = catalog
+        create_status = {r["record_type"]: r["create_status"] for r in conn.execute("select record_type, create_status from record_type_settings")}
+    return Snapshot(version, rules, orgs, create_status)
