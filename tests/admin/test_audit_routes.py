@@ -153,3 +153,31 @@ def test_outbox_shows_captured_mail_newest_first(admin, settings):
         store_message(settings.data_dir, f"From: cz@example.com\r\nTo: finance@example.com\r\nSubject: alert {n}\r\n\r\nbody {n}\r\n".encode())
     messages = admin.get("/api/outbox", headers=AUTH).json()["messages"]
     assert [m["subject"] for m in messages] == ["alert 2", "alert 1"] and messages[0]["text"].strip() == "body 2"
+
+
+def test_digest_hook_reaches_the_alerts_service_and_the_mail_shows_in_the_outbox(admin, settings):
+    from aiosmtpd.controller import Controller
+
+    from services.alerts.app import Notifier
+    from services.alerts.app import create_app as create_alerts_app
+    from services.mailbox.__main__ import CaptureHandler
+
+    assert admin.post("/api/alerts/digest", headers=AUTH).status_code == 503  # not running yet: said plainly
+    smtp_port = free_port()
+    controller = Controller(CaptureHandler(settings.data_dir), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    alerts_settings = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "alert_check_seconds": 3600})
+    with connect(settings.postgres_url, autocommit=True) as conn:
+        conn.execute("update record_type_settings set alert_mode = 'digest' where record_type = 'invoice'")
+        # Today's scheduled digest counts as sent, so only the hook sends one, whatever the hour.
+        conn.execute("insert into alert_digests (day, exceptions) values ((now() at time zone 'utc')::date, 0)")
+        exceptions_store.record_exception(conn, new_exception("3001"), "sync.exceptions.v1")
+    try:
+        with ServerThread(create_alerts_app(alerts_settings, None, Notifier(alerts_settings)), settings.alerts_port):
+            sent = admin.post("/api/alerts/digest", headers=AUTH)
+            assert sent.status_code == 200 and sent.json() == {"immediate": 0, "digest": 1}
+    finally:
+        controller.stop()
+    messages = admin.get("/api/outbox", headers=AUTH).json()["messages"]
+    assert len(messages) == 1 and "Daily digest" in messages[0]["subject"]
+    assert "/api/records/invoice/3001/force-sync" in messages[0]["text"]

@@ -31,14 +31,16 @@ def wait_for(predicate, timeout=40.0):
 
 @pytest.fixture
 def service(tmp_path, kafka_bootstrap, fresh_database, mailbox, codec):
-    """The alerts app running (recorder and notifier threads) with a digest hour that is never due by itself."""
+    """The alerts app running (recorder and notifier threads); today's scheduled digest already counts as sent."""
     smtp_url, mail_dir = mailbox
     settings = Settings(data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, postgres_url=fresh_database,
                         smtp_url=smtp_url, admin_token=TOKEN, admin_public_url="http://admin.test:8080",
                         alert_email_to="finance@example.com,ops@example.com", alert_check_seconds=0.5,
-                        alert_digest_hour_utc=23, session_timeout_ms=6000)
+                        session_timeout_ms=6000)
     with connect(fresh_database, autocommit=True) as conn:
         conn.execute("update record_type_settings set alert_mode = 'digest' where record_type = 'procurement'")
+        # Today's scheduled digest counts as sent, so only the hook sends one, whatever the hour.
+        conn.execute("insert into alert_digests (day, exceptions) values ((now() at time zone 'utc')::date, 0)")
     notifier = Notifier(settings)
     group = f"alerts-test-{uuid.uuid4().hex}"
     start_at_end(kafka_bootstrap, group, [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name])
