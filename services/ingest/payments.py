@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, _date_only, _id_of, _ref, content_hash,
-                     custom_fields, dumps_cw_json, last_updated, money)
+from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, content_hash, custom_fields, date_only,
+                     dumps_cw_json, last_updated, money, ref, ref_id)
 from .store import Emitted
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,9 @@ PAYMENT_SNAPSHOT_FIELDS = ("invoice_id", "invoice_number", "company_id", "compan
 
 def payment_hash(payment: dict, invoice: dict) -> str:
     """The payment's own content plus the invoice facts its event carries."""
-    company = _ref(invoice, "company")
+    company = ref(invoice, "company")
     facts = {"number": invoice.get("invoiceNumber"), "company": company.get("id"),
-             "location": _id_of(invoice, "locationId", "location"), "tags": custom_fields(invoice)}
+             "location": ref_id(invoice, "locationId", "location"), "tags": custom_fields(invoice)}
     return content_hash({**payment, "_invoice": facts}, [])
 
 
@@ -42,10 +42,10 @@ def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
         raise RecordError(None, "id", "missing")
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
-    company = _ref(invoice, "company")
+    company = ref(invoice, "company")
     if company.get("id") is None:
         raise RecordError(cw_id, "invoice.company.id", "missing")
-    paid_on = _date_only(payment.get("paymentDate"))
+    paid_on = date_only(payment.get("paymentDate"))
     if not paid_on:
         raise RecordError(cw_id, "paymentDate", "missing")
     return {
@@ -57,13 +57,13 @@ def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
         "last_updated": last_updated(payment),
         "content_hash": hash_ or payment_hash(payment, invoice),
         "invoice_id": int(invoice["id"]),
-        "invoice_number": str(invoice.get("invoiceNumber") or _ref(payment, "invoice").get("identifier") or ""),
+        "invoice_number": str(invoice.get("invoiceNumber") or ref(payment, "invoice").get("identifier") or ""),
         "company_id": int(company["id"]),
         "company_identifier": str(company.get("identifier") or ""),
         "payment_type": payment.get("type") or None,
         "amount": money(payment.get("amount"), cw_id, "amount"),
         "payment_date": paid_on,
-        "location_id": _id_of(invoice, "locationId", "location"),
+        "location_id": ref_id(invoice, "locationId", "location"),
         "custom_fields": custom_fields(invoice),
         "raw": dumps_cw_json(payment),
     }

@@ -7,8 +7,8 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, _currency, _date_only, _id_of, _ref, content_hash,
-                     custom_fields, dumps_cw_json, last_updated, money)
+from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, content_hash, currency_code, custom_fields,
+                     date_only, dumps_cw_json, last_updated, money, ref, ref_id)
 
 PO_SNAPSHOT_FIELDS = ("po_number", "po_date", "status", "vendor_company_id", "vendor_company_identifier",
                       "vendor_company_name", "vendor_invoice_number", "vendor_invoice_date", "location_id",
@@ -16,7 +16,7 @@ PO_SNAPSHOT_FIELDS = ("po_number", "po_date", "status", "vendor_company_id", "ve
 
 
 def to_po_line(item: dict, cw_id) -> dict:
-    product = _ref(item, "product")
+    product = ref(item, "product")
     product_class = item.get("productClass") or product.get("productClass")
     if isinstance(product_class, dict):
         product_class = product_class.get("name")
@@ -42,12 +42,12 @@ def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = 
         raise RecordError(None, "id", "missing")
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
-    vendor = _ref(po, "vendorCompany")
+    vendor = ref(po, "vendorCompany")
     if vendor.get("id") is None:
         raise RecordError(cw_id, "vendorCompany.id", "missing")
     if not po.get("poNumber"):
         raise RecordError(cw_id, "poNumber", "missing")
-    po_date = _date_only(po.get("poDate"))
+    po_date = date_only(po.get("poDate"))
     if not po_date:
         raise RecordError(cw_id, "poDate", "missing")
     status, tax_code = po.get("status"), po.get("taxCode")
@@ -67,10 +67,10 @@ def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = 
         "vendor_company_identifier": str(vendor.get("identifier") or ""),
         "vendor_company_name": str(vendor.get("name") or ""),
         "vendor_invoice_number": po.get("vendorInvoiceNumber") or None,
-        "vendor_invoice_date": _date_only(po.get("vendorInvoiceDate")),
-        "location_id": _id_of(po, "locationId", "location"),
-        "department_id": _id_of(po, "businessUnitId", "department"),
-        "currency": _currency(po),
+        "vendor_invoice_date": date_only(po.get("vendorInvoiceDate")),
+        "location_id": ref_id(po, "locationId", "location"),
+        "department_id": ref_id(po, "businessUnitId", "department"),
+        "currency": currency_code(po),
         "tax_code": (tax_code.get("name") if isinstance(tax_code, dict) else tax_code) or None,
         "subtotal": money(po.get("subTotal", po.get("subtotal")), cw_id, "subTotal"),
         "sales_tax": money(po.get("salesTax"), cw_id, "salesTax", Decimal(0)),

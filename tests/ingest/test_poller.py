@@ -10,8 +10,9 @@ import pytest
 
 from services.common.codec import Codec
 from services.common.cw_client import all_of, any_of, cond, in_, literal, retry_after_seconds
-from services.ingest.poller import (RecordError, changed_since, content_hash, dumps_cw_json, poll_conditions,
-                                    record_type_of, to_invoice_event, type_condition, window)
+from services.ingest.invoices import (deleted_event, poll_conditions, record_type_of, snapshot_of, to_invoice_event,
+                                      type_condition)
+from services.ingest.poller import RecordError, changed_since, content_hash, dumps_cw_json, window
 
 
 def invoice(**over) -> dict:
@@ -187,7 +188,6 @@ def test_dumps_round_trips_strings_that_look_like_marks():
 
 
 def test_deleted_event_carries_the_snapshot_and_encodes():
-    from services.ingest.poller import deleted_event, snapshot_of
     observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
     snap = snapshot_of(to_invoice_event(invoice(), lines()))
     event = deleted_event("invoice", 42, json.loads(json.dumps(snap)), observed_at=observed)
