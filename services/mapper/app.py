@@ -59,6 +59,27 @@ class MappingSource:
                         raise
             raise AssertionError("unreachable")
 
+    def record_status(self, record: dict, decision) -> None:
+        """Marks the record mapped or exception (with the organisation and the reasons)
+        in sync_records, before anything is sent: the writer's later outcome wins."""
+        status = "mapped" if decision.writes else "exception"
+        error = None if decision.writes else "; ".join(e["message"] for _, _, e in decision.exceptions)[:2000]
+        number = record.get("invoice_number") or record.get("po_number")
+        customer = record.get("company_identifier") or record.get("vendor_company_identifier")
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = connect(self.url, autocommit=True)
+            # Never moves a record Xero already holds back from synced; ingest's next
+            # emission resets the status to pending when the record changes again.
+            self._conn.execute(
+                "insert into sync_records (record_type, cw_id, record_number, customer, status, organisation_id,"
+                " last_error, updated_at) values (%s, %s, %s, %s, %s, %s, %s, now())"
+                " on conflict (record_type, cw_id) do update set status = excluded.status,"
+                " organisation_id = coalesce(excluded.organisation_id, sync_records.organisation_id),"
+                " last_error = excluded.last_error, updated_at = now()"
+                " where sync_records.status in ('pending', 'mapped', 'exception', 'failed')",
+                (record["record_type"], str(record["cw_id"]), number, customer, status, decision.organisation_id, error))
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -73,6 +94,7 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
     async def handle(name: str, record: dict, ctx: dict) -> None:
         snapshot = await asyncio.to_thread(source.current)
         decision = decide(record, snapshot, datetime.now(timezone.utc))
+        await asyncio.to_thread(source.record_status, record, decision)
         sent = [await outputs[topic].send(key=key, value=codec.encode("xero_write_request", event))
                 for topic, key, event in decision.writes]
         sent += [await outputs[topic].send(key=key, value=codec.encode("sync_exception", event))

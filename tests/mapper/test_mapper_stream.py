@@ -161,6 +161,14 @@ def test_mapper_routes_maps_and_follows_rule_changes(kafka_bootstrap, fresh_data
         assert json.loads(outputs.writes[f"F-{run}"][1]["body"])["Status"] == "AUTHORISED"
         assert json.loads(outputs.writes[f"G-{run}"][1]["body"])["Contact"] == {"ContactID": "sydney-newco"}
         assert len(outputs.exceptions) == 2
+        with connect(fresh_database) as conn:
+            status = {r["record_number"]: r for r in conn.execute(
+                "select record_number, status, organisation_id, last_error from sync_records")}
+        assert (status[f"A-{run}"]["status"], status[f"A-{run}"]["organisation_id"]) == ("mapped", "adelaide")
+        assert (status[f"D-{run}"]["status"], status[f"D-{run}"]["organisation_id"]) == ("exception", "adelaide")
+        assert "no Xero contact for company 'NEWCO'" in status[f"D-{run}"]["last_error"]
+        assert status[f"E-{run}"]["status"] == "exception" and status[f"E-{run}"]["organisation_id"] is None
+        assert (status[f"G-{run}"]["status"], status[f"G-{run}"]["organisation_id"]) == ("mapped", "sydney")
         assert mapper.poll() is None
     finally:
         outputs.consumer.close()
