@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import faust
 import psycopg
 from prometheus_client import Counter
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ..common.codec import Codec
 from ..common.db import connect
@@ -21,7 +22,7 @@ from ..common.streams import decoded_agent, make_app, raw_topic
 from ..common.topics import CW_RECORD_TOPICS, SYNC_EXCEPTIONS, XERO_WRITES
 from ..mapping import repository as repo
 from ..mapping.model import Snapshot
-from .decide import decide
+from .decide import Decision, decide
 
 log = logging.getLogger(__name__)
 MAPPED = Counter("cz_mapper_records_total", "Records mapped, by outcome", ["record_type", "outcome"])
@@ -85,22 +86,45 @@ class MappingSource:
             self._conn.close()
 
 
+async def postgres_call(fn, *args, max_wait: float = 30.0):
+    """Runs a Postgres call in a thread, retrying while the database is unreachable.
+
+    An outage must hold the record back, never dead-letter it: the stream base
+    parks whatever a handler raises, so transient failures are retried here.
+    """
+    retrying = AsyncRetrying(retry=retry_if_exception_type(psycopg.OperationalError),
+                             wait=wait_exponential_jitter(initial=0.2, max=max_wait),
+                             before_sleep=lambda state: log.warning("Postgres unavailable, retrying: %s",
+                                                                    state.outcome.exception()))
+    async for attempt in retrying:
+        with attempt:
+            return await asyncio.to_thread(fn, *args)
+
+
+async def process(record: dict, source: MappingSource, send) -> Decision:
+    """Maps one record and sends what it becomes; `send(topic, key, schema, event)`
+    returns an awaitable that completes when the broker has the message."""
+    snapshot = await postgres_call(source.current)
+    decision = decide(record, snapshot, datetime.now(timezone.utc))
+    await postgres_call(source.record_status, record, decision)
+    sent = [await send(topic, key, "xero_write_request", event) for topic, key, event in decision.writes]
+    sent += [await send(topic, key, "sync_exception", event) for topic, key, event in decision.exceptions]
+    for delivery in sent:  # acknowledged by the broker before the offset can be committed
+        await delivery
+    return decision
+
+
 def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None) -> faust.App:
     codec = codec or Codec.from_directory()
     source = source or MappingSource(settings.postgres_url)
     app = make_app("mapper", settings)
     outputs = {XERO_WRITES.name: raw_topic(app, XERO_WRITES), SYNC_EXCEPTIONS.name: raw_topic(app, SYNC_EXCEPTIONS)}
 
+    async def send(topic: str, key: bytes, schema: str, event: dict):
+        return await outputs[topic].send(key=key, value=codec.encode(schema, event))
+
     async def handle(name: str, record: dict, ctx: dict) -> None:
-        snapshot = await asyncio.to_thread(source.current)
-        decision = decide(record, snapshot, datetime.now(timezone.utc))
-        await asyncio.to_thread(source.record_status, record, decision)
-        sent = [await outputs[topic].send(key=key, value=codec.encode("xero_write_request", event))
-                for topic, key, event in decision.writes]
-        sent += [await outputs[topic].send(key=key, value=codec.encode("sync_exception", event))
-                 for topic, key, event in decision.exceptions]
-        for delivery in sent:  # acknowledged by the broker before the offset can be committed
-            await delivery
+        decision = await process(record, source, send)
         outcome = "write" if decision.writes else "exception"
         MAPPED.labels(record_type=record["record_type"], outcome=outcome).inc()
         log.info("%s %s -> %s (%s)", record["record_type"], record["cw_id"],

@@ -1,0 +1,60 @@
+"""The mapper's per-record step against a real PostgreSQL that goes away and
+comes back: the record waits and is then mapped, never dead-lettered."""
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+
+from services.mapper.app import MappingSource, process
+
+from ..mapping.records import invoice
+from .test_mapper_stream import configure
+
+
+class FlakySource(MappingSource):
+    """The real source, whose first calls meet an unreachable database."""
+
+    def __init__(self, url: str, failures: int):
+        super().__init__(url)
+        self.failures = failures
+
+    def current(self):
+        if self.failures:
+            self.failures -= 1
+            with psycopg.connect("postgresql://nobody@127.0.0.1:1/none", connect_timeout=1):
+                pass
+        return super().current()
+
+
+async def test_database_outage_delays_the_record_then_maps_it(fresh_database):
+    configure(fresh_database)
+    source = FlakySource(fresh_database, failures=2)
+    sent = []
+
+    async def send(topic, key, schema, event):
+        sent.append((topic, key, schema, event))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    decision = await process(invoice("INV-9", 9, location_id=1), source, send)
+    assert source.failures == 0
+    assert [(t, k, s) for t, k, s, _ in sent] == [("xero.writes.v1", b"adelaide", "xero_write_request")]
+    assert decision.organisation_id == "adelaide"
+    source.close()
+
+
+async def test_a_bad_record_is_an_error_for_the_dead_letter_topic(fresh_database):
+    configure(fresh_database)
+    source = MappingSource(fresh_database)
+    broken = invoice()
+    del broken["company_identifier"]
+
+    async def send(*_):
+        raise AssertionError("nothing may be sent for a broken record")
+
+    with pytest.raises(KeyError):
+        await process(broken, source, send)
+    source.close()
