@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 
 from ..common.codec import Codec
 from ..common.cw_client import CwApiError
+from ..common.kafka import message_context
+from ..common.metrics import MESSAGES, POISON
 from .cycle import Pipeline, force_sync, replay
 from .sources import POLLED_TYPES
 
@@ -91,7 +93,9 @@ class CommandHandler:
             try:
                 _, record = self.codec.decode(msg.value())
                 self.execute(parse_command(record))
+                MESSAGES.labels(service="ingest", topic=msg.topic()).inc()
             except Exception as exc:  # parked in the dead-letter topic with its error
-                log.exception("command at offset %s failed", msg.offset())
+                log.exception("command failed", extra=message_context(msg))
+                POISON.labels(service="ingest", topic=msg.topic()).inc()
                 poison.append((msg, exc))
         return poison

@@ -27,6 +27,7 @@ from ..common.cw_client import CwApiError, CwClient, all_of
 from ..common.topics import CW_RECORD_TOPICS
 from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .refs import AccountManagers
+from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS
 from .payments import force_sync_payment
 from .sources import POLLED_TYPES, Source, source_for
 from .store import Emitted, Store
@@ -73,6 +74,8 @@ class Emitter:
         if remaining or failures:
             raise EmitError(f"{topic.name}: {remaining} records unacknowledged, {len(failures)} failed"
                             + (f" (first: {failures[0]})" if failures else ""))
+        for event in events:
+            EMITTED.labels(record_type=record_type, trigger=event["trigger"], change=event["change"]).inc()
 
 
 @dataclass
@@ -201,6 +204,7 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
     store, clock = p.store, p.clock
     if not store.try_lock(record_type):
         log.info("cycle for %s already running elsewhere; skipped", record_type)
+        CYCLES.labels(record_type=record_type, outcome="skipped").inc()
         result.skipped = True
         return result
     t0 = time.perf_counter()
@@ -228,13 +232,17 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
             if source.page_handler is None:
                 detect_deletions(p, source, result)
         except BaseException:
+            CYCLES.labels(record_type=record_type, outcome="failed").inc()
             store.cycle_finished(record_type, clock(), "failed", None)
             raise
         store.cycle_finished(record_type, clock(), "ok", newest)
+        CYCLES.labels(record_type=record_type, outcome="ok").inc()
+        LAST_SUCCESS.labels(record_type=record_type).set_to_current_time()
         result.cursor_to = newest or cursor.cursor_at
     finally:
         store.unlock(record_type)
         result.seconds = time.perf_counter() - t0
+        CYCLE_SECONDS.labels(record_type=record_type).observe(result.seconds)
     log.info("cycle %s (%s): %d seen, %d emitted (%d deleted), %d failed in %.2fs", record_type, trigger,
              result.seen, result.emitted, result.deleted, result.failed, result.seconds)
     return result

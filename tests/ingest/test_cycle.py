@@ -123,10 +123,21 @@ def test_first_cycle_emits_all_then_nothing_then_only_the_edit(cw_sim, pipeline_
 
 
 def test_credit_memos_become_credit_notes(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
     p = pipeline_factory(cw_sim)
     topic = CW_RECORD_TOPICS["credit_note"].name
+    emitted_before = sample("cz_ingest_records_emitted_total", record_type="credit_note", trigger="SCHEDULE",
+                            change="UPSERT")
+    ok_before = sample("cz_ingest_cycles_total", record_type="credit_note", outcome="ok")
     since = end_offsets(kafka_bootstrap, topic)
     result = run_cycle(p, "credit_note")
+    assert sample("cz_ingest_records_emitted_total", record_type="credit_note", trigger="SCHEDULE",
+                  change="UPSERT") - emitted_before == result.emitted
+    assert sample("cz_ingest_cycles_total", record_type="credit_note", outcome="ok") == ok_before + 1
     events = read_since(kafka_bootstrap, codec, topic, since)
     assert {e["cw_id"] for e in events} == expected_ids(cw_sim, "credit_note") == set(result.emitted_ids)
     assert all(e["record_type"] == "credit_note" and e["total"] < 0 for e in events)
