@@ -203,7 +203,10 @@ def config_router(settings: Settings) -> APIRouter:
 
     @router.get("/routing-rules/{rule_id}", summary="One routing rule")
     def get_rule(rule_id: int, conn: Db) -> dict:
-        return run(conn, lambda c: repo._rule(c, rule_id))
+        try:
+            return repo._rule(conn, rule_id)
+        except repo.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
 
     @router.put("/routing-rules/{rule_id}", summary="Replace a routing rule")
     def update_rule(rule_id: int, body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:

@@ -80,7 +80,9 @@ def create_organisation(conn, data: dict, box: SecretBox, actor: str) -> dict:
 def update_organisation(conn, org_id: str, data: dict, box: SecretBox, actor: str) -> dict:
     before = get_organisation(conn, org_id, lock=True)
     token = data.pop("refresh_token", None)
-    sets = {k: v for k, v in data.items() if v is not None}
+    sets = {k: v for k, v in data.items() if v is not None and before.get(k) != v}
+    if not sets and not token:
+        return _public(before)  # nothing changes, nothing to record
     if token:
         sets["credential_sealed"] = box.seal(token)
         sets.setdefault("status", "connected")

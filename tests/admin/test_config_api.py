@@ -253,3 +253,13 @@ def test_catalog_refresh_from_the_xero_simulator_with_the_organisation_credentia
             client.post("/api/organisations", json={"id": "holdings", "name": "Holdings", "tenant_id": "t-h"}, headers=AUTH)
             refused = client.post("/api/organisations/holdings/catalog/refresh", headers=AUTH)
             assert refused.status_code == 409 and "reconnect" in refused.text
+
+
+def test_an_update_that_changes_nothing_records_nothing(client):
+    seed_orgs(client, ORGS[:1])
+    before = len(client.get("/api/config/changes", headers=AUTH).json())
+    assert client.put("/api/organisations/adelaide", json={"name": ORGS[0]["name"]}, headers=AUTH).status_code == 200
+    assert client.put("/api/settings/invoice", json={"cadence_minutes": 360}, headers=AUTH).status_code == 200
+    assert len(client.get("/api/config/changes", headers=AUTH).json()) == before
+    assert client.put("/api/organisations/adelaide", json={"status": "disabled"}, headers=AUTH).json()["status"] == "disabled"
+    assert len(client.get("/api/config/changes", headers=AUTH).json()) == before + 1
