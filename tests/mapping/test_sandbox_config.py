@@ -1,7 +1,7 @@
-"""The sandbox configuration against the Xero simulator and a real PostgreSQL:
-every synthetic invoice and credit memo routes where the MSP's routing intent
-says, maps with its catalog item's account and Service Line, and only the
-customers without a Xero contact raise exceptions."""
+"""The demo configuration (services/stack/demo.py) against the Xero simulator and
+a real PostgreSQL: every synthetic invoice and credit memo routes where the
+MSP's routing intent says, maps with its catalog item's account and Service
+Line, and only the customers without a Xero contact raise exceptions."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -11,14 +11,17 @@ import pytest
 
 from services.common.db import connect
 from services.mapper.decide import decide
+from services.common.secrets import SecretBox
 from services.mapping import repository as repo
-from services.mapping.sandbox_config import configure_sandbox
+from services.mapping.catalog import refresh_from_xero
+from services.mapping.csv_io import import_csv
+from services.stack.demo import demo_mapping_rows, to_csv
 from services.mapping.translate import XeroDocument, translate
 from services.sandbox import identity
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits
-from services.sandbox.xero.serve import serving
+from services.sandbox.xero.serve import serving, sign_in
 from services.sandbox.xero.state import build_state
 
 try:
@@ -62,15 +65,27 @@ def configured(fresh_database, tmp_path):
         settings = make_settings(fresh_database, tmp_path=tmp_path).model_copy(update={
             "xero_url": f"{base}/api.xro/2.0", "xero_token_url": f"{base}/connect/token",
             "xero_client_id": identity.XERO_CLIENT_ID, "xero_client_secret": identity.XERO_CLIENT_SECRET})
-        done = configure_sandbox(settings, base)
-        again = configure_sandbox(settings, base)  # idempotent: nothing new connected, nothing changed
-        yield msp, settings, done, again
+        token = sign_in(base)["refresh_token"]  # one sign-in reaches all three organisations
+        with connect(settings.postgres_url, autocommit=True) as conn:
+            for org in identity.ORGANISATIONS:
+                with conn.transaction():
+                    repo.create_organisation(conn, {"id": org.short, "name": org.name, "tenant_id": org.tenant_id,
+                                                    "refresh_token": token}, SecretBox(settings.secret_key), "test")
+        for org in identity.ORGANISATIONS:
+            refresh_from_xero(settings, settings.postgres_url, org.short, org.tenant_id, "test")
+        text = to_csv(demo_mapping_rows(msp))
+        with connect(settings.postgres_url, autocommit=True) as conn:
+            parsed, counts, _ = import_csv(conn, text, "test", dry_run=False)
+            assert parsed.errors == [], parsed.errors[:5]
+            version = repo.config_version(conn)
+            again, _, changes = import_csv(conn, text, "test", dry_run=False)  # the same file again changes nothing
+            assert again.errors == [] and changes == [] and repo.config_version(conn) == version
+        yield msp, settings, counts
 
 
 def test_sandbox_invoices_route_and_map_as_the_msp_intends(configured):
-    msp, settings, done, again = configured
-    assert sorted(done["connected"]) == ["adelaide", "holdings", "sydney"] and again["connected"] == []
-    assert done["imported"]["routing_rules"] == 5
+    msp, settings, counts = configured
+    assert counts["routing_rules"] == 1 + len(msp.locations) + 1
     with connect(settings.postgres_url, autocommit=True) as conn:
         snapshot = repo.load_snapshot(conn)
     has_contact = {(c.organisation, c.company_id) for c in msp.xero_contacts}
