@@ -81,6 +81,18 @@ class MappingSource:
                 " where sync_records.status in ('pending', 'mapped', 'exception', 'failed')",
                 (record["record_type"], str(record["cw_id"]), number, customer, status, decision.organisation_id, error))
 
+    def written_to(self, record_type: str, cw_id) -> list[str]:
+        """Organisations whose Xero holds this record, from the writer's ledger."""
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = connect(self.url, autocommit=True)
+            if not self._conn.execute("select to_regclass('xero_ledger') is not null as ok").fetchone()["ok"]:
+                return []
+            rows = self._conn.execute(
+                "select organisation_id from xero_ledger where record_type = %s and cw_id = %s and xero_id is not null"
+                " order by organisation_id", (record_type, str(cw_id))).fetchall()
+        return [r["organisation_id"] for r in rows]
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -105,7 +117,9 @@ async def process(record: dict, source: MappingSource, send) -> Decision:
     """Maps one record and sends what it becomes; `send(topic, key, schema, event)`
     returns an awaitable that completes when the broker has the message."""
     snapshot = await postgres_call(source.current)
-    decision = decide(record, snapshot, datetime.now(timezone.utc))
+    written = (await postgres_call(source.written_to, record["record_type"], record["cw_id"])
+               if record.get("change") == "DELETED" else None)
+    decision = decide(record, snapshot, datetime.now(timezone.utc), written)
     await postgres_call(source.record_status, record, decision)
     sent = [await send(topic, key, "xero_write_request", event) for topic, key, event in decision.writes]
     sent += [await send(topic, key, "sync_exception", event) for topic, key, event in decision.exceptions]

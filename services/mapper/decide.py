@@ -50,8 +50,16 @@ def _write(record: dict, org_id: str, operation: str, endpoint: str, body: dict,
     return XERO_WRITES.name, org_id.encode(), event
 
 
-def decide(record: dict, snapshot: Snapshot, now: datetime) -> Decision:
+def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str] | None = None) -> Decision:
+    """`written_to`: the organisations the writer's ledger says hold this record.
+    A deletion goes there, whatever the rules say now; the rules decide only
+    for a record never written."""
     label = record_label(record)
+    if record.get("change") == "DELETED" and written_to:
+        endpoint, body, key = deletion(record)
+        decision = Decision(organisation_id=written_to[0], reason="where the record was written")
+        decision.writes = [_write(record, org_id, "DELETE", endpoint, body, key, now) for org_id in written_to]
+        return decision
     try:
         chosen = route(record, snapshot.rules, label)
     except RoutingError as exc:

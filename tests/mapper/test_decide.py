@@ -75,3 +75,12 @@ def test_purchase_order_is_a_draft_bill_whatever_the_setting():
     [(_, _, event)] = decide(purchase_order(), snapshot(procurement="AUTHORISED"), NOW).writes
     body = json.loads(event["body"])
     assert body["Type"] == "ACCPAY" and body["Status"] == "DRAFT"
+
+
+def test_deletion_goes_where_the_record_was_written_whatever_the_rules_say_now():
+    record = dict(invoice(location_id=1), change="DELETED")  # the rules now say adelaide
+    decision = decide(record, snapshot(), NOW, written_to=["holdings"])
+    assert [(key, event["operation"], event["organisation_id"]) for _, key, event in decision.writes] == [
+        (b"holdings", "DELETE", "holdings")]
+    # A record never written is deleted where the rules send it (the writer finds nothing to remove).
+    assert decide(record, snapshot(), NOW, written_to=[]).writes[0][1] == b"adelaide"

@@ -58,3 +58,24 @@ async def test_a_bad_record_is_an_error_for_the_dead_letter_topic(fresh_database
     with pytest.raises(KeyError):
         await process(broken, source, send)
     source.close()
+
+
+async def test_deletion_is_sent_to_the_organisation_in_the_ledger(fresh_database):
+    from services.common.db import connect
+
+    configure(fresh_database)
+    with connect(fresh_database, autocommit=True) as conn:
+        conn.execute("insert into xero_ledger (organisation_id, record_type, cw_id, xero_id, natural_key)"
+                     " values ('holdings', 'invoice', '31', 'x-31', 'INV-31')")
+    source = MappingSource(fresh_database)
+    sent = []
+
+    async def send(topic, key, schema, event):
+        sent.append((key, event["operation"]))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    await process(dict(invoice("INV-31", 31, location_id=1), change="DELETED"), source, send)
+    assert sent == [(b"holdings", "DELETE")]
+    source.close()
