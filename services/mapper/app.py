@@ -117,8 +117,7 @@ async def process(record: dict, source: MappingSource, send) -> Decision:
     """Maps one record and sends what it becomes; `send(topic, key, schema, event)`
     returns an awaitable that completes when the broker has the message."""
     snapshot = await postgres_call(source.current)
-    written = (await postgres_call(source.written_to, record["record_type"], record["cw_id"])
-               if record.get("change") == "DELETED" else None)
+    written = await postgres_call(source.written_to, record["record_type"], record["cw_id"])
     decision = decide(record, snapshot, datetime.now(timezone.utc), written)
     await postgres_call(source.record_status, record, decision)
     sent = [await send(topic, key, "xero_write_request", event) for topic, key, event in decision.writes]

@@ -52,8 +52,9 @@ def _write(record: dict, org_id: str, operation: str, endpoint: str, body: dict,
 
 def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str] | None = None) -> Decision:
     """`written_to`: the organisations the writer's ledger says hold this record.
-    A deletion goes there, whatever the rules say now; the rules decide only
-    for a record never written."""
+    A deletion goes there, whatever the rules say now. An update the rules now
+    send elsewhere is an exception (moving it would leave a copy behind); the
+    rules alone decide for a record never written."""
     label = record_label(record)
     if record.get("change") == "DELETED" and written_to:
         endpoint, body, key = deletion(record)
@@ -75,6 +76,16 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
     if record.get("change") == "DELETED":
         endpoint, body, key = deletion(record)
         decision.writes.append(_write(record, org.organisation_id, "DELETE", endpoint, body, key, now))
+        return decision
+    if written_to and org.organisation_id not in written_to:
+        # Writing it to the new organisation would leave the old copy behind: a person decides.
+        held = ", ".join(written_to)
+        decision.organisation_id = written_to[0]
+        decision.exceptions.append(_exception(
+            record, "route_changed",
+            f"{label} is in Xero organisation {held} but now routes to {org.organisation_id} by {chosen.reason}; "
+            f"void or delete it in {held}, then force-sync it", written_to[0],
+            {"written_to": held, "routes_to": org.organisation_id, "rule": chosen.reason}, now))
         return decision
     status = snapshot.create_status.get(record_kind(record), "DRAFT")
     result = translate(record, org, status)

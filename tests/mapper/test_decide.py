@@ -84,3 +84,14 @@ def test_deletion_goes_where_the_record_was_written_whatever_the_rules_say_now()
         (b"holdings", "DELETE", "holdings")]
     # A record never written is deleted where the rules send it (the writer finds nothing to remove).
     assert decide(record, snapshot(), NOW, written_to=[]).writes[0][1] == b"adelaide"
+
+
+def test_update_of_a_record_the_rules_now_send_elsewhere_is_an_exception():
+    record = invoice(location_id=1)  # written to holdings, the rules now say adelaide
+    decision = decide(record, snapshot(), NOW, written_to=["holdings"])
+    assert decision.writes == [] and decision.organisation_id == "holdings"
+    [(_, _, event)] = decision.exceptions
+    assert event["kind"] == "route_changed" and event["details"]["routes_to"] == "adelaide"
+    assert "is in Xero organisation holdings but now routes to adelaide" in event["message"]
+    # Still in the organisation the rules choose: an ordinary update.
+    assert decide(record, snapshot(), NOW, written_to=["adelaide"]).writes[0][2]["operation"] == "UPSERT"
