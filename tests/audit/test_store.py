@@ -110,6 +110,9 @@ def test_a_redelivered_batch_does_not_double_entries(store):
     store.insert(rows[:10])
     assert store.count() == len(rows)
     assert len(all_pages(store, {"limit": "1000"})) == len(rows)
+    assert len(all_pages(store, {"limit": "3"})) == len(rows)
+    exported = list(csv.DictReader(io.StringIO(b"".join(store.export_csv(parse_query({}))).decode())))
+    assert sorted(r["entry_id"] for r in exported) == sorted(r["entry_id"] for r in rows)
 
 
 def test_csv_export_has_every_matching_row_and_column(store):
