@@ -217,10 +217,14 @@ def test_rollup_reads_sync_tables_or_zeros(client, settings):
                          " ('credit_note','3','synced','adelaide',5), ('invoice','4','exception','adelaide',1),"
                          " ('invoice','5','synced','sydney',999)")
             conn.execute("insert into api_usage (organisation_id, day, calls) values ('adelaide', (now() at time zone 'utc')::date, 250)")
+            conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_finished) values"
+                         " ('cw:invoice', now(), '2026-11-25T06:00:00Z'), ('cw:credit_note', now(), '2026-11-25T07:00:00Z'),"
+                         " ('xero:payments:sydney', now(), '2026-11-25T09:00:00Z')")
         full = client.get("/api/organisations/adelaide/rollup", headers=AUTH).json()
         assert full["records_synced"] == {"credit_note": 1, "invoice": 2}
         assert full["amounts"] == {"credit_note": "5.00", "invoice": "120.15"} and full["total_amount"] == "125.15"
         assert full["open_exceptions"] == 1 and full["api_calls_today"] == 250 and full["api_budget_used"] == "5.0%"
+        assert full["last_cycle_at"].startswith("2026-11-25T07:00:00")  # Sydney's payment cycle is not Adelaide's
     assert client.get("/api/organisations/nowhere/rollup", headers=AUTH).status_code == 404
 
 
