@@ -52,8 +52,12 @@ class Stack:
         return (self.data_dir / "up.out").read_text(errors="replace")[-5000:]
 
     def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.info["admin"]["url"], timeout=30,
-                            headers={"Authorization": f"Bearer {self.info['admin']['token']}"})
+        return self.admin_for(self.info)
+
+    @staticmethod
+    def admin_for(info: dict) -> httpx.Client:
+        return httpx.Client(base_url=info["admin"]["url"], timeout=30,
+                            headers={"Authorization": f"Bearer {info['admin']['token']}"})
 
     def stop(self, timeout: float = 60) -> int:
         if self.proc and self.proc.poll() is None:

@@ -98,8 +98,10 @@ def init_postgres(pgdata: Path, bin_path: Path) -> None:
     if stale.exists():  # left by a killed server; the server refuses to start beside it
         stale.unlink()
     if not (pgdata / "PG_VERSION").exists():
-        subprocess.run([str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8"],
-                       user=user, check=True, capture_output=True)
+        done = subprocess.run([str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres",
+                               "--encoding=utf8"], user=user, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
 
 
 def _pg_ready(url: str) -> str | None:
