@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     alert_email_to: str = Field("finance@example.com", description="Comma-separated recipients of exception alerts.")
     alert_email_from: str = Field("connectzero@example.com", description="Sender address of exception alerts.")
     alert_check_seconds: float = Field(5.0, gt=0, le=3600, description="Seconds between the alerts service's checks for exceptions to send.")
+    audit_group: str = Field("connectzero-audit", min_length=1, description="Audit: Kafka consumer group (one per stack sharing a broker).")
+    alerts_group: str = Field("connectzero-alerts", min_length=1, description="Alerts: Kafka consumer group (one per stack sharing a broker).")
 
     @field_validator("log_level")
     @classmethod

@@ -5,11 +5,13 @@ import logging
 import threading
 from datetime import timedelta
 
+from confluent_kafka import Consumer
+
 from ..common.codec import Codec
 from ..common.cw_client import CwClient
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import consume_batches, make_consumer, make_producer
+from ..common.kafka import consume_batches, make_producer
 from ..common.settings import Settings
 from ..common.topics import SYNC_COMMANDS
 from .commands import CommandHandler
@@ -28,6 +30,23 @@ def make_pipeline(settings: Settings, codec: Codec, producer) -> Pipeline:
     return Pipeline(CwClient.from_settings(settings, recorder), Store(settings.postgres_url), Emitter(producer, codec))
 
 
+def commands_consumer(settings: Settings) -> Consumer:
+    """make_consumer's settings plus a short fetch wait: a broker that does not
+    answer a fetch as soon as data arrives (the embedded one) would otherwise hold
+    a force-sync command for up to half a second (librdkafka's default wait)."""
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": COMMANDS_GROUP,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": max(500, settings.session_timeout_ms // 5),
+        "fetch.wait.max.ms": 50,
+    })
+    consumer.subscribe([SYNC_COMMANDS.name])
+    return consumer
+
+
 def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
          overlap: timedelta | None = None) -> None:
     migrate(settings.postgres_url)
@@ -36,11 +55,13 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     scheduler = Scheduler(make_pipeline(settings, codec, producer), tick_seconds=tick_seconds,
                           **({"overlap": overlap} if overlap is not None else {}))
     handler = CommandHandler(make_pipeline(settings, codec, producer), codec, scheduler.wake)
-    consumer = make_consumer(settings.kafka_bootstrap, COMMANDS_GROUP, [SYNC_COMMANDS.name], settings.session_timeout_ms)
+    consumer = commands_consumer(settings)
 
     def consume() -> None:
         try:
-            consume_batches(consumer, handler.handle, producer, "ingest", stop.is_set, max_batch=50)
+            # consume() waits for a full batch or the timeout, so a short timeout keeps a
+            # lone force-sync command from waiting half a second for company.
+            consume_batches(consumer, handler.handle, producer, "ingest", stop.is_set, max_batch=50, poll_timeout=0.05)
         except Exception:
             log.exception("commands consumer stopped")
             stop.set()
