@@ -33,7 +33,7 @@ from . import compose, smtp, store
 from .rules import NewException, Settled, interpret, plan
 
 log = logging.getLogger(__name__)
-SERVICE, GROUP = "alerts", "connectzero-alerts"
+SERVICE = "alerts"
 _SEND_LOCK_ID = 727_040  # one sender at a time across processes
 
 EMAILS = Counter("cz_alert_emails_total", "Alert emails sent", ["mode"])
@@ -52,8 +52,9 @@ def smtp_url(settings: Settings) -> str:
 class ExceptionRecorder:
     """Consumes exceptions and write results into the exceptions table."""
 
-    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str = GROUP):
-        self.settings, self.codec, self.on_new, self.group = settings, codec, on_new, group
+    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str | None = None):
+        self.settings, self.codec, self.on_new = settings, codec, on_new
+        self.group = group or settings.alerts_group
         self.running = False
 
     def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:

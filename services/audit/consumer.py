@@ -24,7 +24,6 @@ from .store import AuditStore
 
 log = logging.getLogger(__name__)
 SERVICE = "audit"
-GROUP = "connectzero-audit"
 
 ENTRIES = Counter("cz_audit_entries_total", "Entries written to the audit log", ["kind"])
 INSERT_SECONDS = Histogram("cz_audit_insert_seconds", "Time to insert one batch into the audit store")
@@ -36,10 +35,10 @@ def audited_topics() -> list[str]:
 
 
 class AuditConsumer:
-    def __init__(self, settings: Settings, store: AuditStore, codec: Codec, group: str = GROUP,
+    def __init__(self, settings: Settings, store: AuditStore, codec: Codec, group: str | None = None,
                  topics: list[str] | None = None, max_batch: int = 500):
         self.settings, self.store, self.codec = settings, store, codec
-        self.group, self.topics, self.max_batch = group, topics or audited_topics(), max_batch
+        self.group, self.topics, self.max_batch = group or settings.audit_group, topics or audited_topics(), max_batch
         self.running = False
         self.last_batch_at = 0.0
 

@@ -24,7 +24,8 @@ def test_alerts_process_emails_an_exception_and_stops_cleanly(tmp_path, kafka_bo
     env = {k: v for k, v in os.environ.items() if not k.startswith("CZ_")}
     env.update(CZ_DATA_DIR=str(tmp_path), CZ_KAFKA_BOOTSTRAP=kafka_bootstrap, CZ_POSTGRES_URL=fresh_database,
                CZ_SMTP_URL=smtp_url, CZ_ALERTS_PORT=str(port), CZ_ADMIN_TOKEN=TOKEN, CZ_SESSION_TIMEOUT_MS="6000",
-               CZ_ALERT_CHECK_SECONDS="1", CZ_LOG_JSON="true")
+               CZ_ALERT_CHECK_SECONDS="1", CZ_LOG_JSON="true",
+               CZ_ALERTS_GROUP=f"alerts-process-{uuid.uuid4().hex}")
     log = tmp_path / "alerts.log"
     proc = subprocess.Popen([sys.executable, "-m", "services.alerts"], env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT)

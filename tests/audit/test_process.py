@@ -25,7 +25,8 @@ class AuditProcess:
     def __init__(self, data_dir, kafka_bootstrap, port):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CZ_")}
         self.env.update(CZ_DATA_DIR=str(data_dir), CZ_KAFKA_BOOTSTRAP=kafka_bootstrap, CZ_AUDIT_PORT=str(port),
-                        CZ_ADMIN_TOKEN=TOKEN, CZ_SESSION_TIMEOUT_MS="6000", CZ_LOG_JSON="true")
+                        CZ_ADMIN_TOKEN=TOKEN, CZ_SESSION_TIMEOUT_MS="6000", CZ_LOG_JSON="true",
+                        CZ_AUDIT_GROUP=f"audit-process-{uuid.uuid4().hex}")
         self.url, self.log = f"http://127.0.0.1:{port}", data_dir / "audit.log"
         self.proc = None
 
