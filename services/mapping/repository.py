@@ -4,8 +4,9 @@ the history of every change to them.
 Every mutating function takes an open connection inside the caller's
 transaction and records its change in `config_changes` in that same
 transaction, so a change and its history entry commit together. Credentials
-are sealed with `SecretBox` before they reach the database and never leave
-this module except through `open_credential`.
+are sealed with `SecretBox` before they reach the database; what this module
+returns about an organisation never includes them (the writer's token manager
+reads the sealed seed itself, see common/xero_auth.py).
 """
 from __future__ import annotations
 
@@ -105,15 +106,6 @@ def delete_organisation(conn, org_id: str, actor: str) -> None:
     before = get_organisation(conn, org_id, lock=True)
     conn.execute("delete from organisations where id = %s", (org_id,))
     record_change(conn, "organisations", org_id, "delete", actor, _public(before), None)
-
-
-def store_credential(conn, org_id: str, refresh_token: str, box: SecretBox, actor: str = "writer") -> None:
-    """Persists a rotated refresh token (Xero rotates it on every refresh)."""
-    row = conn.execute(
-        "update organisations set credential_sealed = %s, credential_updated_at = now(), updated_at = now()"
-        " where id = %s returning id", (box.seal(refresh_token), org_id)).fetchone()
-    if row is None:
-        raise NotFound(f"no organisation {org_id!r}")
 
 
 def open_credential(conn, org_id: str, box: SecretBox) -> str | None:
