@@ -26,9 +26,9 @@ from ..common.codec import Codec
 from ..common.cw_client import CwApiError, CwClient, all_of
 from ..common.topics import CW_RECORD_TOPICS
 from .poller import RecordError, changed_since, content_hash, last_updated, window
-from .refs import AccountManagers
 from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS
 from .payments import force_sync_payment
+from .refs import AccountManagers
 from .sources import POLLED_TYPES, Source, source_for
 from .store import Emitted, Store
 
@@ -195,8 +195,8 @@ def _effective_overlap(overlap: timedelta, started: datetime | None, finished: d
     return overlap
 
 
-def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVERLAP, trigger: str = "SCHEDULE",
-              on_page: Callable[[CycleResult], None] | None = None) -> CycleResult:
+def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVERLAP,
+              trigger: str = "SCHEDULE") -> CycleResult:
     """Reads every record of `record_type` changed since the stored cursor
     (less the overlap), emits those whose hash changed, then advances the cursor."""
     source = source_for(record_type)
@@ -227,8 +227,6 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                     except RecordError:
                         continue
                     newest = seen_at if newest is None or seen_at > newest else newest
-                if on_page:
-                    on_page(result)
             if source.page_handler is None:
                 detect_deletions(p, source, result)
         except BaseException:

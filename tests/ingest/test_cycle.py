@@ -57,6 +57,27 @@ def read_since(bootstrap: str, codec, topic: str, since: datetime, idle: float =
     return events
 
 
+def read_dead_letters(bootstrap: str, topic: str, codec, command_id: str, timeout: float = 15) -> bytes | None:
+    """The dlq.error header of the parked command with this id, if it arrives in time."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"d-{uuid.uuid4()}", "fetch.wait.max.ms": 50})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            try:
+                _, record = codec.decode(msg.value())
+            except ValueError:
+                continue
+            if record.get("command_id") == command_id:
+                return dict(msg.headers() or []).get("dlq.error")
+    finally:
+        consumer.close()
+    return None
+
+
 def expected_ids(sim, record_type: str) -> set[int]:
     memo = record_type == "credit_note"
     return {i for i, inv in sim.state.c["invoices"].by_id.items() if (inv["type"] == "CreditMemo") == memo}
@@ -165,7 +186,7 @@ def test_force_sync_and_replay_emit_whatever_the_hash(cw_sim, pipeline_factory, 
     assert {e["trigger"] for e in events} == {"REPLAY"}
 
 
-def test_force_sync_command_reaches_the_topic_within_seconds(cw_sim, kafka_bootstrap, fresh_database, codec):
+def test_commands_force_sync_within_seconds_run_a_cycle_and_park_the_impossible(cw_sim, kafka_bootstrap, fresh_database, codec):
     # The schedule is hours away: both types ran a moment ago on a 6-hour cadence.
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         for rtype in ("invoice", "credit_note", "procurement", "payment"):
@@ -198,6 +219,26 @@ def test_force_sync_command_reaches_the_topic_within_seconds(cw_sim, kafka_boots
         assert arrived is not None and arrived < 10, arrived
         # no cycle ran: the schedule was not due (commands queued by other tests may add their own events)
         assert not [e for e in events if e["trigger"] == "SCHEDULE"]
+
+        # RUN_CYCLE makes the type due now; the scheduler runs it within a tick
+        before = cursor_row(fresh_database, "credit_note")["last_cycle_started"]
+        marker = str(uuid.uuid4())
+        for action, record_id in (("RUN_CYCLE", None), ("FORCE_SYNC", f"99999{time.time_ns() % 1000}")):
+            producer.produce(SYNC_COMMANDS.name, key=b"x", value=codec.encode("sync_command", {
+                "command_id": marker, "action": action, "record_type": "credit_note" if record_id is None else "payment",
+                "record_id": record_id, "window_from": None, "window_to": None, "requested_by": "test",
+                "requested_at": datetime.now(timezone.utc)}))
+        producer.flush(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            row = cursor_row(fresh_database, "credit_note")
+            if row["last_cycle_started"] > before and row["last_cycle_status"] == "ok":
+                break
+            time.sleep(0.2)
+        assert row["last_cycle_started"] > before and row["last_cycle_status"] == "ok"
+        # a command that cannot be carried out (a payment ingest never saw) is parked with its error
+        parked = read_dead_letters(kafka_bootstrap, SYNC_COMMANDS.dlq, codec, marker)
+        assert parked and b"not seen by ingest" in parked
     finally:
         stop.set()
         worker.join(20)
