@@ -21,8 +21,9 @@ from ..mapping import catalog as catalog_store
 from ..mapping import csv_io
 from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
-from ..mapping.model import RECORD_TYPES
+from ..mapping.model import RECORD_TYPES, Rule
 from ..mapping.rollup import rollup
+from ..mapping.routing import RoutingError, route
 from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row
 
 OrgId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Organisation id (slug).")]
@@ -50,6 +51,20 @@ class OrganisationUpdate(_In):
     scopes: str | None = Field(None, max_length=1000)
     status: Literal["connected", "disconnected", "disabled"] | None = None
     create_contacts: bool | None = None
+
+
+class TagIn(_In):
+    caption: str = Field(min_length=1, max_length=255)
+    value: str | None = Field(None, max_length=255)
+
+
+class RoutePreviewIn(_In):
+    """The facts of a ConnectWise record that routing looks at."""
+
+    location_id: int | None = None
+    member: str | None = Field(None, max_length=100, description="The invoice's member identifier.")
+    account_manager: str | None = Field(None, max_length=100, description="The company's account manager identifier.")
+    tags: list[TagIn] = Field(default_factory=list, description="Custom fields: caption and value.")
 
 
 class SettingsIn(_In):
@@ -200,6 +215,19 @@ def config_router(settings: Settings) -> APIRouter:
     @router.post("/routing-rules", status_code=201, summary="Add a routing rule")
     def create_rule(body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:
         return run(conn, repo.create_rule, body, actor)
+
+    @router.post("/routing-rules/preview", summary="Which organisation a record with these facts would go to, and why")
+    def preview_route(body: RoutePreviewIn, conn: Db) -> dict:
+        record = {"location_id": body.location_id, "member_identifier": body.member,
+                  "account_manager_identifier": body.account_manager,
+                  "custom_fields": [t.model_dump() for t in body.tags]}
+        rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"])
+                 for r in repo.list_rules(conn)]
+        try:
+            chosen = route(record, rules, "a record")
+        except RoutingError as exc:
+            return {"organisation_id": None, "rule_id": None, "reason": str(exc)}
+        return {"organisation_id": chosen.organisation_id, "rule_id": chosen.rule.id, "reason": chosen.reason}
 
     @router.get("/routing-rules/{rule_id}", summary="One routing rule")
     def get_rule(rule_id: int, conn: Db) -> dict:

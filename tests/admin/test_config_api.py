@@ -267,3 +267,20 @@ def test_an_update_that_changes_nothing_records_nothing(client):
     assert len(client.get("/api/config/changes", headers=AUTH).json()) == before
     assert client.put("/api/organisations/adelaide", json={"status": "disabled"}, headers=AUTH).json()["status"] == "disabled"
     assert len(client.get("/api/config/changes", headers=AUTH).json()) == before + 1
+
+
+def test_routing_preview_says_where_a_record_would_go_and_why(client):
+    seed_orgs(client)
+    for rule in ({"kind": "location", "value": "1", "organisation_id": "adelaide"},
+                 {"kind": "tag", "caption": "Xero Entity", "value": "Holdings", "organisation_id": "holdings"}):
+        assert client.post("/api/routing-rules", json=rule, headers=AUTH).status_code == 201
+    adelaide = client.post("/api/routing-rules/preview", json={"location_id": 1}, headers=AUTH).json()
+    assert adelaide["organisation_id"] == "adelaide" and adelaide["reason"].startswith("location 1")
+    tagged = client.post("/api/routing-rules/preview", json={"location_id": 1, "tags": [{"caption": "Xero Entity",
+                                                                                         "value": "Holdings"}]}, headers=AUTH).json()
+    assert tagged["organisation_id"] == "holdings"
+    nowhere = client.post("/api/routing-rules/preview", json={"location_id": 5, "member": "jo"}, headers=AUTH).json()
+    assert nowhere["organisation_id"] is None and "location 5, member jo" in nowhere["reason"]
+    bad = client.post("/api/routing-rules/preview", json={"location_id": "Adelaide"}, headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "location_id"
+    assert client.post("/api/routing-rules/preview", json={}).status_code == 401
