@@ -26,17 +26,19 @@ raised, which callers treat as persistent, never as something to retry.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception_type
 
 from .db import connect
 from .secrets import SecretBox
 
+log = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=2)  # refresh this long before expiry: clocks drift, calls take time
 
 
@@ -50,7 +52,29 @@ class CredentialError(Exception):
 
 
 class TokenEndpointUnavailable(Exception):
-    """The token endpoint failed in a way worth retrying (5xx, transport)."""
+    """The token endpoint failed in a way worth retrying (5xx, 429, transport)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _wait_for_token_endpoint(retry_state) -> float:
+    """Exponential backoff after a failure; exactly Retry-After after a 429."""
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if getattr(exc, "retry_after", 0.0) > 0:
+        return exc.retry_after
+    return min(0.5 * 2 ** (retry_state.attempt_number - 1), 10.0)
+
+
+def _give_up(retry_state) -> bool:
+    """A run of 429s is waited out (up to 60 answers); other failures get 8 attempts."""
+    rate_limited = getattr(retry_state, "cz_rate_limited", 0)
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if getattr(exc, "retry_after", 0.0) > 0:
+        retry_state.cz_rate_limited = rate_limited + 1
+        return retry_state.cz_rate_limited >= 60
+    return retry_state.attempt_number - rate_limited >= 8
 
 
 @dataclass
@@ -148,8 +172,8 @@ class TokenManager:
         self.store.forget_access(organisation_id)
 
     def _refresh(self, organisation_id: str, refresh_token: str) -> tuple[str, datetime, str]:
-        retrying = Retrying(retry=retry_if_exception_type(TokenEndpointUnavailable), stop=stop_after_attempt(5),
-                            wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
+        retrying = Retrying(retry=retry_if_exception_type(TokenEndpointUnavailable), stop=_give_up,
+                            wait=_wait_for_token_endpoint, reraise=True)
         for attempt in retrying:
             with attempt:
                 return self._refresh_once(organisation_id, refresh_token)
@@ -163,7 +187,12 @@ class TokenManager:
         except httpx.TransportError as exc:
             raise TokenEndpointUnavailable(str(exc)) from exc
         if resp.status_code >= 500 or resp.status_code == 429:
-            raise TokenEndpointUnavailable(f"token endpoint answered {resp.status_code}")
+            log.info("token endpoint answered %s for %s", resp.status_code, organisation_id)
+            retry_after = resp.headers.get("Retry-After", "")
+            # A 429 without Retry-After still waits a second rather than backing off.
+            raise TokenEndpointUnavailable(f"token endpoint answered {resp.status_code}",
+                                           float(retry_after) if retry_after.isdigit() else
+                                           (1.0 if resp.status_code == 429 else 0.0))
         body = _json(resp)
         if resp.status_code != 200:
             error = body.get("error") or f"HTTP {resp.status_code}"

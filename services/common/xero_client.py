@@ -16,6 +16,7 @@ recorded for the audit log.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ..writer.pacing import Limits, Pacer
 from .exchanges import ExchangeRecorder
-from .xero_auth import CredentialError, TokenManager
+from .xero_auth import CredentialError, TokenEndpointUnavailable, TokenManager
 
+log = logging.getLogger(__name__)
 __all__ = ["XeroClient", "XeroOrg", "PacerGate", "XeroUnavailable", "XeroRequestError", "CredentialError"]
 
 
@@ -127,7 +129,10 @@ class XeroClient:
         raise AssertionError("unreachable")
 
     def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags) -> httpx.Response | None:
-        token = self.tokens.access_token(org.organisation_id)
+        try:
+            token = self.tokens.access_token(org.organisation_id)
+        except TokenEndpointUnavailable as exc:
+            raise _Retry(f"token endpoint: {exc}") from exc
         headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id, "Accept": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
@@ -141,6 +146,9 @@ class XeroClient:
                 self.on_call(org.organisation_id)
             resp = self.http.send(request)
             status, resp_headers = resp.status_code, resp.headers
+            if status == 429 or status >= 500:
+                log.info("Xero answered %s to %s %s for %s (Retry-After %s, problem %s)", status, method, path,
+                         org.organisation_id, resp.headers.get("Retry-After"), resp.headers.get("X-Rate-Limit-Problem"))
             return resp
         except httpx.TransportError as exc:
             if self.recorder:

@@ -31,7 +31,6 @@ from .pacing import Limits, Pacer
 from .writer import OrganisationWriter
 
 log = logging.getLogger(__name__)
-GROUP = "connectzero-writer"
 
 
 class WriterService:
@@ -124,8 +123,11 @@ def run(settings: Settings, stop: threading.Event) -> None:
     producer = make_producer(settings.kafka_bootstrap)
     service = build(settings, codec, producer)
     try:
-        service.recover()
-        consumer = make_consumer(settings.kafka_bootstrap, GROUP, [XERO_WRITES.name], settings.session_timeout_ms)
+        settled = service.recover()
+        log.info("writer ready: %d pending writes settled from Xero", settled)
+        consumer = make_consumer(settings.kafka_bootstrap, settings.writer_group, [XERO_WRITES.name], settings.session_timeout_ms)
+        consumer.subscribe([XERO_WRITES.name], on_assign=lambda _c, parts: log.info(
+            "assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)))
         try:
             consume_batches(consumer, service.handle, producer, "writer", stop.is_set, max_batch=settings.writer_max_batch)
         finally:

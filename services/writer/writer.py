@@ -122,6 +122,9 @@ class OrganisationWriter:
             self.ledger.record(org.organisation_id,
                                [self._rejected(org, p.request, [exc.message], "xero_request") for p in group])
             return
+        failed = sum(1 for e in elements if status.element_failed(e))
+        log.info("%s %s %d %s to %s: %d ok, %d refused", method, endpoint, len(group), group[0].request.record_type,
+                 org.organisation_id, len(group) - failed, failed)
         outcomes = []
         for planned_item, element in zip(group, elements):
             req = planned_item.request

@@ -55,6 +55,8 @@ def writer_env(bootstrap: str, db: str, sim, secret: str, tmp: Path, per_minute:
         "CZ_XERO_CLIENT_SECRET": XERO_CLIENT_SECRET, "CZ_SECRET_KEY": secret, "CZ_DATA_DIR": str(tmp),
         "CZ_WRITER_PORT": str(free_port()), "CZ_SESSION_TIMEOUT_MS": "3000", "CZ_LOG_JSON": "false",
         "CZ_XERO_LIMIT_PER_MINUTE": str(per_minute), "CZ_SANDBOX": "false",
+        # Each test its own group: a writer killed by an earlier test must not hold partitions.
+        "CZ_WRITER_GROUP": f"writer-{uuid.uuid4()}",
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env

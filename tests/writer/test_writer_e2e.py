@@ -1,7 +1,9 @@
 """The writer end to end: real broker, real Postgres, the Xero simulator, the writer as a process."""
 from __future__ import annotations
 
+import contextlib
 import time
+from pathlib import Path
 from collections import Counter
 from types import SimpleNamespace
 
@@ -16,24 +18,36 @@ from tests.writer.harness import TopicReader, WriterProcess, produce, wait_until
 from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, invoices_by_number, running_simulator
 
 
-@pytest.fixture
-def stack(kafka_bootstrap, fresh_database, codec, tmp_path):
+@contextlib.contextmanager
+def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None):
     secret = Fernet.generate_key().decode()
     box = SecretBox(secret)
     suffix = f"-t{time.time_ns() % 10**9}"
-    with running_simulator(limits=SimLimits(per_minute=600)) as sim:
+    with running_simulator(limits=SimLimits(per_minute=600), wrap=wrap) as sim:
         orgs = add_organisations(fresh_database, box, sim, suffix=suffix)
         reader = TopicReader(kafka_bootstrap, codec, set(orgs.values()))
         env = writer_env(kafka_bootstrap, fresh_database, sim, secret, tmp_path)
         writer = WriterProcess(env, tmp_path / "writer.log").start()
         s = SimpleNamespace(sim=sim, db=fresh_database, orgs=orgs, reader=reader, writer=writer, codec=codec,
                             bootstrap=kafka_bootstrap, env=env, tmp=tmp_path)
+        started = time.monotonic()
         try:
             yield s
         finally:
+            print(f"writer stack used for {time.monotonic() - started:.1f}s")
+            s.writer.stop()  # the test may have replaced it by a restarted one
             writer.stop()
             reader.close()
-            print((tmp_path / "writer.log").read_text()[-3000:])
+            log = (tmp_path / "writer.log").read_text()
+            print("\n".join(line for line in log.splitlines() if "assigned" in line or "ready" in line or "started" in line))
+            print(log[-3000:])
+            (Path("/tmp") / "cz-writer-last.log").write_text(log)
+
+
+@pytest.fixture
+def stack(kafka_bootstrap, fresh_database, codec, tmp_path):
+    with writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path) as s:
+        yield s
 
 
 def results_for(s, cw_ids: set[int]) -> dict[int, list[dict]]:

@@ -55,11 +55,14 @@ class Sim:
 
 @contextlib.contextmanager
 def running_simulator(limits: Limits | None = None, faults: Faults | None = None,
-                      idempotency_window_seconds: float = 900) -> Iterator[Sim]:
+                      idempotency_window_seconds: float = 900, wrap=None) -> Iterator[Sim]:
+    """`wrap(app)` may put a test's own ASGI layer around the simulator (e.g. slow answers)."""
     state = build_state(generate(7, 1))
     faults = faults or Faults()
     limits = limits or Limits()
     app = create_app(state, faults, limits=limits, idempotency_window_seconds=idempotency_window_seconds)
+    if wrap is not None:
+        app = wrap(app)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="off"))
