@@ -17,6 +17,7 @@ from ..common.codec import Codec
 from ..common.topics import CONFIG_CHANGES
 
 log = logging.getLogger(__name__)
+BATCH = 5000  # changes sent per transaction
 
 
 def to_event(change: dict) -> dict:
@@ -54,7 +55,8 @@ class ChangePublisher:
             self._wake.clear()
             try:
                 with connect(postgres_url, autocommit=True) as conn:
-                    self.publish_pending(conn)
+                    while self.publish_pending(conn) == BATCH:  # a big import: keep going until none is left
+                        pass
             except Exception as exc:  # the rows stay pending; the next round retries
                 log.warning("publishing config changes failed: %s", exc)
 
@@ -67,8 +69,9 @@ class ChangePublisher:
             self._producer = make_producer(self.bootstrap, **{"message.timeout.ms": 5000})
         return self._producer
 
-    def publish_pending(self, conn, limit: int = 5000) -> int:
+    def publish_pending(self, conn, limit: int | None = None) -> int:
         """Sends unpublished changes in order; returns how many were confirmed."""
+        limit = limit or BATCH
         producer = self._producer_or_none()
         if producer is None:
             return 0

@@ -74,3 +74,12 @@ def test_changes_made_without_a_broker_are_published_later(fresh_database, kafka
         assert ChangePublisher(kafka_bootstrap, codec).publish_pending(conn) == 0  # published once only
     change_id = str(pending[0]["change_id"])
     assert published(kafka_bootstrap, codec, {change_id})[change_id]["actor"] == "ops"
+
+
+def test_a_large_backlog_is_published_in_batches(fresh_database, kafka_bootstrap, codec):
+    with connect(fresh_database, autocommit=True) as conn:
+        with conn.transaction():
+            for n in range(7):
+                repo.record_change(conn, "bench", str(n), "create", "ops", None, {"n": n})
+        publisher = ChangePublisher(kafka_bootstrap, codec)
+        assert [publisher.publish_pending(conn, limit=3) for _ in range(4)] == [3, 3, 1, 0]
