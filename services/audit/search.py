@@ -178,10 +178,24 @@ def page_sql(query: AuditQuery, table: str) -> Sql:
     return cond
 
 
+# Finance opens the export in a spreadsheet: a customer name or body that
+# starts with = + - @ would run as a formula there (CSV injection), so such a
+# cell is prefixed with an apostrophe, as OWASP recommends.
+_PLAIN = ("entry_id", "kind", "topic", "api", "service", "status", "method", "duration_ms")
+
+
+def _export_column(column: str) -> str:
+    if column == "at":
+        return f"{_AT_ISO} AS at"
+    if column in _PLAIN:
+        return column
+    return f"if(match({column}, '^[-=+@\\\\t\\\\r]'), concat('\\'', {column}), {column}) AS {column}"
+
+
 def export_sql(query: AuditQuery, table: str, columns: tuple[str, ...]) -> Sql:
     """Every matching row (no page limit, cursor ignored), every column, newest first."""
     cond = where(AuditQuery(**{**query.__dict__, "cursor": None}))
-    cols = ", ".join(_AT_ISO + " AS at" if c == "at" else c for c in columns)
+    cols = ", ".join(_export_column(c) for c in columns)
     # LIMIT 1 BY drops an unmerged duplicate for a third of FINAL's cost on a filtered export.
     cond.text = (f"SELECT {cols} FROM {table} WHERE {cond.text} ORDER BY at DESC, entry_id DESC "
                  f"LIMIT 1 BY at, entry_id{_SETTINGS}")

@@ -153,3 +153,20 @@ def test_expired_entries_are_deleted(store):
                   entry_from_message("api.exchanges.v1", "api_exchange", exchange(exchange_id="recent"), b"", None)])
     store._command("OPTIMIZE TABLE audit.entries FINAL")  # TTL applies on merge; force one now
     assert store.get("old") is None and store.get("recent") is not None
+
+
+def test_export_defuses_spreadsheet_formulas_but_search_sees_the_real_text(store):
+    store.insert([entry_from_message("api.exchanges.v1", "api_exchange",
+                                     exchange(exchange_id="f1", customer="=HYPERLINK(\"http://evil\")",
+                                              error="-2+3", response_body="@SUM(A1)"), b"", None),
+                  entry_from_message("api.exchanges.v1", "api_exchange",
+                                     exchange(exchange_id="f2", customer="Acme = Co"), b"", None)])
+    rows = {r["entry_id"]: r for r in csv.DictReader(io.StringIO(
+        b"".join(store.export_csv(parse_query({"customer": "=hyperlink"}))).decode()))}
+    assert list(rows) == ["f1"]  # the filter matched the stored text, not the defused one
+    assert rows["f1"]["customer"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows["f1"]["error"] == "'-2+3" and rows["f1"]["response_body"] == "'@SUM(A1)"
+    assert rows["f1"]["status"] == "200" and rows["f1"]["duration_ms"] == "42"
+    plain = list(csv.DictReader(io.StringIO(b"".join(store.export_csv(parse_query({"customer": "acme"}))).decode())))
+    assert plain[0]["customer"] == "Acme = Co"
+    assert store.get("f1")["customer"] == "=HYPERLINK(\"http://evil\")"  # the entry itself is unchanged
