@@ -115,6 +115,8 @@ class Notifier:
         self.settings = settings
         self.target = smtp.parse_smtp_url(smtp_url(settings))
         self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
+        if not self.recipients or not all("@" in a for a in self.recipients):
+            raise ValueError(f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}")
         self.wake = threading.Event()
         self._lock = threading.Lock()
 

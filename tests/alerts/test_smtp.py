@@ -83,3 +83,14 @@ def test_nothing_listening_is_transient_and_gives_up_after_the_attempts():
     with pytest.raises(OSError):
         send(target, message(), attempts=2)
     assert is_transient(ConnectionRefusedError()) and not is_transient(smtplib.SMTPAuthenticationError(535, b"no"))
+
+
+def test_the_notifier_refuses_settings_it_cannot_send_with():
+    from services.alerts.app import Notifier
+    from services.common.settings import Settings
+
+    for bad, variable in (({"alert_email_to": " , "}, "CZ_ALERT_EMAIL_TO"), ({"alert_email_to": "finance"}, "CZ_ALERT_EMAIL_TO"),
+                          ({"smtp_url": "mail.example.com:25"}, "CZ_SMTP_URL")):
+        with pytest.raises(ValueError) as caught:
+            Notifier(Settings(**bad))
+        assert variable in str(caught.value)
