@@ -124,6 +124,9 @@ def config_router(settings: Settings) -> APIRouter:
     def committed(conn) -> None:
         publisher.kick(settings.postgres_url)
 
+    # Changes left pending by an earlier run (Kafka was down, the process stopped) go out now.
+    publisher.kick(settings.postgres_url)
+
     def run(conn, fn, *args):
         try:
             with conn.transaction():

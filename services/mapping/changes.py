@@ -35,16 +35,20 @@ class ChangePublisher:
         self.bootstrap = bootstrap
         self.codec = codec or Codec.from_directory()
         self._producer = None
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._start_lock = threading.Lock()
 
     def kick(self, postgres_url: str, interval: float = 30.0) -> None:
-        """Publishes pending changes soon, from a background thread started on first use."""
+        """Publishes pending changes soon, from a background thread started on first use
+        (requests run in a thread pool: the lock keeps it to one thread)."""
         if not self.bootstrap:
             return
-        if getattr(self, "_thread", None) is None:
-            self._wake = threading.Event()
-            self._thread = threading.Thread(target=self._loop, args=(postgres_url, interval), name="config-changes",
-                                            daemon=True)
-            self._thread.start()
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, args=(postgres_url, interval),
+                                                name="config-changes", daemon=True)
+                self._thread.start()
         self._wake.set()
 
     def _loop(self, postgres_url: str, interval: float) -> None:
