@@ -3,8 +3,10 @@ PostgreSQL, once per test session, on free ports, in a temporary data directory.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +26,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def make_stack_dir() -> Path:
+    """A data directory for embedded parts, outside pytest's temporary root.
+
+    PostgreSQL runs as an unprivileged user and must traverse every parent of its
+    data directory; pytest resets its own root to owner-only at each session start,
+    which would lock out a server another test session has running.
+    """
+    path = Path(tempfile.mkdtemp(prefix="cz-test-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def stack_dir():
+    path = make_stack_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def parts_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("parts")
+def parts_dir():
+    path = make_stack_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

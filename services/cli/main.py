@@ -40,6 +40,16 @@ def up() -> None:
     raise typer.Exit(run_stack(settings))
 
 
+@app.command("settings")
+def settings_table() -> None:
+    """Every CZ_ setting with its default and meaning, as a Markdown table (the README's list)."""
+    from ..common.settings import Settings
+
+    print("| variable | default | meaning |\n|---|---|---|")
+    for name, field in Settings.model_fields.items():
+        print(f"| `CZ_{name.upper()}` | `{field.default}` | {field.description} |")
+
+
 def _stack() -> dict:
     path = load_settings().stack_file
     if not path.exists():

@@ -2,6 +2,7 @@
 edited in ConnectWise arrive in the right Xero organisation, mapped to the cent."""
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from services.sandbox.seed import generate
 
+from ..conftest import make_stack_dir
 from ..stackutil import Stack, wait_for
 from .sandbox_clients import XeroReader, connectwise
 
@@ -16,8 +18,9 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("e2e"), sandbox_scale=0)
+def stack():
+    data_dir = make_stack_dir()
+    stack = Stack(data_dir, sandbox_scale=0)
     info = stack.start(timeout=180)
     with stack.admin() as admin:
         # The first cycles (started at start-up) backfill the seed; wait until nothing is pending.
@@ -28,6 +31,7 @@ def stack(tmp_path_factory):
         wait_for(settled, 120, interval=1, what="initial backfill settled")
     yield stack, info
     stack.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,15 @@ from ..stackutil import wait_for
 
 
 @pytest.fixture
-def outage_stack(tmp_path):
-    settings = Settings(data_dir=tmp_path, kafka_port=free_port(), postgres_port=free_port(), matcher_port=free_port())
-    supervisor = Supervisor(tmp_path / "logs")
+def outage_stack(stack_dir):
+    settings = Settings(data_dir=stack_dir, kafka_port=free_port(), postgres_port=free_port(), matcher_port=free_port())
+    supervisor = Supervisor(stack_dir / "logs")
     supervisor.start(tansu_spec(settings))
     supervisor.start(postgres_spec(settings))
     supervisor.wait_healthy(["kafka", "postgres"], 60)
     bootstrap = f"127.0.0.1:{settings.kafka_port}"
     ensure_topics(bootstrap)
-    env = {**os.environ, "CZ_DATA_DIR": str(tmp_path), "CZ_KAFKA_BOOTSTRAP": bootstrap,
+    env = {**os.environ, "CZ_DATA_DIR": str(stack_dir), "CZ_KAFKA_BOOTSTRAP": bootstrap,
            "CZ_POSTGRES_URL": f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres",
            "CZ_MATCHER_PORT": str(settings.matcher_port)}
     service = subprocess.Popen([sys.executable, "-m", "services.matcher"], env=env, stdout=subprocess.DEVNULL,

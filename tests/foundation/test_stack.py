@@ -34,8 +34,8 @@ def stack_processes(data_dir) -> list[psutil.Process]:
     return found
 
 
-def test_up_serves_every_part_and_sigterm_stops_everything(tmp_path):
-    stack = Stack(tmp_path)
+def test_up_serves_every_part_and_sigterm_stops_everything(stack_dir):
+    stack = Stack(stack_dir)
     try:
         info = stack.start()
         for key in STACK_KEYS:
@@ -53,51 +53,51 @@ def test_up_serves_every_part_and_sigterm_stops_everything(tmp_path):
         assert admin.get("/docs").status_code == 200
         assert httpx.get(info["admin"]["url"] + "/api/whoami").status_code == 401
         assert admin.get("/api/whoami").status_code == 200
-        assert len(stack_processes(tmp_path)) >= 8
+        assert len(stack_processes(stack_dir)) >= 8
     finally:
         code = stack.stop()
     assert code == 0, stack.output()
-    assert not (tmp_path / "stack.json").exists()
-    left = stack_processes(tmp_path)
+    assert not (stack_dir / "stack.json").exists()
+    left = stack_processes(stack_dir)
     assert not left, [" ".join(p.cmdline()) for p in left]
 
 
-def test_a_part_that_fails_to_start_is_named_with_its_log_and_the_rest_stop(tmp_path):
-    (tmp_path / "postgres").mkdir()
-    (tmp_path / "postgres" / "PG_VERSION").write_text("9\n")  # a data directory from another major version
-    stack = Stack(tmp_path)
+def test_a_part_that_fails_to_start_is_named_with_its_log_and_the_rest_stop(stack_dir):
+    (stack_dir / "postgres").mkdir()
+    (stack_dir / "postgres" / "PG_VERSION").write_text("9\n")  # a data directory from another major version
+    stack = Stack(stack_dir)
     with pytest.raises(RuntimeError) as err:
         stack.start(timeout=90)
     assert "postgres failed to start" in str(err.value)
     assert "last lines of postgres's log" in str(err.value) and "postgresql.conf" in str(err.value)
     assert stack.proc.wait(30) == 1
-    left = stack_processes(tmp_path)
+    left = stack_processes(stack_dir)
     assert not left, [" ".join(p.cmdline()) for p in left]
 
 
-def test_a_port_already_taken_is_reported_before_anything_runs(tmp_path):
+def test_a_port_already_taken_is_reported_before_anything_runs(stack_dir):
     import socket
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
-        stack = Stack(tmp_path, smtp_port=squatter.getsockname()[1])
+        stack = Stack(stack_dir, smtp_port=squatter.getsockname()[1])
         with pytest.raises(RuntimeError) as err:
             stack.start(timeout=90)
     assert "mailbox failed to start: port" in str(err.value) and "already in use" in str(err.value)
     assert stack.proc.wait(30) == 1
-    assert not stack_processes(tmp_path)
+    assert not stack_processes(stack_dir)
 
 
-def test_a_service_that_dies_is_restarted_and_counted(tmp_path):
-    stack = Stack(tmp_path)
+def test_a_service_that_dies_is_restarted_and_counted(stack_dir):
+    stack = Stack(stack_dir)
     try:
         info = stack.start()
         mapper_pid = info["pids"]["mapper"]
         psutil.Process(mapper_pid).kill()
         wait_for(lambda: httpx.get(info["services"]["mapper"], timeout=2).status_code == 200
                  if _alive_other_than(info["services"]["mapper"]) else None, 60, what="mapper back")
-        log = (tmp_path / "up.out").read_text()
+        log = (stack_dir / "up.out").read_text()
         assert "restarted mapper (restart 1)" in log
     finally:
         stack.stop()
