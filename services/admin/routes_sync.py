@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -91,6 +91,37 @@ class RecordPage(BaseModel):
     offset: int
 
 
+class SyncState(BaseModel):
+    """Where a record type's polling stands (ConnectWise types; xero_payment is polled per organisation)."""
+    record_type: str
+    cadence_minutes: int
+    cursor_at: datetime | None
+    last_cycle_started: datetime | None
+    last_cycle_finished: datetime | None
+    last_cycle_status: str | None
+    next_due_at: datetime | None
+    progress_seen: int | None
+    progress_total: int | None
+    records_by_status: dict[str, int]
+
+
+def sync_states(postgres_url: str) -> list[SyncState]:
+    with connect(postgres_url) as conn:
+        rows = conn.execute(
+            "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
+            " c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
+            " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type").fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for r in conn.execute("select record_type, status, count(*) as n from sync_records group by 1, 2"):
+            counts.setdefault(r["record_type"], {})[r["status"]] = r["n"]
+    states = []
+    for r in rows:
+        started, status = r["last_cycle_started"], r["last_cycle_status"]
+        due = None if started is None or status in ("requested", "running") else started + timedelta(minutes=r["cadence_minutes"])
+        states.append(SyncState(**r, next_due_at=due, records_by_status=counts.get(r["record_type"], {})))
+    return states
+
+
 class CommandSender:
     """Produces sync commands; the producer is made on first use so the app
     starts (and /docs serves) without a broker."""
@@ -152,6 +183,11 @@ RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}"
 def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
     router = APIRouter(tags=["sync"])
     sender = CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
+
+    @router.get("/sync", response_model=list[SyncState],
+                summary="Each record type's cadence, cursor, last cycle, progress and records by status")
+    def sync_status() -> list[SyncState]:
+        return sync_states(settings.postgres_url)
 
     @router.post("/sync/{record_type}/run", status_code=202, response_model=CommandAccepted,
                  summary="Run a cycle for the record type now")

@@ -215,12 +215,18 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
         since = changed_since(cursor.cursor_at,
                               _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
         newest: datetime | None = None
+        conditions = all_of(source.condition, since)
         try:
-            for page in p.client.pages(source.path, conditions=all_of(source.condition, since),
-                                       tags={"record_type": record_type}):
+            # One count call buys a progress figure for the dashboard (records read of the window's total).
+            total = p.client.count(source.path, conditions)
+            store.progress(record_type, 0, total)
+            for page in p.client.pages(source.path, conditions=conditions, tags={"record_type": record_type}):
                 result.pages += 1
                 result.seen += len(page)
                 (source.page_handler or partial(emit_records, source=source))(p, page, trigger, False, result)
+                store.progress(record_type, result.seen, max(total, result.seen))
+                log.info("cycle %s: %d of %d read, %d emitted", record_type, result.seen, max(total, result.seen),
+                         result.emitted)
                 for rec in page:
                     try:
                         seen_at = last_updated(rec)

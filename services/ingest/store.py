@@ -84,6 +84,10 @@ class Store:
             " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
             (at, status, cursor_at, source(record_type)))
 
+    def progress(self, record_type: str, seen: int, total: int | None) -> None:
+        self.conn.execute("update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
+                          (seen, total, source(record_type)))
+
     def request_cycle(self, record_type: str) -> None:
         """Makes a record type due now (a RUN_CYCLE command), durably."""
         self.conn.execute(

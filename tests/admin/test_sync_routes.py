@@ -141,3 +141,21 @@ def test_records_list_filters_and_pages(client):
     page = client.get("/api/records", params={"limit": 2, "offset": 1}).json()
     assert [r["cw_id"] for r in page["items"]] == ["2", "3"] and page["total"] == 4
     assert client.get("/api/records", params={"status": "lost"}).status_code == 422
+
+
+def test_sync_status_shows_each_type_with_its_cycle_and_records(client):
+    seed_records(client.database)
+    with psycopg.connect(client.database, autocommit=True) as conn:
+        conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
+                     " last_cycle_status, progress_seen, progress_total) values ('cw:invoice', '2026-11-20T10:00:00Z',"
+                     " '2026-11-25T06:00:00Z', '2026-11-25T06:01:00Z', 'ok', 300, 300)")
+        conn.execute("update record_type_settings set cadence_minutes = 60 where record_type = 'invoice'")
+    states = {s["record_type"]: s for s in client.get("/api/sync").json()}
+    assert set(states) == {"invoice", "credit_note", "procurement", "payment", "xero_payment"}
+    invoice = states["invoice"]
+    assert invoice["cadence_minutes"] == 60 and invoice["last_cycle_status"] == "ok"
+    assert datetime.fromisoformat(invoice["next_due_at"]) == datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)
+    assert (invoice["progress_seen"], invoice["progress_total"]) == (300, 300)
+    assert invoice["records_by_status"] == {"synced": 1, "exception": 1, "pending": 1}
+    assert states["credit_note"]["last_cycle_started"] is None and states["credit_note"]["next_due_at"] is None
+    assert states["credit_note"]["records_by_status"] == {"synced": 1}

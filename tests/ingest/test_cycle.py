@@ -124,6 +124,7 @@ def test_first_cycle_emits_all_then_nothing_then_only_the_edit(cw_sim, pipeline_
     newest = max(cw_sim.state.c["invoices"].by_id[i]["_info"]["lastUpdated"] for i in invoices)
     row = cursor_row(fresh_database, "invoice")
     assert row["cursor_at"] == newest and row["last_cycle_status"] == "ok"
+    assert row["progress_seen"] == row["progress_total"] == len(invoices)
 
     since = end_offsets(kafka_bootstrap, topic)
     second = run_cycle(p, "invoice")
