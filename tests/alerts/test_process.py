@@ -10,9 +10,10 @@ import uuid
 import httpx
 
 from services.common.kafka import make_producer
-from services.common.topics import SYNC_EXCEPTIONS
+from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from services.mailbox.store import read_messages
 from tests.audit.factories import sync_exception
+from tests.audit.groups import start_at_end
 from tests.conftest import free_port
 
 TOKEN = "alerts-process-token"
@@ -26,6 +27,7 @@ def test_alerts_process_emails_an_exception_and_stops_cleanly(tmp_path, kafka_bo
                CZ_SMTP_URL=smtp_url, CZ_ALERTS_PORT=str(port), CZ_ADMIN_TOKEN=TOKEN, CZ_SESSION_TIMEOUT_MS="6000",
                CZ_ALERT_CHECK_SECONDS="1", CZ_LOG_JSON="true",
                CZ_ALERTS_GROUP=f"alerts-process-{uuid.uuid4().hex}")
+    start_at_end(kafka_bootstrap, env["CZ_ALERTS_GROUP"], [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name])
     log = tmp_path / "alerts.log"
     proc = subprocess.Popen([sys.executable, "-m", "services.alerts"], env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT)

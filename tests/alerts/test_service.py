@@ -3,7 +3,6 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from services.alerts.app import ExceptionRecorder, Notifier, create_app
@@ -14,6 +13,7 @@ from services.common.settings import Settings
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from services.mailbox.store import read_messages
 from tests.audit.factories import sync_exception, write_result
+from tests.audit.groups import start_at_end
 
 TOKEN = "alerts-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -55,18 +55,6 @@ def service(tmp_path, kafka_bootstrap, fresh_database, mailbox, codec):
 
     with TestClient(create_app(settings, recorder, notifier)) as client:
         yield client, produce, mail_dir, fresh_database
-
-
-def start_at_end(bootstrap, group, topics):
-    """Commits the group at the end of each topic: the service sees only what this test produces."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    offsets = []
-    for topic in topics:
-        for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            offsets.append(TopicPartition(topic, partition, high))
-    consumer.commit(offsets=offsets, asynchronous=False)
-    consumer.close()
 
 
 def open_exceptions(url, run):

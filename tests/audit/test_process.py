@@ -12,11 +12,13 @@ import uuid
 import httpx
 import pytest
 
+from services.audit.consumer import audited_topics
 from services.common.kafka import make_producer
 from services.common.topics import API_EXCHANGES
 from tests.conftest import free_port
 
 from .factories import exchange
+from .groups import start_at_end
 
 TOKEN = "process-test-token"
 
@@ -75,6 +77,7 @@ def produce_exchanges(bootstrap, codec, run, count):
 
 def test_sigkill_mid_stream_then_restart_keeps_every_entry_exactly_once(audit_process, kafka_bootstrap, codec):
     run = uuid.uuid4().hex[:8]
+    start_at_end(kafka_bootstrap, audit_process.env["CZ_AUDIT_GROUP"], audited_topics())
     produce_exchanges(kafka_bootstrap, codec, run, 3000)
     audit_process.start()
     deadline = time.monotonic() + 60

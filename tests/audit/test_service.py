@@ -9,12 +9,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from services.audit.app import create_app
-from services.audit.consumer import AuditConsumer
+from services.audit.consumer import AuditConsumer, audited_topics
 from services.common.kafka import make_producer
 from services.common.settings import Settings
 from services.common.topics import API_EXCHANGES, SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 
 from .factories import exchange, sync_exception, write_result
+from .groups import start_at_end
 
 TOKEN = "audit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -50,6 +51,8 @@ def settings(tmp_path, kafka_bootstrap):
 
 def test_exchanges_and_events_become_searchable_poison_is_parked_and_secrets_never_stored(settings, store, codec):
     run = uuid.uuid4().hex[:10]
+    group = f"audit-test-{run}"
+    start_at_end(settings.kafka_bootstrap, group, audited_topics())
     producer = make_producer(settings.kafka_bootstrap)
     # Produced raw, as a buggy client might: the audit service must redact on its own.
     leaky = exchange(
@@ -69,7 +72,7 @@ def test_exchanges_and_events_become_searchable_poison_is_parked_and_secrets_nev
                      value=codec.encode("xero_write_result", write_result(errors=[f"gave up {run}"])))
     producer.flush(10)
 
-    consumer = AuditConsumer(settings, store, codec, group=f"audit-test-{run}")
+    consumer = AuditConsumer(settings, store, codec, group=group)
     with TestClient(create_app(settings, store, consumer)) as client:
         page = wait_for(lambda: (lambda p: p if p["count"] >= 4 else None)(
             client.get("/audit", params={"q": run}, headers=AUTH).json()))
