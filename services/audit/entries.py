@@ -147,6 +147,19 @@ def _event_fields(schema: str, r: dict) -> dict:
     return dict(summary=f"{schema} event")
 
 
+def _redact_record(value: Any) -> Any:
+    """Secret fields replaced, also inside JSON carried as a string (a record's
+    `raw`, a write's `body`, a config change's `before`/`after`), where a text
+    pattern would not see them through the escaped quotes."""
+    if isinstance(value, dict):
+        return {k: _redact_record(v) for k, v in redact_value(value).items()}
+    if isinstance(value, list):
+        return [_redact_record(v) for v in value]
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        return redact_body(value)
+    return value
+
+
 _EVENT_TIME = ("raised_at", "written_at", "mapped_at", "requested_at", "changed_at", "observed_at")
 
 
@@ -156,7 +169,7 @@ def event_entry(topic: str, schema: str, record: dict, value: bytes, fallback_at
     row = _base(event_entry_id(topic, value), _utc(at, fallback_at), "event", topic)
     for name, value_ in _event_fields(schema, record).items():
         row[name] = _text(value_)
-    row["payload"] = _text(json.dumps(redact_value(record), default=_json_default, sort_keys=True))
+    row["payload"] = _text(json.dumps(_redact_record(record), default=_json_default, sort_keys=True))
     return row
 
 

@@ -65,3 +65,13 @@ def test_time_falls_back_to_the_kafka_timestamp():
               "before": None, "after": None, "changed_at": None}
     row = entry_from_message("config.changes.v1", "config_change", record, b"x", int(NOW.timestamp() * 1000))
     assert row["at"] == NOW and row["summary"] == "organisations org-a UPDATE by ops"
+
+
+def test_secrets_inside_json_carried_as_a_string_are_redacted():
+    record = {"change_id": "c2", "table": "organisations", "key": "sydney", "action": "UPDATE", "actor": "ops",
+              "before": json.dumps({"name": "Sydney", "refresh_token": "rt-inner-secret"}),
+              "after": json.dumps({"name": "Sydney Pty", "client_secret": "cs-inner-secret"}), "changed_at": NOW}
+    row = entry_from_message("config.changes.v1", "config_change", record, b"y", None)
+    assert "rt-inner-secret" not in row["payload"] and "cs-inner-secret" not in row["payload"]
+    after = json.loads(json.loads(row["payload"])["after"])
+    assert after == {"name": "Sydney Pty", "client_secret": "***"}
