@@ -26,7 +26,8 @@ from ..common.settings import Settings
 from ..mailbox.store import read_messages
 
 Filters = Annotated[dict, Depends(audit_filters)]
-_TIMEOUT = httpx.Timeout(30.0, read=None)  # an export of a year of entries takes as long as it takes
+_TIMEOUT = httpx.Timeout(60.0)  # a page or an entry; a full-text search over a year stays well inside
+_EXPORT_TIMEOUT = httpx.Timeout(30.0, read=None)  # an export of a year of entries takes as long as it takes
 
 
 def audit_service_url(settings: Settings) -> str:
@@ -66,7 +67,7 @@ def audit_router(settings: Settings) -> APIRouter:
     @router.get("/audit.csv", tags=["audit"], summary="CSV of every entry matching the filters (streamed)",
                 response_class=StreamingResponse)
     async def audit_csv(filters: Filters) -> Response:
-        client = httpx.AsyncClient(timeout=_TIMEOUT)
+        client = httpx.AsyncClient(timeout=_EXPORT_TIMEOUT)
         try:
             resp = await client.send(client.build_request("GET", f"{base}/audit.csv", params=filters, headers=upstream),
                                      stream=True)
