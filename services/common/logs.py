@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import sys
 from datetime import datetime, timezone
 
@@ -43,15 +44,23 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
-def configure_logging(service: str, level: str = "INFO", json_lines: bool | None = None) -> None:
+def logging_config(service: str, level: str = "INFO", json_lines: bool | None = None) -> dict:
+    """A `logging.config.dictConfig` for one service; Faust workers take it too,
+    so their lines come out in the same shape as everyone else's."""
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter(service) if json_lines else TextFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiokafka", "faust", "mode", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    formatter = ({"()": JsonFormatter, "service": service} if json_lines else
+                 {"()": TextFormatter, "fmt": f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"})
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"cz": formatter},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "cz", "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["default"]},
+        "loggers": {name: {"level": quiet} for name in ("httpx", "httpcore", "aiokafka", "faust", "mode", "uvicorn.access")},
+    }
+
+
+def configure_logging(service: str, level: str = "INFO", json_lines: bool | None = None) -> None:
+    logging.config.dictConfig(logging_config(service, level, json_lines))

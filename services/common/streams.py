@@ -15,6 +15,7 @@ import faust
 
 from .codec import Codec
 from .dead_letter import dead_letter_headers
+from .logs import logging_config
 from .metrics import MESSAGES, POISON
 from .settings import Settings
 from .topics import Topic
@@ -39,6 +40,7 @@ def make_app(service: str, settings: Settings) -> faust.App:
         producer_acks=-1,
         datadir=str(datadir),
         consumer_auto_offset_reset="earliest",
+        logging_config=logging_config(service, settings.log_level, settings.log_json),
     )
 
 

@@ -1,4 +1,5 @@
 """The Faust stream base parks poison messages (undecodable, or failing in the handler) and goes on."""
+import json
 import os
 import signal
 import subprocess
@@ -42,6 +43,10 @@ def test_faust_agent_dead_letters_poison_and_keeps_processing(kafka_bootstrap, c
         assert b"cannot handle command" in parked[f"explode-{run}"]["dlq.error"]
         assert parked[f"explode-{run}"]["dlq.service"] == b"probe"
         assert worker.poll() is None, "the worker must survive poison messages"
+        # Faust's own logging is replaced: JSON lines that name the message.
+        parked_lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()
+                        if line.startswith("{") and "parking poison message" in line and run in line]
+        assert parked_lines and {"topic", "partition", "offset", "key", "service"} <= set(parked_lines[0])
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
