@@ -129,7 +129,11 @@ def run(settings: Settings, stop: threading.Event) -> None:
         consumer.subscribe([XERO_WRITES.name], on_assign=lambda _c, parts: log.info(
             "assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)))
         try:
-            consume_batches(consumer, service.handle, producer, "writer", stop.is_set, max_batch=settings.writer_max_batch)
+            # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
+            # force-sync of one record should not wait for a batch that is not coming. A backfill
+            # still fills whole batches, since its messages are already there.
+            consume_batches(consumer, service.handle, producer, "writer", stop.is_set,
+                            max_batch=settings.writer_max_batch, poll_timeout=0.05)
         finally:
             consumer.close()
     finally:
