@@ -253,15 +253,16 @@ class CwClient:
         return self.get(f"finance/invoices/{int(invoice_id)}",
                         tags={"record_type": record_type, "record_id": invoice_id})
 
-    def products_for_invoices(self, invoice_ids: Iterable[int], chunk: int = 100,
-                              record_type: str | None = None) -> dict[int, list[dict]]:
+    def products_for_invoices(self, invoice_ids: Iterable[int], chunk: int = 200, record_type: str | None = None,
+                              customer: str | None = None) -> dict[int, list[dict]]:
         """Products (invoice lines) of many invoices in few calls, by invoice id;
         `invoice/id in (...)` in chunks keeps each URL short."""
         ids = sorted({int(i) for i in invoice_ids})
         lines: dict[int, list[dict]] = {i: [] for i in ids}
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
-            tags = {"record_type": record_type, "record_id": part[0] if len(part) == 1 else None}
+            tags = {"record_type": record_type, "record_id": part[0] if len(part) == 1 else None,
+                    "customer": customer if len(part) == 1 else None}
             for product in self.all("procurement/products", conditions=in_("invoice/id", part), tags=tags):
                 invoice_id = (product.get("invoice") or {}).get("id")
                 if invoice_id is not None and int(invoice_id) in lines:

@@ -114,7 +114,7 @@ def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, re
     if not records:
         return
     rtype = source.record_type
-    children = source.children(p.client, [int(r["id"]) for r in records], rtype)
+    children = source.children(p.client, records, rtype)
     hashed = [(rec, content_hash(rec, children.get(int(rec["id"]), []))) for rec in records]
     known = {} if force else p.store.hashes(rtype, [str(rec["id"]) for rec in records])
     changed = [(rec, h) for rec, h in hashed if force or known.get(str(rec["id"])) != h]

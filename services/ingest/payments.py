@@ -95,15 +95,17 @@ def deleted_payment_event(cw_id, snapshot: dict | None, *, observed_at: datetime
 
 # --- I/O -----------------------------------------------------------------------------
 
-def _payments_of(client, invoice_ids: list[int]) -> dict[int, list[dict]]:
-    def read(invoice_id: int) -> list[dict]:
-        return list(client.all(f"finance/invoices/{invoice_id}/payments",
-                               tags={"record_type": RECORD_TYPE, "record_id": None}))
+def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
+    def read(invoice: dict) -> list[dict]:
+        company = ref(invoice, "company")
+        tags = {"record_type": RECORD_TYPE, "customer": company.get("name") or company.get("identifier")}
+        return list(client.all(f"finance/invoices/{int(invoice['id'])}/payments", tags=tags))
 
-    if len(invoice_ids) <= 1:
-        return {i: read(i) for i in invoice_ids}
+    ids = [int(inv["id"]) for inv in invoices]
+    if len(invoices) <= 1:
+        return {i: read(inv) for i, inv in zip(ids, invoices)}
     with ThreadPoolExecutor(WORKERS) as pool:
-        return dict(zip(invoice_ids, pool.map(read, invoice_ids)))
+        return dict(zip(ids, pool.map(read, invoices)))
 
 
 def _record(p, events: list[dict], observed: datetime, result) -> None:
@@ -125,7 +127,7 @@ def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, resul
     candidates = [inv for inv in invoices if Decimal(str(inv.get("payments") or 0)) != 0 or int(inv["id"]) in known]
     if not candidates:
         return
-    fetched = _payments_of(p.client, [int(inv["id"]) for inv in candidates])
+    fetched = _payments_of(p.client, candidates)
     observed = p.clock()
     events = []
     for inv in candidates:
@@ -160,7 +162,7 @@ def force_sync_payment(p, record_id: str, result) -> None:
         raise LookupError(f"payment {record_id}: not seen by ingest yet, so its invoice is unknown; "
                           "force-sync the invoice's payments by running a payment cycle")
     invoice = p.client.invoice(invoice_id, record_type=RECORD_TYPE)
-    payments = {str(pay["id"]): pay for pay in _payments_of(p.client, [int(invoice_id)])[int(invoice_id)]}
+    payments = {str(pay["id"]): pay for pay in _payments_of(p.client, [invoice])[int(invoice_id)]}
     observed = p.clock()
     if str(record_id) in payments:
         event = to_payment_event(payments[str(record_id)], invoice, trigger="FORCE_SYNC", observed_at=observed)

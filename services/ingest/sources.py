@@ -23,7 +23,7 @@ class Source:
     record_type: str
     path: str
     condition: str | None  # what selects this type on the list endpoint
-    children: Callable[[CwClient, list[int], str], dict[int, list[dict]]]
+    children: Callable[[CwClient, list[dict], str], dict[int, list[dict]]]  # lines by record id
     to_event: Callable[..., dict]
     snapshot_of: Callable[[dict], dict]
     deleted_event: Callable[..., dict]
@@ -47,19 +47,28 @@ class Source:
         return event.get(name) or event.get(identifier) or ""
 
 
-def _invoice_products(client: CwClient, ids: list[int], record_type: str) -> dict[int, list[dict]]:
-    return client.products_for_invoices(ids, record_type=record_type)
+def customer_of(record: dict, ref_name: str) -> str | None:
+    """The customer (or vendor) a record concerns, for the audit log's customer filter."""
+    ref = record.get(ref_name)
+    return (ref.get("name") or ref.get("identifier")) if isinstance(ref, dict) else None
 
 
-def _po_line_items(client: CwClient, ids: list[int], record_type: str) -> dict[int, list[dict]]:
-    def lines(po_id: int) -> list[dict]:
-        return list(client.all(f"{PURCHASE_ORDERS}/{po_id}/lineitems",
-                               tags={"record_type": record_type, "record_id": po_id}))
+def _invoice_products(client: CwClient, records: list[dict], record_type: str) -> dict[int, list[dict]]:
+    customer = customer_of(records[0], "company") if len(records) == 1 else None
+    return client.products_for_invoices([int(r["id"]) for r in records], record_type=record_type, customer=customer)
 
-    if len(ids) == 1:
-        return {ids[0]: lines(ids[0])}
+
+def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> dict[int, list[dict]]:
+    def lines(po: dict) -> list[dict]:
+        return list(client.all(f"{PURCHASE_ORDERS}/{int(po['id'])}/lineitems",
+                               tags={"record_type": record_type, "record_id": po["id"],
+                                     "customer": customer_of(po, "vendorCompany")}))
+
+    ids = [int(r["id"]) for r in records]
+    if len(records) == 1:
+        return {ids[0]: lines(records[0])}
     with ThreadPoolExecutor(LINE_ITEM_WORKERS) as pool:
-        return dict(zip(ids, pool.map(lines, ids)))
+        return dict(zip(ids, pool.map(lines, records)))
 
 
 def _invoice_source(record_type: str) -> Source:
