@@ -16,6 +16,7 @@ configured overlap plus the previous cycle's duration) still covers it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,10 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class CycleStopped(Exception):
+    """The service is stopping: the cycle ends between pages, its cursor unmoved, to resume at next start."""
 
 
 class EmitError(RuntimeError):
@@ -86,6 +91,7 @@ class Pipeline:
     emitter: Emitter
     managers: AccountManagers | None = None
     clock: Callable[[], datetime] = utcnow
+    stop: threading.Event | None = None  # set when the service stops; cycles end at the next page
 
     def __post_init__(self) -> None:
         if self.managers is None:
@@ -221,6 +227,8 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
             total = p.client.count(source.path, conditions)
             store.progress(record_type, 0, total)
             for page in p.client.pages(source.path, conditions=conditions, tags={"record_type": record_type}):
+                if p.stop is not None and p.stop.is_set():
+                    raise CycleStopped(f"{record_type} cycle stopped after {result.seen} records; it resumes at start")
                 result.pages += 1
                 result.seen += len(page)
                 (source.page_handler or partial(emit_records, source=source))(p, page, trigger, False, result)
@@ -235,6 +243,10 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                     newest = seen_at if newest is None or seen_at > newest else newest
             if source.page_handler is None:
                 detect_deletions(p, source, result)
+        except CycleStopped:
+            CYCLES.labels(record_type=record_type, outcome="interrupted").inc()
+            store.cycle_finished(record_type, clock(), "interrupted", None)
+            raise
         except BaseException:
             CYCLES.labels(record_type=record_type, outcome="failed").inc()
             store.cycle_finished(record_type, clock(), "failed", None)

@@ -10,7 +10,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from .cycle import DEFAULT_OVERLAP, CycleResult, Pipeline, run_cycle
+from .cycle import DEFAULT_OVERLAP, CycleResult, CycleStopped, Pipeline, run_cycle
 from .sources import POLLED_TYPES
 from .store import Cursor
 
@@ -20,11 +20,12 @@ DEFAULT_CADENCE_MINUTES = 360
 
 def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: timedelta) -> bool:
     """Pure: a type is due when asked for, never run, interrupted (its status
-    still `running`: another ingest holding the lock is skipped by the lock),
+    still `running`, or `interrupted` by a stop; another ingest holding the lock
+    is skipped by the lock),
     its cadence has passed since the last start, or a failed cycle's retry wait
     has passed."""
     status = cursor.last_cycle_status
-    if status in ("requested", "running") or cursor.last_cycle_started is None:
+    if status in ("requested", "running", "interrupted") or cursor.last_cycle_started is None:
         return True
     if status == "failed":
         since = cursor.last_cycle_finished or cursor.last_cycle_started
@@ -54,11 +55,15 @@ class Scheduler:
                 continue
             try:
                 results.append(self.run_cycle(self.pipeline, record_type, overlap=self.overlap))
+            except CycleStopped as exc:
+                log.info("%s", exc)
+                break
             except Exception:
                 log.exception("cycle for %s failed; it resumes from its cursor", record_type)
         return results
 
     def run(self, stop: threading.Event) -> None:
+        self.pipeline.stop = stop
         while not stop.is_set():
             try:
                 self.tick()

@@ -371,3 +371,39 @@ def test_payments_new_and_removed(cw_sim, pipeline_factory, kafka_bootstrap, cod
 
     forced = force_sync(p, "payment", str(added["id"]))
     assert forced.emitted_ids == [added["id"]]
+
+
+def test_a_stop_ends_the_cycle_between_pages_and_the_next_resumes(cw_sim_factory, pipeline_factory, fresh_database):
+    from services.ingest.cycle import CycleStopped
+
+    sim = cw_sim_factory(5)
+    p = pipeline_factory(sim)
+    p.stop = threading.Event()
+    sim.faults.update(latency_ms=100)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = run_cycle(p, "invoice")
+        except CycleStopped as exc:
+            outcome["stopped"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with psycopg.connect(fresh_database) as conn:
+            if conn.execute("select count(*) from sync_records").fetchone()[0]:
+                break
+        time.sleep(0.05)
+    p.stop.set()
+    worker.join(60)
+    assert "stopped" in outcome, outcome
+    row = cursor_row(fresh_database, "invoice")
+    assert row["last_cycle_status"] == "interrupted" and row["cursor_at"].year == 1970
+
+    sim.faults.clear()
+    p.stop.clear()
+    rest = run_cycle(p, "invoice")
+    assert 0 < rest.emitted < len(expected_ids(sim, "invoice"))  # only what the stopped cycle had not emitted
+    assert cursor_row(fresh_database, "invoice")["last_cycle_status"] == "ok"

@@ -23,7 +23,8 @@ def cursor(status, started=None, finished=None) -> Cursor:
 def test_is_due():
     assert is_due(cursor(None), 6 * HOUR, NOW, RETRY)  # never ran
     assert is_due(cursor("requested", NOW, NOW), 6 * HOUR, NOW, RETRY)  # RUN_CYCLE
-    assert is_due(cursor("running", NOW - 2 * HOUR), 6 * HOUR, NOW, RETRY)  # interrupted: resume
+    assert is_due(cursor("running", NOW - 2 * HOUR), 6 * HOUR, NOW, RETRY)  # killed mid-cycle: resume
+    assert is_due(cursor("interrupted", NOW - 2 * HOUR, NOW - HOUR), 6 * HOUR, NOW, RETRY)  # stopped: resume
     assert not is_due(cursor("ok", NOW - 5 * HOUR, NOW - 5 * HOUR), 6 * HOUR, NOW, RETRY)
     assert is_due(cursor("ok", NOW - 6 * HOUR, NOW - 5 * HOUR), 6 * HOUR, NOW, RETRY)
     assert not is_due(cursor("failed", NOW - 10 * HOUR, NOW - timedelta(minutes=4)), 6 * HOUR, NOW, RETRY)
