@@ -19,7 +19,6 @@ from ..common.settings import Settings
 from ..common.topics import SYNC_COMMANDS
 
 RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
-STATUSES = ("pending", "mapped", "synced", "exception", "failed", "skipped")
 
 
 def check_record_type(record_type: str, where: str = "path") -> str:
@@ -212,7 +211,8 @@ def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
 
     @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")
     def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")] = None,
-                status: Annotated[Literal["pending", "mapped", "synced", "exception", "failed", "skipped"] | None, Query()] = None,
+                status: Annotated[Literal["pending", "mapped", "synced", "exception", "failed", "skipped"] | None,
+                                  Query(description="Sync status")] = None,
                 organisation: Annotated[str | None, Query(description="Organisation id")] = None,
                 q: Annotated[str | None, Query(description="ConnectWise id, number, customer or Xero id")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
