@@ -407,3 +407,13 @@ def test_a_stop_ends_the_cycle_between_pages_and_the_next_resumes(cw_sim_factory
     rest = run_cycle(p, "invoice")
     assert 0 < rest.emitted < len(expected_ids(sim, "invoice"))  # only what the stopped cycle had not emitted
     assert cursor_row(fresh_database, "invoice")["last_cycle_status"] == "ok"
+
+
+def test_a_cycle_completes_through_5xx_429_and_dropped_connections(cw_sim, pipeline_factory, fresh_database):
+    cw_sim.faults.update(error_rate=0.2, drop_connection_rate=0.1, storm_429=3, retry_after_seconds=0)
+    p = pipeline_factory(cw_sim)
+    p.client.attempts = 12
+    result = run_cycle(p, "invoice")
+    assert set(result.emitted_ids) == expected_ids(cw_sim, "invoice")
+    assert cw_sim.faults.storm_429 == 0  # the storm was met and waited out
+    assert cursor_row(fresh_database, "invoice")["last_cycle_status"] == "ok"
