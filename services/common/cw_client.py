@@ -3,7 +3,8 @@
 Basic auth `company+public:private` and the `clientId` header on every call;
 forward-only paging that follows the `Link` header (pageSize up to 1000);
 429 answers wait for `Retry-After`, 5xx answers and transport errors are
-retried with exponential backoff (tenacity); every exchange is published for
+retried with exponential backoff (tenacity; for POST and PATCH only when the
+caller says a repeat is safe); every exchange is published for
 the audit log through `ExchangeRecorder` hooks. A call that still fails raises
 `CwApiError` naming the status and ConnectWise's error body.
 
@@ -27,6 +28,7 @@ from .exchanges import ExchangeRecorder
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1000
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.1"
 
 
@@ -175,8 +177,11 @@ class CwClient:
         self.close()
 
     # One attempt: a transient failure becomes _Retryable, a permanent one CwApiError.
+    # A POST or PATCH that may have reached the server (a 5xx, a cut-off answer) is
+    # not repeated unless the caller says it is safe: it could apply a payment twice.
+    # A 429 and a refused connection are always safe: the server did nothing.
     def _attempt(self, method: str, url: str, params: dict | None, json_body: Any, headers: dict | None,
-                 tags: dict | None) -> httpx.Response:
+                 tags: dict | None, safe: bool) -> httpx.Response:
         request = self.http.build_request(method, url, params=params, json=json_body, headers=headers,
                                           extensions={"cz": tags or {}})
         try:
@@ -184,10 +189,15 @@ class CwClient:
         except httpx.TransportError as exc:
             if self.recorder:
                 self.recorder.record_failure(request, exc)
-            raise _Retryable(CwApiError(method, str(request.url), 0, message=f"{type(exc).__name__}: {exc}")) from exc
+            error = CwApiError(method, str(request.url), 0, message=f"{type(exc).__name__}: {exc}")
+            if safe or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise _Retryable(error) from exc
+            raise error from exc
         if response.status_code == 429:
             raise _Retryable(CwApiError.from_response(response), retry_after_seconds(response.headers.get("Retry-After")))
         if response.status_code >= 500:
+            if not safe:
+                raise CwApiError.from_response(response)
             raise _Retryable(CwApiError.from_response(response))
         if response.status_code >= 400:
             raise CwApiError.from_response(response)
@@ -204,13 +214,16 @@ class CwClient:
         log.warning("ConnectWise call will be retried (attempt %d): %s", state.attempt_number, exc)
 
     def request(self, method: str, url: str, *, params: dict | None = None, json_body: Any = None,
-                headers: dict | None = None, tags: dict | None = None) -> httpx.Response:
-        """One call with retries; `url` is relative to the base URL or absolute (a Link)."""
+                headers: dict | None = None, tags: dict | None = None, retry_unsafe: bool = False) -> httpx.Response:
+        """One call with retries; `url` is relative to the base URL or absolute (a Link).
+        `retry_unsafe=True` lets a POST or PATCH be repeated after a 5xx or a lost
+        answer (only when the caller can tell a repeat from a first attempt)."""
         retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
                             retry=retry_if_exception_type(_Retryable), before_sleep=self._log_retry, reraise=True)
+        safe = retry_unsafe or method.upper() in IDEMPOTENT
         try:
             return retrying(self._attempt, method, url.lstrip("/") if not url.startswith("http") else url,
-                            params, json_body, headers, tags)
+                            params, json_body, headers, tags, safe)
         except _Retryable as exc:
             raise exc.error from None
 

@@ -116,3 +116,24 @@ def test_one_records_calls_carry_its_customer_for_the_audit_filter(cw_sim):
     assert lines[first]
     assert [(e["record_type"], e["record_id"], e["customer"]) for e in published] == \
         [("invoice", str(first), "Acme Pty Ltd")]
+
+
+def test_a_post_is_not_repeated_after_a_5xx_but_is_after_a_429(cw_sim):
+    first = next(i for i, inv in sorted(cw_sim.state.c["invoices"].by_id.items())
+                 if inv["balance"] > 1 and inv["type"] != "CreditMemo")
+    published = []
+    recorder = ExchangeRecorder("connectwise", "test")
+    recorder.publish = published.append
+    cw_sim.faults.update(error_rate=1.0)
+    with cw_sim.client(recorder=recorder) as client:
+        with pytest.raises(CwApiError) as caught:
+            client.request("POST", f"finance/invoices/{first}/payments",
+                           json_body={"amount": 1, "paymentDate": "2026-11-20T00:00:00Z"})
+        assert caught.value.status >= 500 and len(published) == 1  # once: it may have been applied
+        cw_sim.faults.update(error_rate=0.0, storm_429=1, retry_after_seconds=0)
+        published.clear()
+        created = client.request("POST", f"finance/invoices/{first}/payments",
+                                 json_body={"amount": "0.01", "paymentDate": "2026-11-20T00:00:00Z", "type": "Payment"})
+    assert created.status_code == 201
+    assert [e["status"] for e in published] == [429, 201]
+    assert len(cw_sim.state.payments_of[first]) >= 1
