@@ -379,7 +379,7 @@ def test_a_stop_ends_the_cycle_between_pages_and_the_next_resumes(cw_sim_factory
     sim = cw_sim_factory(5)
     p = pipeline_factory(sim)
     p.stop = threading.Event()
-    sim.faults.update(latency_ms=100)
+    sim.faults.update(latency_ms=300)  # the second page's fetch outlasts the watcher's reaction
     outcome = {}
 
     def run():
