@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Mapping
 
-RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
+from ..common.record_types import RECORD_TYPES
+
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_TERMS = 8
 # Columns searched by `q`; bodies are where a finance user finds an invoice number or an error text.

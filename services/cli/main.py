@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..common.settings import SettingsError, load_settings
+from ..common.record_types import RECORD_TYPES
 
 app = typer.Typer(help="Connect Zero: ConnectWise Manage to Xero, kept in step.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # scripts read these lines: never wrap them
-RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
 
 UrlOpt = Annotated[Optional[str], typer.Option(help="Admin API base URL (default: from stack.json).")]
 TokenOpt = Annotated[Optional[str], typer.Option(help="Admin API bearer token (default: from stack.json).")]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..common.record_types import RECORD_TYPES
+
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
 TRACKING_SOURCES = ("location", "department", "catalog_item", "product_class")  # the first two per record, the others per line
 MAPPING_TABLES = ("accounts", "tax", "tracking", "contacts")
-RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
 ACCOUNT_CLASSES = ("ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE")
 
 # Without an explicit priority, a tag beats a member, which beats a location:
