@@ -15,10 +15,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from confluent_kafka import Consumer
+import psycopg
 
 from ..common.codec import Codec, FramingError
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import consume_batches, make_consumer, make_producer
+from ..common.kafka import consume_batches, make_producer
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
@@ -67,22 +69,32 @@ class WriterService:
         return settled
 
     def handle(self, msgs) -> list:
-        requests, poison = [], []
+        poison, decoded_msgs, decoded = [], [], []
         for seq, msg in enumerate(msgs):
             try:
                 name, record = self.codec.decode(msg.value())
                 if name != "xero_write_request":
                     raise FramingError(f"expected a xero_write_request, got {name}")
-                requests.append(WriteRequest.from_record(record, seq))
+                decoded.append(WriteRequest.from_record(record, seq))
+                decoded_msgs.append(msg)
             except (FramingError, BadWriteRequest) as exc:
                 poison.append((msg, exc))
-        kept, _superseded = coalesce(requests)
+        kept, _superseded = coalesce(decoded)
         groups = by_organisation(kept)
         for org_id in groups:
             self._seed_usage(org_id)
-        # result() re-raises: a failure here (Postgres down) must stop the commit, not be skipped.
-        for future in [self.pool.submit(self.writer.write, org_id, reqs) for org_id, reqs in groups.items()]:
-            future.result()
+        futures = {org_id: self.pool.submit(self.writer.write, org_id, reqs) for org_id, reqs in groups.items()}
+        for org_id, future in futures.items():
+            try:
+                future.result()
+            except psycopg.OperationalError:
+                # Postgres is unreachable: nothing may be committed; the restarted service redelivers.
+                raise
+            except Exception as exc:
+                # Anything else would fail the same way on every redelivery: park this
+                # organisation's messages in the dead-letter topic instead of looping.
+                log.exception("writing for %s failed; its messages go to the dead-letter topic", org_id)
+                poison += [(msg, exc) for msg, req in zip(decoded_msgs, decoded) if req.organisation_id == org_id]
         self.producer.flush(30)
         return poison
 
@@ -118,6 +130,24 @@ def build(settings: Settings, codec: Codec, producer) -> WriterService:
     return WriterService(codec, producer, client, ledger)
 
 
+def make_writer_consumer(settings: Settings) -> Consumer:
+    """`kafka.make_consumer`'s configuration plus a short fetch wait: Tansu answers a fetch
+    only when fetch.wait.max.ms runs out, not when a message arrives, so librdkafka's 500 ms
+    default put about 250 ms on every force-sync (measured: 252 ms -> 7 ms end to end)."""
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": settings.writer_group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": max(500, settings.session_timeout_ms // 5),
+        "fetch.wait.max.ms": 20,
+    })
+    consumer.subscribe([XERO_WRITES.name], on_assign=lambda _c, parts: log.info(
+        "assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)))
+    return consumer
+
+
 def run(settings: Settings, stop: threading.Event) -> None:
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
@@ -125,9 +155,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
     try:
         settled = service.recover()
         log.info("writer ready: %d pending writes settled from Xero", settled)
-        consumer = make_consumer(settings.kafka_bootstrap, settings.writer_group, [XERO_WRITES.name], settings.session_timeout_ms)
-        consumer.subscribe([XERO_WRITES.name], on_assign=lambda _c, parts: log.info(
-            "assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)))
+        consumer = make_writer_consumer(settings)
         try:
             # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
             # force-sync of one record should not wait for a batch that is not coming. A backfill

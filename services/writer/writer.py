@@ -77,6 +77,8 @@ class OrganisationWriter:
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_credential", str(exc))
         except XeroUnavailable as exc:
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_unavailable", str(exc))
+        except XeroRequestError as exc:  # a look-up of pending writes refused as a whole
+            self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_request", str(exc))
 
     def _entries_settled(self, org: XeroOrg, requests: list[WriteRequest]) -> dict[tuple[str, str], Entry]:
         keys = [(r.record_type, str(r.cw_id)) for r in requests]

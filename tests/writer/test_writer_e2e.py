@@ -165,3 +165,35 @@ def test_updates_flow_through_and_xero_status_rules_hold(stack):
     assert len(exc) == 1 and exc[0]["kind"] == "xero_validation"
     assert s.sim.org("sydney").invoices[ids[1].lower()]["Total"] == pytest.approx(165)
     assert query(s.db, "select status from sync_records where cw_id='1'")[0][0] == "exception"
+
+
+def test_credit_notes_poison_and_a_revoked_credential(stack):
+    s = stack
+    contact = sorted(s.sim.org("holdings").contacts)[0]
+    credit = {"Type": "ACCRECCREDIT", "CreditNoteNumber": "CM-1", "Contact": {"ContactID": contact},
+              "Date": "2026-11-03", "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
+              "LineItems": [{"Description": "Refund", "Quantity": "2.0000", "UnitAmount": "15.10",
+                             "AccountCode": "200", "TaxType": "OUTPUT"}]}
+    good = write_request(s.orgs["holdings"], 70, credit, endpoint="CreditNotes", record_type="credit_note")
+    poison = dict(write_request(s.orgs["holdings"], 71, {}), body="{not json")
+    produce(s.bootstrap, s.codec, [poison, good])
+    [result] = wait_results(s, {70})[70]
+    assert result["outcome"] == "CREATED" and str(result["total"]) == "33.2200"  # 30.20 + 3.02 GST
+    note = s.sim.org("holdings").credit_notes[result["xero_id"].lower()]
+    assert note["CreditNoteNumber"] == "CM-1" and note["Status"] == "AUTHORISED"
+    assert 71 not in results_for(s, {71})  # the poison message was parked, not written
+
+    # The organisation's Xero connection is revoked: one FAILED result and exception, no loop.
+    s.sim.control("revoke-refresh-token")
+    with psycopg.connect(s.db, autocommit=True) as conn:
+        conn.execute("update xero_tokens set access_token_sealed = null, access_expires_at = null")
+    s.writer.stop()
+    s.writer = WriterProcess(s.env, s.tmp / "writer.log").start()  # a new process: no cached access token
+    produce(s.bootstrap, s.codec, [write_request(s.orgs["sydney"], 72, invoice_body(s.sim, "sydney", "SYD-72"))])
+    [failed] = wait_results(s, {72})[72]
+    assert failed["outcome"] == "FAILED" and "reconnect" in failed["errors"][0]
+    wait_until(lambda: any(e["record_id"] == "72" for e in s.reader.exceptions), 10, what="the exception")
+    assert next(e for e in s.reader.exceptions if e["record_id"] == "72")["kind"] == "xero_credential"
+    assert query(s.db, "select status from organisations where id = %s", s.orgs["sydney"])[0][0] == "disconnected"
+    time.sleep(2)
+    assert len(results_for(s, {72})[72]) == 1  # not retried in a loop

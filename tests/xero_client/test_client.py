@@ -193,3 +193,26 @@ def test_exchanges_are_tagged_and_lookups_find_records(sim, fresh_database, box)
     assert client.find_by_numbers(org(), "CreditNotes", ["CN-NOPE"]) == []
     # Money comes back as Decimal, never float.
     assert isinstance(element["Total"], Decimal) and element["Total"] == Decimal("110.00")
+
+
+def test_credit_notes_and_bills_are_found_by_what_identifies_them(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, _ = make_client(sim, fresh_database, box)
+    contact = sorted(sim.org("adelaide").contacts)[0]
+    line = {"Description": "Refund", "Quantity": "1", "UnitAmount": "20.00", "AccountCode": "200", "TaxType": "OUTPUT"}
+    [credit] = client.write(org(), "CreditNotes", "PUT", [{"Type": "ACCRECCREDIT", "CreditNoteNumber": "CN-7",
+                                                          "Contact": {"ContactID": contact}, "Date": "2026-11-03",
+                                                          "LineItems": [line]}], "k-cn")
+    assert credit["StatusAttributeString"] == "OK", credit
+    found = client.find_by_numbers(org(), "CreditNotes", ["CN-7", "CN-8"])
+    assert [f["CreditNoteID"] for f in found] == [credit["CreditNoteID"]]
+
+    bill_line = {"Description": "Licences", "Quantity": "1", "UnitAmount": "40.00", "AccountCode": "310",
+                 "TaxType": "INPUT"}
+    bills = [{"Type": "ACCPAY", "InvoiceNumber": "PO-1", "Contact": {"ContactID": contact}, "Date": date,
+              "LineItems": [bill_line]} for date in ("2026-11-04", "2026-11-05")]
+    written = client.write(org(), "Invoices", "PUT", bills, "k-bills")
+    assert [w["StatusAttributeString"] for w in written] == ["OK", "OK"], written
+    match = client.find_bill(org(), contact, "PO-1", "2026-11-05")
+    assert [m["InvoiceID"] for m in match] == [written[1]["InvoiceID"]]  # same number, told apart by the date
+    assert client.find_bill(org(), contact, "PO-1", "2026-11-06") == []
