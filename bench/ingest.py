@@ -3,7 +3,9 @@ invoices, in its own process) -> ingest cycle -> the embedded Kafka broker,
 with the hashes and cursor in embedded PostgreSQL. Also the calls per record
 and the time of a second cycle that finds nothing changed.
 
-    python -m bench.ingest [scale]    (scale 10 is about 3,000 invoices)
+    python -m bench.ingest [scale] [latency_ms]
+        scale 10 is about 3,000 invoices; latency_ms adds that much to every
+        ConnectWise answer (a cloud instance answers in 100-300 ms)
 """
 from __future__ import annotations
 
@@ -40,8 +42,9 @@ SIM = """
 import sys, uvicorn
 from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
-uvicorn.run(create_app(CwState.from_seed(7, int(sys.argv[2]))), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", access_log=False)
+from services.sandbox.faults import Faults
+app = create_app(CwState.from_seed(7, int(sys.argv[2])), Faults(latency_ms=int(sys.argv[3])))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
 
@@ -117,12 +120,12 @@ def force_sync_latencies(settings: Settings, bootstrap: str, postgres: str, cw_p
     return latencies
 
 
-def main(scale: int = 10) -> None:
+def main(scale: int = 10, latency_ms: int = 0) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="cz-bench-ingest-"))
     settings = Settings(data_dir=data_dir, kafka_port=free_port(), postgres_port=free_port())
     supervisor = Supervisor(data_dir / "logs")
     cw_port = free_port()
-    sim = subprocess.Popen([sys.executable, "-c", SIM, str(cw_port), str(scale)], cwd=ROOT)
+    sim = subprocess.Popen([sys.executable, "-c", SIM, str(cw_port), str(scale), str(latency_ms)], cwd=ROOT)
     try:
         supervisor.start(tansu_spec(settings))
         supervisor.start(postgres_spec(settings))
@@ -155,6 +158,7 @@ def main(scale: int = 10) -> None:
 
         latencies = force_sync_latencies(settings, bootstrap, postgres, cw_port, codec, results[0].emitted_ids[:20])
 
+        print(f"ConnectWise latency added:     {latency_ms} ms per call")
         print(f"records in ConnectWise:        {sum(r.seen for r in results)}")
         print(f"events emitted (first cycle):  {emitted} in {seconds:.2f} s")
         print(f"events per second:             {emitted / seconds:.0f}")
@@ -172,4 +176,4 @@ def main(scale: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main(*(int(a) for a in sys.argv[1:3]))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -267,16 +268,27 @@ class CwClient:
                         tags={"record_type": record_type, "record_id": invoice_id})
 
     def products_for_invoices(self, invoice_ids: Iterable[int], chunk: int = 200, record_type: str | None = None,
-                              customer: str | None = None) -> dict[int, list[dict]]:
+                              customer: str | None = None, workers: int = 4) -> dict[int, list[dict]]:
         """Products (invoice lines) of many invoices in few calls, by invoice id;
-        `invoice/id in (...)` in chunks keeps each URL short."""
+        `invoice/id in (...)` in chunks keeps each URL short, and a few chunks are
+        read at once (ConnectWise asks clients to keep concurrency small)."""
         ids = sorted({int(i) for i in invoice_ids})
+        parts = [ids[start:start + chunk] for start in range(0, len(ids), chunk)]
+
+        def read(part: list[int]) -> list[dict]:
+            single = len(part) == 1
+            tags = {"record_type": record_type, "record_id": part[0] if single else None,
+                    "customer": customer if single else None}
+            return list(self.all("procurement/products", conditions=in_("invoice/id", part), tags=tags))
+
+        if len(parts) <= 1:
+            found = [read(part) for part in parts]
+        else:
+            with ThreadPoolExecutor(min(workers, len(parts))) as pool:
+                found = list(pool.map(read, parts))
         lines: dict[int, list[dict]] = {i: [] for i in ids}
-        for start in range(0, len(ids), chunk):
-            part = ids[start:start + chunk]
-            tags = {"record_type": record_type, "record_id": part[0] if len(part) == 1 else None,
-                    "customer": customer if len(part) == 1 else None}
-            for product in self.all("procurement/products", conditions=in_("invoice/id", part), tags=tags):
+        for products in found:
+            for product in products:
                 invoice_id = (product.get("invoice") or {}).get("id")
                 if invoice_id is not None and int(invoice_id) in lines:
                     lines[int(invoice_id)].append(product)
