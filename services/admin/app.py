@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from ..common.health import HealthChecks
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
+from ..common.secrets import admin_token
 from ..common.settings import Settings
 from .dashboard import dashboard_router
 from .routes_audit import audit_router
@@ -20,7 +21,7 @@ Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Connect Zero admin API", version="1", description=DESCRIPTION)
     add_health_routes(app, HealthChecks(standard_checks(settings)))
-    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(settings.admin_token))])
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(admin_token(settings)))])
 
     @api.get("/whoami", summary="Check the token")
     def whoami() -> dict:
