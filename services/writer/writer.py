@@ -95,12 +95,16 @@ class OrganisationWriter:
             entry = entries.get((req.record_type, str(req.cw_id)))
             if req.operation == "UPSERT" and entry and entry.xero_id and entry.written_hash == req.content_hash:
                 self._result(req, "UNCHANGED", entry.xero_id, entry.xero_status)
+                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", "synced", entry.xero_id,
+                                    entry.xero_status, natural_key=req.natural_key))
                 settled.add(req.request_id)
                 continue
             decision = status.plan(req.operation, req.body, req.id_field, entry.xero_id if entry else None,
                                    entry.xero_status if entry else None)
             if decision.action == "SKIP":
                 self._result(req, "UNCHANGED", entry.xero_id if entry else None, entry.xero_status if entry else None)
+                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", "synced" if entry and entry.xero_id
+                                    else "skipped", natural_key=req.natural_key, error=decision.reason))
             elif decision.action == "REJECT":
                 done.append(self._rejected(org, req, [decision.reason], "xero_status_rule", entry))
             else:
@@ -159,11 +163,13 @@ class OrganisationWriter:
         outcomes = []
         for req in requests:
             entry = entries.get((req.record_type, str(req.cw_id)))
-            in_flight = bool(entry and entry.pending_request_id == req.request_id)
+            # Any write still pending may have reached Xero (this one, or one before a crash):
+            # it stays pending, so the next write of the record looks it up first.
+            in_flight = bool(entry and entry.pending_request_id)
             self._result(req, "FAILED", errors=[message])
             self._exception(req, kind, message, {"request_id": req.request_id})
             outcomes.append(Outcome(req.record_type, str(req.cw_id), "FAILED", "failed", natural_key=req.natural_key,
-                                    error=message, keep_pending=in_flight and kind == "xero_unavailable"))
+                                    error=message, keep_pending=in_flight))
         self.ledger.record(org.organisation_id, outcomes)
 
     def _fail_all(self, requests: list[WriteRequest], organisation_id: str, kind: str, message: str) -> None:
