@@ -73,11 +73,15 @@ def serve_health(host: str, port: int, checks: HealthChecks) -> ThreadingHTTPSer
 def kafka_check(bootstrap: str) -> Check:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+    from .kafka import client_log
+
+    admin: list[AdminClient] = []  # made on first use: an app that is never checked holds no client
 
     def check() -> str | None:
+        if not admin:
+            admin.append(AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "logger": client_log}))
         try:
-            admin.list_topics(timeout=2)
+            admin[0].list_topics(timeout=2)
         except Exception as exc:
             return f"kafka unreachable at {bootstrap}: {exc}"
         return None

@@ -15,11 +15,14 @@ from .dead_letter import dead_letter_headers
 from .topics import BY_NAME, topic_specs
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines go through Python logging (served by poll), so they come out as
+# structured lines like every other, and a client nobody polls any more stays quiet.
+client_log = logging.getLogger("kafka.client")
 
 
 def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
     """Creates every declared topic that does not exist yet; returns those created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": client_log})
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -45,7 +48,8 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
 
 def make_producer(bootstrap: str, **extra) -> Producer:
     # Idempotent producer: a retried send is never written twice.
-    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "compression.type": "none"}
+    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "compression.type": "none",
+              "logger": client_log}
     config.update(extra)
     return Producer(config)
 
@@ -58,6 +62,7 @@ def make_consumer(bootstrap: str, group: str, topics: list[str], session_timeout
         "enable.auto.commit": False,
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
+        "logger": client_log,
     })
     consumer.subscribe(topics)
     return consumer
