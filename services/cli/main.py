@@ -92,7 +92,9 @@ def status(url: UrlOpt = None, token: TokenOpt = None) -> None:
         except httpx.HTTPError as exc:
             ok, detail = False, str(exc)
         bad += not ok
-        console.print(f"{'[green]ok[/green]  ' if ok else '[red]DOWN[/red]'} {name:8} {health_url} {detail if not ok else ''}")
+        restarts = stack.get("restarts", {}).get(name, 0)
+        note = f" (restarted {restarts}x)" if restarts else ""
+        console.print(f"{'[green]ok[/green]  ' if ok else '[red]DOWN[/red]'} {name:8} {health_url}{note} {detail if not ok else ''}")
     raise typer.Exit(1 if bad else 0)
 
 

@@ -87,6 +87,10 @@ def run_stack(settings: Settings) -> int:
     try:
         while not stop_requested:
             supervisor.check_and_restart()
+            restarts = {n: r.restarts for n, r in supervisor.running.items() if r.restarts}
+            if restarts != description.get("restarts", {}):  # scripts and `connectzero status` read them here
+                description.update(restarts=restarts, pids={n: r.proc.pid for n, r in supervisor.running.items()})
+                write_stack_file(resolved.stack_file, description)
             time.sleep(0.5)
     finally:
         console.print("stopping...")

@@ -1,5 +1,7 @@
 """`connectzero up` end to end: every part healthy, stack.json complete, SIGTERM leaves nothing behind."""
 import json
+import subprocess
+import sys
 
 import httpx
 import psutil
@@ -99,6 +101,13 @@ def test_a_service_that_dies_is_restarted_and_counted(stack_dir):
                  if _alive_other_than(info["services"]["mapper"]) else None, 60, what="mapper back")
         log = (stack_dir / "up.out").read_text()
         assert "restarted mapper (restart 1)" in log
+        restarted = wait_for(lambda: json.loads((stack_dir / "stack.json").read_text()).get("restarts"), 10,
+                             what="restart counted in stack.json")
+        assert restarted == {"mapper": 1}
+        status = subprocess.run([sys.executable, "-m", "services.cli.main", "status"], env=stack.env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stdout
+        assert "mapper" in status.stdout and "restarted 1x" in status.stdout
     finally:
         stack.stop()
 
