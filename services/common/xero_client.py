@@ -64,19 +64,25 @@ class PacerGate:
         self.clock = clock
         self._cond = threading.Condition()
 
-    def acquire(self, org_id: str) -> None:
+    def acquire(self, org_id: str) -> float:
+        """Blocks until the call may go; returns when it started (pass it to `release`)."""
         with self._cond:
             while True:
-                wait = self.pacer.wait(org_id, self.clock())
+                now = self.clock()
+                wait = self.pacer.wait(org_id, now)
                 if wait.ready:
-                    self.pacer.start(org_id, self.clock())
-                    return
+                    self.pacer.start(org_id, now)
+                    return now
                 # Woken early when a call finishes (it may free a concurrency slot).
                 self._cond.wait(min(wait.seconds, 5.0))
 
-    def release(self, org_id: str, status: int | None, headers) -> None:
+    def seed_day_usage(self, org_id: str, calls: int) -> None:
         with self._cond:
-            self.pacer.finish(org_id, self.clock(), status, headers)
+            self.pacer.seed_day_usage(org_id, calls, self.clock())
+
+    def release(self, org_id: str, status: int | None, headers, started: float | None = None) -> None:
+        with self._cond:
+            self.pacer.finish(org_id, self.clock(), status, headers, started)
             self._cond.notify_all()
 
 
@@ -139,7 +145,7 @@ class XeroClient:
         request = self.http.build_request(method, f"{self.base_url}/{path.lstrip('/')}", params=params, json=json,
                                           headers=headers,
                                           extensions={"cz": {"organisation_id": org.organisation_id, **(tags or {})}})
-        self.gate.acquire(org.organisation_id)
+        started = self.gate.acquire(org.organisation_id)
         status, resp_headers = None, {}
         try:
             if self.on_call:
@@ -155,7 +161,7 @@ class XeroClient:
                 self.recorder.record_failure(request, exc)
             return None
         finally:
-            self.gate.release(org.organisation_id, status, resp_headers)
+            self.gate.release(org.organisation_id, status, resp_headers, started)
 
     # -- Record helpers ------------------------------------------------------------------------
 

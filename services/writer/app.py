@@ -7,6 +7,11 @@ arrived and commits offsets only after the handler returns, which here is after
 the ledger transaction is committed and the results are flushed to Kafka. A
 crash anywhere before that redelivers the batch, and the ledger (plus a Xero
 look-up of anything left pending) makes the redelivery harmless.
+
+Organisations in one consumed batch are written side by side, each in its own
+thread; the next batch starts when all are done. So an organisation held up for
+long (its day limit spent, a long Retry-After) holds up the others too: a known
+limit of this design, which keeps offset handling simple.
 """
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from confluent_kafka import Consumer
 import psycopg
+from confluent_kafka import Consumer
 
 from ..common.codec import Codec, FramingError
 from ..common.exchanges import ExchangeRecorder
@@ -58,7 +63,7 @@ class WriterService:
     def recover(self) -> int:
         """Settles every pending write before consuming (a crash left them)."""
         settled = 0
-        for org_id, entries in by_organisation_entries(self.ledger.pending()).items():
+        for org_id, entries in _by_organisation(self.ledger.pending()).items():
             found = self.ledger.organisation(org_id)
             if found is None:
                 continue
@@ -103,14 +108,13 @@ class WriterService:
             if org_id in self._seeded:
                 return
             self._seeded.add(org_id)
-        with self.client.gate._cond:
-            self.client.gate.pacer.seed_day_usage(org_id, self.ledger.calls_today(org_id), self.client.gate.clock())
+        self.client.gate.seed_day_usage(org_id, self.ledger.calls_today(org_id))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
 
 
-def by_organisation_entries(entries):
+def _by_organisation(entries) -> dict[str, list]:
     groups: dict[str, list] = {}
     for e in entries:
         groups.setdefault(e.organisation_id, []).append(e)
@@ -142,6 +146,9 @@ def make_writer_consumer(settings: Settings) -> Consumer:
         "session.timeout.ms": settings.session_timeout_ms,
         "heartbeat.interval.ms": max(500, settings.session_timeout_ms // 5),
         "fetch.wait.max.ms": 20,
+        # A batch waits out Xero's limits inside the handler (a minute, or a long Retry-After);
+        # the group must not drop the writer for that.
+        "max.poll.interval.ms": 30 * 60 * 1000,
     })
     consumer.subscribe([XERO_WRITES.name], on_assign=lambda _c, parts: log.info(
         "assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)))

@@ -159,15 +159,16 @@ def test_5xx_and_dropped_connections_are_retried(sim, fresh_database, box):
     add_organisations(fresh_database, box, sim)
     client, _, recorder = make_client(sim, fresh_database, box, max_attempts=20, backoff_max=0.1)
     client.request(org(), "GET", "Organisation")
-    sim.control("faults", error_rate=0.3, drop_connection_rate=0.1)
-    for i in range(15):
+    for i in range(30):
+        if i in (0, 15):  # 5xx answers first, then dropped connections
+            sim.control("faults", **({"error_rate": 0.4} if i == 0 else {"error_rate": 0, "drop_connection_rate": 0.5}))
         elements = client.write(org(), "Invoices", "PUT", [invoice_body(sim, "adelaide", f"R-{i}")], f"key-{i}")
         assert elements[0]["StatusAttributeString"] == "OK"
     sim.control("faults", clear=True)
     statuses = [r["status"] for r in recorder.records if "/api.xro/" in r["url"]]
     assert any(s >= 500 for s in statuses) and 0 in statuses  # both kinds of fault happened
     numbers = [i["InvoiceNumber"] for i in sim.org("adelaide").invoices.values() if i["InvoiceNumber"].startswith("R-")]
-    assert sorted(numbers) == sorted(f"R-{i}" for i in range(15))  # each exactly once
+    assert sorted(numbers) == sorted(f"R-{i}" for i in range(30))  # each exactly once
 
 
 def test_persistent_5xx_gives_up_after_the_attempts(sim, fresh_database, box):
