@@ -129,6 +129,10 @@ class XeroClient:
                     if resp.status_code == 401:
                         self.tokens.invalidate(org.organisation_id)
                         raise _Retry("HTTP 401: access token refused")
+                    if resp.status_code == 403:
+                        # The connection no longer reaches this organisation: only reconnecting helps.
+                        raise CredentialError(org.organisation_id, "Xero answered 403: the connection does not reach "
+                                                                   f"tenant {org.tenant_id}")
                     return resp
         except _Retry as exc:
             raise XeroUnavailable(f"{method} {path}: gave up after {self.max_attempts} attempts ({exc})") from None

@@ -217,3 +217,11 @@ def test_credit_notes_and_bills_are_found_by_what_identifies_them(sim, fresh_dat
     match = client.find_bill(org(), contact, "PO-1", "2026-11-05")
     assert [m["InvoiceID"] for m in match] == [written[1]["InvoiceID"]]  # same number, told apart by the date
     assert client.find_bill(org(), contact, "PO-1", "2026-11-06") == []
+
+
+def test_an_organisation_the_connection_does_not_reach_is_a_credential_error(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, _ = make_client(sim, fresh_database, box)
+    # adelaide's credential reaches only adelaide's tenant: pointing it elsewhere is refused.
+    with pytest.raises(CredentialError, match="403"):
+        client.request(XeroOrg("adelaide", ORG_IDS["sydney"]), "GET", "Organisation")
