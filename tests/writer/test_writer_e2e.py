@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from pathlib import Path
 from collections import Counter
 from types import SimpleNamespace
 
@@ -41,7 +40,6 @@ def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None):
             log = (tmp_path / "writer.log").read_text()
             print("\n".join(line for line in log.splitlines() if "assigned" in line or "ready" in line or "started" in line))
             print(log[-3000:])
-            (Path("/tmp") / "cz-writer-last.log").write_text(log)
 
 
 @pytest.fixture
