@@ -11,7 +11,7 @@ from ..common.codec import Codec
 from ..common.cw_client import CwClient
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import consume_batches, make_producer
+from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
 from ..common.settings import Settings
 from ..common.topics import SYNC_COMMANDS
 from .commands import CommandHandler
@@ -31,20 +31,8 @@ def make_pipeline(settings: Settings, codec: Codec, producer) -> Pipeline:
 
 
 def commands_consumer(settings: Settings) -> Consumer:
-    """make_consumer's settings plus a short fetch wait: a broker that does not
-    answer a fetch as soon as data arrives (the embedded one) would otherwise hold
-    a force-sync command for up to half a second (librdkafka's default wait)."""
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": COMMANDS_GROUP,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "session.timeout.ms": settings.session_timeout_ms,
-        "heartbeat.interval.ms": max(500, settings.session_timeout_ms // 5),
-        "fetch.wait.max.ms": 50,
-    })
-    consumer.subscribe([SYNC_COMMANDS.name])
-    return consumer
+    return make_consumer(settings.kafka_bootstrap, COMMANDS_GROUP, [SYNC_COMMANDS.name], settings.session_timeout_ms,
+                         **LOW_LATENCY)
 
 
 def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,

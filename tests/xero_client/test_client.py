@@ -16,7 +16,7 @@ from services.common.xero_auth import CredentialError, PostgresTokenStore, Token
 from services.common.xero_client import PacerGate, XeroClient, XeroOrg, XeroUnavailable
 from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
-from services.writer.pacing import Limits, Pacer
+from services.common.xero_pacing import Limits, Pacer
 from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
 
 
