@@ -70,7 +70,7 @@ class Stack:
         return self.proc.returncode if self.proc else 0
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
+def wait_for(predicate, timeout: float = 40.0, interval: float = 0.25, what: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -21,7 +21,8 @@ from ..mapping import catalog as catalog_store
 from ..mapping import csv_io
 from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
-from ..mapping.model import RECORD_TYPES, Rule
+from ..common.record_types import RECORD_TYPES
+from ..mapping.model import Rule
 from ..mapping.rollup import rollup
 from ..mapping.routing import RoutingError, route
 from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Query
 
-from .search import MAX_LIMIT, RECORD_TYPES
+from ..common.record_types import RECORD_TYPES
+from .search import MAX_LIMIT
 
 
 def audit_filters(

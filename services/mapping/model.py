@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..common.record_types import RECORD_TYPES
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..common.health import postgres_check
 from ..common.settings import Settings
 
 PG_SYSTEM_USER = "embedded_postgres"
@@ -69,7 +70,7 @@ def postgres_spec(settings: Settings) -> ProcessSpec:
               "-k", str(pgdata), "-c", "max_connections=200", "-c", "fsync=on"],
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
         prepare=prepare,
-        health=lambda: _pg_ready(embedded_postgres_url(settings)),
+        health=postgres_check(embedded_postgres_url(settings)),
         port=settings.postgres_port,
     )
 
@@ -102,17 +103,6 @@ def init_postgres(pgdata: Path, bin_path: Path) -> None:
                                "--encoding=utf8"], user=user, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
-
-
-def _pg_ready(url: str) -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=1) as conn:
-            conn.execute("select 1")
-    except Exception as exc:
-        return f"postgres not ready: {type(exc).__name__}"
-    return None
 
 
 def http_health(url: str) -> Callable[[], "str | None"]:

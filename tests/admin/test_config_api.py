@@ -2,7 +2,6 @@
 mapping tables, settings, roll-up and history; auth and payload errors."""
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from services.common.secrets import SecretBox

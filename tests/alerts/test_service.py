@@ -14,19 +14,10 @@ from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from services.mailbox.store import read_messages
 from tests.audit.factories import sync_exception, write_result
 from tests.audit.groups import start_at_end
+from tests.stackutil import wait_for
 
 TOKEN = "alerts-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def wait_for(predicate, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture

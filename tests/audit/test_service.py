@@ -16,19 +16,10 @@ from services.common.topics import API_EXCHANGES, SYNC_EXCEPTIONS, XERO_WRITE_RE
 
 from .factories import exchange, sync_exception, write_result
 from .groups import start_at_end
+from tests.stackutil import wait_for
 
 TOKEN = "audit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def wait_for(predicate, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10) -> list:

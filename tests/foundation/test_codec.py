@@ -5,7 +5,7 @@ import struct
 import fastavro
 import pytest
 
-from services.common.codec import SCHEMA_DIR, Codec, FramingError, load_schema
+from services.common.codec import SCHEMA_DIR, FramingError, load_schema
 
 from .avro_samples import sample
 

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.mapping.translate import MappingProblem, XeroDocument, deletion, money, translate
+from services.mapping.translate import XeroDocument, deletion, money, translate
 
 from .records import australian_org, invoice, purchase_order
 

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 from tests.writer.harness import WriterProcess, produce, wait_until, write_request
-from tests.writer.test_writer_e2e import query, results_for, wait_results, writer_stack
+from tests.writer.test_writer_e2e import query, wait_results, writer_stack
 from tests.xero_client.sim import invoice_body, invoices_by_number
 
 

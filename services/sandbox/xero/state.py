@@ -8,7 +8,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any, Callable
 
 from ..identity import ORGANISATIONS
