@@ -21,17 +21,19 @@ pytestmark = pytest.mark.stack
 def stack():
     data_dir = make_stack_dir()
     stack = Stack(data_dir, sandbox_scale=0)
-    info = stack.start(timeout=180)
-    with stack.admin() as admin:
-        # The first cycles (started at start-up) backfill the seed; wait until nothing is pending.
-        def settled():
-            items = admin.get("/api/records", params={"limit": 1000}).json()["items"]
-            synced_types = [r for r in items if r["record_type"] in ("invoice", "credit_note")]
-            return synced_types and not [r for r in synced_types if r["status"] == "pending"] and items
-        wait_for(settled, 120, interval=1, what="initial backfill settled")
-    yield stack, info
-    stack.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        info = stack.start(timeout=180)
+        with stack.admin() as admin:
+            # The first cycles (started at start-up) backfill the seed; wait until nothing is pending.
+            def settled():
+                items = admin.get("/api/records", params={"limit": 1000}).json()["items"]
+                synced_types = [r for r in items if r["record_type"] in ("invoice", "credit_note")]
+                return synced_types and not [r for r in synced_types if r["status"] == "pending"] and items
+            wait_for(settled, 120, interval=1, what="initial backfill settled")
+        yield stack, info
+    finally:  # a stack that failed to settle must not outlive the test run
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
