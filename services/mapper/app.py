@@ -105,7 +105,7 @@ async def postgres_call(fn, *args, max_wait: float = 30.0):
     parks whatever a handler raises, so transient failures are retried here.
     """
     retrying = AsyncRetrying(retry=retry_if_exception_type(psycopg.OperationalError),
-                             wait=wait_exponential_jitter(initial=0.2, max=max_wait),
+                             wait=wait_exponential_jitter(multiplier=0.2, max=max_wait),
                              before_sleep=lambda state: log.warning("Postgres unavailable, retrying: %s",
                                                                     state.outcome.exception()))
     async for attempt in retrying:
