@@ -62,7 +62,7 @@ def test_5xx_is_retried_and_a_persistent_one_raises_with_the_body(cw_sim):
 
 
 def test_dropped_connections_are_retried(cw_sim):
-    cw_sim.faults.update(drop_connection_rate=0.5)
+    cw_sim.faults.update(drop_connection_rate=0.3)
     with cw_sim.client(attempts=12) as client:
         for _ in range(5):
             assert client.get("finance/invoices", params={"pageSize": 1})
