@@ -103,3 +103,11 @@ def codec() -> Codec:
 
 def unique_topic_suffix() -> str:
     return str(time.time_ns())
+
+
+def pytest_unconfigure(config):
+    # The session is over and its parts are stopped: background threads of apps built by tests
+    # (publishers that retry every 30 s) must not print their retries after the summary.
+    import logging
+
+    logging.disable(logging.CRITICAL)
