@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..common.cw_client import all_of, cond
-from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, changed_since, content_hash, currency_code,
+from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, changed_since, content_hash, currency_code,
                      custom_fields, date_only, dumps_cw_json, identifier_of, last_updated, money, ref, ref_id)
 
 CREDIT_MEMO = "CreditMemo"
@@ -60,11 +60,7 @@ def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCH
     `extra_refs` may carry `member_identifier` / `account_manager_identifier`
     looked up elsewhere (the invoice itself does not always name them).
     """
-    cw_id = invoice.get("id")
-    if cw_id is None:
-        raise RecordError(None, "id", "missing")
-    if trigger not in TRIGGERS:
-        raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    cw_id = event_id(invoice, trigger)
     company = ref(invoice, "company")
     if company.get("id") is None:
         raise RecordError(cw_id, "company.id", "missing")

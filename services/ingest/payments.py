@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, content_hash, custom_fields, date_only,
+from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, custom_fields, date_only,
                      dumps_cw_json, last_updated, money, ref, ref_id)
 from .store import Emitted
 
@@ -37,11 +37,7 @@ def payment_hash(payment: dict, invoice: dict) -> str:
 
 def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
                      observed_at: datetime | None = None, hash_: str | None = None) -> dict:
-    cw_id = payment.get("id")
-    if cw_id is None:
-        raise RecordError(None, "id", "missing")
-    if trigger not in TRIGGERS:
-        raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    cw_id = event_id(payment, trigger)
     company = ref(invoice, "company")
     if company.get("id") is None:
         raise RecordError(cw_id, "invoice.company.id", "missing")

@@ -42,6 +42,16 @@ class RecordError(ValueError):
 
 # --- what to ask for ------------------------------------------------------------
 
+def event_id(record: dict, trigger: str):
+    """The ConnectWise id an event is keyed by, after checking the record has one and the trigger is known."""
+    cw_id = record.get("id")
+    if cw_id is None:
+        raise RecordError(None, "id", "missing")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    return cw_id
+
+
 def changed_since(cursor: datetime, overlap: timedelta) -> str:
     """`lastUpdated > [cursor - overlap]`: the overlap re-reads the edge so a
     record edited while the previous poll ran is not missed (its hash makes the

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from .poller import (DELETED_PREFIX, SCALE, TRIGGERS, RecordError, content_hash, currency_code, custom_fields,
+from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, currency_code, custom_fields,
                      date_only, dumps_cw_json, last_updated, money, ref, ref_id)
 
 PO_SNAPSHOT_FIELDS = ("po_number", "po_date", "status", "vendor_company_id", "vendor_company_identifier",
@@ -37,11 +37,7 @@ def to_po_line(item: dict, cw_id) -> dict:
 def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = "SCHEDULE",
                             observed_at: datetime | None = None, hash_: str | None = None,
                             extra_refs: dict | None = None) -> dict:
-    cw_id = po.get("id")
-    if cw_id is None:
-        raise RecordError(None, "id", "missing")
-    if trigger not in TRIGGERS:
-        raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    cw_id = event_id(po, trigger)
     vendor = ref(po, "vendorCompany")
     if vendor.get("id") is None:
         raise RecordError(cw_id, "vendorCompany.id", "missing")
