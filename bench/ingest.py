@@ -25,16 +25,15 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from services.common.codec import Codec
 from services.common.cw_client import CwClient
-from services.common.db import migrate
 from services.common.exchanges import ExchangeRecorder
-from services.common.kafka import ensure_topics, make_producer
+from services.common.kafka import make_producer
 from services.common.settings import Settings
 from services.common.topics import CW_RECORD_TOPICS, SYNC_COMMANDS
 from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store
 from services.sandbox import identity
-from services.stack.parts import postgres_spec, tansu_spec
+from services.stack.parts import start_embedded_parts
 from services.stack.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,13 +126,7 @@ def main(scale: int = 10, latency_ms: int = 0) -> None:
     cw_port = free_port()
     sim = subprocess.Popen([sys.executable, "-c", SIM, str(cw_port), str(scale), str(latency_ms)], cwd=ROOT)
     try:
-        supervisor.start(tansu_spec(settings))
-        supervisor.start(postgres_spec(settings))
-        supervisor.wait_healthy(["kafka", "postgres"], 60)
-        bootstrap = f"127.0.0.1:{settings.kafka_port}"
-        postgres = f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
-        ensure_topics(bootstrap)
-        migrate(postgres)
+        bootstrap, postgres = start_embedded_parts(supervisor, settings)
         wait_http(f"http://127.0.0.1:{cw_port}/healthz")
 
         codec = Codec.from_directory()

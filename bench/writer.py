@@ -31,8 +31,7 @@ from confluent_kafka import Consumer
 from cryptography.fernet import Fernet
 
 from services.common.codec import Codec
-from services.common.db import migrate
-from services.common.kafka import ensure_topics, make_producer
+from services.common.kafka import make_producer
 from services.common.secrets import SecretBox
 from services.common.settings import Settings
 from services.common.topics import XERO_WRITE_RESULTS, XERO_WRITES
@@ -41,7 +40,7 @@ from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits
 from services.sandbox.xero.state import build_state
-from services.stack.parts import postgres_spec, tansu_spec
+from services.stack.parts import start_embedded_parts
 from services.stack.supervisor import Supervisor
 
 from .ingest import free_port
@@ -147,13 +146,7 @@ def main(total: int = 20000) -> None:
     supervisor = Supervisor(data_dir / "logs")
     writer = None
     try:
-        supervisor.start(tansu_spec(settings))
-        supervisor.start(postgres_spec(settings))
-        supervisor.wait_healthy(["kafka", "postgres"], 60)
-        bootstrap = f"127.0.0.1:{settings.kafka_port}"
-        postgres = f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
-        ensure_topics(bootstrap)
-        migrate(postgres)
+        bootstrap, postgres = start_embedded_parts(supervisor, settings)
         codec = Codec.from_directory()
         secret = Fernet.generate_key().decode()
         root, state, server = serve_simulator(Limits())  # Xero's real limits: 5 concurrent, 60/min, 5,000/day

@@ -129,3 +129,20 @@ def python_service_spec(name: str, module: str, settings: Settings, env: dict[st
         health=health or http_health(settings.health_url(name)),
         port=port,
     )
+
+
+def start_embedded_parts(supervisor, settings: Settings, timeout: float = 60) -> tuple[str, str]:
+    """Starts Tansu and PostgreSQL under `supervisor`, creates every topic and applies every
+    migration; returns (bootstrap, postgres URL). For benchmarks and tests that need the parts
+    without the services."""
+    from ..common.db import migrate
+    from ..common.kafka import ensure_topics
+
+    supervisor.start(tansu_spec(settings))
+    supervisor.start(postgres_spec(settings))
+    supervisor.wait_healthy(["kafka", "postgres"], timeout)
+    bootstrap = f"{settings.host}:{settings.kafka_port}"
+    postgres = embedded_postgres_url(settings)
+    ensure_topics(bootstrap)
+    migrate(postgres)
+    return bootstrap, postgres

@@ -7,9 +7,8 @@ import sys
 import httpx
 import pytest
 
-from services.common.kafka import ensure_topics
 from services.common.settings import Settings
-from services.stack.parts import postgres_spec, tansu_spec
+from services.stack.parts import postgres_spec, start_embedded_parts, tansu_spec
 from services.stack.supervisor import Supervisor
 
 from ..conftest import free_port
@@ -20,13 +19,9 @@ from ..stackutil import wait_for
 def outage_stack(stack_dir):
     settings = Settings(data_dir=stack_dir, kafka_port=free_port(), postgres_port=free_port(), matcher_port=free_port())
     supervisor = Supervisor(stack_dir / "logs")
-    supervisor.start(tansu_spec(settings))
-    supervisor.start(postgres_spec(settings))
-    supervisor.wait_healthy(["kafka", "postgres"], 60)
-    bootstrap = f"127.0.0.1:{settings.kafka_port}"
-    ensure_topics(bootstrap)
+    bootstrap, postgres = start_embedded_parts(supervisor, settings)
     env = {**os.environ, "CZ_DATA_DIR": str(stack_dir), "CZ_KAFKA_BOOTSTRAP": bootstrap,
-           "CZ_POSTGRES_URL": f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres",
+           "CZ_POSTGRES_URL": postgres,
            "CZ_MATCHER_PORT": str(settings.matcher_port)}
     service = subprocess.Popen([sys.executable, "-m", "services.matcher"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
