@@ -33,7 +33,7 @@ def test_numbered_pages_follow_link_next_to_the_end(server):
     with httpx.Client(headers=auth_headers(), timeout=30) as client:
         first = client.get(url)
         assert set(links(first)) == {"next", "last"}
-        assert "page=11&" in links(first)["last"] and "orderBy=id+asc" in links(first)["last"]
+        assert links(first)["last"].endswith("&page=11") and "orderBy=id+asc" in links(first)["last"]
         response = first
         while True:
             assert response.status_code == 200

@@ -57,7 +57,7 @@ def test_forward_only_pages_by_id():
 
 def test_link_header_keeps_other_parameters():
     header = link_header("http://h/x", {"conditions": 'a = "b"', "page": "2"}, {"next": {"page": 3, "pageSize": 5}})
-    assert header == '<http://h/x?conditions=a+%3D+%22b%22&page=3&pageSize=5>; rel="next"'
+    assert header == '<http://h/x?conditions=a+%3D+%22b%22&pageSize=5&page=3>; rel="next"'  # page last, as ConnectWise writes it
 
 
 def test_index_narrowing_gives_the_same_answer_as_a_scan():

@@ -171,14 +171,17 @@ def cut_page(rows: list[Record], query: ListQuery) -> Page:
 
 def link_header(base_url: str, params: Mapping[str, str], links: Mapping[str, Mapping[str, Any]]) -> str:
     """ConnectWise's Link header: `<url>; rel="next", <url>; rel="last"`. The other
-    query parameters (conditions, orderBy, fields) are carried into every link."""
+    query parameters (conditions, orderBy, fields) are carried into every link, and the
+    page (or pageId) comes last, as ConnectWise writes it: clients read the page number
+    from `page=N>` (pyconnectwise's paging does, and stops after page 1 otherwise)."""
     parts = []
     for rel in ("first", "prev", "next", "last"):
         if rel not in links:
             continue
         changed = {k.lower() for k in links[rel]}
         kept = [(k, v) for k, v in params.items() if k.lower() not in changed | {"page", "pageid"}]
-        query = urlencode(kept + [(k, str(v)) for k, v in links[rel].items()])
+        ordered = sorted(links[rel].items(), key=lambda item: item[0].lower() in ("page", "pageid"))
+        query = urlencode(kept + [(k, str(v)) for k, v in ordered])
         parts.append(f'<{base_url}?{query}>; rel="{rel}"')
     return ", ".join(parts)
 
