@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from .seed_model import (  # noqa: F401  (re-exported for the simulators)
-    XERO_ENTITY_FIELD_ID, Account, CatalogItem, Company, Department, Invoice, InvoiceLine,
-    Location, Member, Msp, Payment, PurchaseOrder, PurchaseOrderLine, TaxCode, TaxRate,
+    CREDIT_APPLIED, PAYMENT, REFUND, XERO_ENTITY_FIELD_ID, Account, CatalogItem, Company, Department,
+    Invoice, InvoiceLine, Location, Member, Msp, Payment, PurchaseOrder, PurchaseOrderLine, TaxCode, TaxRate,
     TrackingCategory, XeroContact, XeroPaymentPlan, money,
 )
 
@@ -113,6 +113,9 @@ def generate(seed: int, scale: int, anchor: date = DEFAULT_ANCHOR) -> Msp:
               list(TRACKING), [], [])
     msp.xero_contacts = _xero_contacts(rng, msp)
     msp.xero_payments = _xero_payments(rng, msp)
+    # Drawn after everything above (and from no random source), so the records above keep
+    # their ids, numbers and amounts whatever happens here.
+    msp.payments += _credit_memo_money(msp)
     msp.next_ids = {"invoice": max(i.id for i in invoices) + 1, "line": next_line,
                     "payment": max((p.id for p in payments), default=0) + 1,
                     "purchase_order": max(p.id for p in pos) + 1, "company": max(c.id for c in companies) + 1,
@@ -262,3 +265,57 @@ def _xero_payments(rng, msp: Msp) -> list[XeroPaymentPlan]:
     for k, org in enumerate(o.short for o in msp.organisations):
         plans.append(XeroPaymentPlan(org, f"XR-{9001 + k}", money(D(rng.randint(100, 900)) + D("0.37")), msp.anchor, "unmatchable"))
     return plans
+
+
+MAX_CREDIT_APPLICATIONS, MAX_REFUNDS = 3, 2
+
+
+def _credit_memo_money(msp: Msp) -> list[Payment]:
+    """Credit memos applied to the invoice they credit, and refunds, after the seed's payments.
+
+    Walking the credit memos in id order (no random draws, so nothing above moves):
+    - a memo whose invoice is already paid in full, or will be paid in full in Xero (a Xero
+      payment plan names it), is refunded: the customer gets the credit back as money
+      (`Refund` under the memo; the first refund is the whole credit, the second half of it);
+    - any other memo whose invoice is still open by more than the credit is applied to it
+      (`Credit Memo` under the invoice, `credit` naming the memo): the customer first paid
+      part of the invoice, then disputed a line, and the memo settles it. The first and third
+      applications use the whole credit and the payment covers the rest, so the invoice closes
+      (status Paid); the second uses half the credit and leaves both open.
+    Every credited invoice thus carries a payment too. Memos and invoices that end with a
+    zero balance become Paid, as a payment that settles an invoice makes it."""
+    by_id = {i.id: i for i in msp.invoices}
+    planned = {p.invoice_number for p in msp.xero_payments}
+    paid: dict[int, Decimal] = {}
+    for pay in msp.payments:
+        paid[pay.invoice_id] = paid.get(pay.invoice_id, D(0)) + pay.amount
+    next_id = max((p.id for p in msp.payments), default=0) + 1
+    added: list[Payment] = []
+    applications = refunds = 0
+
+    def add(invoice_id: int, amount: Decimal, day: date, kind: str, credit_id: int | None = None) -> None:
+        nonlocal next_id
+        added.append(Payment(next_id, invoice_id, amount, min(day, msp.anchor), kind, credit_id))
+        next_id += 1
+
+    for memo in (i for i in msp.invoices if i.type == "CreditMemo" and i.apply_to_id in by_id):
+        source, credit = by_id[memo.apply_to_id], -memo.total
+        open_amount = source.total - paid.get(source.id, D(0))
+        if open_amount == 0 or source.invoice_number in planned:
+            if refunds == MAX_REFUNDS:
+                continue
+            amount = credit if refunds == 0 else money(credit / 2)
+            add(memo.id, amount, memo.date + timedelta(days=7), REFUND)
+            memo.status = "Paid" if amount == credit else memo.status
+            refunds += 1
+        elif open_amount > credit and applications < MAX_CREDIT_APPLICATIONS:
+            applied = credit if applications % 2 == 0 else money(credit / 2)
+            received = open_amount - credit if applied == credit else money((open_amount - applied) / 2)
+            between = source.date + (memo.date - source.date) / 2
+            add(source.id, received, between, PAYMENT)
+            add(source.id, applied, memo.date + timedelta(days=2), CREDIT_APPLIED, memo.id)
+            paid[source.id] = paid.get(source.id, D(0)) + received + applied
+            source.status = "Paid" if received + applied == open_amount else source.status
+            memo.status = "Paid" if applied == credit else memo.status
+            applications += 1
+    return added

@@ -12,6 +12,8 @@ from .identity import ORGANISATIONS
 
 CENT = Decimal("0.01")
 XERO_ENTITY_FIELD_ID = 7  # id of the "Xero Entity" custom field definition in ConnectWise
+# ConnectWise payment types (Payment.type): money received, a credit memo applied, money paid back.
+PAYMENT, CREDIT_APPLIED, REFUND = "Payment", "Credit Memo", "Refund"
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -186,12 +188,16 @@ class PurchaseOrder:
 
 @dataclass
 class Payment:
-    """A payment recorded in ConnectWise against an invoice."""
+    """Money recorded in ConnectWise under an invoice (`finance/invoices/{invoice_id}/payments`).
+    `type` is "Payment" (money received), "Credit Memo" (the credit memo `credit_id` applied
+    to this invoice: listed under the invoice it settles) or "Refund" (money paid back to the
+    customer against this invoice, which is then a credit memo). Amounts are always positive."""
     id: int
     invoice_id: int
     amount: Decimal
     payment_date: date
     type: str = "Payment"
+    credit_id: int | None = None
 
 
 @dataclass(frozen=True)

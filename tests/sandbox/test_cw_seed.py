@@ -36,9 +36,15 @@ def test_money_is_decimal_in_cents_and_credit_memos_are_negative():
         assert inv.total == inv.subtotal + inv.sales_tax
         assert inv.total.as_tuple().exponent == -2
         assert (inv.total < 0) == (inv.type == "CreditMemo")
+    by_id = {i.id: i for i in msp.invoices}
+    used = {i.id: Decimal(0) for i in msp.invoices}  # paid or credited; for a memo, refunded or applied
     for pay in msp.payments:
-        inv = next(i for i in msp.invoices if i.id == pay.invoice_id)
-        assert Decimal(0) < pay.amount <= inv.total
+        assert pay.amount > 0 and pay.amount.as_tuple().exponent == -2
+        used[pay.invoice_id] += pay.amount
+        if pay.credit_id is not None:
+            used[pay.credit_id] += pay.amount
+    for inv_id, amount in used.items():
+        assert amount <= abs(by_id[inv_id].total)
 
 
 def test_routing_intent_and_missing_contacts():
@@ -61,3 +67,29 @@ def test_xero_payment_plans_cover_every_kind():
     assert kinds == {"full", "partial", "over", "unmatchable"}
     numbers = {i.invoice_number for i in msp.invoices}
     assert all((p.invoice_number in numbers) == (p.kind != "unmatchable") for p in msp.xero_payments)
+
+
+def test_credit_memos_applied_and_refunded_after_the_existing_records():
+    msp = generate(7, 1)
+    by_id = {i.id: i for i in msp.invoices}
+    kinds = [p.type for p in msp.payments]
+    # The payments drawn before credit memos existed keep their ids: every later record comes after them.
+    first_new = kinds.index("Refund")
+    assert set(kinds[:first_new]) == {"Payment"} and [p.id for p in msp.payments] == list(range(1, len(kinds) + 1))
+    applied = [p for p in msp.payments if p.type == "Credit Memo"]
+    refunds = [p for p in msp.payments if p.type == "Refund"]
+    assert len(applied) == 3 and len(refunds) == 2
+    for pay in applied:
+        memo, target = by_id[pay.credit_id], by_id[pay.invoice_id]
+        assert memo.type == "CreditMemo" and memo.apply_to_id == target.id and memo.company_id == target.company_id
+        assert any(p.type == "Payment" and p.invoice_id == target.id for p in msp.payments)
+    assert {p.amount == -by_id[p.credit_id].total for p in applied} == {True, False}  # fully and partly applied
+    assert all(by_id[p.invoice_id].type == "CreditMemo" and p.credit_id is None for p in refunds)
+    planned = {p.invoice_number for p in msp.xero_payments}
+    assert not planned & {by_id[p.invoice_id].invoice_number for p in applied}
+
+
+def test_the_tiny_set_has_a_credit_application_and_a_refund():
+    msp = generate(7, 0)
+    assert [(p.id, p.invoice_id, p.type, p.credit_id, p.amount) for p in msp.payments if p.type != "Payment"] == [
+        (3, 1009, "Refund", None, Decimal("181.50")), (5, 1011, "Credit Memo", 1012, Decimal("1287.00"))]

@@ -3,8 +3,9 @@ recent invoice (quantity or price), adds a line, raises a new invoice, now
 and then voids or deletes one, and sometimes raises or edits a purchase order. Every change goes through the state, so
 `_info.lastUpdated` moves and callbacks fire.
 
-Only invoices without payments are edited, voided or deleted: changing a paid
-invoice under its payments is a different scenario (a test sets it up itself).
+Only invoices without payments (nor, for a credit memo, credit applied from it)
+are edited, voided or deleted: changing a paid invoice under its payments is a
+different scenario (a test sets it up itself).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ RECENT = 200  # edits land on the newest invoices, where mid-cycle edits happen
 
 def _editable(state: CwState) -> list[int]:
     ids = state.c["invoices"].ids[-RECENT:]
-    return [i for i in ids if not state.payments_of.get(i)
+    return [i for i in ids if not state.payments_of.get(i) and not state.applied_from.get(i)
             and state.c["invoices"].by_id[i]["status"]["name"] != "Void"]
 
 

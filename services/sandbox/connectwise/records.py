@@ -13,6 +13,13 @@ from .. import seed_model as m
 INVOICE_STATUSES = {"New": 1, "Sent": 2, "Paid": 3, "Void": 4}
 PO_STATUSES = {"Open": 1, "Closed": 2, "Cancelled": 3}
 INVOICE_TYPES = ("Standard", "CreditMemo", "DownPayment", "Miscellaneous", "Progress", "Agreement")
+# Published values of Invoice.applyToType: what the invoice bills (an agreement, a project, a
+# ticket...). There is no "Invoice": ConnectWise links a credit memo to the invoice it settles
+# through a "Credit Memo" payment under that invoice (see money.py). A credit memo here is
+# applyToType "All" and keeps in applyToId the id of the invoice it was raised against, so a
+# client sees the intent before any credit is applied (applyToId is a free number in the
+# published model; the product does not read it).
+APPLY_TO_TYPES = ("All", "Agreement", "Project", "ProjectPhase", "SalesOrder", "Ticket")
 TERMS = {"Net 7": 1, "Net 14": 2, "Net 30": 3}
 CURRENCY = {"id": 1, "symbol": "$", "currencyCode": "AUD", "decimalSeparator": ".",
             "numberOfDecimals": 2, "name": "Australian Dollar"}
@@ -37,18 +44,22 @@ def company_ref(company: dict[str, Any]) -> dict[str, Any]:
 
 
 def location(loc: m.Location, stamp: datetime) -> dict[str, Any]:
-    return {"id": loc.id, "name": loc.name, "where": "OnSite", "_info": info(stamp)}
+    return {"id": loc.id, "name": loc.name, "_info": info(stamp)}
 
 
 def department(dep: m.Department, stamp: datetime) -> dict[str, Any]:
-    return {"id": dep.id, "identifier": dep.identifier, "name": dep.name, "inactiveFlag": False,
-            "_info": info(stamp)}
+    return {"id": dep.id, "identifier": dep.identifier, "name": dep.name, "_info": info(stamp)}
 
 
 def member(mem: m.Member, msp: m.Msp, stamp: datetime) -> dict[str, Any]:
     dep = next(d for d in msp.departments if d.id == mem.department_id)
     return {"id": mem.id, "identifier": mem.identifier, "firstName": mem.first_name,
             "lastName": mem.last_name, "officeEmail": mem.email, "inactiveFlag": False,
+            "licenseClass": "F", "defaultEmail": "Office", "defaultPhone": "Office",
+            # The published Member requires these screen preferences; these are ConnectWise's defaults.
+            "agreementInvoicingDisplayOptions": "RemainOnInvoicingScreen",
+            "invoicingDisplayOptions": "RemainOnInvoicingScreen",
+            "invoiceScreenDefaultTabFormat": "ShowInvoicingTab",
             "defaultLocation": {"id": mem.location_id, "name": msp.location(mem.location_id).name},
             "defaultDepartment": {"id": dep.id, "identifier": dep.identifier, "name": dep.name},
             "_info": info(stamp)}
@@ -83,7 +94,7 @@ def invoice(inv: m.Invoice, msp: m.Msp, companies: dict[int, dict[str, Any]]) ->
     return {"id": inv.id, "invoiceNumber": inv.invoice_number, "type": inv.type,
             "status": {"id": INVOICE_STATUSES[inv.status], "name": inv.status},
             "company": company_ref(co), "billToCompany": company_ref(co), "shipToCompany": company_ref(co),
-            "applyToType": "Invoice" if inv.apply_to_id else "All", "applyToId": inv.apply_to_id,
+            "applyToType": "All", "applyToId": inv.apply_to_id,
             "date": at_midnight(inv.date), "dueDate": at_midnight(inv.due_date),
             "billingTerms": {"id": TERMS.get(inv.billing_terms, 3), "name": inv.billing_terms},
             "reference": "", "customerPO": "",
@@ -116,10 +127,15 @@ def product_from(pid: int, item: m.CatalogItem, seq: int, description: str, quan
             "businessUnitId": inv["departmentId"], "customFields": [], "_info": info(stamp)}
 
 
-def payment(pay: m.Payment, inv: dict[str, Any], stamp: datetime) -> dict[str, Any]:
-    return {"id": pay.id, "type": pay.type, "invoice": {"id": inv["id"], "identifier": inv["invoiceNumber"]},
-            "credit": None, "amount": pay.amount, "paymentDate": at_midnight(pay.payment_date),
-            "appliedBy": "accounts", "_info": info(stamp)}
+def invoice_ref(inv: dict[str, Any]) -> dict[str, Any]:
+    return {"id": inv["id"], "identifier": inv["invoiceNumber"]}
+
+
+def payment(pay: m.Payment, inv: dict[str, Any], stamp: datetime, memo: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Payment as listed under `inv`; `memo` is the credit memo a "Credit Memo" payment applies."""
+    return {"id": pay.id, "type": pay.type, "invoice": invoice_ref(inv),
+            "credit": invoice_ref(memo) if memo else None, "amount": pay.amount,
+            "paymentDate": at_midnight(pay.payment_date), "appliedBy": "accounts", "_info": info(stamp)}
 
 
 def purchase_order(po: m.PurchaseOrder, companies: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Write routes and nested resources: invoices (POST, PUT, PATCH, DELETE),
-invoice payments, purchase-order line items and callbacks."""
+invoice payments (payments, credit memos applied, refunds: see money.py),
+purchase-order line items and callbacks."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from . import writes
+from . import money, writes
 from .errors import invalid
 from .handlers import count_response, list_response, one_response, parse_id, read_body, respond
 from .state import CwState
@@ -66,8 +67,8 @@ def write_routes(router: APIRouter, state: CwState) -> None:
         amount = writes.parse_money(body["amount"], "amount", "InvoicePayment")
         when = writes.parse_when(body["paymentDate"], "paymentDate", "InvoicePayment") if body.get("paymentDate") \
             else state.now().replace(hour=0, minute=0, second=0)
-        payment = state.add_payment(invoice_id, amount, when, str(body.get("type") or "Payment"),
-                                    str(body.get("appliedBy") or "cwapi"))
+        payment = state.add_payment(invoice_id, amount, when, body.get("type"), str(body.get("appliedBy") or "cwapi"),
+                                    money.credit_id_of(body))
         return respond(payment, 201)
 
     @router.delete("/finance/invoices/{record_id}/payments/{payment_id}")

@@ -16,6 +16,7 @@ from typing import Callable
 
 from .. import seed as seed_module
 from ..seed_model import CatalogItem, Msp, money
+from . import money as cash
 from . import records as r
 from .errors import invalid, not_found
 from .store import Collection, Record
@@ -41,10 +42,13 @@ class CwState:
         indexed = {"invoices": (("invoiceNumber",), ("company", "id")), "products": (("invoice", "id"),),
                    "payments": (("invoice", "id"),), "lineitems": (("purchaseOrderId",),),
                    "purchaseorders": (("poNumber",),), "companies": (("identifier",),)}
-        self.c: dict[str, Collection] = {n: Collection(n, dict(_LAST_UPDATED), (("id",),) + indexed.get(n, ()))
+        aliases = {"payments": {("credit", "id"): ("credit", "id"), ("credit", "identifier"): ("credit", "identifier")}}
+        self.c: dict[str, Collection] = {n: Collection(n, {**_LAST_UPDATED, **aliases.get(n, {})},
+                                                       (("id",),) + indexed.get(n, ()))
                                          for n in names}
         self.products_of: dict[int, list[int]] = {}
-        self.payments_of: dict[int, list[int]] = {}
+        self.payments_of: dict[int, list[int]] = {}  # invoice id -> ids of the payments listed under it
+        self.applied_from: dict[int, list[int]] = {}  # credit memo id -> ids of the credit applied from it
         self.lines_of: dict[int, list[int]] = {}
         self.listeners: list[Listener] = []
         self.next_ids: dict[str, int] = {}
@@ -84,8 +88,11 @@ class CwState:
                 self._put_child("products", self.products_of, inv.id, r.product(line, seq, record, self.catalog))
         for pay in msp.payments:
             inv = self.c["invoices"].by_id[pay.invoice_id]
+            memo = self.c["invoices"].by_id[pay.credit_id] if pay.credit_id is not None else None
             stamp = max(inv["_info"]["lastUpdated"], r.at_midnight(pay.payment_date))
-            self._put_child("payments", self.payments_of, inv["id"], r.payment(pay, inv, stamp))
+            self._put_child("payments", self.payments_of, inv["id"], r.payment(pay, inv, stamp, memo))
+            if memo is not None:
+                self.applied_from.setdefault(memo["id"], []).append(pay.id)
         for inv_id in list(self.c["invoices"].ids):
             self._recompute(inv_id, self.c["invoices"].by_id[inv_id]["_info"]["lastUpdated"])
         line_id = 1
@@ -112,10 +119,12 @@ class CwState:
         subtotal = money(sum((p["extPrice"] for p in products), ZERO))
         taxable = sum((p["extPrice"] for p in products if p["taxableFlag"]), ZERO)
         tax = money(taxable * self.tax_rates.get(inv["taxCode"]["id"], ZERO) / 100)
-        paid = money(sum((self.c["payments"].by_id[p]["amount"] for p in self.payments_of.get(invoice_id, [])), ZERO))
+        pays = self.c["payments"].by_id
+        paid, credited = cash.money_fields(inv, (pays[p] for p in self.payments_of.get(invoice_id, [])),
+                                           (pays[p] for p in self.applied_from.get(invoice_id, [])))
         total = subtotal + tax
-        inv.update(subtotal=subtotal, salesTax=tax, total=total, payments=paid,
-                   balance=total - paid - inv["credits"], _info={**inv["_info"], "lastUpdated": stamp})
+        inv.update(subtotal=subtotal, salesTax=tax, total=total, payments=paid, credits=credited,
+                   balance=total - paid - credited, _info={**inv["_info"], "lastUpdated": stamp})
         self.c["invoices"].put(inv)
         return inv
 
@@ -145,9 +154,13 @@ class CwState:
             inv = self.require("invoices", invoice_id, "Invoice")
             if self.payments_of.get(invoice_id):
                 raise invalid("Invoice", "payments", "an invoice with payments applied cannot be deleted", "InvalidObject")
+            if self.applied_from.get(invoice_id):
+                raise invalid("Invoice", "credits", "a credit memo applied to an invoice cannot be deleted",
+                              "InvalidObject")
             for pid in self.products_of.pop(invoice_id, []):
                 self.c["products"].remove(pid)
             self.payments_of.pop(invoice_id, None)
+            self.applied_from.pop(invoice_id, None)
             self.c["invoices"].remove(invoice_id)
             self.notify("Invoice", "deleted", inv)
 
@@ -197,35 +210,62 @@ class CwState:
             self.put_invoice(self.c["invoices"].by_id[invoice_id], "updated")
 
     def add_payment(self, invoice_id: int, amount: Decimal, payment_date: datetime,
-                    kind: str = "Payment", applied_by: str = "accounts") -> Record:
-        """Apply a payment; one above the invoice's balance is refused, as ConnectWise does."""
+                    kind: str | None = "Payment", applied_by: str = "accounts", credit_id: int | None = None) -> Record:
+        """Record money under an invoice (see money.py): a payment, a credit memo applied
+        (`credit_id` names the memo) or a refund against a credit memo. What ConnectWise
+        refuses (above the balance, above the memo's remaining credit...) is a 400."""
         with self.lock:
             inv = self.require("invoices", invoice_id, "Invoice")
-            if amount <= 0:
-                raise invalid("InvoicePayment", "amount", "amount must be greater than zero")
-            if amount > inv["balance"]:
-                raise invalid("InvoicePayment", "amount",
-                              f"payment amount {amount} exceeds the invoice balance {inv['balance']}")
-            payment = {"id": self.new_id("payments"), "type": kind,
-                       "invoice": {"id": inv["id"], "identifier": inv["invoiceNumber"]}, "credit": None,
-                       "amount": amount, "paymentDate": payment_date, "appliedBy": applied_by,
-                       "_info": r.info(self.now())}
+            kind = cash.payment_type(kind, credit_id)
+            if credit_id is not None and kind != cash.CREDIT_APPLIED:
+                raise invalid(cash.RESOURCE, "credit", f"credit names a credit memo to apply; a {kind} has none")
+            memo = None
+            if kind == cash.CREDIT_APPLIED and credit_id is not None:
+                memo = self.c["invoices"].get(credit_id)
+                if memo is None:
+                    raise cash.not_a_memo(credit_id)
+            cash.check(inv, kind, amount, memo)
+            now = self.now()
+            payment = {"id": self.new_id("payments"), "type": kind, "invoice": r.invoice_ref(inv),
+                       "credit": r.invoice_ref(memo) if memo else None, "amount": amount,
+                       "paymentDate": payment_date, "appliedBy": applied_by, "_info": r.info(now)}
             self._put_child("payments", self.payments_of, invoice_id, payment)
-            updated = self._recompute(invoice_id, self.now())
-            if updated["balance"] == 0 and updated["status"]["name"] != "Paid":
-                updated = {**updated, "status": {"id": r.INVOICE_STATUSES["Paid"], "name": "Paid"}}
-                self.c["invoices"].put(updated)
-            self.notify("Invoice", "updated", updated)
+            if memo is not None:
+                self.applied_from.setdefault(memo["id"], []).append(payment["id"])
+            self._settle(invoice_id, now)
+            if memo is not None:
+                self._settle(memo["id"], now)
             return payment
 
     def delete_payment(self, invoice_id: int, payment_id: int) -> None:
+        """Remove a payment, credit application or refund; the balances it moved are restored
+        (and an invoice it had settled is open again)."""
         with self.lock:
             payment = self.require("payments", payment_id, "InvoicePayment")
             if payment["invoice"]["id"] != invoice_id:
                 raise not_found("InvoicePayment", payment_id)
             self.payments_of[invoice_id].remove(payment_id)
             self.c["payments"].remove(payment_id)
-            self.notify("Invoice", "updated", self._recompute(invoice_id, self.now()))
+            now = self.now()
+            memo_id = (payment.get("credit") or {}).get("id")
+            if memo_id is not None and payment_id in self.applied_from.get(memo_id, []):
+                self.applied_from[memo_id].remove(payment_id)
+                self._settle(memo_id, now)
+            self._settle(invoice_id, now)
+
+    def _settle(self, invoice_id: int, stamp: datetime) -> None:
+        """Recompute an invoice after its money moved: Paid at a zero balance, Sent again
+        when a removed payment reopens a Paid one. Announced as an update."""
+        updated = self._recompute(invoice_id, stamp)
+        status = updated["status"]["name"]
+        if updated["balance"] == 0 and status != "Paid":
+            status = "Paid"
+        elif updated["balance"] != 0 and status == "Paid":
+            status = "Sent"
+        if status != updated["status"]["name"]:
+            updated = {**updated, "status": {"id": r.INVOICE_STATUSES[status], "name": status}}
+            self.c["invoices"].put(updated)
+        self.notify("Invoice", "updated", updated)
 
     def add_callback(self, callback: Record) -> Record:
         with self.lock:

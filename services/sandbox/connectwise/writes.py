@@ -101,6 +101,9 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
     apply_to = body.get("applyToId")
     if apply_to is not None and apply_to not in state.c["invoices"].by_id:
         raise invalid("Invoice", "applyToId", f"invoice {apply_to} does not exist")
+    apply_to_type = body.get("applyToType") or "All"
+    if apply_to_type not in r.APPLY_TO_TYPES:
+        raise invalid("Invoice", "applyToType", f"applyToType must be one of {', '.join(r.APPLY_TO_TYPES)}")
     ref = r.company_ref(company)
     zero = Decimal("0.00")
     kept = existing or {"id": state.new_id("invoices"), "_info": r.info(state.now())}
@@ -109,7 +112,7 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
         "id": kept["id"], "invoiceNumber": number, "type": kind,
         "status": {"id": r.INVOICE_STATUSES[status_name], "name": status_name},
         "company": ref, "billToCompany": ref, "shipToCompany": ref,
-        "applyToType": body.get("applyToType") or ("Invoice" if apply_to else "All"), "applyToId": apply_to,
+        "applyToType": apply_to_type, "applyToId": apply_to,
         "date": day, "dueDate": due, "billingTerms": terms,
         "reference": body.get("reference", ""), "customerPO": body.get("customerPO", ""),
         "location": {"id": loc["id"], "name": loc["name"]}, "locationId": loc["id"],
