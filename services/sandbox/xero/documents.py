@@ -2,14 +2,13 @@
 and saving batches with Xero's PUT/POST and summarizeErrors semantics."""
 from __future__ import annotations
 
-import copy
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from . import validation as v
-from .serialize import parse_date, parse_decimal
+from .serialize import parse_date, parse_decimal, with_date_strings
 from .state import Organisation, XeroState
 from .totals import recompute
 
@@ -216,8 +215,14 @@ def _next_number(org: Organisation, kind: Kind) -> str:
 
 
 def render(org: Organisation, kind: Kind, record: dict) -> dict:
-    """A stored document as the API returns it, contact expanded."""
-    out = copy.copy(record)
+    """A stored document as the API returns it: contact expanded, dates also as text,
+    `HasErrors` on invoices and, on credit notes, `ID` beside `CreditNoteID` (as Xero
+    writes both)."""
+    out = with_date_strings(record)
+    if kind is INVOICE:
+        out.setdefault("HasErrors", False)
+    else:
+        out["ID"] = record.get("CreditNoteID")
     contact = org.contacts.get(record.get("Contact", {}).get("ContactID", ""))
     if contact is not None:
         out["Contact"] = {k: contact.get(k) for k in ("ContactID", "ContactNumber", "Name", "ContactStatus",

@@ -156,6 +156,8 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
             return JSONResponse(tokens.issue(_all_tenants(state)[:1], with_refresh=False, custom=True))
         return _error("unsupported_grant_type")
 
+    # Xero's identity document and its SDKs spell it /Connections; /connections works too.
+    @api.get("/Connections")
     @api.get("/connections")
     async def connections(request: Request) -> JSONResponse:
         auth = request.headers.get("authorization", "")

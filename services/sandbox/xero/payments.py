@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import validation as v
-from .serialize import parse_date, parse_decimal
+from .serialize import parse_date, parse_decimal, with_date_strings
 from .state import Organisation, XeroState
 from .totals import ZERO, cents, refresh_balance
 
@@ -96,7 +96,7 @@ def apply_payment(state: XeroState, org: Organisation, parts: dict) -> dict:
         doc["AmountPaid"] = cents(doc["AmountPaid"] + amount)
     else:
         doc["AppliedAmount"] = cents(doc["AppliedAmount"] + amount)
-    _settle(state, org, doc, now)
+    _settle(state, org, doc, now, payment["Date"])
     return payment
 
 
@@ -117,13 +117,14 @@ def delete_payment(state: XeroState, org: Organisation, payment: dict) -> None:
     _settle(state, org, doc, now)
 
 
-def _settle(state: XeroState, org: Organisation, doc: dict, now) -> None:
-    """Refresh the balance; a document with nothing outstanding becomes PAID."""
+def _settle(state: XeroState, org: Organisation, doc: dict, now, on: date | None = None) -> None:
+    """Refresh the balance; a document with nothing outstanding becomes PAID, its
+    FullyPaidOnDate the date of the payment or allocation that settled it."""
     refresh_balance(doc)
     outstanding = doc["AmountDue"] if "InvoiceID" in doc else doc["RemainingCredit"]
     if outstanding == ZERO and doc["Status"] == "AUTHORISED":
         doc["Status"] = "PAID"
-        doc["FullyPaidOnDate"] = now.date()
+        doc["FullyPaidOnDate"] = on or now.date()
     doc["UpdatedDateUTC"] = now
     category, key = ("INVOICE", "InvoiceID") if "InvoiceID" in doc else ("CREDITNOTE", "CreditNoteID")
     state.notify(org.tenant_id, category, doc[key], "UPDATE")
@@ -168,8 +169,8 @@ def apply_allocation(state: XeroState, org: Organisation, credit: dict, parts: d
     invoice["CreditNotes"].append({"CreditNoteID": credit["CreditNoteID"],
                                    "CreditNoteNumber": credit.get("CreditNoteNumber"),
                                    "AppliedAmount": amount, "Total": credit["Total"]})
-    _settle(state, org, credit, now)
-    _settle(state, org, invoice, now)
+    _settle(state, org, credit, now, allocation["Date"])
+    _settle(state, org, invoice, now, allocation["Date"])
     return {**allocation, "CreditNote": {"CreditNoteID": credit["CreditNoteID"]}}
 
 
@@ -201,7 +202,7 @@ def record_overpayment(state: XeroState, org: Organisation, contact_id: str, amo
 
 
 def render_payment(org: Organisation, payment: dict) -> dict:
-    out = {k: val for k, val in payment.items() if not k.startswith("_")}
+    out = with_date_strings({k: val for k, val in payment.items() if not k.startswith("_")}, dates=())
     kind, doc_id = payment["_doc"]
     if kind == "invoice":
         doc = org.invoices[doc_id]
@@ -217,3 +218,8 @@ def render_payment(org: Organisation, payment: dict) -> dict:
         out["Overpayment"] = {"OverpaymentID": doc_id, "Type": "RECEIVE-OVERPAYMENT",
                               "Contact": org.overpayments[doc_id]["Contact"]}
     return out
+
+
+def render_overpayment(record: dict) -> dict:
+    """An Overpayment as Xero returns it: dates also as text, `ID` beside `OverpaymentID`."""
+    return {**with_date_strings(record), "ID": record["OverpaymentID"]}

@@ -92,9 +92,10 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
 
     @api.get("/Overpayments")
     async def list_overpayments(request: Request) -> Response:
-        return listing(request, "Overpayments", h.snapshot(org(request).overpayments), "UpdatedDateUTC")
+        return listing(request, "Overpayments", h.snapshot(org(request).overpayments), "UpdatedDateUTC",
+                       show=pay.render_overpayment)
 
     @api.get("/Overpayments/{ref}")
     async def get_overpayment(request: Request, ref: str) -> Response:
         record = org(request).overpayments.get(ref.lower())
-        return json_response(envelope("Overpayments", [record])) if record else not_found()
+        return json_response(envelope("Overpayments", [pay.render_overpayment(record)])) if record else not_found()

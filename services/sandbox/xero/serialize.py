@@ -20,6 +20,25 @@ def ms_date(value: datetime | date) -> str:
     return f"/Date({int(value.timestamp() * 1000)}+0000)/"
 
 
+def with_date_strings(record: dict, dates: tuple[str, ...] = ("Date", "DueDate")) -> dict:
+    """A document as Xero returns it: every date twice, in the /Date(ms)/ form and, beside
+    it, as ISO text (`DateString`, `DueDateString`: "2026-11-20T00:00:00"; and
+    `UpdatedDateUTCString`: "2026-11-20T09:30:00Z"), as the official OpenAPI document's
+    examples show. Clients that read the text forms (and ignore the /Date(...)/ ones)
+    see the same dates. Payments carry only the UpdatedDateUTC text (`dates=()`)."""
+    out = dict(record)
+    for name in dates:
+        value = out.get(name)
+        if isinstance(value, date):
+            day = value.date() if isinstance(value, datetime) else value
+            out[f"{name}String"] = f"{day.isoformat()}T00:00:00"
+    stamp = out.get("UpdatedDateUTC")
+    if isinstance(stamp, datetime):
+        stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+        out["UpdatedDateUTCString"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
 def parse_date(value: Any, field: str) -> date:
     """Request dates arrive as ISO ("2026-11-25", "2026-11-25T00:00:00") or in
     Xero's own /Date(...)/ form; a bad one is a ValueError naming the field."""

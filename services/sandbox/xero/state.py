@@ -14,6 +14,7 @@ from ..identity import ORGANISATIONS
 
 _NS = uuid.UUID("0b7e6a52-8f3c-4d0e-a5d9-3c1f2e8b9a41")
 
+_REPORT_TAX_TYPES = ("OUTPUT", "INPUT", "EXEMPTOUTPUT", "EXEMPTEXPENSES", "BASEXCLUDED")
 # Account types grouped into the class a tax rate's CanApplyTo* flags speak of.
 _CLASS_OF_TYPE = {
     "REVENUE": "REVENUE", "SALES": "REVENUE", "OTHERINCOME": "REVENUE",
@@ -155,7 +156,8 @@ def build_state(msp: Any, clock: Clock | None = None) -> XeroState:
         for rate in msp.tax_rates:
             org.tax_rates[rate.tax_type] = {
                 "Name": rate.name, "TaxType": rate.tax_type, "Status": "ACTIVE",
-                "ReportTaxType": rate.tax_type if rate.tax_type in ("OUTPUT", "INPUT") else None,
+                # Xero's system rates report under their own tax type (all published ReportTaxType values).
+                "ReportTaxType": rate.tax_type if rate.tax_type in _REPORT_TAX_TYPES else None,
                 "CanApplyToAssets": rate.can_apply_to_assets, "CanApplyToEquity": rate.can_apply_to_equity,
                 "CanApplyToExpenses": rate.can_apply_to_expenses,
                 "CanApplyToLiabilities": rate.can_apply_to_liabilities,
