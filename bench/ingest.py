@@ -28,7 +28,8 @@ from services.common.cw_client import CwClient
 from services.common.exchanges import ExchangeRecorder
 from services.common.kafka import make_producer
 from services.common.settings import Settings
-from services.common.topics import CW_RECORD_TOPICS, SYNC_COMMANDS
+from services.common.record_kinds import RecordKind
+from services.common.topics import SYNC_COMMANDS
 from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store
@@ -82,7 +83,7 @@ def force_sync_latencies(settings: Settings, bootstrap: str, postgres: str, cw_p
 
     def read() -> None:
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}", "fetch.wait.max.ms": 10})
-        topic = CW_RECORD_TOPICS["invoice"].name
+        topic = RecordKind("invoice").topic.name
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
         while not reader_stop.is_set():

@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from ..alerts import store as exceptions_store
 from ..alerts.compose import links
 from ..audit.params import audit_filters
-from ..common.record_types import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES
 from ..common.db import connect
 from ..common.http_app import bearer_auth
 from ..common.secrets import admin_token

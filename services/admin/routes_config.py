@@ -21,14 +21,14 @@ from ..mapping import catalog as catalog_store
 from ..mapping import csv_io
 from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
-from ..common.record_types import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES
 from ..mapping.model import Rule
 from ..mapping.rollup import rollup
 from ..mapping.routing import RoutingError, route
 from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row
 
 OrgId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Organisation id (slug).")]
-RecordType = Annotated[Literal[RECORD_TYPES], Path(description="invoice, credit_note, procurement, payment or xero_payment")]
+RecordType = Annotated[Literal[RECORD_TYPES], Path(description=f"One of {', '.join(RECORD_TYPES)}")]
 
 
 class _In(BaseModel):

@@ -7,7 +7,7 @@ import threading
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -16,9 +16,10 @@ from ..common.codec import Codec
 from ..common.db import connect
 from ..common.kafka import make_producer
 from ..common.settings import Settings
+from ..common.lifecycle import Status
+from ..common.record_kinds import RECORD_TYPES, RecordKind
 from ..common.topics import SYNC_COMMANDS
 
-RECORD_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
 
 
 def check_record_type(record_type: str, where: str = "path") -> str:
@@ -45,7 +46,7 @@ def _as_utc(value: datetime | date) -> datetime:
 
 class ReplayRequest(BaseModel):
     """A window of ConnectWise `lastUpdated` times; a bare date means its midnight UTC."""
-    record_type: Literal["invoice", "credit_note", "procurement", "payment", "xero_payment"]
+    record_type: RecordKind
     from_: datetime = Field(alias="from", description="Start of the window (ISO-8601; UTC when no offset).")
     to: datetime = Field(description="End of the window, inclusive.")
 
@@ -199,7 +200,7 @@ def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
                    record_id: Annotated[str, Path(min_length=1, max_length=64,
                                                   description="ConnectWise id, or Xero PaymentID for xero_payment")]) -> CommandAccepted:
         check_record_type(record_type)
-        if record_type != "xero_payment" and not record_id.isdigit():
+        if RecordKind(record_type).from_connectwise and not record_id.isdigit():
             raise HTTPException(422, detail=[{"loc": ["path", "record_id"], "type": "value_error",
                                               "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}"}])
         return sender.send("FORCE_SYNC", record_type, record_id)
@@ -211,8 +212,7 @@ def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
 
     @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")
     def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")] = None,
-                status: Annotated[Literal["pending", "mapped", "synced", "exception", "failed", "skipped"] | None,
-                                  Query(description="Sync status")] = None,
+                status: Annotated[Status | None, Query(description="Sync status")] = None,
                 organisation: Annotated[str | None, Query(description="Organisation id")] = None,
                 q: Annotated[str | None, Query(description="ConnectWise id, number, customer or Xero id")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,

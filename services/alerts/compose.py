@@ -12,11 +12,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import quote
 
+from ..common.record_kinds import RECORD_TYPES, RecordKind
+
 SUBJECT_PREFIX = "[Connect Zero]"
-RECORD_NAMES = {
-    "invoice": "invoice", "credit_note": "credit note", "procurement": "purchase order",
-    "payment": "ConnectWise payment", "xero_payment": "Xero payment",
-}
 
 
 def audit_link(admin_url: str, entry_id: str | None) -> str | None:
@@ -32,8 +30,12 @@ def links(admin_url: str, exc: dict) -> dict:
             "force_sync": force_sync_link(admin_url, exc["record_type"], exc["record_id"])}
 
 
+def kind_label(record_type: str) -> str:
+    return RecordKind(record_type).label if record_type in RECORD_TYPES else record_type
+
+
 def record_label(exc: dict) -> str:
-    return f"{RECORD_NAMES.get(exc['record_type'], exc['record_type'])} {exc['record_id']}"
+    return f"{kind_label(exc['record_type'])} {exc['record_id']}"
 
 
 def _when(value) -> str:
@@ -86,12 +88,12 @@ def digest_email(exceptions: list[dict], day: date, admin_url: str, sender: str,
     by_type: dict[str, list[dict]] = defaultdict(list)
     for exc in exceptions:
         by_type[exc["record_type"]].append(exc)
-    counts = ", ".join(f"{len(items)} {RECORD_NAMES.get(rt, rt)}" for rt, items in sorted(by_type.items()))
+    counts = ", ".join(f"{len(items)} {kind_label(rt)}" for rt, items in sorted(by_type.items()))
     noun = "exception" if len(exceptions) == 1 else "exceptions"
     subject = f"{SUBJECT_PREFIX} Daily digest {day.isoformat()}: {len(exceptions)} {noun} ({counts})"
     sections = [f"Connect Zero daily digest for {day.isoformat()}: {len(exceptions)} open {noun} not reported before."]
     for record_type, items in sorted(by_type.items()):
-        title = f"{RECORD_NAMES.get(record_type, record_type).capitalize()} ({len(items)})"
+        title = f"{kind_label(record_type).capitalize()} ({len(items)})"
         sections.append(f"{title}\n{'=' * len(title)}\n\n" + "\n\n".join(describe(e, admin_url) for e in items))
     sections.append(_FOOTER)
     return _message(subject, "\n\n".join(sections), sender, recipients)

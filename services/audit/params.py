@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from ..common.record_types import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES
 from .search import MAX_LIMIT
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Mapping
 
-from ..common.record_types import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_TERMS = 8

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..common.settings import SettingsError, load_settings
-from ..common.record_types import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES
 
 app = typer.Typer(help="Connect Zero: ConnectWise Manage to Xero, kept in step.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # scripts read these lines: never wrap them

@@ -34,12 +34,11 @@ class Topic:
 
 PARTITIONS = 3
 
-CW_RECORD_TOPICS = {
-    "invoice": Topic("cw.invoices.v1", PARTITIONS, "ConnectWise invoice id", "cw_invoice_changed"),
-    "credit_note": Topic("cw.credit_notes.v1", PARTITIONS, "ConnectWise invoice id of the credit memo", "cw_invoice_changed"),
-    "procurement": Topic("cw.procurements.v1", PARTITIONS, "ConnectWise purchase order id", "cw_purchase_order_changed"),
-    "payment": Topic("cw.payments.v1", PARTITIONS, "ConnectWise payment id", "cw_payment_changed"),
-}
+CW_INVOICES = Topic("cw.invoices.v1", PARTITIONS, "ConnectWise invoice id", "cw_invoice_changed")
+CW_CREDIT_NOTES = Topic("cw.credit_notes.v1", PARTITIONS, "ConnectWise invoice id of the credit memo", "cw_invoice_changed")
+CW_PROCUREMENTS = Topic("cw.procurements.v1", PARTITIONS, "ConnectWise purchase order id", "cw_purchase_order_changed")
+CW_PAYMENTS = Topic("cw.payments.v1", PARTITIONS, "ConnectWise payment id", "cw_payment_changed")
+CW_REFUNDS = Topic("cw.refunds.v1", PARTITIONS, "ConnectWise payment id of the refund", "cw_payment_changed")
 XERO_PAYMENTS = Topic("xero.payments.v1", PARTITIONS, "Xero PaymentID", "xero_payment_received")
 SYNC_COMMANDS = Topic("sync.commands.v1", 1, "record type", "sync_command")
 XERO_WRITES = Topic("xero.writes.v1", PARTITIONS, "organisation id (keeps one org's writes in order)", "xero_write_request")
@@ -49,7 +48,11 @@ API_EXCHANGES = Topic("api.exchanges.v1", PARTITIONS, "API name (connectwise or 
 CONFIG_CHANGES = Topic("config.changes.v1", 1, "table changed", "config_change")
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    *CW_RECORD_TOPICS.values(),
+    CW_INVOICES,
+    CW_CREDIT_NOTES,
+    CW_PROCUREMENTS,
+    CW_PAYMENTS,
+    CW_REFUNDS,
     XERO_PAYMENTS,
     SYNC_COMMANDS,
     XERO_WRITES,

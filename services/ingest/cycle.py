@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..common.codec import Codec
 from ..common.cw_client import CwApiError, CwClient, all_of
-from ..common.topics import CW_RECORD_TOPICS
+from ..common.record_kinds import RecordKind
 from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS
 from .payments import force_sync_payment
@@ -58,7 +58,7 @@ class Emitter:
     def emit(self, record_type: str, events: list[dict]) -> None:
         if not events:
             return
-        topic = CW_RECORD_TOPICS[record_type]
+        topic = RecordKind(record_type).topic
         failures: list[str] = []
 
         def delivered(err, msg) -> None:
@@ -268,7 +268,7 @@ def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     """Fetches one record now and emits it whatever its hash; one ConnectWise no
     longer has, but ingest emitted before, is emitted as DELETED."""
     source = source_for(record_type)
-    if record_type == "payment":
+    if record_type == RecordKind.PAYMENT:
         result = CycleResult(record_type, "FORCE_SYNC", seen=1)
         force_sync_payment(p, record_id, result)
         return result

@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Iterable
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..common.db import connect
+from ..common.lifecycle import Event
+from ..common.record_kinds import RECORD_TYPES
+from ..common.record_status import Content, StatusChange, record_changes
 from .poller import DELETED_PREFIX, EPOCH
 
 _LOCK_BASE = 727_100  # advisory lock ids: one per record type, so two ingests never cycle the same type
@@ -118,27 +120,12 @@ class Store:
         return {r["cw_id"]: r["content_hash"] for r in rows}
 
     def record_emitted(self, records: list[Emitted], emitted_at: datetime | None = None) -> None:
-        """Upserts what was just emitted (after the producer flushed): new hash, status pending."""
-        if not records:
-            return
+        """Records what was just emitted (after the producer flushed), as observed at `emitted_at`."""
         at = emitted_at or datetime.now(timezone.utc)
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "insert into sync_records (record_type, cw_id, record_number, customer, content_hash, last_updated,"
-                " status, total, emitted_at, snapshot, updated_at)"
-                " values (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, now())"
-                " on conflict (record_type, cw_id) do update set record_number = excluded.record_number,"
-                " customer = excluded.customer, content_hash = excluded.content_hash,"
-                " last_updated = excluded.last_updated, total = excluded.total,"
-                # The writer may have recorded this very event's outcome already (it runs
-                # as soon as the broker has the event, before this upsert): keep that outcome.
-                " status = case when sync_records.updated_at > excluded.emitted_at and sync_records.status <> 'pending'"
-                " then sync_records.status else 'pending' end,"
-                " emitted_at = excluded.emitted_at, last_error = null,"
-                " snapshot = coalesce(excluded.snapshot, sync_records.snapshot), updated_at = now()",
-                [(r.record_type, r.cw_id, r.number, r.customer, r.content_hash, r.last_updated, r.total, at,
-                  None if r.snapshot is None else Jsonb(r.snapshot))
-                 for r in records])
+        record_changes(self.conn, [
+            StatusChange(r.record_type, r.cw_id, Event.OBSERVED, observed_at=at, record_number=r.number,
+                         customer=r.customer, content=Content(r.content_hash, r.last_updated, r.total, r.snapshot))
+            for r in records])
 
     def live(self, record_type: str) -> dict[str, dict]:
         """Records emitted and not known deleted: cw_id -> {number, last_updated, snapshot}."""
@@ -167,16 +154,9 @@ class Store:
             " where record_type = %s and cw_id = %s", (record_type, cw_id)).fetchone()
 
     def record_failed(self, record_type: str, cw_id: str, error: str) -> None:
-        """A record that could not be converted: status failed, hash cleared so it is tried again."""
-        self.conn.execute(
-            "insert into sync_records (record_type, cw_id, status, last_error, updated_at)"
-            " values (%s, %s, 'failed', %s, now()) on conflict (record_type, cw_id) do update set"
-            " status = 'failed', last_error = excluded.last_error, content_hash = null, updated_at = now()",
-            (record_type, cw_id, error[:2000]))
-
-
-_TYPES = ("invoice", "credit_note", "procurement", "payment", "xero_payment")
+        """A record that could not be converted: failed, and read again next cycle."""
+        record_changes(self.conn, [StatusChange(record_type, cw_id, Event.UNREADABLE, error=error)])
 
 
 def _type_index(record_type: str) -> int:
-    return _TYPES.index(record_type)
+    return RECORD_TYPES.index(record_type)

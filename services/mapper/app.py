@@ -17,16 +17,18 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from ..common.codec import Codec
 from ..common.db import connect
+from ..common.lifecycle import Event
+from ..common.record_kinds import DOCUMENT_KINDS
+from ..common.record_status import StatusChange, record_changes
 from ..common.settings import Settings
 from ..common.streams import decoded_agent, make_app, raw_topic
-from ..common.topics import CW_RECORD_TOPICS, SYNC_EXCEPTIONS, XERO_WRITES
+from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITES
 from ..mapping import repository as repo
 from ..mapping.model import Snapshot
 from .decide import Decision, decide
 
 log = logging.getLogger(__name__)
 MAPPED = Counter("cz_mapper_records_total", "Records mapped, by outcome", ["record_type", "outcome"])
-MAPPED_TYPES = ("invoice", "credit_note", "procurement")
 
 
 class MappingSource:
@@ -62,24 +64,18 @@ class MappingSource:
 
     def record_status(self, record: dict, decision) -> None:
         """Marks the record mapped or exception (with the organisation and the reasons)
-        in sync_records, before anything is sent: the writer's later outcome wins."""
-        status = "mapped" if decision.writes else "exception"
-        error = None if decision.writes else "; ".join(e["message"] for _, _, e in decision.exceptions)[:2000]
+        before anything is sent; the writer's outcome for the same observation follows."""
+        event = Event.MAPPED if decision.writes else Event.RAISED
+        error = None if decision.writes else "; ".join(e["message"] for _, _, e in decision.exceptions)
         number = record.get("invoice_number") or record.get("po_number")
         customer = record.get("company_identifier") or record.get("vendor_company_identifier")
+        change = StatusChange(record["record_type"], str(record["cw_id"]), event, observed_at=record.get("observed_at"),
+                              error=error, organisation_id=decision.organisation_id, record_number=number,
+                              customer=customer)
         with self._lock:
             if self._conn is None or self._conn.closed:
                 self._conn = connect(self.url, autocommit=True)
-            # Never moves a record Xero already holds back from synced; ingest's next
-            # emission resets the status to pending when the record changes again.
-            self._conn.execute(
-                "insert into sync_records (record_type, cw_id, record_number, customer, status, organisation_id,"
-                " last_error, updated_at) values (%s, %s, %s, %s, %s, %s, %s, now())"
-                " on conflict (record_type, cw_id) do update set status = excluded.status,"
-                " organisation_id = coalesce(excluded.organisation_id, sync_records.organisation_id),"
-                " last_error = excluded.last_error, updated_at = now()"
-                " where sync_records.status in ('pending', 'mapped', 'exception', 'failed')",
-                (record["record_type"], str(record["cw_id"]), number, customer, status, decision.organisation_id, error))
+            record_changes(self._conn, [change])
 
     def written_to(self, record_type: str, cw_id) -> list[str]:
         """Organisations whose Xero holds this record, from the writer's ledger."""
@@ -144,6 +140,6 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
                  decision.organisation_id or "no organisation",
                  decision.reason or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
 
-    for record_type in MAPPED_TYPES:
-        decoded_agent(app, CW_RECORD_TOPICS[record_type], codec, handle, "mapper")
+    for kind in DOCUMENT_KINDS:
+        decoded_agent(app, kind.topic, codec, handle, "mapper")
     return app

@@ -46,7 +46,7 @@ def _write(record: dict, org_id: str, operation: str, endpoint: str, body: dict,
     event = {"request_id": str(request_id), "organisation_id": org_id, "record_type": record["record_type"],
              "cw_id": record["cw_id"], "content_hash": record["content_hash"], "operation": operation,
              "endpoint": endpoint, "body": json.dumps(body, sort_keys=True), "natural_key": natural_key,
-             "trigger": record.get("trigger", "SCHEDULE"), "mapped_at": now}
+             "trigger": record.get("trigger", "SCHEDULE"), "mapped_at": now, "observed_at": record.get("observed_at")}
     return XERO_WRITES.name, org_id.encode(), event
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from ..common.natural_key import NaturalKey
 from .contacts import ContactMatch, match_contact
 from .model import OrgMapping, side_of
 
@@ -252,7 +253,16 @@ def _document(record, kind, contact, items, when, create_status, subtotal, tax) 
         due = _iso_date(record.get("due_date"), "due_date", []) or when
         element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}", DueDate=due, Status=create_status)
         endpoint = "Invoices"
-    return XeroDocument(endpoint, element, number, subtotal, tax, subtotal + tax, contact[1])
+    return XeroDocument(endpoint, element, str(_natural_key(kind, number, contact[0], when)), subtotal, tax,
+                        subtotal + tax, contact[1])
+
+
+def _natural_key(kind: str, number: str, contact: dict, when: str | None) -> NaturalKey:
+    """Bills by contact, number and date (Xero does not keep their numbers unique); a bill whose
+    contact Xero creates from its name has no id yet, and falls back to its number."""
+    if kind == "procurement" and contact.get("ContactID") and when:
+        return NaturalKey.bill(contact["ContactID"], number, when)
+    return NaturalKey(number)
 
 
 def deletion(record: dict) -> tuple[str, dict, str]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence, TypeVar
 
+from ..common.record_kinds import CREDIT_NOTES, INVOICES
+
 MAX_BATCH = 50
-ENDPOINTS = {"Invoices": "InvoiceID", "CreditNotes": "CreditNoteID"}
-NUMBER_FIELDS = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber"}
+ENDPOINTS = {doc.endpoint: doc.id_field for doc in (INVOICES, CREDIT_NOTES)}  # the documents written
 OPERATIONS = ("UPSERT", "VOID", "DELETE")
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class WriteRequest:
     trigger: str = "SCHEDULE"
     mapped_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     seq: int = 0  # arrival order, the tie-breaker when mapped_at is equal
+    observed_at: datetime | None = None  # when ingest read the content (orders status changes)
 
     @property
     def record_key(self) -> tuple[str, str, int]:
@@ -80,6 +82,7 @@ class WriteRequest:
             trigger=record.get("trigger") or "SCHEDULE",
             mapped_at=mapped_at,
             seq=seq,
+            observed_at=record.get("observed_at"),
         )
 
 

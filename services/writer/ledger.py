@@ -15,6 +15,9 @@ from datetime import datetime, timezone
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from ..common.lifecycle import Event
+from ..common.natural_key import NaturalKey
+from ..common.record_status import StatusChange, record_changes
 from ..common.xero_client import XeroOrg
 
 
@@ -38,21 +41,34 @@ class Entry:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one record's write; `status` is the sync_records status."""
+    """What became of one record's write; `event` is what it means for the record's status."""
 
     record_type: str
     cw_id: str
     outcome: str  # CREATED, UPDATED, VOIDED, DELETED, REJECTED, FAILED, RECOVERED
-    status: str  # synced, exception, failed
+    event: Event  # WRITTEN, REJECTED, FAILED or SKIPPED
     xero_id: str | None = None
     xero_status: str | None = None
     written_hash: str | None = None  # set when Xero now holds this content
     natural_key: str | None = None
     error: str | None = None
     keep_pending: bool = False  # the call may have landed: look it up before writing again
+    observed_at: datetime | None = None  # of the content written (None: as of the record's current content)
+
+    def status_change(self, organisation_id: str) -> StatusChange:
+        return StatusChange(self.record_type, self.cw_id, self.event, observed_at=self.observed_at,
+                            error=self.error, organisation_id=organisation_id, xero_id=self.xero_id,
+                            xero_status=self.xero_status, record_number=_number(self.natural_key))
 
 
 _FIELDS = ", ".join(Entry.__dataclass_fields__)
+
+
+def _number(natural_key: str | None) -> str | None:
+    try:
+        return NaturalKey.parse(natural_key).number if natural_key else None
+    except ValueError:
+        return None
 
 
 class Ledger:
@@ -101,7 +117,7 @@ class Ledger:
                     [(organisation_id, rt, cw, nk, rid, h, idempotency_key) for rt, cw, nk, rid, h in intents])
 
     def record(self, organisation_id: str, outcomes: list[Outcome]) -> None:
-        """Stores outcomes in the ledger and sync_records, all in one transaction."""
+        """Stores outcomes in the ledger and the records' status, all in one transaction."""
         if not outcomes:
             return
         now = datetime.now(timezone.utc)
@@ -121,22 +137,13 @@ class Ledger:
                     "pending_since = case when %(keep)s then xero_ledger.pending_since end, "
                     "last_outcome = excluded.last_outcome, last_error = excluded.last_error, updated_at = %(now)s",
                     [self._params(organisation_id, o, now) for o in outcomes])
-                cur.executemany(
-                    "insert into sync_records (record_type, cw_id, record_number, status, organisation_id, xero_id, "
-                    "xero_status, last_error, updated_at) values (%(rt)s, %(cw)s, %(nk)s, %(st)s, %(org)s, %(xid)s, "
-                    "%(xs)s, %(err)s, %(now)s) on conflict (record_type, cw_id) do update set status = excluded.status, "
-                    "organisation_id = excluded.organisation_id, "
-                    "xero_id = coalesce(excluded.xero_id, sync_records.xero_id), "
-                    "xero_status = coalesce(excluded.xero_status, sync_records.xero_status), "
-                    "record_number = coalesce(sync_records.record_number, excluded.record_number), "
-                    "last_error = excluded.last_error, updated_at = %(now)s",
-                    [self._params(organisation_id, o, now) for o in outcomes])
+            record_changes(conn, [o.status_change(organisation_id) for o in outcomes])
 
     @staticmethod
     def _params(organisation_id: str, o: Outcome, now: datetime) -> dict:
         return {"org": organisation_id, "rt": o.record_type, "cw": o.cw_id, "xid": o.xero_id, "xs": o.xero_status,
                 "nk": o.natural_key, "wh": o.written_hash, "oc": o.outcome, "err": o.error, "now": now,
-                "keep": o.keep_pending, "st": o.status}
+                "keep": o.keep_pending}
 
     def clear_pending(self, organisation_id: str, keys: list[tuple[str, str]]) -> None:
         """The call never landed: forget the intent (the request will be written afresh)."""

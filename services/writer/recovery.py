@@ -14,28 +14,26 @@ from __future__ import annotations
 
 import logging
 
+from ..common.lifecycle import Event
+from ..common.natural_key import NaturalKey
+from ..common.record_kinds import RecordKind, XeroDocument
 from ..common.xero_client import XeroClient, XeroOrg
 from .ledger import Entry, Ledger, Outcome
 
 log = logging.getLogger(__name__)
 
 
-def endpoint_of(record_type: str) -> str:
-    return "CreditNotes" if record_type == "credit_note" else "Invoices"
-
-
-def _number_field(endpoint: str) -> str:
-    return "CreditNoteNumber" if endpoint == "CreditNotes" else "InvoiceNumber"
-
-
-def _id_field(endpoint: str) -> str:
-    return "CreditNoteID" if endpoint == "CreditNotes" else "InvoiceID"
-
-
 def _best(found: list[dict]) -> dict | None:
     """Prefers a live record to a deleted or voided one carrying the same number."""
     live = [f for f in found if f.get("Status") not in ("DELETED", "VOIDED")]
     return (live or found or [None])[0]
+
+
+def _key(entry: Entry) -> NaturalKey | None:
+    try:
+        return NaturalKey.parse(entry.natural_key or "")
+    except ValueError:
+        return None
 
 
 def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry]) -> int:
@@ -47,22 +45,23 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
     outcomes: list[Outcome] = []
     missing: list[Entry] = []
     tags = {"record_type": "recovery"}
-    by_number: dict[str, list[Entry]] = {}
+    by_number: dict[XeroDocument, list[tuple[Entry, NaturalKey]]] = {}
     for e in creates:
-        if e.natural_key and "|" in e.natural_key:
-            contact, number, date = e.natural_key.split("|", 2)
-            match = _best(client.find_bill(org, contact, number, date, tags))
-            _settle_one(e, match, "InvoiceID", outcomes, missing)
-        elif e.natural_key:
-            by_number.setdefault(endpoint_of(e.record_type), []).append(e)
-        else:
+        key, doc = _key(e), RecordKind.parse(e.record_type).xero
+        if key is None:
             missing.append(e)
-    for endpoint, group in by_number.items():
+        elif key.is_bill:
+            assert key.contact_id and key.date
+            match = _best(client.find_bill(org, key.contact_id, key.number, key.date, tags))
+            _settle_one(e, match, doc.id_field, outcomes, missing)
+        else:
+            by_number.setdefault(doc, []).append((e, key))
+    for doc, group in by_number.items():
         found: dict[str, list[dict]] = {}
-        for item in client.find_by_numbers(org, endpoint, [e.natural_key for e in group], tags):
-            found.setdefault(str(item.get(_number_field(endpoint))), []).append(item)
-        for e in group:
-            _settle_one(e, _best(found.get(e.natural_key, [])), _id_field(endpoint), outcomes, missing)
+        for item in client.find_by_numbers(org, doc.endpoint, [key.number for _, key in group], tags):
+            found.setdefault(str(item.get(doc.number_field)), []).append(item)
+        for e, key in group:
+            _settle_one(e, _best(found.get(key.number, [])), doc.id_field, outcomes, missing)
     ledger.record(org.organisation_id, outcomes)
     if missing:
         ledger.clear_pending(org.organisation_id, [e.key for e in missing])
@@ -76,6 +75,6 @@ def _settle_one(entry: Entry, match: dict | None, id_field: str, outcomes: list[
     if match is None or not match.get(id_field):
         missing.append(entry)
         return
-    outcomes.append(Outcome(entry.record_type, entry.cw_id, "RECOVERED", "synced", xero_id=str(match[id_field]),
+    outcomes.append(Outcome(entry.record_type, entry.cw_id, "RECOVERED", Event.WRITTEN, xero_id=str(match[id_field]),
                             xero_status=match.get("Status"), written_hash=entry.pending_hash,
                             natural_key=entry.natural_key))

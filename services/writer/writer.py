@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
+from ..common.lifecycle import Event
 from ..common.xero_client import CredentialError, XeroClient, XeroOrg, XeroRequestError, XeroUnavailable
 from . import recovery, status
 from .batching import MAX_BATCH, WriteRequest, batches
@@ -95,16 +96,18 @@ class OrganisationWriter:
             entry = entries.get((req.record_type, str(req.cw_id)))
             if req.operation == "UPSERT" and entry and entry.xero_id and entry.written_hash == req.content_hash:
                 self._result(req, "UNCHANGED", entry.xero_id, entry.xero_status)
-                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", "synced", entry.xero_id,
-                                    entry.xero_status, natural_key=req.natural_key))
+                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", Event.WRITTEN, entry.xero_id,
+                                    entry.xero_status, natural_key=req.natural_key, observed_at=req.observed_at))
                 settled.add(req.request_id)
                 continue
             decision = status.plan(req.operation, req.body, req.id_field, entry.xero_id if entry else None,
                                    entry.xero_status if entry else None)
             if decision.action == "SKIP":
                 self._result(req, "UNCHANGED", entry.xero_id if entry else None, entry.xero_status if entry else None)
-                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", "synced" if entry and entry.xero_id
-                                    else "skipped", natural_key=req.natural_key, error=decision.reason))
+                written = bool(entry and entry.xero_id)
+                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", Event.WRITTEN if written
+                                    else Event.SKIPPED, natural_key=req.natural_key, error=decision.reason,
+                                    observed_at=req.observed_at))
             elif decision.action == "REJECT":
                 done.append(self._rejected(org, req, [decision.reason], "xero_status_rule", entry))
             else:
@@ -140,9 +143,9 @@ class OrganisationWriter:
                 continue
             outcome = status.outcome_of(planned_item.decision.action)
             xero_id = str(element.get(req.id_field) or "") or None
-            outcomes.append(Outcome(req.record_type, str(req.cw_id), outcome, "synced", xero_id=xero_id,
+            outcomes.append(Outcome(req.record_type, str(req.cw_id), outcome, Event.WRITTEN, xero_id=xero_id,
                                     xero_status=element.get("Status"), written_hash=req.content_hash,
-                                    natural_key=req.natural_key))
+                                    natural_key=req.natural_key, observed_at=req.observed_at))
             self._result(req, outcome, xero_id, element.get("Status"), total=_total(element))
         self.ledger.record(org.organisation_id, outcomes)
 
@@ -153,8 +156,8 @@ class OrganisationWriter:
         message = f"Xero refused {req.record_type} {req.natural_key} (ConnectWise id {req.cw_id}): " + "; ".join(errors)
         self._result(req, "REJECTED", entry.xero_id if entry else None, entry.xero_status if entry else None, errors)
         self._exception(req, kind, message, {"errors": "\n".join(errors), "request_id": req.request_id})
-        return Outcome(req.record_type, str(req.cw_id), "REJECTED", "exception", natural_key=req.natural_key,
-                       error=message)
+        return Outcome(req.record_type, str(req.cw_id), "REJECTED", Event.REJECTED, natural_key=req.natural_key,
+                       error=message, observed_at=req.observed_at)
 
     def _fail_unfinished(self, org: XeroOrg, requests: list[WriteRequest], kind: str, message: str) -> None:
         """Fails every request whose write has not been settled. A call that may have reached
@@ -168,8 +171,8 @@ class OrganisationWriter:
             in_flight = bool(entry and entry.pending_request_id)
             self._result(req, "FAILED", errors=[message])
             self._exception(req, kind, message, {"request_id": req.request_id})
-            outcomes.append(Outcome(req.record_type, str(req.cw_id), "FAILED", "failed", natural_key=req.natural_key,
-                                    error=message, keep_pending=in_flight))
+            outcomes.append(Outcome(req.record_type, str(req.cw_id), "FAILED", Event.FAILED, natural_key=req.natural_key,
+                                    error=message, keep_pending=in_flight, observed_at=req.observed_at))
         self.ledger.record(org.organisation_id, outcomes)
 
     def _fail_all(self, requests: list[WriteRequest], organisation_id: str, kind: str, message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.record_kinds import RECORD_TYPES
 from services.common.secrets import SecretBox
 from services.mapping import repository as repo
 from services.common.db import connect
@@ -182,7 +183,7 @@ def test_settings_get_put_and_validation(client):
     resp = client.put("/api/settings/invoice", json={"cadence_minutes": 60, "create_status": "AUTHORISED"}, headers=AUTH)
     assert resp.status_code == 200 and resp.json()["create_status"] == "AUTHORISED" and resp.json()["alert_mode"] == "immediate"
     assert client.get("/api/settings/invoice", headers=AUTH).json()["cadence_minutes"] == 60
-    assert len(client.get("/api/settings", headers=AUTH).json()) == 5
+    assert len(client.get("/api/settings", headers=AUTH).json()) == len(RECORD_TYPES)
     for body, field in [({"cadence_minutes": 59}, "cadence_minutes"), ({"cadence_minutes": 1441}, "cadence_minutes"),
                         ({"create_status": "PAID"}, "create_status"), ({"alert_mode": "weekly"}, "alert_mode")]:
         bad = client.put("/api/settings/invoice", json=body, headers=AUTH)

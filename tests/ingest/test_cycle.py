@@ -18,7 +18,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from services.common.kafka import make_producer
 from services.common.settings import Settings
-from services.common.topics import CW_RECORD_TOPICS, SYNC_COMMANDS
+from services.common.record_kinds import RecordKind
+from services.common.topics import SYNC_COMMANDS
 from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, force_sync, replay, run_cycle
 from services.ingest.store import Store
@@ -106,7 +107,7 @@ def cursor_row(url: str, record_type: str) -> dict:
 def test_first_cycle_emits_all_then_nothing_then_only_the_edit(cw_sim, pipeline_factory, kafka_bootstrap,
                                                                fresh_database, codec):
     p = pipeline_factory(cw_sim)
-    topic = CW_RECORD_TOPICS["invoice"].name
+    topic = RecordKind("invoice").topic.name
     invoices = expected_ids(cw_sim, "invoice")
 
     since = end_offsets(kafka_bootstrap, topic)
@@ -151,7 +152,7 @@ def test_credit_memos_become_credit_notes(cw_sim, pipeline_factory, kafka_bootst
         return REGISTRY.get_sample_value(name, labels) or 0
 
     p = pipeline_factory(cw_sim)
-    topic = CW_RECORD_TOPICS["credit_note"].name
+    topic = RecordKind("credit_note").topic.name
     emitted_before = sample("cz_ingest_records_emitted_total", record_type="credit_note", trigger="SCHEDULE",
                             change="UPSERT")
     ok_before = sample("cz_ingest_cycles_total", record_type="credit_note", outcome="ok")
@@ -168,7 +169,7 @@ def test_credit_memos_become_credit_notes(cw_sim, pipeline_factory, kafka_bootst
 def test_force_sync_and_replay_emit_whatever_the_hash(cw_sim, pipeline_factory, kafka_bootstrap, codec):
     p = pipeline_factory(cw_sim)
     run_cycle(p, "invoice")
-    topic = CW_RECORD_TOPICS["invoice"].name
+    topic = RecordKind("invoice").topic.name
     target = sorted(expected_ids(cw_sim, "invoice"))[3]
     since = end_offsets(kafka_bootstrap, topic)
     assert force_sync(p, "invoice", str(target)).emitted == 1
@@ -198,7 +199,7 @@ def test_commands_force_sync_within_seconds_run_a_cycle_and_park_the_impossible(
                         kafka_bootstrap=kafka_bootstrap, postgres_url=fresh_database, session_timeout_ms=3000)
     stop = threading.Event()
     worker = threading.Thread(target=ingest_app.work, args=(settings, stop), kwargs={"tick_seconds": 0.5}, daemon=True)
-    topic = CW_RECORD_TOPICS["invoice"].name
+    topic = RecordKind("invoice").topic.name
     target = sorted(expected_ids(cw_sim, "invoice"))[5]
     since = end_offsets(kafka_bootstrap, topic)
     worker.start()
@@ -249,7 +250,7 @@ def test_commands_force_sync_within_seconds_run_a_cycle_and_park_the_impossible(
 def test_ingest_killed_mid_page_then_rerun_loses_nothing(cw_sim_factory, kafka_bootstrap, fresh_database,
                                                          codec, pipeline_factory):
     sim = cw_sim_factory(5)
-    topic = CW_RECORD_TOPICS["invoice"].name
+    topic = RecordKind("invoice").topic.name
     wanted = expected_ids(sim, "invoice")
     assert len(wanted) > 1000  # two pages
     since = end_offsets(kafka_bootstrap, topic)
@@ -290,7 +291,7 @@ def test_a_deleted_invoice_is_emitted_as_deleted_with_its_routing_facts(cw_sim, 
                                                                        codec):
     p = pipeline_factory(cw_sim)
     run_cycle(p, "invoice")
-    topic = CW_RECORD_TOPICS["invoice"].name
+    topic = RecordKind("invoice").topic.name
     gone = next(i for i in sorted(expected_ids(cw_sim, "invoice"), reverse=True) if not cw_sim.state.payments_of.get(i))
     before = dict(cw_sim.state.c["invoices"].by_id[gone])
     cw_sim.state.delete_invoice(gone)
@@ -317,7 +318,7 @@ def test_a_deleted_invoice_is_emitted_as_deleted_with_its_routing_facts(cw_sim, 
 
 def test_purchase_orders_with_their_line_items(cw_sim, pipeline_factory, kafka_bootstrap, codec):
     p = pipeline_factory(cw_sim)
-    topic = CW_RECORD_TOPICS["procurement"].name
+    topic = RecordKind("procurement").topic.name
     since = end_offsets(kafka_bootstrap, topic)
     result = run_cycle(p, "procurement")
     events = read_since(kafka_bootstrap, codec, topic, since)
@@ -347,7 +348,7 @@ def test_a_payment_applied_in_connectwise_does_not_resend_the_invoice(cw_sim, pi
 
 def test_payments_new_and_removed(cw_sim, pipeline_factory, kafka_bootstrap, codec):
     p = pipeline_factory(cw_sim)
-    topic = CW_RECORD_TOPICS["payment"].name
+    topic = RecordKind("payment").topic.name
     since = end_offsets(kafka_bootstrap, topic)
     first = run_cycle(p, "payment")
     events = read_since(kafka_bootstrap, codec, topic, since)

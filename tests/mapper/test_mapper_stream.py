@@ -18,7 +18,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from services.common.codec import FramingError
 from services.common.db import connect
 from services.common.kafka import make_producer
-from services.common.topics import CW_RECORD_TOPICS, SYNC_EXCEPTIONS, XERO_WRITES
+from services.common.natural_key import NaturalKey
+from services.common.record_kinds import RecordKind
+from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITES
 from services.mapping import catalog as cat
 from services.mapping import repository as repo
 from services.mapping.rows import AccountRow, RoutingRuleRow, TaxRow
@@ -83,7 +85,7 @@ class Outputs:
             except FramingError:  # another test's poison on the shared broker
                 continue
             if name == "xero_write_request" and self.run in event["natural_key"]:
-                self.writes[event["natural_key"]] = (msg.key(), event)
+                self.writes[NaturalKey.parse(event["natural_key"]).number] = (msg.key(), event)
             elif name == "sync_exception" and self.run in event["message"]:
                 self.exceptions.append(event)
         raise AssertionError(f"waited for writes {keys - set(self.writes)} and {exceptions} exceptions; "
@@ -117,7 +119,7 @@ def test_mapper_routes_maps_and_follows_rule_changes(kafka_bootstrap, fresh_data
     producer = make_producer(kafka_bootstrap)
 
     def send(record):
-        topic = CW_RECORD_TOPICS[record["record_type"]].name
+        topic = RecordKind(record["record_type"]).topic.name
         producer.produce(topic, key=str(record["cw_id"]).encode(), value=codec.encode(
             "cw_purchase_order_changed" if record["record_type"] == "procurement" else "cw_invoice_changed", avro_ready(record)))
 

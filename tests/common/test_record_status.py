@@ -1,0 +1,90 @@
+"""sync_records written through the lifecycle rule, against a real Postgres."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from services.common.db import connect
+from services.common.lifecycle import Event
+from services.common.record_status import Content, StatusChange, record_changes
+
+T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+def row(conn, cw_id="1"):
+    return conn.execute("select * from sync_records where record_type = 'invoice' and cw_id = %s", (cw_id,)).fetchone()
+
+
+def observed(at, hash_="h1", **kw):
+    return StatusChange("invoice", "1", Event.OBSERVED, observed_at=at, record_number="INV-1", customer="ACME",
+                        content=Content(hash_, at, Decimal("110.00"), {"company_id": 5}), **kw)
+
+
+def test_an_outcome_stored_before_the_emission_is_kept_with_the_content(fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [StatusChange("invoice", "1", Event.WRITTEN, observed_at=T, organisation_id="adelaide",
+                                           xero_id="X-1", xero_status="DRAFT", record_number="INV-1")])
+        record_changes(conn, [observed(T)])
+        stored = row(conn)
+        assert (stored["status"], stored["xero_id"], stored["organisation_id"]) == ("synced", "X-1", "adelaide")
+        assert (stored["content_hash"], stored["total"], stored["customer"]) == ("h1", Decimal("110.0000"), "ACME")
+        assert stored["snapshot"] == {"company_id": 5} and stored["status_observed_at"] == T
+
+
+def test_a_stale_write_keeps_its_xero_id_but_not_its_status(fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [observed(T + timedelta(seconds=5), "h2")])
+        record_changes(conn, [StatusChange("invoice", "1", Event.WRITTEN, observed_at=T, organisation_id="adelaide",
+                                           xero_id="X-1", xero_status="DRAFT")])
+        stored = row(conn)
+        assert (stored["status"], stored["xero_id"], stored["content_hash"]) == ("pending", "X-1", "h2")
+
+
+def test_errors_follow_the_status(fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [observed(T), StatusChange("invoice", "1", Event.RAISED, observed_at=T,
+                                                        error="no contact")])
+        assert (row(conn)["status"], row(conn)["last_error"]) == ("exception", "no contact")
+        record_changes(conn, [observed(T + timedelta(seconds=1), "h2")])
+        assert (row(conn)["status"], row(conn)["last_error"]) == ("pending", None)
+
+
+def test_unreadable_content_is_failed_and_read_again(fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [observed(T)])
+        record_changes(conn, [StatusChange("invoice", "1", Event.UNREADABLE, error="total: not a number")])
+        stored = row(conn)
+        assert (stored["status"], stored["content_hash"], stored["last_error"]) == ("failed", None, "total: not a number")
+
+
+def test_services_recording_the_same_new_record_at_once_lose_nothing(fresh_database):
+    """Ingest and the mapper (and the writer) race on records ingest just emitted: whatever
+    the interleaving, each record ends at the furthest stage of its observation."""
+    ids = [str(i) for i in range(200)]
+    barrier = threading.Barrier(3)
+
+    def report(event, batch):
+        with connect(fresh_database, autocommit=True) as conn:
+            barrier.wait()
+            for start in range(0, len(ids), batch):
+                chunk = ids[start:start + batch]
+                if event is Event.OBSERVED:
+                    changes = [StatusChange("invoice", i, event, observed_at=T,
+                                            content=Content("h", T, Decimal(1))) for i in chunk]
+                else:
+                    changes = [StatusChange("invoice", i, event, observed_at=T, xero_id=f"X-{i}" if
+                                            event is Event.WRITTEN else None) for i in reversed(chunk)]
+                record_changes(conn, changes)
+
+    threads = [threading.Thread(target=report, args=args) for args in
+               ((Event.OBSERVED, 50), (Event.MAPPED, 7), (Event.WRITTEN, 13))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with connect(fresh_database, autocommit=True) as conn:
+        rows = conn.execute("select cw_id, status, xero_id, content_hash from sync_records").fetchall()
+    assert len(rows) == 200
+    assert {(r["status"], r["content_hash"]) for r in rows} == {("synced", "h")}
+    assert all(r["xero_id"] == f"X-{r['cw_id']}" for r in rows)
