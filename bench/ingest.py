@@ -24,7 +24,7 @@ import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from services.common.codec import Codec
-from services.common.cw_client import CwClient
+from services.integrations.connectwise.client import CwClient
 from services.common.exchanges import ExchangeRecorder
 from services.common.kafka import make_producer
 from services.common.settings import Settings

@@ -194,7 +194,7 @@ def config_router(settings: Settings) -> APIRouter:
     @router.post("/organisations/{org_id}/catalog/refresh",
                  summary="Reload accounts, tax rates, tracking and contacts from Xero with the organisation's credential")
     def refresh_catalog(org_id: OrgId, conn: Db, actor: Actor = "admin") -> dict:
-        from ..common.xero_auth import CredentialError
+        from ..integrations.xero.auth import CredentialError
 
         org = get_org(org_id, conn)
         if not settings.xero_url:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from confluent_kafka import Consumer
 
 from ..common.codec import Codec
-from ..common.cw_client import CwClient
+from ..integrations.connectwise.client import CwClient
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
 from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer

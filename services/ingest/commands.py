@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..common.codec import Codec
-from ..common.cw_client import CwApiError
+from ..integrations.connectwise.client import CwApiError
 from ..common.kafka import message_context
 from ..common.metrics import MESSAGES, POISON
 from .cycle import Pipeline, force_sync, replay

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Callable
 
 from ..common.codec import Codec
-from ..common.cw_client import CwApiError, CwClient, all_of
+from ..integrations.connectwise.client import CwApiError, CwClient, all_of
 from ..common.record_kinds import RecordKind
 from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ..common.cw_client import all_of, cond
+from ..integrations.connectwise.client import all_of, cond
 from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, changed_since, content_hash, currency_code,
                      custom_fields, date_only, dumps_cw_json, identifier_of, last_updated, money, ref, ref_id)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..common.cw_client import all_of, cond
+from ..integrations.connectwise.client import all_of, cond
 
 SCALE = Decimal("0.0001")  # the Avro decimal scale of money and quantities
 TRIGGERS = ("SCHEDULE", "CALLBACK", "FORCE_SYNC", "REPLAY")

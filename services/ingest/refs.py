@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable
 
-from ..common.cw_client import CwClient
+from ..integrations.connectwise.client import CwClient
 
 
 def manager_identifier(company: dict) -> str | None:

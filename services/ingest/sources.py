@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from ..common.cw_client import CwClient
+from ..integrations.connectwise.client import CwClient
 from .invoices import deleted_event, record_type_of, snapshot_of, to_invoice_event, type_condition
 from . import payments
 from .purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event

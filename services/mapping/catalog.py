@@ -122,7 +122,7 @@ def refresh_from_xero(settings, postgres_url: str, org_id: str, tenant_id: str, 
     exactly as it is there; every exchange is recorded when a recorder is given."""
     from ..common.db import connect
     from ..common.secrets import SecretBox, secret_key
-    from ..common.xero_auth import PostgresTokenStore, TokenManager
+    from ..integrations.xero.auth import PostgresTokenStore, TokenManager
 
     hooks = recorder.hooks() if recorder is not None else {}
     with httpx.Client(timeout=30, event_hooks=hooks) as http:

@@ -6,7 +6,7 @@ transaction and records its change in `config_changes` in that same
 transaction, so a change and its history entry commit together. Credentials
 are sealed with `SecretBox` before they reach the database; what this module
 returns about an organisation never includes them (the writer's token manager
-reads the sealed seed itself, see common/xero_auth.py).
+reads the sealed seed itself, see integrations/xero/auth.py).
 """
 from __future__ import annotations
 

@@ -29,12 +29,12 @@ from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_pro
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
-from ..common.xero_auth import PostgresTokenStore, TokenManager
-from ..common.xero_client import PacerGate, XeroClient
+from ..integrations.xero.auth import PostgresTokenStore, TokenManager
+from ..integrations.xero.client import PacerGate, XeroClient
 from . import recovery
 from .batching import BadWriteRequest, WriteRequest, by_organisation, coalesce
 from .ledger import Ledger
-from ..common.xero_pacing import Limits, Pacer
+from ..integrations.xero.pacing import Limits, Pacer
 from .writer import OrganisationWriter
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from ..common.lifecycle import Event
 from ..common.natural_key import NaturalKey
 from ..common.record_status import StatusChange, record_changes
-from ..common.xero_client import XeroOrg
+from ..integrations.xero.client import XeroOrg
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import logging
 from ..common.lifecycle import Event
 from ..common.natural_key import NaturalKey
 from ..common.record_kinds import RecordKind, XeroDocument
-from ..common.xero_client import XeroClient, XeroOrg
+from ..integrations.xero.client import XeroClient, XeroOrg
 from .ledger import Entry, Ledger, Outcome
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from ..common.lifecycle import Event
-from ..common.xero_client import CredentialError, XeroClient, XeroOrg, XeroRequestError, XeroUnavailable
+from ..integrations.xero.client import CredentialError, XeroClient, XeroOrg, XeroRequestError, XeroUnavailable
 from . import recovery, status
 from .batching import MAX_BATCH, WriteRequest, batches
 from .ledger import Entry, Ledger, Outcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from services.common.codec import Codec
-from services.common.cw_client import CwClient
+from services.integrations.connectwise.client import CwClient
 from services.common.kafka import make_producer
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store

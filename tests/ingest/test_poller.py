@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from services.common.codec import Codec
-from services.common.cw_client import all_of, any_of, cond, in_, literal, retry_after_seconds
+from services.integrations.connectwise.client import all_of, any_of, cond, in_, literal, retry_after_seconds
 from services.ingest.invoices import (deleted_event, poll_conditions, record_type_of, snapshot_of, to_invoice_event,
                                       type_condition)
 from services.ingest.poller import RecordError, changed_since, content_hash, dumps_cw_json, window

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tests.writer.harness import WriterProcess, produce, wait_until, write_request
 from tests.writer.test_writer_e2e import query, wait_results, writer_stack
-from tests.xero_client.sim import invoice_body, invoices_by_number
+from tests.integrations.xero.sim import invoice_body, invoices_by_number
 
 
 def slow_answers(seconds: float):

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from services.common.secrets import SecretBox
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from tests.writer.harness import TopicReader, WriterProcess, produce, wait_until, write_request, writer_env
-from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, invoices_by_number, running_simulator
+from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, invoices_by_number, running_simulator
 
 
 @contextlib.contextmanager

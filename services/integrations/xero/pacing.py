@@ -11,7 +11,7 @@ side: such a phantom call expires a full window later, never earlier.
 
 A 429 blocks the organisation (or the whole app for `appminute`) for its
 `Retry-After`. Waits are returned, never slept here, so the rules are tested
-with a simulated clock; `xero_client.PacerGate` does the sleeping.
+with a simulated clock; `client.PacerGate` does the sleeping.
 """
 from __future__ import annotations
 

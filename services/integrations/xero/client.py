@@ -1,9 +1,9 @@
 """The Xero Accounting API client: tokens, pacing, retries, and every exchange
 recorded for the audit log.
 
-- Tokens come from `xero_auth.TokenManager` (refreshed before expiry, rotation
+- Tokens come from `auth.TokenManager` (refreshed before expiry, rotation
   persisted first); a 401 drops the access token and tries once more.
-- Every call passes through a `PacerGate` around `services.common.xero_pacing.Pacer`
+- Every call passes through a `PacerGate` around `services.integrations.xero.pacing.Pacer`
   (5 concurrent, 60/min, 5,000/day per organisation, 10,000/min per app), which
   reads Xero's remaining-limit headers from every answer and honours 429's
   Retry-After and X-Rate-Limit-Problem.
@@ -26,9 +26,9 @@ from typing import Callable
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from .xero_pacing import Limits, Pacer
-from .exchanges import ExchangeRecorder
-from .xero_auth import CredentialError, TokenEndpointUnavailable, TokenManager
+from .pacing import Limits, Pacer
+from ...common.exchanges import ExchangeRecorder
+from .auth import CredentialError, TokenEndpointUnavailable, TokenManager
 
 log = logging.getLogger(__name__)
 __all__ = ["XeroClient", "XeroOrg", "PacerGate", "XeroUnavailable", "XeroRequestError", "CredentialError"]

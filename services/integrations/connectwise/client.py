@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from .exchanges import ExchangeRecorder
+from ...common.exchanges import ExchangeRecorder
 
 log = logging.getLogger(__name__)
 

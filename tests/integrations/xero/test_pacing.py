@@ -5,7 +5,7 @@ from collections import deque
 
 import pytest
 
-from services.common.xero_pacing import DAY, Limits, Pacer
+from services.integrations.xero.pacing import DAY, Limits, Pacer
 
 
 def test_sixty_calls_then_waits_for_the_oldest_to_leave_the_minute():

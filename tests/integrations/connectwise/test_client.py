@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.common.cw_client import CwApiError, cond, in_
+from services.integrations.connectwise.client import CwApiError, cond, in_
 from services.common.exchanges import ExchangeRecorder
 
 

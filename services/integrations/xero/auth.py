@@ -35,8 +35,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from tenacity import Retrying, retry_if_exception_type
 
-from .db import connect
-from .secrets import SecretBox
+from ...common.db import connect
+from ...common.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=2)  # refresh this long before expiry: clocks drift, calls take time

@@ -12,12 +12,12 @@ from cryptography.fernet import Fernet
 
 from services.common.exchanges import ExchangeRecorder
 from services.common.secrets import SecretBox
-from services.common.xero_auth import CredentialError, PostgresTokenStore, TokenManager
-from services.common.xero_client import PacerGate, XeroClient, XeroOrg, XeroUnavailable
+from services.integrations.xero.auth import CredentialError, PostgresTokenStore, TokenManager
+from services.integrations.xero.client import PacerGate, XeroClient, XeroOrg, XeroUnavailable
 from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
-from services.common.xero_pacing import Limits, Pacer
-from tests.xero_client.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
+from services.integrations.xero.pacing import Limits, Pacer
+from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
 
 
 class CollectingRecorder(ExchangeRecorder):

@@ -1,0 +1,1 @@
+"""The ConnectWise Manage REST client."""
