@@ -116,10 +116,26 @@ def from_event(record: dict) -> XeroMoney:
     except ValueError:
         raise BadEvent(f"payment_date: not a date ({paid_on!r})") from None
     return XeroMoney(
-        organisation_id=_text(record, "organisation_id", True), payment_id=_text(record, "payment_id", True).lower(),
+        organisation_id=_text(record, "organisation_id", True), payment_id=_text(record, "payment_id", True),
         source=source, payment_type=_text(record, "payment_type") or "", status=_text(record, "status", True).upper(),
-        amount=cents(amount), invoice_id=(_text(record, "invoice_id") or "").lower() or None,
-        invoice_number=_text(record, "invoice_number"), contact_id=(_text(record, "contact_id") or "").lower() or None,
-        contact_name=_text(record, "contact_name"), reference=record.get("reference"), payment_date=payment_date,
+        amount=cents(amount), invoice_id=_text(record, "invoice_id"), invoice_number=_text(record, "invoice_number"),
+        contact_id=_text(record, "contact_id"), contact_name=_text(record, "contact_name"),
+        reference=record.get("reference"), payment_date=payment_date,
         updated_at=_utc(record.get("updated_at"), "updated_at"), observed_at=_utc(record.get("observed_at"), "observed_at"),
-        parent_id=(_text(record, "parent_id") or "").lower() or None, trigger=str(record.get("trigger") or "SCHEDULE"))
+        parent_id=_text(record, "parent_id"), trigger=str(record.get("trigger") or "SCHEDULE"))
+
+
+def to_json(money: XeroMoney) -> dict:
+    """The payment as the ledger keeps it, to decide it again later."""
+    return {"organisation_id": money.organisation_id, "payment_id": money.payment_id, "source": money.source.value,
+            "payment_type": money.payment_type, "status": money.status, "amount": str(money.amount),
+            "invoice_id": money.invoice_id, "invoice_number": money.invoice_number, "contact_id": money.contact_id,
+            "contact_name": money.contact_name, "reference": money.reference,
+            "payment_date": money.payment_date.isoformat() if money.payment_date else None,
+            "updated_at": money.updated_at.isoformat(), "observed_at": money.observed_at.isoformat(),
+            "parent_id": money.parent_id, "trigger": money.trigger}
+
+
+def from_json(data: dict) -> XeroMoney:
+    return from_event({**data, "updated_at": datetime.fromisoformat(data["updated_at"]),
+                       "observed_at": datetime.fromisoformat(data["observed_at"])})
