@@ -43,6 +43,9 @@ class OrganisationIn(_In):
     scopes: str = Field("", max_length=1000)
     status: Literal["connected", "disconnected", "disabled"] | None = None
     create_contacts: bool = Field(False, description="Create a missing contact in Xero (off by default).")
+    payment_account_code: str | None = Field(None, min_length=1, max_length=10, description=(
+        "Code of the Xero account ConnectWise payments and refunds go into: a bank account, or one that takes "
+        "payments, in the organisation's catalog."))
 
 
 class OrganisationUpdate(_In):
@@ -52,6 +55,8 @@ class OrganisationUpdate(_In):
     scopes: str | None = Field(None, max_length=1000)
     status: Literal["connected", "disconnected", "disabled"] | None = None
     create_contacts: bool | None = None
+    payment_account_code: str | None = Field(None, min_length=1, max_length=10, description=(
+        "Code of the Xero account ConnectWise payments and refunds go into (checked against the catalog)."))
 
 
 class TagIn(_In):
@@ -79,7 +84,7 @@ class CatalogIn(_In):
 
     accounts: list[create_model("CatalogAccount", __base__=_In, code=(str, Field(min_length=1, max_length=10)), name=(str, ""),
                                 **{"class": (Literal["ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE", ""], "")},
-                                status=(str, "ACTIVE"))] = []
+                                status=(str, "ACTIVE"), type=(str, ""), payments_enabled=(bool, False))] = []
     tax_rates: list[create_model("CatalogTaxRate", __base__=_In, tax_type=(str, Field(min_length=1)), name=(str, ""),
                                  rate=(str | None, Field(None, pattern=r"^-?\d+(\.\d+)?$")), applies_to=(list[str], []),
                                  status=(str, "ACTIVE"))] = []

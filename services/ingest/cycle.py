@@ -268,9 +268,9 @@ def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
     """Fetches one record now and emits it whatever its hash; one ConnectWise no
     longer has, but ingest emitted before, is emitted as DELETED."""
     source = source_for(record_type)
-    if record_type == RecordKind.PAYMENT:
+    if record_type in (RecordKind.PAYMENT, RecordKind.REFUND):
         result = CycleResult(record_type, "FORCE_SYNC", seen=1)
-        force_sync_payment(p, record_id, result)
+        force_sync_payment(p, record_id, result, RecordKind(record_type))
         return result
     try:
         record = source.fetch(p.client, record_id)

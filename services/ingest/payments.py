@@ -1,11 +1,15 @@
-"""ConnectWise payments (record type `payment`): events for `cw.payments.v1`.
+"""ConnectWise money: payments and credit memo applications (record type
+`payment`, `cw.payments.v1`) and refunds (record type `refund`, `cw.refunds.v1`).
 
-ConnectWise lists payments only under their invoice
-(`finance/invoices/{id}/payments`), and applying or removing one moves the
-invoice's `_info.lastUpdated`, so the payment poll walks the invoices changed
-since its cursor and reads the payments of those that carry any (or had some
-ingest emitted before: a removed payment is emitted as DELETED). The
-conversion functions are pure; `emit_payments_page` does the I/O.
+ConnectWise lists money only under an invoice (`finance/invoices/{id}/payments`),
+and applying or removing some moves the invoice's `_info.lastUpdated`, so the
+poll walks the invoices changed since its cursor and reads the payments of those
+that carry any (or had some ingest emitted before: removed money is emitted as
+DELETED). Under an invoice, a payment whose `credit` names a credit memo is that
+memo applied to the invoice (it becomes a credit note allocation in Xero); the
+payments under a credit memo are refunds, money paid back to the customer. The
+payment poll reads invoices, the refund poll credit memos. The conversion
+functions are pure; `emit_payments_page` does the I/O.
 """
 from __future__ import annotations
 
@@ -16,15 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from ..common.record_kinds import RecordKind
+from .invoices import CREDIT_MEMO
 from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, custom_fields, date_only,
                      dumps_cw_json, last_updated, money, ref, ref_id)
 from .store import Emitted
 
 log = logging.getLogger(__name__)
-RECORD_TYPE = "payment"
+RECORD_TYPE = RecordKind.PAYMENT
 WORKERS = 4
 PAYMENT_SNAPSHOT_FIELDS = ("invoice_id", "invoice_number", "company_id", "company_identifier", "payment_type",
-                           "payment_date", "location_id", "custom_fields")
+                           "payment_date", "location_id", "custom_fields", "credit_memo_id", "credit_memo_number")
+REFUND_TYPE = "Refund"
 
 
 def payment_hash(payment: dict, invoice: dict) -> str:
@@ -35,9 +42,15 @@ def payment_hash(payment: dict, invoice: dict) -> str:
     return content_hash({**payment, "_invoice": facts}, [])
 
 
+def kind_of(invoice: dict) -> RecordKind:
+    """What the money listed under this invoice is: refunds under a credit memo, else payments."""
+    return RecordKind.REFUND if invoice.get("type") == CREDIT_MEMO else RecordKind.PAYMENT
+
+
 def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
                      observed_at: datetime | None = None, hash_: str | None = None) -> dict:
     cw_id = event_id(payment, trigger)
+    credit = ref(payment, "credit")
     company = ref(invoice, "company")
     if company.get("id") is None:
         raise RecordError(cw_id, "invoice.company.id", "missing")
@@ -45,7 +58,7 @@ def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
     if not paid_on:
         raise RecordError(cw_id, "paymentDate", "missing")
     return {
-        "record_type": RECORD_TYPE,
+        "record_type": kind_of(invoice).value,
         "cw_id": int(cw_id),
         "trigger": trigger,
         "change": "UPSERT",
@@ -61,6 +74,8 @@ def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
         "payment_date": paid_on,
         "location_id": ref_id(invoice, "locationId", "location"),
         "custom_fields": custom_fields(invoice),
+        "credit_memo_id": int(credit["id"]) if credit.get("id") is not None else None,
+        "credit_memo_number": str(credit.get("identifier") or "") or None,
         "raw": dumps_cw_json(payment),
     }
 
@@ -70,13 +85,14 @@ def payment_snapshot_of(event: dict) -> dict:
 
 
 def deleted_payment_event(cw_id, snapshot: dict | None, *, observed_at: datetime, last_seen: datetime | None = None,
-                          number: str | None = None, trigger: str = "SCHEDULE") -> dict:
+                          number: str | None = None, trigger: str = "SCHEDULE",
+                          kind: RecordKind = RecordKind.PAYMENT) -> dict:
     known = dict(snapshot or {})
     event = {name: known.get(name) for name in PAYMENT_SNAPSHOT_FIELDS}
     event.update({
-        "record_type": RECORD_TYPE, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
+        "record_type": kind.value, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
         "observed_at": observed_at, "last_updated": last_seen or observed_at,
-        "content_hash": DELETED_PREFIX + hashlib.sha256(f"{RECORD_TYPE}|{cw_id}".encode()).hexdigest(),
+        "content_hash": DELETED_PREFIX + hashlib.sha256(f"{kind.value}|{cw_id}".encode()).hexdigest(),
         "invoice_id": int(known.get("invoice_id") or 0),
         "invoice_number": str(known.get("invoice_number") or number or ""),
         "company_id": int(known.get("company_id") or 0),
@@ -94,7 +110,7 @@ def deleted_payment_event(cw_id, snapshot: dict | None, *, observed_at: datetime
 def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
     def read(invoice: dict) -> list[dict]:
         company = ref(invoice, "company")
-        tags = {"record_type": RECORD_TYPE, "customer": company.get("name") or company.get("identifier")}
+        tags = {"record_type": kind_of(invoice).value, "customer": company.get("name") or company.get("identifier")}
         return list(client.all(f"finance/invoices/{int(invoice['id'])}/payments", tags=tags))
 
     ids = [int(inv["id"]) for inv in invoices]
@@ -104,12 +120,12 @@ def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
         return dict(zip(ids, pool.map(read, invoices)))
 
 
-def _record(p, events: list[dict], observed: datetime, result) -> None:
+def _record(p, kind: RecordKind, events: list[dict], observed: datetime, result) -> None:
     if not events:
         return
-    p.emitter.emit(RECORD_TYPE, events)
+    p.emitter.emit(kind, events)
     p.store.record_emitted([
-        Emitted(RECORD_TYPE, str(e["cw_id"]), e["invoice_number"], e["company_identifier"], e["content_hash"],
+        Emitted(kind, str(e["cw_id"]), e["invoice_number"], e["company_identifier"], e["content_hash"],
                 e["last_updated"], e["amount"], payment_snapshot_of(e) if e["change"] == "UPSERT" else None)
         for e in events], observed)
     result.emitted += len(events)
@@ -117,10 +133,16 @@ def _record(p, events: list[dict], observed: datetime, result) -> None:
     result.emitted_ids.extend(e["cw_id"] for e in events)
 
 
-def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, result) -> None:
-    """Emits the new, changed (all when `force`) and removed payments of a page of invoices."""
-    known = p.store.payments_by_invoice([int(inv["id"]) for inv in invoices])
-    candidates = [inv for inv in invoices if Decimal(str(inv.get("payments") or 0)) != 0 or int(inv["id"]) in known]
+def _carries_money(invoice: dict) -> bool:
+    return any(Decimal(str(invoice.get(name) or 0)) != 0 for name in ("payments", "credits"))
+
+
+def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, result,
+                       kind: RecordKind = RecordKind.PAYMENT) -> None:
+    """Emits the new, changed (all when `force`) and removed money of `kind` under a page of invoices."""
+    invoices = [inv for inv in invoices if kind_of(inv) is kind]
+    known = p.store.payments_by_invoice(kind, [int(inv["id"]) for inv in invoices])
+    candidates = [inv for inv in invoices if _carries_money(inv) or int(inv["id"]) in known]
     if not candidates:
         return
     fetched = _payments_of(p.client, candidates)
@@ -138,26 +160,26 @@ def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, resul
             try:
                 events.append(to_payment_event(payment, inv, trigger=trigger, observed_at=observed, hash_=hash_))
             except (RecordError, ValueError, KeyError, TypeError) as exc:
-                log.error("cannot convert ConnectWise payment %s: %s", payment.get("id"), exc)
-                p.store.record_failed(RECORD_TYPE, str(payment.get("id")), str(exc))
+                log.error("cannot convert ConnectWise %s %s: %s", kind.label, payment.get("id"), exc)
+                p.store.record_failed(kind, str(payment.get("id")), str(exc))
                 result.failed += 1
         for cw_id, row in before.items():
             if cw_id not in now_ids:
                 events.append(deleted_payment_event(cw_id, row.get("snapshot"), observed_at=observed,
                                                     last_seen=row.get("last_updated"),
-                                                    number=row.get("record_number"), trigger=trigger))
-    _record(p, events, observed, result)
+                                                    number=row.get("record_number"), trigger=trigger, kind=kind))
+    _record(p, kind, events, observed, result)
 
 
-def force_sync_payment(p, record_id: str, result) -> None:
-    """One payment now: ConnectWise reads a payment only under its invoice, so the
-    payment must be one ingest has seen (its invoice is in sync_records)."""
-    row = p.store.known(RECORD_TYPE, str(record_id))
+def force_sync_payment(p, record_id: str, result, kind: RecordKind = RecordKind.PAYMENT) -> None:
+    """One payment (or refund) now: ConnectWise reads money only under its invoice, so it
+    must be money ingest has seen (its invoice is in sync_records)."""
+    row = p.store.known(kind, str(record_id))
     invoice_id = ((row or {}).get("snapshot") or {}).get("invoice_id")
     if not invoice_id:
-        raise LookupError(f"payment {record_id}: not seen by ingest yet, so its invoice is unknown; "
-                          "force-sync the invoice's payments by running a payment cycle")
-    invoice = p.client.invoice(invoice_id, record_type=RECORD_TYPE)
+        raise LookupError(f"{kind.value} {record_id}: not seen by ingest yet, so its invoice is unknown; "
+                          f"run a {kind.value} cycle to read it")
+    invoice = p.client.invoice(invoice_id, record_type=kind.value)
     payments = {str(pay["id"]): pay for pay in _payments_of(p.client, [invoice])[int(invoice_id)]}
     observed = p.clock()
     if str(record_id) in payments:
@@ -165,5 +187,5 @@ def force_sync_payment(p, record_id: str, result) -> None:
     else:
         event = deleted_payment_event(record_id, row.get("snapshot"), observed_at=observed,
                                       last_seen=row.get("last_updated"), number=row.get("record_number"),
-                                      trigger="FORCE_SYNC")
-    _record(p, [event], observed, result)
+                                      trigger="FORCE_SYNC", kind=kind)
+    _record(p, kind, [event], observed, result)

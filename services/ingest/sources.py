@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
+from ..common.record_kinds import RecordKind
 from ..integrations.connectwise.client import CwClient
 from .invoices import deleted_event, record_type_of, snapshot_of, to_invoice_event, type_condition
 from . import payments
@@ -77,16 +79,24 @@ def _invoice_source(record_type: str) -> Source:
                   record_type_of, "company", "invoice_number", ("company_name", "company_identifier"), True)
 
 
+def _money_source(kind: RecordKind, condition: str | None) -> Source:
+    """Money is read through the invoices it is listed under, which its page handler walks."""
+    return Source(kind.value, INVOICES, condition, lambda *_: {}, payments.to_payment_event,
+                  payments.payment_snapshot_of,
+                  lambda cw_id, snap, **kw: payments.deleted_payment_event(cw_id, snap, kind=kind, **kw),
+                  lambda _inv: kind.value, "company", "invoice_number", ("company_identifier", "company_identifier"),
+                  False, page_handler=partial(payments.emit_payments_page, kind=kind))
+
+
 SOURCES: dict[str, Source] = {
     "invoice": _invoice_source("invoice"),
     "credit_note": _invoice_source("credit_note"),
     "procurement": Source("procurement", PURCHASE_ORDERS, None, _po_line_items, to_purchase_order_event,
                           po_snapshot_of, deleted_po_event, lambda _po: "procurement", "vendorCompany",
                           "po_number", ("vendor_company_name", "vendor_company_identifier"), False),
-    "payment": Source("payment", INVOICES, None, lambda *_: {}, payments.to_payment_event,
-                      payments.payment_snapshot_of, payments.deleted_payment_event, lambda _inv: "payment",
-                      "company", "invoice_number", ("company_identifier", "company_identifier"), False,
-                      page_handler=payments.emit_payments_page),
+    "payment": _money_source(RecordKind.PAYMENT, None),
+    # Refunds are listed under credit memos only: the refund poll reads just those.
+    "refund": _money_source(RecordKind.REFUND, type_condition("credit_note")),
 }
 POLLED_TYPES = tuple(SOURCES)
 

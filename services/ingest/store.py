@@ -134,15 +134,17 @@ class Store:
             " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
         return {r["cw_id"]: r for r in rows}
 
-    def payments_by_invoice(self, invoice_ids: list[int]) -> dict[int, dict[str, dict]]:
-        """Live payments ingest emitted, by their invoice (kept in the snapshot)."""
+    def payments_by_invoice(self, record_type: str, invoice_ids: list[int]) -> dict[int, dict[str, dict]]:
+        """Live money of `record_type` (payment or refund) ingest emitted, by the invoice it is
+        listed under (kept in the snapshot)."""
         if not invoice_ids:
             return {}
         rows = self.conn.execute(
             "select cw_id, content_hash, snapshot, record_number, last_updated,"
             " (snapshot->>'invoice_id')::bigint as invoice_id from sync_records"
-            " where record_type = 'payment' and content_hash is not null and content_hash not like %s"
-            " and (snapshot->>'invoice_id')::bigint = any(%s)", (DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
+            " where record_type = %s and content_hash is not null and content_hash not like %s"
+            " and (snapshot->>'invoice_id')::bigint = any(%s)",
+            (str(record_type), DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
         found: dict[int, dict[str, dict]] = {}
         for row in rows:
             found.setdefault(int(row["invoice_id"]), {})[row["cw_id"]] = row

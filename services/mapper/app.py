@@ -18,14 +18,17 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from ..common.codec import Codec
 from ..common.db import connect
 from ..common.lifecycle import Event
-from ..common.record_kinds import DOCUMENT_KINDS
+from ..common.record_kinds import DOCUMENT_KINDS, RecordKind
 from ..common.record_status import StatusChange, record_changes
+from ..common.written import written_to
 from ..common.settings import Settings
 from ..common.streams import decoded_agent, make_app, raw_topic
-from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITES
+from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
 from ..mapping import repository as repo
 from ..mapping.model import Snapshot
 from .decide import Decision, decide
+from .money import decide_money
+from .money_store import MoneyStore
 
 log = logging.getLogger(__name__)
 MAPPED = Counter("cz_mapper_records_total", "Records mapped, by outcome", ["record_type", "outcome"])
@@ -43,6 +46,11 @@ class MappingSource:
         self._conn: psycopg.Connection | None = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self.url, autocommit=True)
+        return self._conn
 
     def current(self) -> Snapshot:
         with self._lock:
@@ -62,32 +70,30 @@ class MappingSource:
                         raise
             raise AssertionError("unreachable")
 
-    def record_status(self, record: dict, decision) -> None:
-        """Marks the record mapped or exception (with the organisation and the reasons)
+    def record_status(self, record: dict, decision: Decision) -> None:
+        """Marks the record mapped, waiting, skipped or exception (with the organisation and why)
         before anything is sent; the writer's outcome for the same observation follows."""
-        event = Event.MAPPED if decision.writes else Event.RAISED
-        error = None if decision.writes else "; ".join(e["message"] for _, _, e in decision.exceptions)
+        hold = getattr(decision, "hold", None)
+        if decision.writes:
+            event, why = Event.MAPPED, None
+        elif hold is not None:
+            event, why = Event.HELD, hold.reason
+        elif decision.skip:
+            event, why = Event.SKIPPED, decision.skip
+        else:
+            event, why = Event.RAISED, "; ".join(e["message"] for _, _, e in decision.exceptions)
         number = record.get("invoice_number") or record.get("po_number")
         customer = record.get("company_identifier") or record.get("vendor_company_identifier")
         change = StatusChange(record["record_type"], str(record["cw_id"]), event, observed_at=record.get("observed_at"),
-                              error=error, organisation_id=decision.organisation_id, record_number=number,
+                              error=why, organisation_id=decision.organisation_id, record_number=number,
                               customer=customer)
         with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.url, autocommit=True)
-            record_changes(self._conn, [change])
+            record_changes(self._connection(), [change])
 
     def written_to(self, record_type: str, cw_id) -> list[str]:
         """Organisations whose Xero holds this record, from the writer's ledger."""
         with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.url, autocommit=True)
-            if not self._conn.execute("select to_regclass('xero_ledger') is not null as ok").fetchone()["ok"]:
-                return []
-            rows = self._conn.execute(
-                "select organisation_id from xero_ledger where record_type = %s and cw_id = %s and xero_id is not null"
-                " order by organisation_id", (record_type, str(cw_id))).fetchall()
-        return [r["organisation_id"] for r in rows]
+            return written_to(self._connection(), record_type, cw_id)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -109,6 +115,13 @@ async def postgres_call(fn, *args, max_wait: float = 30.0):
             return await asyncio.to_thread(fn, *args)
 
 
+async def _emit(decision: Decision, send) -> None:
+    sent = [await send(topic, key, "xero_write_request", event) for topic, key, event in decision.writes]
+    sent += [await send(topic, key, "sync_exception", event) for topic, key, event in decision.exceptions]
+    for delivery in sent:  # acknowledged by the broker before the offset can be committed
+        await delivery
+
+
 async def process(record: dict, source: MappingSource, send) -> Decision:
     """Maps one record and sends what it becomes; `send(topic, key, schema, event)`
     returns an awaitable that completes when the broker has the message."""
@@ -116,30 +129,75 @@ async def process(record: dict, source: MappingSource, send) -> Decision:
     written = await postgres_call(source.written_to, record["record_type"], record["cw_id"])
     decision = decide(record, snapshot, datetime.now(timezone.utc), written)
     await postgres_call(source.record_status, record, decision)
-    sent = [await send(topic, key, "xero_write_request", event) for topic, key, event in decision.writes]
-    sent += [await send(topic, key, "sync_exception", event) for topic, key, event in decision.exceptions]
-    for delivery in sent:  # acknowledged by the broker before the offset can be committed
-        await delivery
+    await _emit(decision, send)
     return decision
 
 
-def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None) -> faust.App:
+async def process_money(record: dict, event: bytes, source: MappingSource, store: MoneyStore, send) -> Decision:
+    """Decides one payment, credit application or refund; money that must wait is kept
+    (as `event`, its encoded form) until its document is in Xero."""
+    snapshot = await postgres_call(source.current)
+    facts = await postgres_call(store.facts, record)
+    decision = decide_money(record, facts, snapshot, datetime.now(timezone.utc))
+    if decision.hold is not None:
+        await postgres_call(store.hold, record, decision.hold.document, event, decision.hold.reason)
+    await postgres_call(source.record_status, record, decision)
+    await _emit(decision, send)
+    if decision.hold is None:
+        await postgres_call(store.release, record)
+    return decision
+
+
+def _outcome(decision: Decision) -> str:
+    if decision.writes:
+        return "write"
+    return "held" if getattr(decision, "hold", None) else "skipped" if decision.skip else "exception"
+
+
+def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None,
+              store: MoneyStore | None = None) -> faust.App:
     codec = codec or Codec.from_directory()
     source = source or MappingSource(settings.postgres_url)
+    store = store or MoneyStore(settings.postgres_url)
     app = make_app("mapper", settings)
     outputs = {XERO_WRITES.name: raw_topic(app, XERO_WRITES), SYNC_EXCEPTIONS.name: raw_topic(app, SYNC_EXCEPTIONS)}
 
     async def send(topic: str, key: bytes, schema: str, event: dict):
         return await outputs[topic].send(key=key, value=codec.encode(schema, event))
 
-    async def handle(name: str, record: dict, ctx: dict) -> None:
-        decision = await process(record, source, send)
-        outcome = "write" if decision.writes else "exception"
-        MAPPED.labels(record_type=record["record_type"], outcome=outcome).inc()
+    def logged(record: dict, decision: Decision, ctx: dict) -> None:
+        MAPPED.labels(record_type=record["record_type"], outcome=_outcome(decision)).inc()
         log.info("%s %s -> %s (%s)", record["record_type"], record["cw_id"],
                  decision.organisation_id or "no organisation",
-                 decision.reason or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
+                 decision.reason or decision.skip or getattr(getattr(decision, "hold", None), "reason", None)
+                 or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
+
+    async def handle(name: str, record: dict, ctx: dict) -> None:
+        logged(record, await process(record, source, send), ctx)
+
+    async def handle_money(name: str, record: dict, ctx: dict) -> None:
+        logged(record, await process_money(record, codec.encode(name, record), source, store, send), ctx)
+
+    async def decide_again(events: list[bytes], why: str) -> None:
+        for raw in events:
+            name, record = codec.decode(raw)
+            await handle_money(name, record, {"released": why})
+
+    async def handle_result(name: str, result: dict, ctx: dict) -> None:
+        # A document written to Xero releases the money waiting for it.
+        if result["record_type"] in DOCUMENT_KINDS and result.get("xero_id") and result["outcome"] != "REJECTED":
+            held = await postgres_call(store.waiting_for, result["record_type"], str(result["cw_id"]))
+            await decide_again(held, f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}")
 
     for kind in DOCUMENT_KINDS:
         decoded_agent(app, kind.topic, codec, handle, "mapper")
+    for kind in (RecordKind.PAYMENT, RecordKind.REFUND):
+        decoded_agent(app, kind.topic, codec, handle_money, "mapper")
+    decoded_agent(app, XERO_WRITE_RESULTS, codec, handle_result, "mapper")
+
+    @app.timer(settings.held_money_sweep_seconds, on_leader=False)
+    async def sweep() -> None:
+        # What no write result releases (a document approved in Xero, the matcher settled) is looked at again.
+        await decide_again(await postgres_call(store.oldest_held), "sweep")
+
     return app

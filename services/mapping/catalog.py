@@ -34,7 +34,8 @@ class CatalogData:
 
 def parse_accounts(body: dict) -> list[dict]:
     # Bank accounts may have no Code; nothing can be mapped to them by code anyway.
-    return [{"code": a["Code"], "name": a.get("Name", ""), "class": a.get("Class", ""), "status": a.get("Status", "ACTIVE")}
+    return [{"code": a["Code"], "name": a.get("Name", ""), "class": a.get("Class", ""), "status": a.get("Status", "ACTIVE"),
+             "type": a.get("Type", ""), "payments_enabled": a.get("Type") == "BANK" or bool(a.get("EnablePaymentsToAccount"))}
             for a in body.get("Accounts", []) if a.get("Code")]
 
 
@@ -93,8 +94,10 @@ def store_catalog(conn, org_id: str, data: CatalogData, actor: str = "catalog") 
     for table in ("xero_accounts", "xero_tax_rates", "xero_tracking_options", "xero_contacts"):
         conn.execute(f"delete from {table} where organisation_id = %s", (org_id,))
     with conn.cursor() as cur:
-        cur.executemany("insert into xero_accounts (organisation_id, code, name, class, status) values (%s,%s,%s,%s,%s)",
-                        [(org_id, a["code"], a["name"], a["class"], a["status"]) for a in data.accounts])
+        cur.executemany("insert into xero_accounts (organisation_id, code, name, class, status, type, payments_enabled)"
+                        " values (%s,%s,%s,%s,%s,%s,%s)",
+                        [(org_id, a["code"], a["name"], a["class"], a["status"], a.get("type", ""),
+                          bool(a.get("payments_enabled"))) for a in data.accounts])
         cur.executemany("insert into xero_tax_rates (organisation_id, tax_type, name, rate, applies_to, status) values (%s,%s,%s,%s,%s,%s)",
                         [(org_id, t["tax_type"], t["name"], t["rate"], list(t["applies_to"]), t["status"]) for t in data.tax_rates])
         cur.executemany("insert into xero_tracking_options (organisation_id, category, option, status) values (%s,%s,%s,%s)"
@@ -137,7 +140,7 @@ def refresh_from_xero(settings, postgres_url: str, org_id: str, tenant_id: str, 
 
 def read_catalog(conn, org_id: str) -> dict:
     return {
-        "accounts": conn.execute("select code, name, class, status from xero_accounts where organisation_id = %s order by code", (org_id,)).fetchall(),
+        "accounts": conn.execute("select code, name, class, status, type, payments_enabled from xero_accounts where organisation_id = %s order by code", (org_id,)).fetchall(),
         "tax_rates": [dict(r, rate=str(r["rate"]) if r["rate"] is not None else None) for r in conn.execute(
             "select tax_type, name, rate, applies_to, status from xero_tax_rates where organisation_id = %s order by tax_type", (org_id,))],
         "tracking": conn.execute("select category, option, status from xero_tracking_options where organisation_id = %s order by 1, 2", (org_id,)).fetchall(),

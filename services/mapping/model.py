@@ -41,6 +41,7 @@ class Account:
     name: str = ""
     account_class: str = ""
     status: str = "ACTIVE"
+    payments_enabled: bool = False  # a bank account, or one Xero lets payments go into
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class OrgMapping:
     tenant_id: str = ""
     status: str = "connected"
     create_contacts: bool = False  # a company with no Xero contact gets one created (by name) with its document
+    payment_account: str | None = None  # the account code ConnectWise payments and refunds go into
     accounts: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, product class | '*') -> code
     tax: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, tax code | 'exempt' | '*') -> tax type
     tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)

@@ -17,8 +17,8 @@ from .history import changes_since, config_version, list_changes, record_change 
 from .rows import RULES, TABLES, TableSpec, _Row
 from .snapshot import load_known, load_snapshot  # noqa: F401
 
-ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "credential_updated_at",
-              "created_at", "updated_at")
+ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "payment_account_code",
+              "credential_updated_at", "created_at", "updated_at")
 SETTINGS_FIELDS = ("cadence_minutes", "create_status", "alert_mode")
 
 
@@ -59,7 +59,22 @@ def get_organisation(conn, org_id: str, lock: bool = False) -> dict:
     return row
 
 
+def check_payment_account(conn, org_id: str, code: str | None) -> None:
+    """The payment account must be one of the organisation's Xero accounts that takes payments."""
+    if code is None:
+        return
+    row = conn.execute("select status, payments_enabled from xero_accounts where organisation_id = %s and code = %s",
+                       (org_id, code)).fetchone()
+    if row is None:
+        raise Invalid("payment_account_code", f"payment_account_code: organisation {org_id!r} has no Xero account "
+                                              f"{code!r} in its catalog (refresh the catalog after adding it in Xero)")
+    if row["status"] != "ACTIVE" or not row["payments_enabled"]:
+        raise Invalid("payment_account_code", f"payment_account_code: Xero account {code!r} of {org_id!r} cannot take "
+                                              "payments: choose an active bank account")
+
+
 def create_organisation(conn, data: dict, box: SecretBox, actor: str) -> dict:
+    check_payment_account(conn, data["id"], data.get("payment_account_code"))
     token = data.pop("refresh_token", None)
     values = dict(data, credential_sealed=box.seal(token) if token else None)
     if token and values.get("status", "disconnected") == "disconnected":
@@ -80,6 +95,7 @@ def create_organisation(conn, data: dict, box: SecretBox, actor: str) -> dict:
 
 def update_organisation(conn, org_id: str, data: dict, box: SecretBox, actor: str) -> dict:
     before = get_organisation(conn, org_id, lock=True)
+    check_payment_account(conn, org_id, data.get("payment_account_code"))
     token = data.pop("refresh_token", None)
     sets = {k: v for k, v in data.items() if v is not None and before.get(k) != v}
     if not sets and not token:

@@ -28,8 +28,10 @@ def load_snapshot(conn) -> Snapshot:
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
         version = config_version(conn)
-        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"], r["create_contacts"])
-                for r in conn.execute("select id, name, tenant_id, status, create_contacts from organisations")}
+        orgs = {r["id"]: OrgMapping(r["id"], r["name"], r["tenant_id"], r["status"], r["create_contacts"],
+                                    payment_account=r["payment_account_code"])
+                for r in conn.execute("select id, name, tenant_id, status, create_contacts, payment_account_code"
+                                      " from organisations")}
         rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"]) for r in _rules(conn)]
         for r in conn.execute("select * from account_mappings"):
             orgs[r["organisation_id"]].accounts[(r["side"], r["source"])] = r["account_code"]
@@ -41,7 +43,8 @@ def load_snapshot(conn) -> Snapshot:
             orgs[r["organisation_id"]].contacts[r["company_identifier"]] = r["contact_id"]
         catalogs = {org_id: Catalog() for org_id in orgs}
         for r in conn.execute("select * from xero_accounts"):
-            catalogs[r["organisation_id"]].accounts[r["code"]] = Account(r["code"], r["name"], r["class"], r["status"])
+            catalogs[r["organisation_id"]].accounts[r["code"]] = Account(r["code"], r["name"], r["class"], r["status"],
+                                                                           r["payments_enabled"])
         for r in conn.execute("select * from xero_tax_rates"):
             catalogs[r["organisation_id"]].tax_rates[r["tax_type"]] = TaxRate(
                 r["tax_type"], r["name"], r["rate"], frozenset(r["applies_to"]), r["status"])

@@ -17,6 +17,7 @@ from ..sandbox.seed_model import Msp
 
 log = logging.getLogger("connectzero.demo")
 HOLDINGS_TAG = ("Xero Entity", "Holdings")
+DEMO_BANK_ACCOUNT = "090"  # the sandbox organisations' business bank account
 TAX_TYPES = {  # ConnectWise tax code -> (sales, purchases) Xero tax types
     "GST": ("OUTPUT", "INPUT"),
     "GST Free": ("EXEMPTOUTPUT", "EXEMPTEXPENSES"),
@@ -82,9 +83,14 @@ def configure_demo(info: dict, msp: Msp) -> bool:
                 "refresh_token": sandbox_refresh_token(info, org.short), "scopes": "accounting.transactions accounting.contacts accounting.settings offline_access",
             }).raise_for_status()
             admin.post(f"/api/organisations/{org.short}/catalog/refresh").raise_for_status()
+            # ConnectWise payments and refunds go into the organisation's bank account.
+            admin.put(f"/api/organisations/{org.short}", json={"payment_account_code": DEMO_BANK_ACCOUNT}).raise_for_status()
+        for record_type in ("invoice", "credit_note"):
+            # Invoices are final when ConnectWise sends them, so money can be applied to them in Xero at once.
+            admin.put(f"/api/settings/{record_type}", json={"create_status": "AUTHORISED"}).raise_for_status()
         resp = admin.post("/api/mappings/import", params={"dry_run": "false"}, content=to_csv(demo_mapping_rows(msp)),
                           headers={"Content-Type": "text/csv"})
         if resp.status_code >= 400:
             raise RuntimeError(f"demo mapping import refused ({resp.status_code}): {resp.text[:2000]}")
-    log.info("configured the sandbox organisations, catalogs, routing rules and mappings")
+    log.info("configured the sandbox organisations, catalogs, payment accounts, routing rules and mappings")
     return True

@@ -8,15 +8,17 @@ left is grouped per organisation and endpoint and cut into batches of at most
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence, TypeVar
 
-from ..common.record_kinds import CREDIT_NOTES, INVOICES
+from ..common.record_kinds import CREDIT_NOTES, INVOICES, PAYMENTS
 
 MAX_BATCH = 50
-ENDPOINTS = {doc.endpoint: doc.id_field for doc in (INVOICES, CREDIT_NOTES)}  # the documents written
+# What the writer writes: documents, and money (payments, and credit note allocations).
+ENDPOINTS = {doc.endpoint: doc.id_field for doc in (INVOICES, CREDIT_NOTES, PAYMENTS)} | {"Allocations": "AllocationID"}
 OPERATIONS = ("UPSERT", "VOID", "DELETE")
 
 T = TypeVar("T")
@@ -84,6 +86,12 @@ class WriteRequest:
             seq=seq,
             observed_at=record.get("observed_at"),
         )
+
+
+def idempotency_key(request_ids: list[str], method: str, endpoint: str) -> str:
+    """The same requests in the same call always get the same key (Xero allows 128 characters)."""
+    digest = hashlib.sha256("\n".join([method, endpoint, *request_ids]).encode()).hexdigest()
+    return f"cz-{digest}"
 
 
 def coalesce(requests: Iterable[WriteRequest]) -> tuple[list[WriteRequest], list[tuple[WriteRequest, WriteRequest]]]:

@@ -46,7 +46,7 @@ class Outcome:
     record_type: str
     cw_id: str
     outcome: str  # CREATED, UPDATED, VOIDED, DELETED, REJECTED, FAILED, RECOVERED
-    event: Event  # WRITTEN, REJECTED, FAILED or SKIPPED
+    event: Event | None  # WRITTEN, REJECTED, FAILED or SKIPPED; None: a step that leaves the status alone
     xero_id: str | None = None
     xero_status: str | None = None
     written_hash: str | None = None  # set when Xero now holds this content
@@ -56,6 +56,7 @@ class Outcome:
     observed_at: datetime | None = None  # of the content written (None: as of the record's current content)
 
     def status_change(self, organisation_id: str) -> StatusChange:
+        assert self.event is not None
         return StatusChange(self.record_type, self.cw_id, self.event, observed_at=self.observed_at,
                             error=self.error, organisation_id=organisation_id, xero_id=self.xero_id,
                             xero_status=self.xero_status, record_number=_number(self.natural_key))
@@ -137,7 +138,7 @@ class Ledger:
                     "pending_since = case when %(keep)s then xero_ledger.pending_since end, "
                     "last_outcome = excluded.last_outcome, last_error = excluded.last_error, updated_at = %(now)s",
                     [self._params(organisation_id, o, now) for o in outcomes])
-            record_changes(conn, [o.status_change(organisation_id) for o in outcomes])
+            record_changes(conn, [o.status_change(organisation_id) for o in outcomes if o.event is not None])
 
     @staticmethod
     def _params(organisation_id: str, o: Outcome, now: datetime) -> dict:
@@ -153,6 +154,13 @@ class Ledger:
                     "update xero_ledger set pending_request_id = null, pending_hash = null, pending_since = null, "
                     "updated_at = now() where organisation_id = %s and record_type = %s and cw_id = %s",
                     [(organisation_id, rt, cw) for rt, cw in keys])
+
+    def xero_ids(self, organisation_id: str, record_type: str) -> set[str]:
+        """The Xero ids the ledger holds for this record type (to tell ours from others')."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("select xero_id from xero_ledger where organisation_id = %s and record_type = %s"
+                                " and xero_id is not null", (organisation_id, record_type)).fetchall()
+        return {r["xero_id"] for r in rows}
 
     def count_call(self, organisation_id: str) -> None:
         with self.pool.connection() as conn:

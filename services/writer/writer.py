@@ -8,21 +8,24 @@ call and the outcome after; results and exceptions are then published.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from ..common.lifecycle import Event
 from ..integrations.xero.client import CredentialError, XeroClient, XeroOrg, XeroRequestError, XeroUnavailable
 from . import recovery, status
-from .batching import MAX_BATCH, WriteRequest, batches
+from .batching import MAX_BATCH, WriteRequest, batches, idempotency_key
 from .ledger import Entry, Ledger, Outcome
+from .money import MoneyWriter
+from .report import Reporter
 
 log = logging.getLogger(__name__)
+MONEY_ENDPOINTS = ("Payments", "Allocations")
+# What to do when Xero will not void or delete a document: it has money applied.
+REMOVAL_ADVICE = ("Remove its payments and credit allocations in Xero (or in ConnectWise, and let them sync), "
+                  "then force-sync it")
 
 
 @dataclass
@@ -33,12 +36,6 @@ class Planned:
     @property
     def method(self) -> str:
         return "PUT" if self.decision.action == "CREATE" else "POST"
-
-
-def idempotency_key(request_ids: list[str], method: str, endpoint: str) -> str:
-    """The same requests in the same call always get the same key (Xero allows 128 characters)."""
-    digest = hashlib.sha256("\n".join([method, endpoint, *request_ids]).encode()).hexdigest()
-    return f"cz-{digest}"
 
 
 def _total(element: dict) -> Decimal | None:
@@ -54,25 +51,27 @@ class OrganisationWriter:
 
     def __init__(self, client: XeroClient, ledger: Ledger, publish: Callable[[str, dict], None],
                  batch_size: int = MAX_BATCH):
-        self.client, self.ledger, self.publish = client, ledger, publish
+        self.client, self.ledger = client, ledger
+        self.report = Reporter(publish)
         self.batch_size = batch_size
+        self.money = MoneyWriter(client, ledger, self.report, batch_size)
 
     def write(self, organisation_id: str, requests: list[WriteRequest]) -> None:
         found = self.ledger.organisation(organisation_id)
         if found is None or found[1] == "disabled":
             why = "is not configured" if found is None else "is disabled"
-            self._fail_all(requests, organisation_id, "organisation_unknown",
-                           f"organisation {organisation_id} {why}; nothing was written to Xero")
+            self._fail_all(requests, "organisation_unknown", f"organisation {organisation_id} {why}; nothing was "
+                                                             "written to Xero")
             return
         org = found[0]
         settled: set[str] = set()  # request ids whose outcome is stored and published
+        documents = [r for r in requests if r.endpoint not in MONEY_ENDPOINTS]
+        money = [r for r in requests if r.endpoint in MONEY_ENDPOINTS]
         try:
-            entries = self._entries_settled(org, requests)
-            planned = self._plan(org, requests, entries, settled)
-            for (endpoint, method), group in batches(planned, key=lambda p: (p.request.endpoint, p.method),
-                                                      size=self.batch_size):
-                self._write_batch(org, endpoint, method, group)
-                settled.update(p.request.request_id for p in group)
+            if documents:
+                self._write_documents(org, documents, settled)
+            if money:  # after documents: money applies to them
+                self.money.write(org, money, settled)
         except CredentialError as exc:
             # Persistent: every remaining request fails now and a person reconnects the organisation.
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_credential", str(exc))
@@ -80,6 +79,14 @@ class OrganisationWriter:
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_unavailable", str(exc))
         except XeroRequestError as exc:  # a look-up of pending writes refused as a whole
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_request", str(exc))
+
+    def _write_documents(self, org: XeroOrg, requests: list[WriteRequest], settled: set[str]) -> None:
+        entries = self._entries_settled(org, requests)
+        planned = self._plan(org, requests, entries, settled)
+        for (endpoint, method), group in batches(planned, key=lambda p: (p.request.endpoint, p.method),
+                                                  size=self.batch_size):
+            self._write_batch(org, endpoint, method, group)
+            settled.update(p.request.request_id for p in group)
 
     def _entries_settled(self, org: XeroOrg, requests: list[WriteRequest]) -> dict[tuple[str, str], Entry]:
         keys = [(r.record_type, str(r.cw_id)) for r in requests]
@@ -95,21 +102,16 @@ class OrganisationWriter:
         for req in requests:
             entry = entries.get((req.record_type, str(req.cw_id)))
             if req.operation == "UPSERT" and entry and entry.xero_id and entry.written_hash == req.content_hash:
-                self._result(req, "UNCHANGED", entry.xero_id, entry.xero_status)
-                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", Event.WRITTEN, entry.xero_id,
-                                    entry.xero_status, natural_key=req.natural_key, observed_at=req.observed_at))
+                done.append(self.report.unchanged(req, entry))
                 settled.add(req.request_id)
                 continue
             decision = status.plan(req.operation, req.body, req.id_field, entry.xero_id if entry else None,
                                    entry.xero_status if entry else None)
             if decision.action == "SKIP":
-                self._result(req, "UNCHANGED", entry.xero_id if entry else None, entry.xero_status if entry else None)
-                written = bool(entry and entry.xero_id)
-                done.append(Outcome(req.record_type, str(req.cw_id), "UNCHANGED", Event.WRITTEN if written
-                                    else Event.SKIPPED, natural_key=req.natural_key, error=decision.reason,
-                                    observed_at=req.observed_at))
+                done.append(self.report.unchanged(req, entry, decision.reason))
             elif decision.action == "REJECT":
-                done.append(self._rejected(org, req, [decision.reason], "xero_status_rule", entry))
+                advice = REMOVAL_ADVICE if req.operation in ("VOID", "DELETE") else ""
+                done.append(self.report.rejected(req, [decision.reason], "xero_status_rule", entry, advice))
             else:
                 planned.append(Planned(req, decision))
                 continue
@@ -129,7 +131,7 @@ class OrganisationWriter:
         except XeroRequestError as exc:
             # The call as a whole was refused, so nothing was saved: reject each, never retry in a loop.
             self.ledger.record(org.organisation_id,
-                               [self._rejected(org, p.request, [exc.message], "xero_request") for p in group])
+                               [self.report.rejected(p.request, [exc.message], "xero_request") for p in group])
             return
         failed = sum(1 for e in elements if status.element_failed(e))
         log.info("%s %s %d %s to %s: %d ok, %d refused", method, endpoint, len(group), group[0].request.record_type,
@@ -139,25 +141,15 @@ class OrganisationWriter:
             req = planned_item.request
             if status.element_failed(element):
                 errors = status.element_errors(element) or ["Xero refused the element without a message"]
-                outcomes.append(self._rejected(org, req, errors, "xero_validation"))
+                removing = planned_item.decision.action in ("VOID", "DELETE")
+                outcomes.append(self.report.rejected(req, errors, "xero_validation",
+                                                     advice=REMOVAL_ADVICE if removing else ""))
                 continue
-            outcome = status.outcome_of(planned_item.decision.action)
-            xero_id = str(element.get(req.id_field) or "") or None
-            outcomes.append(Outcome(req.record_type, str(req.cw_id), outcome, Event.WRITTEN, xero_id=xero_id,
-                                    xero_status=element.get("Status"), written_hash=req.content_hash,
-                                    natural_key=req.natural_key, observed_at=req.observed_at))
-            self._result(req, outcome, xero_id, element.get("Status"), total=_total(element))
+            outcomes.append(self.report.written(req, status.outcome_of(planned_item.decision.action), element,
+                                                req.id_field, total=_total(element)))
         self.ledger.record(org.organisation_id, outcomes)
 
-    # -- Outcomes --------------------------------------------------------------------------------
-
-    def _rejected(self, org: XeroOrg, req: WriteRequest, errors: list[str], kind: str,
-                  entry: Entry | None = None) -> Outcome:
-        message = f"Xero refused {req.record_type} {req.natural_key} (ConnectWise id {req.cw_id}): " + "; ".join(errors)
-        self._result(req, "REJECTED", entry.xero_id if entry else None, entry.xero_status if entry else None, errors)
-        self._exception(req, kind, message, {"errors": "\n".join(errors), "request_id": req.request_id})
-        return Outcome(req.record_type, str(req.cw_id), "REJECTED", Event.REJECTED, natural_key=req.natural_key,
-                       error=message, observed_at=req.observed_at)
+    # -- Failures --------------------------------------------------------------------------------
 
     def _fail_unfinished(self, org: XeroOrg, requests: list[WriteRequest], kind: str, message: str) -> None:
         """Fails every request whose write has not been settled. A call that may have reached
@@ -169,27 +161,13 @@ class OrganisationWriter:
             # Any write still pending may have reached Xero (this one, or one before a crash):
             # it stays pending, so the next write of the record looks it up first.
             in_flight = bool(entry and entry.pending_request_id)
-            self._result(req, "FAILED", errors=[message])
-            self._exception(req, kind, message, {"request_id": req.request_id})
+            self.report.result(req, "FAILED", errors=[message])
+            self.report.exception(req, kind, message, {"request_id": req.request_id})
             outcomes.append(Outcome(req.record_type, str(req.cw_id), "FAILED", Event.FAILED, natural_key=req.natural_key,
                                     error=message, keep_pending=in_flight, observed_at=req.observed_at))
         self.ledger.record(org.organisation_id, outcomes)
 
-    def _fail_all(self, requests: list[WriteRequest], organisation_id: str, kind: str, message: str) -> None:
+    def _fail_all(self, requests: list[WriteRequest], kind: str, message: str) -> None:
         for req in requests:
-            self._result(req, "FAILED", errors=[message])
-            self._exception(req, kind, message, {"request_id": req.request_id})
-
-    def _result(self, req: WriteRequest, outcome: str, xero_id: str | None = None, xero_status: str | None = None,
-                errors: list[str] | None = None, total: Decimal | None = None) -> None:
-        self.publish("result", {
-            "request_id": req.request_id, "organisation_id": req.organisation_id, "record_type": req.record_type,
-            "cw_id": req.cw_id, "outcome": outcome, "xero_id": xero_id, "xero_status": xero_status,
-            "errors": errors or [], "total": total, "written_at": datetime.now(timezone.utc)})
-
-    def _exception(self, req: WriteRequest, kind: str, message: str, details: dict[str, str]) -> None:
-        self.publish("exception", {
-            "exception_id": str(uuid.uuid4()), "kind": kind, "record_type": req.record_type,
-            "record_id": str(req.cw_id), "organisation_id": req.organisation_id, "customer": None,
-            "message": message, "details": details, "audit_entry_id": None,
-            "raised_at": datetime.now(timezone.utc)})
+            self.report.result(req, "FAILED", errors=[message])
+            self.report.exception(req, kind, message, {"request_id": req.request_id})

@@ -79,7 +79,7 @@ def test_new_invoice_force_synced_arrives_in_the_right_organisation_and_edit_upd
         found = xero.anywhere(number)
         assert [len(found[o]) for o in ("adelaide", "sydney", "holdings")] == [1, 0, 0]
         written = found["adelaide"][0]
-        assert written["Type"] == "ACCREC" and written["Status"] == "DRAFT"
+        assert written["Type"] == "ACCREC" and written["Status"] == "AUTHORISED"  # the demo approves on creation
         assert written["InvoiceID"] == synced["xero_id"]
         assert written["Contact"]["Name"] == company.name
         lines = written["LineItems"]

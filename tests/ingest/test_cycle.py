@@ -352,8 +352,13 @@ def test_payments_new_and_removed(cw_sim, pipeline_factory, kafka_bootstrap, cod
     since = end_offsets(kafka_bootstrap, topic)
     first = run_cycle(p, "payment")
     events = read_since(kafka_bootstrap, codec, topic, since)
-    payments = cw_sim.state.c["payments"].by_id
+    money = cw_sim.state.c["payments"].by_id
+    payments = {i: m for i, m in money.items() if m["type"] != "Refund"}  # refunds have their own record type
     assert {e["cw_id"] for e in events} == set(payments) and first.emitted == len(payments) > 0
+    applied = [e for e in events if money[e["cw_id"]].get("credit")]
+    assert applied and all(e["credit_memo_id"] == money[e["cw_id"]]["credit"]["id"] and e["credit_memo_number"]
+                           for e in applied)  # a credit memo applied to the invoice
+    assert not any(e["credit_memo_id"] for e in events if not money[e["cw_id"]].get("credit"))
     sample = events[0]
     assert sample["amount"] == payments[sample["cw_id"]]["amount"]
     assert sample["invoice_id"] == payments[sample["cw_id"]]["invoice"]["id"]
@@ -372,6 +377,21 @@ def test_payments_new_and_removed(cw_sim, pipeline_factory, kafka_bootstrap, cod
 
     forced = force_sync(p, "payment", str(added["id"]))
     assert forced.emitted_ids == [added["id"]]
+
+
+def test_refunds_of_credit_memos_are_their_own_record_type(cw_sim, pipeline_factory, kafka_bootstrap, codec):
+    p = pipeline_factory(cw_sim)
+    topic = RecordKind("refund").topic.name
+    since = end_offsets(kafka_bootstrap, topic)
+    result = run_cycle(p, "refund")
+    events = read_since(kafka_bootstrap, codec, topic, since)
+    refunds = {i: m for i, m in cw_sim.state.c["payments"].by_id.items() if m["type"] == "Refund"}
+    assert refunds and {e["cw_id"] for e in events} == set(refunds) and result.emitted == len(refunds)
+    for e in events:
+        memo = cw_sim.state.c["invoices"].by_id[e["invoice_id"]]
+        assert e["record_type"] == "refund" and memo["type"] == "CreditMemo" and e["amount"] > 0
+    assert run_cycle(p, "refund").emitted == 0
+    assert force_sync(p, "refund", str(events[0]["cw_id"])).emitted_ids == [events[0]["cw_id"]]
 
 
 def test_a_stop_ends_the_cycle_between_pages_and_the_next_resumes(cw_sim_factory, pipeline_factory, fresh_database):

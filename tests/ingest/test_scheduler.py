@@ -9,6 +9,7 @@ import pytest
 from services.ingest.commands import CommandError, parse_command
 from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler, is_due
+from services.ingest.sources import POLLED_TYPES
 from services.ingest.store import Cursor, Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -55,7 +56,7 @@ def test_cadence_change_in_postgres_applies_on_the_next_tick(fresh_database):
                                    clock=lambda: clock_now),
                           run=lambda _p, record_type, **_kw: ran.append(record_type))
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        for rtype in ("invoice", "credit_note", "procurement", "payment"):
+        for rtype in POLLED_TYPES:
             conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
                          " last_cycle_status) values (%s, now(), %s, %s, 'ok')",
                          (f"cw:{rtype}", clock_now - timedelta(minutes=90), clock_now - timedelta(minutes=89)))

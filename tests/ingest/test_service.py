@@ -48,7 +48,7 @@ def test_service_runs_its_first_cycles_and_stops_cleanly(cw_sim, kafka_bootstrap
             if len(done) == 4 and set(done.values()) == {"ok"}:
                 break
             time.sleep(0.3)
-        assert done == {f"cw:{t}": "ok" for t in ("invoice", "credit_note", "procurement", "payment")}
+        assert done == {f"cw:{t}": "ok" for t in ("invoice", "credit_note", "procurement", "payment", "refund")}
         assert emitted == invoices
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'cz_ingest_cycles_total{outcome="ok",record_type="invoice"} 1.0' in metrics

@@ -95,3 +95,13 @@ def test_update_of_a_record_the_rules_now_send_elsewhere_is_an_exception():
     assert "is in Xero organisation holdings but now routes to adelaide" in event["message"]
     # Still in the organisation the rules choose: an ordinary update.
     assert decide(record, snapshot(), NOW, written_to=["adelaide"]).writes[0][2]["operation"] == "UPSERT"
+
+
+def test_an_invoice_voided_in_connectwise_is_voided_where_it_was_written_or_skipped_if_never_written():
+    voided = invoice()
+    voided["status"] = "Void"
+    decision = decide(voided, snapshot(), NOW, written_to=["adelaide"])
+    [(_, key, event)] = decision.writes
+    assert key == b"adelaide" and event["operation"] == "VOID" and event["endpoint"] == "Invoices"
+    never = decide(voided, snapshot(), NOW, written_to=[])
+    assert never.skip and not never.writes and not never.exceptions

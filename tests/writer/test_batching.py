@@ -63,7 +63,7 @@ def test_from_record_reads_the_avro_record_and_keeps_money_as_strings():
 
 
 @pytest.mark.parametrize("changes, field", [
-    ({"endpoint": "Payments"}, "endpoint"),
+    ({"endpoint": "Contacts"}, "endpoint"),
     ({"operation": "MERGE"}, "operation"),
     ({"body": "{not json"}, "body"),
     ({"body": "[1]"}, "body"),

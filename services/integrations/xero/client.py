@@ -16,9 +16,11 @@ recorded for the audit log.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -170,15 +172,17 @@ class XeroClient:
     # -- Record helpers ------------------------------------------------------------------------
 
     def write(self, org: XeroOrg, endpoint: str, method: str, elements: list[dict], idempotency_key: str,
-              tags: dict | None = None) -> list[dict]:
+              tags: dict | None = None, collection: str | None = None) -> list[dict]:
         """PUT (create) or POST (create or update) a batch with summarizeErrors=false; returns
-        Xero's elements in the order sent, each with its StatusAttributeString."""
-        resp = self.request(org, method, endpoint, params={"summarizeErrors": "false"}, json={endpoint: elements},
+        Xero's elements in the order sent, each with its StatusAttributeString. `collection`
+        names the list in the body when it is not the endpoint (`CreditNotes/{id}/Allocations`)."""
+        collection = collection or endpoint
+        resp = self.request(org, method, endpoint, params={"summarizeErrors": "false"}, json={collection: elements},
                             idempotency_key=idempotency_key, tags=tags)
         body = _json(resp)
         if resp.status_code != 200:
             raise XeroRequestError(resp.status_code, _message(body, resp))
-        returned = body.get(endpoint)
+        returned = body.get(collection)
         if not isinstance(returned, list) or len(returned) != len(elements):
             raise XeroRequestError(resp.status_code, f"expected {len(elements)} {endpoint} back, got "
                                                      f"{len(returned) if isinstance(returned, list) else 'none'}")
@@ -203,6 +207,42 @@ class XeroClient:
                  f'InvoiceNumber=="{_quote(number)}" AND Date==DateTime({y},{m:02d},{d:02d})')
         return self._get_all(org, "Invoices", {"where": where}, tags)
 
+    def delete_payment(self, org: XeroOrg, payment_id: str, idempotency_key: str, tags: dict | None = None) -> dict:
+        """Xero deletes a payment (it is never edited) by POSTing its Status DELETED; returns it."""
+        resp = self.request(org, "POST", f"Payments/{payment_id}", json={"Status": "DELETED"},
+                            idempotency_key=idempotency_key, tags=tags)
+        return self._one(resp, "Payments")
+
+    def delete_allocation(self, org: XeroOrg, credit_note_id: str, allocation_id: str,
+                          tags: dict | None = None) -> dict:
+        resp = self.request(org, "DELETE", f"CreditNotes/{credit_note_id}/Allocations/{allocation_id}", tags=tags)
+        body = _json(resp)
+        if resp.status_code not in (200, 204):
+            raise XeroRequestError(resp.status_code, _message(body, resp))
+        return body
+
+    def get_one(self, org: XeroOrg, endpoint: str, xero_id: str, tags: dict | None = None) -> dict | None:
+        """One document or payment by its id; None when Xero has none."""
+        resp = self.request(org, "GET", f"{endpoint}/{xero_id}", tags=tags)
+        if resp.status_code == 404:
+            return None
+        return self._one(resp, endpoint)
+
+    def find_payments_by_reference(self, org: XeroOrg, references: list[str], tags: dict | None = None) -> list[dict]:
+        found: list[dict] = []
+        for i in range(0, len(references), 10):  # keeps the URL short
+            where = " OR ".join(f'Reference=="{_quote(r)}"' for r in references[i:i + 10])
+            found += self._get_all(org, "Payments", {"where": where}, tags)
+        return found
+
+    @staticmethod
+    def _one(resp: httpx.Response, collection: str) -> dict:
+        body = _json(resp)
+        items = body.get(collection)
+        if resp.status_code != 200 or not isinstance(items, list) or not items:
+            raise XeroRequestError(resp.status_code, _message(body, resp))
+        return items[0]
+
     def _get_all(self, org: XeroOrg, endpoint: str, params: dict, tags: dict | None) -> list[dict]:
         items, page = [], 1
         while True:
@@ -216,6 +256,18 @@ class XeroClient:
             if not batch or page >= int(pagination.get("pageCount") or page):
                 return items
             page += 1
+
+
+_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+
+
+def xero_date(value: object) -> str | None:
+    """A date Xero sent, as YYYY-MM-DD: its `/Date(ms+zone)/` form or an ISO string."""
+    text = str(value or "")
+    found = _MS_DATE.fullmatch(text)
+    if found:
+        return datetime.fromtimestamp(int(found.group(1)) / 1000, timezone.utc).date().isoformat()
+    return text[:10] or None
 
 
 def _quote(value: str) -> str:

@@ -174,6 +174,26 @@ def apply_allocation(state: XeroState, org: Organisation, credit: dict, parts: d
     return {**allocation, "CreditNote": {"CreditNoteID": credit["CreditNoteID"]}}
 
 
+def delete_allocation(state: XeroState, org: Organisation, credit: dict, allocation: dict) -> dict:
+    """Xero's DELETE of an allocation: the credit returns to the note, the amount to the invoice."""
+    now = state.clock.now()
+    invoice = org.invoices[allocation["Invoice"]["InvoiceID"]]
+    amount = allocation["Amount"]
+    allocation["IsDeleted"] = True
+    credit["AppliedAmount"] = cents(credit["AppliedAmount"] - amount)
+    invoice["AmountCredited"] = cents(invoice["AmountCredited"] - amount)
+    for applied in invoice["CreditNotes"]:
+        if applied["CreditNoteID"] == credit["CreditNoteID"] and applied["AppliedAmount"] == amount:
+            invoice["CreditNotes"].remove(applied)
+            break
+    for doc in (credit, invoice):
+        if doc["Status"] == "PAID":
+            doc["Status"] = "AUTHORISED"
+            doc.pop("FullyPaidOnDate", None)
+        _settle(state, org, doc, now)
+    return {**allocation, "CreditNote": {"CreditNoteID": credit["CreditNoteID"]}}
+
+
 def record_overpayment(state: XeroState, org: Organisation, contact_id: str, amount: Decimal,
                        account: dict, on: date, reference: str) -> dict:
     """Money received beyond an invoice's amount due: an Overpayment (a

@@ -37,6 +37,19 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
                 return 200, envelope("Allocations", out)
         return await write(request, act)
 
+    @api.delete("/CreditNotes/{ref}/Allocations/{allocation_ref}")
+    async def delete_allocation(request: Request, ref: str, allocation_ref: str) -> Response:
+        def act(payload: Any) -> tuple[int, Any]:
+            the_org = org(request)
+            with state.lock:
+                credit = the_org.credit_notes.get(ref.lower())
+                allocation = next((a for a in (credit or {}).get("Allocations", [])
+                                   if a["AllocationID"] == allocation_ref.lower() and not a["IsDeleted"]), None)
+                if allocation is None:
+                    return 404, NOT_FOUND_BODY
+                return 200, envelope("Allocations", [pay.delete_allocation(state, the_org, credit, allocation)])
+        return await write(request, act)
+
     @api.get("/Payments")
     async def list_payments(request: Request) -> Response:
         the_org = org(request)

@@ -10,6 +10,11 @@ from typing import Iterator
 import httpx
 import uvicorn
 
+from services.common.exchanges import ExchangeRecorder
+from services.integrations.xero.auth import PostgresTokenStore, TokenManager
+from services.integrations.xero.client import PacerGate, XeroClient
+from services.integrations.xero.pacing import Limits as PacerLimits, Pacer
+
 from services.sandbox.faults import Faults
 from services.sandbox.identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.seed import generate
@@ -19,6 +24,27 @@ from services.sandbox.xero.state import XeroState, build_state
 from tests.conftest import free_port
 
 ORG_IDS = {o.short: o.tenant_id for o in ORGANISATIONS}  # our organisation id -> Xero tenant id
+
+
+class CollectingRecorder(ExchangeRecorder):
+    """Keeps the exchange records it would publish, so a test can read them."""
+
+    def __init__(self):
+        super().__init__("xero", "test")
+        self.records: list[dict] = []
+
+    def publish(self, record: dict) -> None:
+        super().publish(record)
+        self.records.append(record)
+
+
+def make_client(sim, db, box, recorder=None, limits=PacerLimits(per_minute=600), **kw):
+    recorder = recorder or CollectingRecorder()
+    http = httpx.Client(timeout=10, event_hooks=recorder.hooks())
+    store = PostgresTokenStore(db, box)
+    tokens = TokenManager(store, http, sim.token_url, XERO_CLIENT_ID, XERO_CLIENT_SECRET)
+    client = XeroClient(sim.api_url, tokens, PacerGate(Pacer(limits)), recorder, http, **kw)
+    return client, store, recorder
 
 
 @dataclass

@@ -10,26 +10,14 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from services.common.exchanges import ExchangeRecorder
 from services.common.secrets import SecretBox
-from services.integrations.xero.auth import CredentialError, PostgresTokenStore, TokenManager
-from services.integrations.xero.client import PacerGate, XeroClient, XeroOrg, XeroUnavailable
+from services.integrations.xero.auth import CredentialError
+from services.integrations.xero.client import XeroOrg, XeroUnavailable
 from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
-from services.integrations.xero.pacing import Limits, Pacer
-from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
-
-
-class CollectingRecorder(ExchangeRecorder):
-    """Keeps the exchange records it would publish, so a test can read them."""
-
-    def __init__(self):
-        super().__init__("xero", "test")
-        self.records: list[dict] = []
-
-    def publish(self, record: dict) -> None:
-        super().publish(record)
-        self.records.append(record)
+from services.integrations.xero.pacing import Limits
+from tests.integrations.xero.sim import (ORG_IDS, add_organisations, invoice_body, make_client,
+                                         running_simulator)
 
 
 @pytest.fixture
@@ -41,15 +29,6 @@ def sim():
 @pytest.fixture
 def box():
     return SecretBox(Fernet.generate_key().decode())
-
-
-def make_client(sim, db, box, recorder=None, limits=Limits(per_minute=600), **kw):
-    recorder = recorder or CollectingRecorder()
-    http = httpx.Client(timeout=10, event_hooks=recorder.hooks())
-    store = PostgresTokenStore(db, box)
-    tokens = TokenManager(store, http, sim.token_url, XERO_CLIENT_ID, XERO_CLIENT_SECRET)
-    client = XeroClient(sim.api_url, tokens, PacerGate(Pacer(limits)), recorder, http, **kw)
-    return client, store, recorder
 
 
 def org(short="adelaide"):
