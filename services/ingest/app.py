@@ -18,6 +18,8 @@ from .commands import CommandHandler
 from .cycle import Emitter, Pipeline
 from .scheduler import Scheduler
 from .store import Store
+from .xero_payment_store import XeroPaymentStore
+from .xero_payments import XeroPayments, xero_client
 
 log = logging.getLogger(__name__)
 COMMANDS_GROUP = "ingest-commands"
@@ -28,6 +30,15 @@ def make_pipeline(settings: Settings, codec: Codec, producer) -> Pipeline:
     # locks are per session) and HTTP client; the producer is thread-safe and shared.
     recorder = ExchangeRecorder("connectwise", "ingest", codec, producer)
     return Pipeline(CwClient.from_settings(settings, recorder), Store(settings.postgres_url), Emitter(producer, codec))
+
+
+def make_xero_payments(settings: Settings, codec: Codec, producer) -> XeroPayments | None:
+    """The Xero payments poll, with its own Postgres connection (one per thread); None when
+    no Xero is configured (then xero_payment commands are ignored, as before)."""
+    if not settings.xero_url:
+        return None
+    client = xero_client(settings, ExchangeRecorder("xero", "ingest", codec, producer))
+    return XeroPayments(client, XeroPaymentStore(settings.postgres_url), Emitter(producer, codec))
 
 
 def commands_consumer(settings: Settings) -> Consumer:
@@ -41,8 +52,10 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
     scheduler = Scheduler(make_pipeline(settings, codec, producer), tick_seconds=tick_seconds,
+                          xero_payments=make_xero_payments(settings, codec, producer),
                           **({"overlap": overlap} if overlap is not None else {}))
-    handler = CommandHandler(make_pipeline(settings, codec, producer), codec, scheduler.wake)
+    handler = CommandHandler(make_pipeline(settings, codec, producer), codec, scheduler.wake,
+                             xero_payments=make_xero_payments(settings, codec, producer))
     consumer = commands_consumer(settings)
 
     def consume() -> None:

@@ -10,6 +10,7 @@ from ..common.codec import Codec
 from ..integrations.connectwise.client import CwApiError
 from ..common.kafka import message_context
 from ..common.metrics import MESSAGES, POISON
+from ..common.record_kinds import RecordKind
 from .cycle import Pipeline, force_sync, replay
 from .sources import POLLED_TYPES
 
@@ -60,11 +61,15 @@ class CommandHandler:
     """`handle` is a consume_batches handler: returns the poison messages with their error."""
 
     def __init__(self, pipeline: Pipeline, codec: Codec, wake_scheduler=lambda: None,
-                 record_types: tuple[str, ...] = POLLED_TYPES):
+                 record_types: tuple[str, ...] = POLLED_TYPES, xero_payments=None):
         self.pipeline, self.codec, self.wake_scheduler = pipeline, codec, wake_scheduler
         self.record_types = record_types
+        self.xero_payments = xero_payments  # the Xero payments poll, when Xero is configured
 
     def execute(self, command: Command) -> None:
+        if command.record_type == RecordKind.XERO_PAYMENT and self.xero_payments is not None:
+            self.execute_xero(command)
+            return
         if command.record_type not in self.record_types:
             # Commands for types another service handles (xero_payment) share the topic.
             log.info("command %s for %s is not ingest's from ConnectWise; ignored", command.action, command.record_type)
@@ -86,6 +91,22 @@ class CommandHandler:
             result = replay(self.pipeline, command.record_type, command.window_from, command.window_to)
             log.info("replay of %s %s..%s: %d emitted", command.record_type, command.window_from,
                      command.window_to, result.emitted)
+
+    def execute_xero(self, command: Command) -> None:
+        """`xero_payment` commands: per organisation, by the Xero payments poll."""
+        if command.action == "RUN_CYCLE":
+            self.xero_payments.request_cycle()
+            self.wake_scheduler()
+        elif command.action == "FORCE_SYNC":
+            try:
+                emitted = self.xero_payments.force_sync(command.record_id)
+            except LookupError as exc:
+                log.warning("force-sync of xero_payment: %s", exc)
+                return
+            log.info("force-sync of xero_payment %s: %d emitted", command.record_id, emitted)
+        else:
+            emitted = self.xero_payments.replay(command.window_from, command.window_to)
+            log.info("replay of xero_payment %s..%s: %d emitted", command.window_from, command.window_to, emitted)
 
     def handle(self, messages: list) -> list:
         poison = []

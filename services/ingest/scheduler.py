@@ -10,6 +10,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+from ..common.record_kinds import RecordKind
 from .cycle import DEFAULT_OVERLAP, CycleResult, CycleStopped, Pipeline, run_cycle
 from .sources import POLLED_TYPES
 from .store import Cursor
@@ -36,8 +37,9 @@ def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: time
 class Scheduler:
     def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = POLLED_TYPES, *,
                  tick_seconds: float = 5.0, overlap: timedelta = DEFAULT_OVERLAP,
-                 retry_failed: timedelta = timedelta(minutes=5), run=run_cycle):
+                 retry_failed: timedelta = timedelta(minutes=5), run=run_cycle, xero_payments=None):
         self.pipeline, self.record_types, self.run_cycle = pipeline, record_types, run
+        self.xero_payments = xero_payments  # polled per organisation on the xero_payment cadence (xero_payments.py)
         self.tick_seconds, self.overlap, self.retry_failed = tick_seconds, overlap, retry_failed
         self._wake = threading.Event()
 
@@ -60,6 +62,10 @@ class Scheduler:
                 break
             except Exception:
                 log.exception("cycle for %s failed; it resumes from its cursor", record_type)
+        stopping = self.pipeline.stop is not None and self.pipeline.stop.is_set()
+        if self.xero_payments is not None and not stopping:
+            cadence = timedelta(minutes=cadences.get(RecordKind.XERO_PAYMENT, DEFAULT_CADENCE_MINUTES))
+            results += self.xero_payments.tick(cadence, self.retry_failed, self.pipeline.stop)
         return results
 
     def run(self, stop: threading.Event) -> None:

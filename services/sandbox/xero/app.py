@@ -15,6 +15,7 @@ from ..faults import FaultMiddleware, Faults
 from . import oauth, routes
 from .control import control_router, shared_control_router
 from .idempotency import IdempotencyStore
+from .routes_credits import credit_control_router
 from .ratelimit import Limits, RateLimiter
 from .state import XeroState
 from .webhooks import WebhookSender
@@ -58,6 +59,7 @@ def create_app(state: XeroState, faults: Faults | None = None, *, limits: Limits
     app.include_router(routes.router(runtime))
     app.include_router(control_router(runtime))
     app.include_router(shared_control_router(runtime))
+    app.include_router(credit_control_router(runtime))
 
     @app.get("/healthz")
     async def healthz() -> dict:

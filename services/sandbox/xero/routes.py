@@ -11,6 +11,7 @@ from . import query
 from .api_support import BASE, Api, json_response, not_found
 from .contacts import save_contacts
 from .documents import CREDIT_NOTE, INVOICE, Kind, render, save_batch
+from .routes_credits import add_credit_routes
 from .routes_money import add_money_routes
 
 __all__ = ["BASE", "router"]
@@ -70,6 +71,7 @@ def router(runtime: Any) -> APIRouter:
     documents(CREDIT_NOTE, {"IDs": "CreditNoteID", "ContactIDs": "Contact.ContactID", "Statuses": "Status"})
 
     add_money_routes(api, h)
+    add_credit_routes(api, h)
 
     @api.get("/Contacts")
     async def list_contacts(request: Request) -> Response:

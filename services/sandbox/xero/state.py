@@ -68,6 +68,7 @@ class Organisation:
     credit_notes: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
     overpayments: dict[str, dict] = field(default_factory=dict)
+    prepayments: dict[str, dict] = field(default_factory=dict)
     # InvoiceNumber -> ids, so uniqueness checks stay cheap with many invoices.
     numbers: dict[str, set[str]] = field(default_factory=dict)
 
