@@ -40,6 +40,42 @@ class XeroReader:
         resp.raise_for_status()
         return resp.json()["CreditNotes"]
 
+    def one(self, short: str, endpoint: str, xero_id: str) -> dict:
+        resp = self.client.get(f"/{endpoint}/{xero_id}", headers={"xero-tenant-id": self.tenant(short)})
+        resp.raise_for_status()
+        return resp.json()[endpoint][0]
+
+    def payments(self, short: str, where: str) -> list[dict]:
+        resp = self.client.get("/Payments", params={"where": where}, headers={"xero-tenant-id": self.tenant(short)})
+        resp.raise_for_status()
+        return resp.json()["Payments"]
+
     def anywhere(self, number: str) -> dict[str, list[dict]]:
         """Invoices with this number in every organisation (to prove nothing went astray)."""
         return {short: self.invoices(short, number) for short in ("adelaide", "sydney", "holdings")}
+
+
+def adelaide_customer(msp):
+    """A customer of the Adelaide office, untagged, with a Xero contact in Adelaide."""
+    with_contact = {c.company_id for c in msp.xero_contacts if c.organisation == "adelaide"}
+    return next(c for c in msp.companies if not c.is_vendor and c.location_id == 1 and not c.xero_entity
+                and c.id in with_contact)
+
+
+def new_invoice(cw: httpx.Client, company_id: int, lines: list[tuple[int, str, str]], kind: str = "Standard") -> dict:
+    """An invoice (or credit memo) made in ConnectWise with its product lines; as ConnectWise now has it."""
+    resp = cw.post("/finance/invoices", json={"type": kind, "company": {"id": company_id}, "location": {"id": 1},
+                                              "taxCode": {"id": 1}})
+    assert resp.status_code == 201, resp.text
+    invoice = resp.json()
+    for item_id, quantity, price in lines:
+        added = cw.post("/procurement/products", json={"invoice": {"id": invoice["id"]}, "catalogItem": {"id": item_id},
+                                                      "quantity": quantity, "price": price})
+        assert added.status_code == 201, added.text
+    return cw.get(f"/finance/invoices/{invoice['id']}").json()
+
+
+def record(admin: httpx.Client, record_type: str, cw_id) -> dict | None:
+    """The record as GET /api/records shows it."""
+    items = admin.get("/api/records", params={"record_type": record_type, "q": str(cw_id)}).json()["items"]
+    return next((r for r in items if str(r["cw_id"]) == str(cw_id)), None)

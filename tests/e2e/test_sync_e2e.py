@@ -2,67 +2,14 @@
 edited in ConnectWise arrive in the right Xero organisation, mapped to the cent."""
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 
-import httpx
 import pytest
 
-from services.sandbox.seed import generate
-
-from ..conftest import make_stack_dir
 from ..stackutil import Stack, wait_for
-from .sandbox_clients import XeroReader, connectwise
+from .sandbox_clients import XeroReader, adelaide_customer, connectwise, new_invoice, record
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def stack():
-    data_dir = make_stack_dir()
-    stack = Stack(data_dir, sandbox_scale=0)
-    try:
-        info = stack.start(timeout=180)
-        with stack.admin() as admin:
-            # The first cycles (started at start-up) backfill the seed; wait until nothing is pending.
-            def settled():
-                items = admin.get("/api/records", params={"limit": 1000}).json()["items"]
-                synced_types = [r for r in items if r["record_type"] in ("invoice", "credit_note")]
-                return synced_types and not [r for r in synced_types if r["status"] == "pending"] and items
-            wait_for(settled, 120, interval=1, what="initial backfill settled")
-        yield stack, info
-    finally:  # a stack that failed to settle must not outlive the test run
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def msp():
-    return generate(7, 0)
-
-
-def adelaide_customer(msp):
-    """A customer of the Adelaide office, untagged, with a Xero contact in Adelaide."""
-    with_contact = {c.company_id for c in msp.xero_contacts if c.organisation == "adelaide"}
-    return next(c for c in msp.companies if not c.is_vendor and c.location_id == 1 and not c.xero_entity
-                and c.id in with_contact)
-
-
-def new_invoice(cw: httpx.Client, company_id: int, lines: list[tuple[int, str, str]], kind: str = "Standard") -> dict:
-    resp = cw.post("/finance/invoices", json={"type": kind, "company": {"id": company_id}, "location": {"id": 1},
-                                              "taxCode": {"id": 1}})
-    assert resp.status_code == 201, resp.text
-    invoice = resp.json()
-    for item_id, quantity, price in lines:
-        added = cw.post("/procurement/products", json={"invoice": {"id": invoice["id"]}, "catalogItem": {"id": item_id},
-                                                      "quantity": quantity, "price": price})
-        assert added.status_code == 201, added.text
-    return cw.get(f"/finance/invoices/{invoice['id']}").json()
-
-
-def record(admin, record_type, cw_id):
-    items = admin.get("/api/records", params={"record_type": record_type, "q": str(cw_id)}).json()["items"]
-    return next((r for r in items if str(r["cw_id"]) == str(cw_id)), None)
 
 
 def test_new_invoice_force_synced_arrives_in_the_right_organisation_and_edit_updates_it(stack, msp):
