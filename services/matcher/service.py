@@ -1,0 +1,113 @@
+"""The matcher's Kafka side: `xero.payments.v1` messages translated into one call
+of the engine per batch, its exceptions published on `sync.exceptions.v1`.
+
+The error policy, per batch: what cannot be read is poison (dead-letter topic);
+ConnectWise or Postgres out of reach is raised, so nothing is committed and the
+batch comes again once they are back (the ledger makes that harmless); anything
+else is tried message by message, and the one that still fails is poison, so a
+bad payment never holds up the others or loops forever.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+
+import httpx
+import psycopg
+from confluent_kafka import Message
+from prometheus_client import Counter
+
+from ..common.codec import Codec, FramingError
+from ..common.kafka import message_context
+from ..common.metrics import MESSAGES, POISON
+from ..common.record_kinds import RecordKind
+from ..common.topics import SYNC_EXCEPTIONS
+from ..integrations.connectwise.client import CwApiError
+from .engine import Matcher
+from .ports import Outcome, Unanswered
+from .xero_money import BadEvent, XeroMoney, from_event
+
+log = logging.getLogger(__name__)
+SERVICE = "matcher"
+DECIDED = Counter("cz_matcher_payments_total", "Xero payments decided by the matcher, by outcome", ["outcome"])
+
+
+def transient(exc: BaseException) -> bool:
+    """Out of reach for now: the batch must come again, never be parked."""
+    if isinstance(exc, CwApiError):
+        return exc.status in (0, 429) or exc.status >= 500
+    return isinstance(exc, (Unanswered, psycopg.OperationalError, httpx.TransportError))
+
+
+def exception_event(outcome: Outcome) -> dict:
+    money, invoice = outcome.money, outcome.target
+    details = {"xero_payment_id": money.payment_id, "amount": f"{money.amount:.2f}", "source": money.source.value,
+               "status": money.status, "invoice_number": money.invoice_number or ""}
+    if invoice is not None:
+        details.update(cw_invoice_id=str(invoice.id), cw_invoice_number=invoice.number,
+                       cw_balance=f"{invoice.balance:.2f}")
+    return {"exception_id": str(uuid.uuid4()), "kind": outcome.exception.kind,
+            "record_type": RecordKind.XERO_PAYMENT.value, "record_id": money.payment_id,
+            "organisation_id": money.organisation_id,
+            "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name,
+            "message": outcome.exception.message, "details": details, "audit_entry_id": None,
+            "raised_at": datetime.now(timezone.utc)}
+
+
+class MatcherService:
+    def __init__(self, matcher: Matcher, codec: Codec, producer, before_batch=lambda: None):
+        self.matcher, self.codec, self.producer, self.before_batch = matcher, codec, producer, before_batch
+        matcher.publish = self.publish
+
+    def publish(self, outcome: Outcome) -> None:
+        key = f"{RecordKind.XERO_PAYMENT.value}:{outcome.money.payment_id}".encode()
+        self.producer.produce(SYNC_EXCEPTIONS.name, key=key, value=self.codec.encode("sync_exception",
+                                                                                      exception_event(outcome)))
+        self.producer.poll(0)
+
+    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+        poison, read = [], []
+        for msg in msgs:
+            MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
+            try:
+                name, record = self.codec.decode(msg.value())
+                if name != "xero_payment_received":
+                    raise FramingError(f"expected a xero_payment_received, got {name}")
+                read.append((msg, from_event(record)))
+            except (FramingError, BadEvent) as exc:
+                log.warning("unreadable Xero payment: %s", exc, extra=message_context(msg))
+                poison.append((msg, exc))
+        if read:
+            self.before_batch()
+            poison += self._decide([money for _, money in read], read)
+        self.producer.flush(30)
+        for msg, exc in poison:
+            POISON.labels(service=SERVICE, topic=msg.topic()).inc()
+        return poison
+
+    def _decide(self, moneys: list[XeroMoney], read: list[tuple[Message, XeroMoney]]) -> list:
+        try:
+            self._count(self.matcher.handle(moneys))
+            return []
+        except Exception as exc:
+            if transient(exc):
+                raise
+            log.exception("batch of %d Xero payments failed; trying them one by one", len(moneys))
+        poison = []
+        for msg, money in read:
+            try:
+                self._count(self.matcher.handle([money]))
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                log.exception("Xero payment %s cannot be decided; it goes to the dead-letter topic",
+                              money.payment_id, extra=message_context(msg))
+                poison.append((msg, exc))
+        return poison
+
+    @staticmethod
+    def _count(outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            DECIDED.labels(outcome=outcome.event.value).inc()
+            log.info("%s: %s (%s)", outcome.money.label, outcome.event.value, outcome.note)
