@@ -26,12 +26,13 @@ from confluent_kafka import Consumer
 from ..common.codec import Codec, FramingError
 from ..common.exchanges import ExchangeRecorder
 from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
+from ..common.record_kinds import MONEY_KINDS
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
 from ..integrations.xero.auth import PostgresTokenStore, TokenManager
 from ..integrations.xero.client import PacerGate, XeroClient
-from . import recovery
+from . import money_recovery, recovery
 from .batching import BadWriteRequest, WriteRequest, by_organisation, coalesce
 from .ledger import Ledger
 from ..integrations.xero.pacing import Limits, Pacer
@@ -67,8 +68,13 @@ class WriterService:
             found = self.ledger.organisation(org_id)
             if found is None:
                 continue
+            money = [e for e in entries if e.record_type in MONEY_KINDS]
+            documents = [e for e in entries if e.record_type not in MONEY_KINDS]
             try:
-                settled += recovery.settle(self.client, self.ledger, found[0], entries)
+                if documents:
+                    settled += recovery.settle(self.client, self.ledger, found[0], documents)
+                if money:
+                    settled += money_recovery.settle(self.client, self.ledger, found[0], money)
             except Exception as exc:  # settled again inline before the record's next write
                 log.warning("could not settle pending writes of %s yet: %s", org_id, exc)
         return settled

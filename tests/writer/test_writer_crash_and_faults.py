@@ -5,6 +5,9 @@ import asyncio
 import re
 import time
 from collections import Counter
+from decimal import Decimal
+
+from services.common.echo import xero_reference
 
 from tests.writer.harness import WriterProcess, produce, wait_until, write_request
 from tests.writer.test_writer_e2e import query, wait_results, writer_stack
@@ -92,3 +95,47 @@ def test_backfill_through_5xx_and_a_429_storm_has_no_duplicates_and_no_loss(kafk
         assert state["faults"]["storm_429"] == 0
         calls = query(s.db, "select sum(calls) from api_usage")[0][0]
         print(f"Xero calls for 2000 invoices through faults: {calls}")
+
+
+def test_writer_killed_mid_batch_of_payments_writes_each_payment_once(kafka_bootstrap, fresh_database, codec, tmp_path):
+    with writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=slow_answers(1.0)) as s:
+        org = s.orgs["adelaide"]
+        invoices = [write_request(org, 7000 + i, invoice_body(s.sim, "adelaide", f"PK-{i}", "100.00", "AUTHORISED"))
+                    for i in range(100)]
+        produce(s.bootstrap, s.codec, invoices)
+        written = {cw_id: rs[-1]["xero_id"] for cw_id, rs in wait_results(s, {r["cw_id"] for r in invoices},
+                                                                           timeout=120).items()}
+        payments = []
+        for n in range(300):  # three payments of 10.00 on each invoice of 110.00
+            invoice = 7000 + n % 100
+            reference = xero_reference("payment", 80000 + n, f"ConnectWise payment {80000 + n}")
+            body = {"Invoice": {"InvoiceID": written[invoice]}, "Account": {"Code": "090"}, "Date": "2026-11-20",
+                    "Amount": "10.00", "Reference": reference}
+            payments.append({**write_request(org, 80000 + n, body, endpoint="Payments", record_type="payment"),
+                             "natural_key": reference})
+        produce(s.bootstrap, s.codec, payments)
+
+        def ours():
+            with s.sim.state.lock:
+                return Counter(p["Reference"] for p in s.sim.org("adelaide").payments.values()
+                               if p["Status"] != "DELETED" and "[cz:payment:8" in p["Reference"])
+
+        writer = s.writer
+        for _ in range(2):
+            seen = sum(ours().values())
+            wait_until(lambda: sum(ours().values()) > seen, 60, every=0.02, what="a batch of payments in Xero")
+            writer.kill()  # Xero has the payments, the writer never heard back
+            assert query(s.db, "select count(*) from xero_ledger where pending_request_id is not null")[0][0] > 0
+            s.sim.control("clock", advance_seconds=16 * 60)  # past Xero's memory of idempotency keys
+            writer = WriterProcess(s.env, s.tmp / "writer.log").start()
+            s.writer = writer
+        wait_results(s, {p["cw_id"] for p in payments}, timeout=120)
+        wait_until(lambda: sum(ours().values()) == 300, 30, what="all 300 payments")
+        assert set(ours().values()) == {1}  # exactly once each
+        with s.sim.state.lock:
+            due = {s.sim.org("adelaide").invoices[x]["AmountDue"] for x in written.values()}
+        assert due == {Decimal("80.00")}
+        assert query(s.db, "select count(*) from sync_records where record_type = 'payment' and status = 'synced'"
+                     )[0][0] == 300
+        log = (s.tmp / "writer.log").read_text()
+        assert sum(int(n) for n in re.findall(r"settled pending money writes of \S+: (\d+) done in Xero", log)) >= 1
