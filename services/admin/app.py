@@ -10,6 +10,7 @@ from ..common.secrets import admin_token
 from ..common.settings import Settings
 from .dashboard import dashboard_router
 from .routes_audit import audit_router
+from .routes_balances import balances_router
 from .routes_config import config_router
 from .routes_sync import sync_router
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"user": "admin"}
 
     api.include_router(sync_router(settings))
+    api.include_router(balances_router(settings))
     app.include_router(api)
     app.include_router(dashboard_router())
     app.include_router(config_router(settings))
