@@ -31,13 +31,14 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*[A-Za-z0-9]")
 
 def newest(moneys: list[XeroMoney]) -> list[XeroMoney]:
     """One version per payment, the newest; the batch in Xero's order of change (a deletion
-    before the payment entered in its place)."""
+    before the payment entered in its place), overpayments last, so what each says was applied
+    to its invoice includes the payments that came with it."""
     kept: dict[Key, XeroMoney] = {}
     for money in moneys:
         held = kept.get(money.key)
         if held is None or (money.updated_at, money.observed_at) >= (held.updated_at, held.observed_at):
             kept[money.key] = money
-    return sorted(kept.values(), key=lambda m: (m.updated_at, m.payment_id))
+    return sorted(kept.values(), key=lambda m: (m.source is Source.OVERPAYMENT, m.updated_at, m.payment_id))
 
 
 def numbers_named(money: XeroMoney) -> list[str]:
@@ -123,6 +124,7 @@ class Matcher:
                                            else Decimal(0)))
             for invoice_id, move in effect_on_balance(decision.actions).items():
                 balances[invoice_id] = balances.get(invoice_id, Decimal(0)) + move
+                applied[invoice_id] = applied.get(invoice_id, Decimal(0)) - move
             plans.append((money, decision, target.invoice if target else None))
         return plans
 

@@ -66,6 +66,7 @@ def test_overpayment_applies_the_amount_due_and_raises_for_the_excess(world):
     over = outcome_of(outcomes, "over-1")
     assert over.event is Event.RAISED and over.exception.kind == "overpayment"
     assert "50.00" in over.exception.message and "INV-1" in over.exception.message
+    assert "applied to that invoice: 1,100.00, its balance now 0.00" in over.exception.message
     assert [p.amount for p in cw.payments_by_invoice[1]] == [Decimal("1100.00")]
     # once allocated or refunded in Xero, nothing is left over and the exception resolves
     matcher.handle([money("over-1", "0.00", None, source=Source.OVERPAYMENT, invoice_id=None, version=1,
