@@ -173,7 +173,10 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
                  or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
 
     async def handle(name: str, record: dict, ctx: dict) -> None:
-        logged(record, await process(record, source, send), ctx)
+        decision = await process(record, source, send)
+        logged(record, decision, ctx)
+        if not decision.writes:  # the document will not reach Xero now: money waiting for it learns why
+            await release(record["record_type"], record["cw_id"], "its document was decided")
 
     async def handle_money(name: str, record: dict, ctx: dict) -> None:
         logged(record, await process_money(record, codec.encode(name, record), source, store, send), ctx)
@@ -183,11 +186,16 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
             name, record = codec.decode(raw)
             await handle_money(name, record, {"released": why})
 
+    async def release(record_type: str, cw_id, why: str) -> None:
+        held = await postgres_call(store.waiting_for, record_type, str(cw_id))
+        if held:
+            await decide_again(held, why)
+
     async def handle_result(name: str, result: dict, ctx: dict) -> None:
-        # A document written to Xero releases the money waiting for it.
-        if result["record_type"] in DOCUMENT_KINDS and result.get("xero_id") and result["outcome"] != "REJECTED":
-            held = await postgres_call(store.waiting_for, result["record_type"], str(result["cw_id"]))
-            await decide_again(held, f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}")
+        # A document written to Xero (or refused there) releases the money waiting for it.
+        if result["record_type"] in DOCUMENT_KINDS:
+            await release(result["record_type"], result["cw_id"],
+                          f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}")
 
     for kind in DOCUMENT_KINDS:
         decoded_agent(app, kind.topic, codec, handle, "mapper")

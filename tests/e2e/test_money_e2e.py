@@ -123,3 +123,19 @@ def test_a_payment_the_matcher_made_in_connectwise_is_not_written_back_to_xero(s
         run(admin, "payment")
         assert synced(admin, "payment", from_xero["id"])["status"] == "skipped"
         assert not xero.payments("adelaide", f'Invoice.InvoiceID==guid("{rec["xero_id"]}")')
+
+
+def test_a_payment_waits_for_its_invoice_and_is_written_when_the_invoice_lands(stack, msp):
+    _, info = stack
+    cw, xero = connectwise(info), XeroReader(info)
+    with Stack.admin_for(info) as admin:
+        invoice = new_invoice(cw, adelaide_customer(msp).id, [(1, "1", "90.00")])  # 99.00, not synced yet
+        early = pay(cw, invoice["id"], "40.00")
+        run(admin, "payment")
+        waiting = wait_for(lambda: (r := record(admin, "payment", early["id"])) and r["status"] == "waiting" and r,
+                           60, what="payment waiting for its invoice")
+        assert invoice["invoiceNumber"] in waiting["last_error"]
+        assert admin.post(f"/api/records/invoice/{invoice['id']}/force-sync").status_code == 202
+        rec = synced(admin, "invoice", invoice["id"])
+        assert synced(admin, "payment", early["id"])["status"] == "synced"  # released by the invoice's write
+        assert Decimal(str(xero.one("adelaide", "Invoices", rec["xero_id"])["AmountDue"])) == Decimal("59.00")
