@@ -93,9 +93,9 @@ class Matcher:
 
     def _decide(self, moneys: list[XeroMoney], states: dict[Key, PaymentState],
                 stuck: set[Key]) -> list[tuple[XeroMoney, Decision, CwInvoice | None]]:
-        echoes = {m.key: self.ledger.echo(m) for m in moneys}
+        echoes = self.ledger.echoes(moneys)
         wanted = {m.key: (m.invoice_id, numbers_named(m)) for m in moneys
-                  if not echoes[m.key] and not m.removed and m.amount > 0
+                  if m.key not in echoes and not m.removed and m.amount > 0
                   and (m.pays_an_invoice or m.source is Source.OVERPAYMENT)}
         found = self.ledger.targets(wanted) if wanted else {}
         invoices = self.cw.invoices(sorted({*(cw_id for cw_id, _ in found.values()),
@@ -119,7 +119,7 @@ class Matcher:
             if live is not None and live.cw_invoice_id in invoices:
                 live = dataclasses.replace(live, invoice_number=invoices[live.cw_invoice_id].number)
             target = self._target(money, found, by_number, invoices, balances) if money.key in wanted else None
-            decision = decide(money, Facts(echoes[money.key], live, target,
+            decision = decide(money, Facts(echoes.get(money.key), live, target,
                                            applied.get(target.invoice.id, Decimal(0)) if target and target.invoice
                                            else Decimal(0)))
             for invoice_id, move in effect_on_balance(decision.actions).items():

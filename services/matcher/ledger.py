@@ -76,13 +76,18 @@ class PostgresLedger:
                 state.in_flight.append(_in_flight(row))
         return states
 
-    def echo(self, money: XeroMoney) -> str | None:
-        marked = echo.marked_source(money.reference)
-        if marked is not None:
-            return f"ConnectWise {marked[0]} {marked[1]}"
-        if echo.written_by_writer(self.conn, money.organisation_id, money.payment_id):
-            return "a ConnectWise payment (the writer's ledger holds this Xero payment)"
-        return None
+    def echoes(self, moneys: list[XeroMoney]) -> dict[Key, str]:
+        """The no-echo rule (`common/echo.py`) for a batch: what this product wrote each payment from,
+        for those it wrote."""
+        found: dict[Key, str] = {}
+        for money in moneys:
+            marked = echo.marked_source(money.reference)
+            if marked is not None:
+                found[money.key] = f"ConnectWise {marked[0]} {marked[1]}"
+        unmarked = [m.key for m in moneys if m.key not in found]
+        for key in written_by_writer(self.conn, unmarked):
+            found[key] = "a ConnectWise payment (the writer's ledger holds this Xero payment)"
+        return found
 
     def targets(self, wanted: dict[Key, tuple[str | None, list[str]]]) -> dict[Key, tuple[int, str]]:
         found: dict[Key, tuple[int, str]] = {}
@@ -137,18 +142,22 @@ class PostgresLedger:
     # --- writing ------------------------------------------------------------------------
 
     def intend(self, intents: list[tuple[XeroMoney, int, Decimal, int]]) -> list[int]:
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.executemany(
-                "insert into cw_payment_applications (organisation_id, xero_payment_id, xero_invoice_id, cw_invoice_id,"
-                " amount, payment_date, max_cw_payment_before, state) values (%s, %s, %s, %s, %s, %s, %s, 'applying')"
-                " returning id",
-                [(m.organisation_id, m.payment_id, m.invoice_id, invoice_id, amount, m.payment_date, highest)
-                 for m, invoice_id, amount, highest in intents], returning=True)
-            return [row["id"] for _ in cur.results() for row in cur.fetchall()]
+        columns = list(zip(*[(m.organisation_id, m.payment_id, m.invoice_id, invoice_id, amount, m.payment_date, highest)
+                             for m, invoice_id, amount, highest in intents]))
+        rows = self.conn.execute(
+            "insert into cw_payment_applications (organisation_id, xero_payment_id, xero_invoice_id, cw_invoice_id,"
+            " amount, payment_date, max_cw_payment_before, state) select *, 'applying' from unnest(%s::text[],"
+            " %s::text[], %s::text[], %s::bigint[], %s::numeric[], %s::date[], %s::bigint[])"
+            " returning id, organisation_id, xero_payment_id", [list(c) for c in columns]).fetchall()
+        ids = {(r["organisation_id"], r["xero_payment_id"]): r["id"] for r in rows}  # one live row per payment
+        return [ids[m.key] for m, _, _, _ in intents]
 
     def applied(self, done: list[tuple[int, int]]) -> None:
-        self._update("update cw_payment_applications set state = 'applied', cw_payment_id = %s, updated_at = now()"
-                     " where id = %s and state = 'applying'", [(pid, row) for row, pid in done])
+        if done:
+            self.conn.execute(
+                "update cw_payment_applications a set state = 'applied', cw_payment_id = d.pid, updated_at = now()"
+                " from unnest(%s::bigint[], %s::bigint[]) as d(id, pid) where a.id = d.id and a.state = 'applying'",
+                ([row for row, _ in done], [pid for _, pid in done]))
 
     def forget(self, row_ids: list[int]) -> None:
         if row_ids:
@@ -166,28 +175,28 @@ class PostgresLedger:
             self.conn.execute("update cw_payment_applications set state = %s, updated_at = now() where id = any(%s)",
                               (state, row_ids))
 
-    def _update(self, sql: str, params: list[tuple]) -> None:
-        if params:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.executemany(sql, params)
-
     def record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
             return
+        # One JSON document for the batch: Postgres unpacks it faster than a driver writes ten arrays.
+        decided = json.dumps([
+            {"organisation_id": o.money.organisation_id, "xero_payment_id": o.money.payment_id,
+             "xero_updated_at": o.money.updated_at.isoformat(), "outcome": o.event.value,
+             "exception_kind": o.exception.kind if o.exception else None, "note": o.note,
+             "cw_invoice_id": o.target.id if o.target else None, "xero_invoice_id": o.money.invoice_id,
+             "amount": str(o.money.amount), "money": to_json(o.money)} for o in outcomes])
         with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "insert into matcher_payments (organisation_id, xero_payment_id, xero_updated_at, outcome,"
-                    " exception_kind, note, cw_invoice_id, xero_invoice_id, amount, money) values"
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (organisation_id, xero_payment_id) do update"
-                    " set xero_updated_at = excluded.xero_updated_at, outcome = excluded.outcome,"
-                    " exception_kind = excluded.exception_kind, note = excluded.note,"
-                    " cw_invoice_id = excluded.cw_invoice_id, xero_invoice_id = excluded.xero_invoice_id,"
-                    " amount = excluded.amount, money = excluded.money, decided_at = now()"
-                    " where matcher_payments.xero_updated_at <= excluded.xero_updated_at",
-                    [(o.money.organisation_id, o.money.payment_id, o.money.updated_at, o.event.value,
-                      o.exception.kind if o.exception else None, o.note, o.target.id if o.target else None,
-                      o.money.invoice_id, o.money.amount, json.dumps(to_json(o.money))) for o in outcomes])
+            self.conn.execute(
+                "insert into matcher_payments (organisation_id, xero_payment_id, xero_updated_at, outcome,"
+                " exception_kind, note, cw_invoice_id, xero_invoice_id, amount, money) select * from"
+                " jsonb_to_recordset(%s::jsonb) as d(organisation_id text, xero_payment_id text,"
+                " xero_updated_at timestamptz, outcome text, exception_kind text, note text, cw_invoice_id bigint,"
+                " xero_invoice_id text, amount numeric, money jsonb) on conflict (organisation_id, xero_payment_id)"
+                " do update set xero_updated_at = excluded.xero_updated_at, outcome = excluded.outcome,"
+                " exception_kind = excluded.exception_kind, note = excluded.note,"
+                " cw_invoice_id = excluded.cw_invoice_id, xero_invoice_id = excluded.xero_invoice_id,"
+                " amount = excluded.amount, money = excluded.money, decided_at = now()"
+                " where matcher_payments.xero_updated_at <= excluded.xero_updated_at", (decided,))
             record_changes(self.conn, [_status_change(o) for o in outcomes])
             settled = [o.money for o in outcomes if o.settles]
             if settled:
@@ -198,6 +207,16 @@ class PostgresLedger:
                     " where status = 'open' and record_type = %s and kind = any(%s)"
                     " and (organisation_id, record_id) in (select * from unnest(%s::text[], %s::text[]))",
                     (RECORD_TYPE, list(RESOLVABLE), *_pairs([m.key for m in settled])))
+
+
+def written_by_writer(conn: psycopg.Connection, keys: list[Key]) -> list[Key]:
+    """`echo.written_by_writer` for a whole batch in one query (the same rule: the writer's ledger
+    holds the Xero payment as money it wrote); tests/matcher/test_adapters.py pins them together."""
+    if not keys:
+        return []
+    return [(r["organisation_id"], r["xero_id"]) for r in conn.execute(
+        "select distinct organisation_id, xero_id from xero_ledger where record_type in ('payment', 'refund')"
+        " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))", _pairs(keys))]
 
 
 def _status_change(outcome: Outcome) -> StatusChange:

@@ -70,7 +70,8 @@ class Unanswered(Exception):
 class Ledger(Protocol):
     def states(self, keys: list[Key]) -> dict[Key, PaymentState]: ...
 
-    def echo(self, money: XeroMoney) -> str | None: ...
+    def echoes(self, moneys: list[XeroMoney]) -> dict[Key, str]:
+        """What this product wrote each of its own payments from (the no-echo rule); others are left out."""
 
     def targets(self, wanted: dict[Key, tuple[str | None, list[str]]]) -> dict[Key, tuple[int, str]]:
         """For each key, (Xero InvoiceID, invoice numbers it may carry) -> (the ConnectWise invoice id,

@@ -44,7 +44,7 @@ class FakeLedger:
 
     targets_by_xero_id: dict[str, int] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
-    echoes: dict[str, str] = field(default_factory=dict)
+    echo_of: dict[str, str] = field(default_factory=dict)
     rows: list[Row] = field(default_factory=list)
     versions: dict[Key, datetime] = field(default_factory=dict)
     outcomes: dict[Key, Outcome] = field(default_factory=dict)
@@ -69,8 +69,8 @@ class FakeLedger:
         return InFlight(row.row_id, row.key[0], row.key[1], row.cw_invoice_id, row.state, row.amount,
                         row.payment_date, row.cw_payment_id, row.max_before)
 
-    def echo(self, m: XeroMoney):
-        return self.echoes.get(m.payment_id)
+    def echoes(self, moneys):
+        return {m.key: self.echo_of[m.payment_id] for m in moneys if m.payment_id in self.echo_of}
 
     def targets(self, wanted):
         found = {}

@@ -12,12 +12,12 @@ import pytest
 import uvicorn
 
 from services.common.db import connect
-from services.common.echo import created_by_matcher, matcher_in_flight, xero_reference
+from services.common.echo import created_by_matcher, matcher_in_flight, written_by_writer, xero_reference
 from services.common.lifecycle import Event
 from services.matcher.connectwise import CwGateway
 from services.matcher.customers import ContactCheck
 from services.matcher.engine import Matcher
-from services.matcher.ledger import PostgresLedger
+from services.matcher.ledger import PostgresLedger, written_by_writer as written_in_bulk
 from services.matcher.match import Raise
 from services.matcher.ports import Outcome, Refused, Unanswered
 from services.sandbox import identity
@@ -140,9 +140,11 @@ def test_ledger_finds_targets_echoes_and_records_outcomes(ledger, fresh_database
     wanted = {("adelaide", "a"): ("xinv-1", ["INV-10002"]), ("adelaide", "b"): (None, ["INV-10002"]),
               ("adelaide", "c"): (None, ["INV-10003"])}
     assert ledger.targets(wanted) == {("adelaide", "a"): (INVOICE, "ledger"), ("adelaide", "b"): (1002, "number")}
-    assert ledger.echo(money("x", "1", reference=xero_reference("payment", 55, "Cheque"))) == "ConnectWise payment 55"
-    assert "writer" in ledger.echo(money("written-by-writer", "1"))
-    assert ledger.echo(money("plain", "1", reference="Payment INV-10001")) is None
+    marked, written, plain = (money("x", "1", reference=xero_reference("payment", 55, "Cheque")),
+                              money("written-by-writer", "1"), money("plain", "1", reference="Payment INV-10001"))
+    echoes = ledger.echoes([marked, written, plain])
+    assert echoes[marked.key] == "ConnectWise payment 55" and "writer" in echoes[written.key]
+    assert plain.key not in echoes
 
     m = money("p1", "10.00", "XR-1")
     ledger.record([Outcome(m, Event.RAISED, "not applied: no invoice", Raise("unmatched_payment", "why"))])
@@ -178,3 +180,15 @@ def test_engine_over_real_parts_settles_an_answer_lost_after_the_payment_landed(
     (outcome,) = matcher.handle([stranger])  # the contact tables name another contact for PE0001
     assert outcome.event is Event.RAISED and "the customer differs" in outcome.note
     assert balance(state) == before - Decimal("300.00")
+
+
+def test_the_batch_echo_check_agrees_with_the_no_echo_rule(ledger, fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        for org, record_type, cw_id, xero_id in (("adelaide", "payment", "1", "a"), ("adelaide", "refund", "2", "b"),
+                                                  ("adelaide", "invoice", "3", "c"), ("sydney", "payment", "4", "d"),
+                                                  ("adelaide", "payment", "5", None)):
+            conn.execute("insert into xero_ledger (organisation_id, record_type, cw_id, xero_id) values (%s, %s, %s, %s)",
+                         (org, record_type, cw_id, xero_id))
+        keys = [(org, pid) for org in ("adelaide", "sydney") for pid in ("a", "b", "c", "d", "e")]
+        assert sorted(written_in_bulk(conn, keys)) == sorted(k for k in keys if written_by_writer(conn, *k))
+        assert sorted(written_in_bulk(conn, keys)) == [("adelaide", "a"), ("adelaide", "b"), ("sydney", "d")]

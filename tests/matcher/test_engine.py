@@ -125,7 +125,7 @@ def test_unmatchable_payments_name_why_and_resolve_when_fixed_in_xero(world):
 
 def test_our_own_payments_are_never_applied_back(world):
     ledger, cw, matcher, _ = world
-    ledger.echoes["echo-1"] = "ConnectWise payment 77"
+    ledger.echo_of["echo-1"] = "ConnectWise payment 77"
     (outcome,) = matcher.handle([money("echo-1", "100.00")])
     assert outcome.event is Event.SKIPPED and "no echo" in outcome.note and cw.payments_by_invoice[1] == []
 
