@@ -19,6 +19,11 @@ its source (`observed_at`, carried on every event derived from it). The rule:
 An event with no observation time (a write recovered after a crash, an operator
 action) is taken as about the current observation.
 
+A fact about the other system (Xero's state of a record we wrote, reported by a
+webhook) is not a step of the pipeline: `XERO_STATE` never moves the status.
+When the fact is that someone voided or deleted in Xero what we wrote, the books
+disagree and the reporter raises instead (`RAISED`), so a person decides.
+
 Pure: `next_status` decides; `services/common/record_status.py` stores it.
 """
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Event(StrEnum):
     REJECTED = "rejected"  # the other system refused it, or a status rule forbids it
     FAILED = "failed"  # could not be written now
     SKIPPED = "skipped"  # nothing to do
+    XERO_STATE = "xero_state"  # Xero reports a new state of the record (a fact; the status stays)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ RULES: dict[Event, Rule] = {
     Event.FAILED: Rule(Status.FAILED, 2),
     Event.SKIPPED: Rule(Status.SKIPPED, 2),
 }
+FACTS = frozenset({Event.XERO_STATE})  # events that carry facts and never move the status
 STAGE_OF_STATUS: dict[Status, int] = {rule.status: rule.stage for rule in RULES.values()}
 STAGE_OF_STATUS[Status.FAILED] = 2
 
@@ -89,6 +96,8 @@ def millis(moment: datetime | int | None) -> datetime | None:
 
 def next_state(current: State | None, event: Event, observed_at: datetime | None) -> State | None:
     """The state after `event`, or None when the status stays as it is."""
+    if event in FACTS:
+        return None
     rule = RULES[event]
     observed_at = millis(observed_at)
     if current is None:

@@ -5,7 +5,9 @@ in `lifecycle.py` decide each status, and stores the result with the facts the
 change carries. Which facts a change may set follows from what its reporter
 knows: ingest owns the record's content (number, customer, hash, totals);
 anything about the other system (its id, its status) is kept whenever it is
-reported, even on a stale event, because it is true of that system now.
+reported, even on a stale event, because it is true of that system now; when
+Xero's state of the record changes, `xero_status_changed_at` says when.
+`xero_state` builds the change a webhook reports (see lifecycle.py's facts).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from .lifecycle import Event, State, Status, millis, next_state
 ERROR_LIMIT = 2000
 _COLUMNS = ("record_type", "cw_id", "record_number", "customer", "content_hash", "last_updated", "status",
             "organisation_id", "xero_id", "xero_status", "last_error", "total", "emitted_at", "snapshot",
-            "status_observed_at", "status_changed_at")
+            "status_observed_at", "status_changed_at", "xero_status_changed_at")
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,26 @@ def apply(row: dict | None, change: StatusChange) -> dict:
     if change.xero_id:
         new["xero_id"] = change.xero_id
     if change.xero_status:
-        new["xero_status"] = change.xero_status
+        _set_xero_status(new, change)
     return new
+
+
+def _set_xero_status(new: dict, change: StatusChange) -> None:
+    """Xero's state, stamped when it changes. Stamps are this side's clock (when the change was
+    learned): Xero's clock is not comparable with ours, and what a webhook reports is read from
+    Xero at that moment, so the newest report is the truth."""
+    if change.xero_status != new["xero_status"]:
+        new["xero_status"], new["xero_status_changed_at"] = change.xero_status, change.at
+
+
+def xero_state(record_type: str, cw_id: str, xero_status: str, *, organisation_id: str, xero_id: str,
+               disagreement: str | None = None, at: datetime | None = None) -> StatusChange:
+    """Xero's new state of a record we wrote, as a webhook reported it: a fact that leaves the
+    status alone, or, with `disagreement` (we wrote it and someone voided or deleted it in
+    Xero), an exception, so the next cycle does not overwrite what the books now say."""
+    event = Event.RAISED if disagreement else Event.XERO_STATE
+    return StatusChange(record_type, str(cw_id), event, error=disagreement, organisation_id=organisation_id,
+                        xero_id=xero_id, xero_status=xero_status, at=at or datetime.now(timezone.utc))
 
 
 def record_changes(conn: psycopg.Connection, changes: list[StatusChange]) -> None:

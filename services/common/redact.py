@@ -9,6 +9,8 @@ import json
 import re
 from typing import Any
 
+from .receiver_urls import CW_CALLBACK_PREFIX
+
 REDACTED = "***"
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-xero-signature", "proxy-authorization"}
 SECRET_FIELDS = {
@@ -16,7 +18,11 @@ SECRET_FIELDS = {
     "privatekey", "code_verifier", "webhook_key",
 }
 _SECRET_FIELDS_LOWER = {f.lower() for f in SECRET_FIELDS}
+# The per-installation secret in the ConnectWise callback URL (registered with ConnectWise, so it
+# appears in the bodies of those calls).
+_CALLBACK_SECRET = re.compile(re.escape(CW_CALLBACK_PREFIX) + r"[^/?#\s\"'&]+")
 _PATTERNS = [
+    (_CALLBACK_SECRET, CW_CALLBACK_PREFIX + REDACTED),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r'(?i)("?(?:access_token|refresh_token|client_secret|id_token|password|private_key)"?\s*[:=]\s*"?)([^"&\s,}]+)'), r"\1" + REDACTED),
 ]
@@ -37,6 +43,8 @@ def redact_value(value: Any) -> Any:
         return {k: (REDACTED if k.lower() in _SECRET_FIELDS_LOWER else redact_value(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_value(v) for v in value]
+    if isinstance(value, str) and CW_CALLBACK_PREFIX in value:
+        return _CALLBACK_SECRET.sub(CW_CALLBACK_PREFIX + REDACTED, value)
     return value
 
 

@@ -26,6 +26,11 @@ def admin_token(settings) -> str:
     return settings.admin_token or generated_secret(settings.data_dir, "admin_token")
 
 
+def callback_secret(settings) -> str:
+    """The secret in the ConnectWise callback URL: a stranger without it is refused."""
+    return settings.callback_secret or generated_secret(settings.data_dir, "callback_secret")
+
+
 def secret_key(settings) -> str:
     return settings.secret_key or generated_secret(settings.data_dir, "secret_key", lambda: Fernet.generate_key().decode())
 

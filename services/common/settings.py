@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = ("sandbox", "audit", "alerts", "ingest", "mapper", "writer", "matcher", "admin")
+SERVICE_NAMES = ("sandbox", "audit", "alerts", "ingest", "mapper", "writer", "matcher", "admin", "receivers",
+                 "xero_status")
 
 
 class Settings(BaseSettings):
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     matcher_port: int = Field(8104, ge=1, le=65535, description="Health and metrics port of matcher.")
     audit_port: int = Field(8105, ge=1, le=65535, description="Audit service: health, metrics, search and export.")
     alerts_port: int = Field(8106, ge=1, le=65535, description="Health and metrics port of alerts.")
+    receivers_port: int = Field(8107, ge=1, le=65535, description="Port of the receivers of ConnectWise callbacks and Xero webhooks (the one a reverse proxy exposes).")
+    xero_status_port: int = Field(8108, ge=1, le=65535, description="Health and metrics port of xero_status (Xero states of written records, from webhooks).")
 
     sandbox: bool = Field(True, description="Start the ConnectWise and Xero simulators and point the product at them.")
     demo_setup: bool = Field(True, description="With the sandbox: connect its organisations and load demo mappings on first start.")
@@ -60,6 +63,10 @@ class Settings(BaseSettings):
     xero_connections_url: str = Field("", description="Xero connections endpoint.")
     xero_client_id: str = Field("", description="Xero app client id.")
     xero_client_secret: str = Field("", description="Xero app client secret (secret).")
+    receivers_public_url: str = Field("", description="Public https base URL where ConnectWise and Xero reach the receivers (through a reverse proxy); ingest registers its callbacks there. Empty: no callbacks, changes wait for the schedule. With the sandbox, empty means http://host:receivers_port.")
+    callback_secret: str = Field("", description="Per-installation secret in the ConnectWise callback URL (secret); empty generates one in the data directory.")
+    xero_webhook_key: str = Field("", description="Xero webhook signing key, from the Xero app's webhook settings (secret); empty refuses every webhook. With the sandbox, the simulator's key.")
+    callback_window_seconds: float = Field(0.5, ge=0.05, le=30, description="Ingest: callbacks are gathered this long, then their records are fetched together.")
     xero_limit_concurrent: int = Field(5, ge=1, description="Writer: concurrent Xero calls allowed per organisation.")
     xero_limit_per_minute: int = Field(60, ge=1, description="Writer: Xero calls allowed per organisation per minute.")
     xero_limit_per_day: int = Field(5000, ge=1, description="Writer: Xero calls allowed per organisation per day.")

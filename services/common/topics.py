@@ -46,6 +46,13 @@ XERO_WRITE_RESULTS = Topic("xero.write_results.v1", PARTITIONS, "record type and
 SYNC_EXCEPTIONS = Topic("sync.exceptions.v1", PARTITIONS, "record type and record id", "sync_exception")
 API_EXCHANGES = Topic("api.exchanges.v1", PARTITIONS, "API name (connectwise or xero)", "api_exchange", retention_ms=2 * DAY_MS)
 CONFIG_CHANGES = Topic("config.changes.v1", 1, "table changed", "config_change")
+# Hints from the receivers: a day is plenty, a missed one is caught by the next cycle anyway.
+CW_CALLBACKS = Topic("cw.callbacks.v1", PARTITIONS, "ConnectWise callback type and record id", "cw_callback",
+                     retention_ms=DAY_MS)
+XERO_WEBHOOKS = Topic("xero.webhooks.v1", PARTITIONS, "Xero tenant id and resource id", "xero_webhook_event",
+                      retention_ms=DAY_MS)
+XERO_DOCUMENT_STATES = Topic("xero.document_states.v1", PARTITIONS, "record type and ConnectWise id",
+                             "xero_document_state")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     CW_INVOICES,
@@ -60,6 +67,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     SYNC_EXCEPTIONS,
     API_EXCHANGES,
     CONFIG_CHANGES,
+    CW_CALLBACKS,
+    XERO_WEBHOOKS,
+    XERO_DOCUMENT_STATES,
 )
 
 BY_NAME = {t.name: t for t in ALL_TOPICS}

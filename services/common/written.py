@@ -1,7 +1,8 @@
 """What the writer's ledger says Xero holds, for the services that must follow it:
 the mapper sends an update or a deletion where a document was written, and money
 to the organisation and Xero document its invoice or credit note became. The
-writer owns `xero_ledger`; everyone else reads it through here.
+writer owns `xero_ledger`; everyone else reads it through here, and Xero's state
+of a record, when a webhook reports it changed, is written through here too.
 """
 from __future__ import annotations
 
@@ -39,3 +40,39 @@ def written(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> dict[tuple
 def written_to(conn: psycopg.Connection, record_type: str, cw_id: object) -> list[str]:
     """The organisations whose Xero holds this record."""
     return [w.organisation_id for w in written(conn, [(record_type, str(cw_id))]).get((record_type, str(cw_id)), [])]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A record the ledger says one organisation's Xero holds, found by its Xero id."""
+    organisation_id: str
+    record_type: str
+    cw_id: str
+    xero_id: str
+    xero_status: str | None
+    natural_key: str | None
+    write_in_flight: bool  # a write's outcome is not stored yet: Xero may be showing that write
+
+
+def held_by_xero_ids(conn: psycopg.Connection, organisation_id: str, xero_ids: list[str]) -> dict[str, Held]:
+    """Xero id (lower case) -> what the ledger holds under it, for the ids it knows."""
+    if not xero_ids:
+        return {}
+    rows = conn.execute(
+        "select organisation_id, record_type, cw_id, xero_id, xero_status, natural_key,"
+        " pending_request_id is not null as write_in_flight from xero_ledger"
+        " where organisation_id = %s and xero_id = any(%s)",  # Xero's ids as sent, or lower case
+        (organisation_id, sorted({*xero_ids, *(x.lower() for x in xero_ids)}))).fetchall()
+    return {r["xero_id"].lower(): Held(**r) for r in rows}
+
+
+def set_xero_status(conn: psycopg.Connection, held: Held, xero_status: str) -> bool:
+    """Xero's state of a record, as Xero now reports it, so the writer's status rules see it
+    (an approval kept, a voided record never written over). Not while a write is in flight:
+    the writer stores that outcome itself. Returns whether the ledger changed."""
+    cur = conn.execute(
+        "update xero_ledger set xero_status = %s, updated_at = now() where organisation_id = %s"
+        " and record_type = %s and cw_id = %s and pending_request_id is null"
+        " and xero_status is distinct from %s",
+        (xero_status, held.organisation_id, held.record_type, held.cw_id, xero_status))
+    return cur.rowcount > 0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.common.lifecycle import RULES, STAGE_OF_STATUS, Event, State, Status, next_state, next_status
+from services.common.lifecycle import FACTS, RULES, STAGE_OF_STATUS, Event, State, Status, next_state, next_status
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 OLDER, SAME, NEWER = T - timedelta(seconds=1), T, T + timedelta(seconds=1)
@@ -32,8 +32,16 @@ SAME_OBSERVATION = {
 
 def test_the_table_covers_every_status_and_event():
     assert set(SAME_OBSERVATION) == set(Status)
-    assert set(EVENTS) == set(Event) == set(RULES)
+    assert set(EVENTS) == set(RULES) == set(Event) - FACTS
     assert set(STAGE_OF_STATUS) == set(Status)
+
+
+@pytest.mark.parametrize("status", [None, *Status])
+@pytest.mark.parametrize("observed", [OLDER, SAME, NEWER, None])
+@pytest.mark.parametrize("event", sorted(FACTS))
+def test_a_fact_about_xero_never_moves_the_status(status, observed, event):
+    """Xero's state of a record (approved, paid) is a fact beside the status, whatever the status."""
+    assert next_state(None if status is None else State(status, SAME), event, observed) is None
 
 
 @pytest.mark.parametrize("status", list(Status))

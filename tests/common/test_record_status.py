@@ -5,9 +5,11 @@ import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from services.common.db import connect
 from services.common.lifecycle import Event
-from services.common.record_status import Content, StatusChange, record_changes
+from services.common.record_status import _COLUMNS, Content, StatusChange, apply, record_changes, xero_state
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -88,3 +90,65 @@ def test_services_recording_the_same_new_record_at_once_lose_nothing(fresh_datab
     assert len(rows) == 200
     assert {(r["status"], r["content_hash"]) for r in rows} == {("synced", "h")}
     assert all(r["xero_id"] == f"X-{r['cw_id']}" for r in rows)
+
+
+# --- Xero's state of a record (a webhook's report, or the writer's outcome) -------------------
+
+LEARNED = T + timedelta(minutes=5)
+BEFORE = T - timedelta(minutes=5)
+
+
+def written_row(status="synced", xero_status="AUTHORISED", error=None):
+    return {**{name: None for name in _COLUMNS}, "record_type": "invoice", "cw_id": "1", "status": status,
+            "status_observed_at": T, "xero_id": "X-1", "xero_status": xero_status, "xero_status_changed_at": BEFORE,
+            "organisation_id": "adelaide", "last_error": error}
+
+
+def reported(xero_status, disagreement=None):
+    return xero_state("invoice", "1", xero_status, organisation_id="adelaide", xero_id="X-1",
+                      disagreement=disagreement, at=LEARNED)
+
+
+# (row before, change) -> (status, xero_status, xero_status_changed_at, last_error) after
+XERO_CASES = {
+    "paid in Xero: a fact, the status stays": (
+        written_row(), reported("PAID"), ("synced", "PAID", LEARNED, None)),
+    "the same state again (a replayed webhook): nothing changes, not even when": (
+        written_row(), reported("AUTHORISED"), ("synced", "AUTHORISED", BEFORE, None)),
+    "approved in Xero while the record waits for a person: still an exception": (
+        written_row("exception", "DRAFT", "no tracking option"), reported("AUTHORISED"),
+        ("exception", "AUTHORISED", LEARNED, "no tracking option")),
+    "approved in Xero while newer content is on its way: still pending": (
+        written_row("pending", "DRAFT"), reported("AUTHORISED"), ("pending", "AUTHORISED", LEARNED, None)),
+    "voided in Xero after we wrote it: the books disagree": (
+        written_row(), reported("VOIDED", "voided in Xero"), ("exception", "VOIDED", LEARNED, "voided in Xero")),
+    "deleted in Xero while a write was pending a person": (
+        written_row("failed", "DRAFT", "Xero unavailable"), reported("DELETED", "deleted in Xero"),
+        ("exception", "DELETED", LEARNED, "deleted in Xero")),
+    "the writer's outcome stamps the state it wrote": (
+        written_row("mapped", None), StatusChange("invoice", "1", Event.WRITTEN, observed_at=T, xero_id="X-1",
+                                                  xero_status="DRAFT", at=LEARNED),
+        ("synced", "DRAFT", LEARNED, None)),
+}
+
+
+@pytest.mark.parametrize("case", list(XERO_CASES))
+def test_xero_state_changes(case):
+    before, change, expected = XERO_CASES[case]
+    after = apply(before, change)
+    assert (after["status"], after["xero_status"], after["xero_status_changed_at"], after["last_error"]) == expected
+    assert after["xero_id"] == "X-1" and after["status_observed_at"] == T
+
+
+def test_xero_state_and_when_it_changed_are_stored(fresh_database):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [observed(T), StatusChange("invoice", "1", Event.WRITTEN, observed_at=T,
+                                                        organisation_id="adelaide", xero_id="X-1",
+                                                        xero_status="AUTHORISED", at=BEFORE)])
+        record_changes(conn, [reported("PAID")])
+        stored = row(conn)
+        assert (stored["status"], stored["xero_status"], stored["xero_status_changed_at"]) == ("synced", "PAID", LEARNED)
+        record_changes(conn, [reported("VOIDED", "invoice INV-1 was voided in Xero")])
+        stored = row(conn)
+        assert (stored["status"], stored["xero_status"], stored["last_error"]) == (
+            "exception", "VOIDED", "invoice INV-1 was voided in Xero")
