@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from services.common.database import Database
 from services.common.codec import Codec
 from services.integrations.connectwise.client import CwClient
 from services.common.exchanges import ExchangeRecorder
@@ -138,7 +139,7 @@ def main(scale: int = 10, latency_ms: int = 0) -> None:
         recorder.publish = lambda record: (calls.append(record["status"]), publish(record))
         client = CwClient(identity.cw_base("127.0.0.1", cw_port), identity.CW_COMPANY, identity.CW_PUBLIC_KEY,
                           identity.CW_PRIVATE_KEY, identity.CW_CLIENT_ID, recorder=recorder)
-        pipeline = Pipeline(client, Store(postgres), Emitter(producer, codec))
+        pipeline = Pipeline(client, Store(Database(postgres)), Emitter(producer, codec))
 
         started = time.perf_counter()
         results = [run_cycle(pipeline, rtype) for rtype in ("invoice", "credit_note")]

@@ -1,8 +1,12 @@
 """Wiring of the admin API: routers, auth, health."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
 from fastapi import APIRouter, Depends, FastAPI
 
+from ..common.database import Database
 from ..common.health import HealthChecks
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
@@ -20,7 +24,14 @@ Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="Connect Zero admin API", version="1", description=DESCRIPTION)
+    db = Database(settings.postgres_url, max_size=8)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.close()
+
+    app = FastAPI(title="Connect Zero admin API", version="1", description=DESCRIPTION, lifespan=lifespan)
     add_health_routes(app, HealthChecks(standard_checks(settings)))
     api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(admin_token(settings)))])
 
@@ -28,10 +39,10 @@ def create_app(settings: Settings) -> FastAPI:
     def whoami() -> dict:
         return {"user": "admin"}
 
-    api.include_router(sync_router(settings))
+    api.include_router(sync_router(settings, db))
     api.include_router(balances_router(settings))
     app.include_router(api)
     app.include_router(dashboard_router())
-    app.include_router(config_router(settings))
-    app.include_router(audit_router(settings))
+    app.include_router(config_router(settings, db))
+    app.include_router(audit_router(settings, db))
     return app

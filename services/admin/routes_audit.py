@@ -19,7 +19,7 @@ from ..alerts import store as exceptions_store
 from ..alerts.compose import links
 from ..audit.params import audit_filters
 from ..common.record_kinds import RECORD_TYPES
-from ..common.db import connect
+from ..common.database import Database
 from ..common.http_app import bearer_auth
 from ..common.secrets import admin_token
 from ..common.settings import Settings
@@ -46,7 +46,7 @@ def _passthrough(resp: httpx.Response) -> Response:
     return Response(resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type"))
 
 
-def audit_router(settings: Settings) -> APIRouter:
+def audit_router(settings: Settings, db: Database) -> APIRouter:
     token = admin_token(settings)
     upstream = {"Authorization": f"Bearer {token}"}
     base = audit_service_url(settings)
@@ -101,7 +101,7 @@ def audit_router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict:
         admin = str(request.base_url).rstrip("/")
-        with connect(settings.postgres_url) as conn:
+        with db.connection() as conn:
             rows = exceptions_store.list_exceptions(conn, None if status == "all" else status, record_type,
                                                     organisation, limit)
         items = [{**exceptions_store.as_json(row), "links": links(admin, row)} for row in rows]
@@ -110,7 +110,7 @@ def audit_router(settings: Settings) -> APIRouter:
     @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
                  summary="Mark an exception resolved (a new occurrence opens a new one)")
     def resolve(request: Request, exception_id: int) -> dict:
-        with connect(settings.postgres_url, autocommit=True) as conn:
+        with db.connection() as conn:
             row = exceptions_store.resolve(conn, exception_id, request.headers.get("X-Actor") or "admin")
         if row is None:
             raise HTTPException(404, detail=f"exception_id: no open exception {exception_id}")

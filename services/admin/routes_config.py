@@ -13,7 +13,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
-from ..common.db import connect
+from ..common.database import Database
 from ..common.http_app import bearer_auth
 from ..common.secrets import SecretBox, admin_token, secret_key
 from ..common.settings import Settings
@@ -100,14 +100,14 @@ def _unprocessable(field: str, message: str, where: str = "body") -> HTTPExcepti
     return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
 
 
-def config_router(settings: Settings) -> APIRouter:
+def config_router(settings: Settings, database: Database) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(admin_token(settings)))])
     box = SecretBox(secret_key(settings))
     publisher = ChangePublisher(settings.kafka_bootstrap)
     daily_limit = getattr(settings, "xero_limit_per_day", 5000)
 
     def db() -> Iterator[psycopg.Connection]:
-        with connect(settings.postgres_url, autocommit=True) as conn:
+        with database.connection() as conn:
             yield conn
 
     Db = Annotated[psycopg.Connection, Depends(db)]

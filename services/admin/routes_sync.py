@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..common.codec import Codec
-from ..common.db import connect
+from ..common.database import Database
 from ..common.kafka import make_producer
 from ..common.settings import Settings
 from ..common.lifecycle import Status
 from ..common.record_kinds import RECORD_TYPES, RecordKind
 from ..common.topics import SYNC_COMMANDS
+from .records_query import RecordPage, SyncState, list_records, sync_states
 
 
 
@@ -68,60 +68,6 @@ class ReplayRequest(BaseModel):
         return self
 
 
-class RecordRow(BaseModel):
-    record_type: str
-    cw_id: str
-    number: str | None
-    customer: str | None
-    status: str
-    organisation_id: str | None
-    xero_id: str | None
-    xero_status: str | None
-    total: Decimal | None
-    last_updated: datetime | None
-    emitted_at: datetime | None
-    updated_at: datetime
-    last_error: str | None
-
-
-class RecordPage(BaseModel):
-    items: list[RecordRow]
-    total: int
-    limit: int
-    offset: int
-
-
-class SyncState(BaseModel):
-    """Where a record type's polling stands (ConnectWise types; xero_payment is polled per organisation)."""
-    record_type: str
-    cadence_minutes: int
-    cursor_at: datetime | None
-    last_cycle_started: datetime | None
-    last_cycle_finished: datetime | None
-    last_cycle_status: str | None
-    next_due_at: datetime | None
-    progress_seen: int | None
-    progress_total: int | None
-    records_by_status: dict[str, int]
-
-
-def sync_states(postgres_url: str) -> list[SyncState]:
-    with connect(postgres_url) as conn:
-        rows = conn.execute(
-            "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
-            " c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
-            " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type").fetchall()
-        counts: dict[str, dict[str, int]] = {}
-        for r in conn.execute("select record_type, status, count(*) as n from sync_records group by 1, 2"):
-            counts.setdefault(r["record_type"], {})[r["status"]] = r["n"]
-    states = []
-    for r in rows:
-        started, status = r["last_cycle_started"], r["last_cycle_status"]
-        due = None if started is None or status in ("requested", "running") else started + timedelta(minutes=r["cadence_minutes"])
-        states.append(SyncState(**r, next_due_at=due, records_by_status=counts.get(r["record_type"], {})))
-    return states
-
-
 class CommandSender:
     """Produces sync commands; the producer is made on first use so the app
     starts (and /docs serves) without a broker."""
@@ -150,44 +96,18 @@ class CommandSender:
         return CommandAccepted(**{k: command[k] for k in CommandAccepted.model_fields})
 
 
-def list_records(postgres_url: str, record_type: str | None, status: str | None, organisation: str | None,
-                 q: str | None, limit: int, offset: int) -> RecordPage:
-    where, args = [], []
-    if record_type:
-        where.append("record_type = %s")
-        args.append(record_type)
-    if status:
-        where.append("status = %s")
-        args.append(status)
-    if organisation:
-        where.append("organisation_id = %s")
-        args.append(organisation)
-    if q:
-        where.append("(cw_id = %s or record_number ilike %s or customer ilike %s or xero_id = %s)")
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        args += [q, pattern, pattern, q]
-    clause = (" where " + " and ".join(where)) if where else ""
-    with connect(postgres_url) as conn:
-        total = conn.execute(f"select count(*) as n from sync_records{clause}", args).fetchone()["n"]
-        rows = conn.execute(
-            "select record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id,"
-            " xero_status, total, last_updated, emitted_at, updated_at, last_error"
-            f" from sync_records{clause} order by updated_at desc, record_type, cw_id limit %s offset %s",
-            [*args, limit, offset]).fetchall()
-    return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)
-
-
 RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
 
 
-def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
+def sync_router(settings: Settings, db: Database, codec: Codec | None = None) -> APIRouter:
     router = APIRouter(tags=["sync"])
     sender = CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
 
     @router.get("/sync", response_model=list[SyncState],
                 summary="Each record type's cadence, cursor, last cycle, progress and records by status")
     def sync_status() -> list[SyncState]:
-        return sync_states(settings.postgres_url)
+        with db.connection() as conn:
+            return sync_states(conn)
 
     @router.post("/sync/{record_type}/run", status_code=202, response_model=CommandAccepted,
                  summary="Run a cycle for the record type now")
@@ -219,6 +139,7 @@ def sync_router(settings: Settings, codec: Codec | None = None) -> APIRouter:
                 offset: Annotated[int, Query(ge=0)] = 0) -> RecordPage:
         if record_type is not None:
             check_record_type(record_type, "query")
-        return list_records(settings.postgres_url, record_type, status, organisation, q, limit, offset)
+        with db.connection() as conn:
+            return list_records(conn, record_type, status, organisation, q, limit, offset)
 
     return router

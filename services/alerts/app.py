@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import Counter, Gauge
 
 from ..audit.entries import event_entry_id
-from ..common import secrets
+from ..common import locks, secrets
 from ..common.codec import Codec
 from ..common.db import connect
 from ..common.health import HealthChecks, kafka_check, postgres_check
@@ -34,7 +34,6 @@ from .rules import NewException, Settled, interpret, plan
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
-_SEND_LOCK_ID = 727_040  # one sender at a time across processes
 
 EMAILS = Counter("cz_alert_emails_total", "Alert emails sent", ["mode"])
 SEND_FAILURES = Counter("cz_alert_send_failures_total", "Alert emails that could not be sent (retried next check)")
@@ -125,7 +124,7 @@ class Notifier:
         now = now or datetime.now(timezone.utc)
         sent = {"immediate": 0, "digest": 0}
         with self._lock, connect(self.settings.postgres_url, autocommit=True) as conn:
-            conn.execute("select pg_advisory_lock(%s)", (_SEND_LOCK_ID,))  # released when the connection closes
+            conn.execute("select pg_advisory_lock(%s)", (locks.ALERTS_SENDER,))  # released when the connection closes
             todo = plan(store.pending(conn), store.alert_modes(conn), now, self.settings.alert_digest_hour_utc,
                         store.last_digest(conn), force_digest)
             for exception_id in todo.immediate:

@@ -12,8 +12,9 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
+from . import locks
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-_LOCK_ID = 727_001  # any constant shared by every Connect Zero process
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
@@ -24,7 +25,7 @@ def migrate(url: str) -> list[str]:
     """Applies pending migrations; returns the names applied now."""
     applied_now: list[str] = []
     with connect(url, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (_LOCK_ID,))
+        conn.execute("select pg_advisory_lock(%s)", (locks.MIGRATIONS,))
         try:
             conn.execute(
                 "create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())"
@@ -38,5 +39,5 @@ def migrate(url: str) -> list[str]:
                     conn.execute("insert into schema_migrations (name) values (%s)", (path.name,))
                 applied_now.append(path.name)
         finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_ID,))
+            conn.execute("select pg_advisory_unlock(%s)", (locks.MIGRATIONS,))
     return applied_now

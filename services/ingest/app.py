@@ -9,6 +9,7 @@ from confluent_kafka import Consumer
 
 from ..common.codec import Codec
 from ..integrations.connectwise.client import CwClient
+from ..common.database import Database
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
 from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
@@ -25,11 +26,11 @@ log = logging.getLogger(__name__)
 COMMANDS_GROUP = "ingest-commands"
 
 
-def make_pipeline(settings: Settings, codec: Codec, producer) -> Pipeline:
-    # Each thread gets its own pipeline: its own Postgres connection (advisory
-    # locks are per session) and HTTP client; the producer is thread-safe and shared.
+def make_pipeline(settings: Settings, codec: Codec, producer, db: Database) -> Pipeline:
+    # Each thread gets its own pipeline: its own HTTP client and cycle locks; the
+    # connection pool and the producer are thread-safe and shared.
     recorder = ExchangeRecorder("connectwise", "ingest", codec, producer)
-    return Pipeline(CwClient.from_settings(settings, recorder), Store(settings.postgres_url), Emitter(producer, codec))
+    return Pipeline(CwClient.from_settings(settings, recorder), Store(db), Emitter(producer, codec))
 
 
 def make_xero_payments(settings: Settings, codec: Codec, producer) -> XeroPayments | None:
@@ -51,10 +52,11 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     migrate(settings.postgres_url)
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
-    scheduler = Scheduler(make_pipeline(settings, codec, producer), tick_seconds=tick_seconds,
+    db = Database(settings.postgres_url)
+    scheduler = Scheduler(make_pipeline(settings, codec, producer, db), tick_seconds=tick_seconds,
                           xero_payments=make_xero_payments(settings, codec, producer),
                           **({"overlap": overlap} if overlap is not None else {}))
-    handler = CommandHandler(make_pipeline(settings, codec, producer), codec, scheduler.wake,
+    handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
                              xero_payments=make_xero_payments(settings, codec, producer))
     consumer = commands_consumer(settings)
 
@@ -76,3 +78,4 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
         thread.join(10)
         consumer.close()
         producer.flush(10)
+        db.close()

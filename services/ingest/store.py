@@ -8,15 +8,15 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterable
 
-import psycopg
+from contextlib import ExitStack
 
-from ..common.db import connect
+from ..common import locks
+from ..common.database import Database
 from ..common.lifecycle import Event
 from ..common.record_kinds import RECORD_TYPES
 from ..common.record_status import Content, StatusChange, record_changes
 from .poller import DELETED_PREFIX, EPOCH
 
-_LOCK_BASE = 727_100  # advisory lock ids: one per record type, so two ingests never cycle the same type
 
 
 def source(record_type: str) -> str:
@@ -45,68 +45,75 @@ class Emitted:
 
 
 class Store:
-    def __init__(self, url: str):
-        self.url = url
-        self._conn: psycopg.Connection = connect(url, autocommit=True)
-
-    @property
-    def conn(self) -> psycopg.Connection:
-        # Postgres restarted or the network blipped: the failed call raised, the next one reconnects.
-        if self._conn.closed or self._conn.broken:
-            self._conn = connect(self.url, autocommit=True)
-        return self._conn
+    def __init__(self, db: Database):
+        self.db = db
+        self._locks: dict[str, ExitStack] = {}
 
     def close(self) -> None:
-        self._conn.close()
+        for record_type in list(self._locks):
+            self.unlock(record_type)
 
     # --- cursors ---------------------------------------------------------------
 
     def cursor(self, record_type: str) -> Cursor:
-        row = self.conn.execute(
-            "select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
-            " from sync_cursors where source = %s", (source(record_type),)).fetchone()
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
+                " from sync_cursors where source = %s", (source(record_type),)).fetchone()
         if row is None:
             return Cursor(EPOCH, None, None, None)
         return Cursor(row["cursor_at"], row["last_cycle_started"], row["last_cycle_finished"], row["last_cycle_status"])
 
     def cycle_started(self, record_type: str, at: datetime) -> None:
-        self.conn.execute(
-            "insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_status)"
-            " values (%s, %s, %s, 'running')"
-            " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
-            " last_cycle_status = 'running', updated_at = now()",
-            (source(record_type), EPOCH, at))
+        with self.db.connection() as conn:
+            conn.execute(
+                "insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_status)"
+                " values (%s, %s, %s, 'running')"
+                " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
+                " last_cycle_status = 'running', updated_at = now()",
+                (source(record_type), EPOCH, at))
 
     def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
         """Records the outcome; the cursor moves only forward, and only when given."""
-        self.conn.execute(
-            # A RUN_CYCLE that arrived while this cycle ran stays requested: it asked for a cycle after now.
-            "update sync_cursors set last_cycle_finished = %s,"
-            " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %s end,"
-            " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
-            (at, status, cursor_at, source(record_type)))
+        with self.db.connection() as conn:
+            conn.execute(
+                # A RUN_CYCLE that arrived while this cycle ran stays requested: it asked for a cycle after now.
+                "update sync_cursors set last_cycle_finished = %s,"
+                " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %s end,"
+                " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
+                (at, status, cursor_at, source(record_type)))
 
     def progress(self, record_type: str, seen: int, total: int | None) -> None:
-        self.conn.execute("update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
-                          (seen, total, source(record_type)))
+        with self.db.connection() as conn:
+            conn.execute("update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
+                         (seen, total, source(record_type)))
 
     def request_cycle(self, record_type: str) -> None:
         """Makes a record type due now (a RUN_CYCLE command), durably."""
-        self.conn.execute(
-            "insert into sync_cursors (source, cursor_at, last_cycle_status) values (%s, %s, 'requested')"
-            " on conflict (source) do update set last_cycle_status = 'requested', updated_at = now()",
-            (source(record_type), EPOCH))
+        with self.db.connection() as conn:
+            conn.execute(
+                "insert into sync_cursors (source, cursor_at, last_cycle_status) values (%s, %s, 'requested')"
+                " on conflict (source) do update set last_cycle_status = 'requested', updated_at = now()",
+                (source(record_type), EPOCH))
 
     def cadence_minutes(self) -> dict[str, int]:
-        rows = self.conn.execute("select record_type, cadence_minutes from record_type_settings").fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute("select record_type, cadence_minutes from record_type_settings").fetchall()
         return {r["record_type"]: int(r["cadence_minutes"]) for r in rows}
 
     def try_lock(self, record_type: str) -> bool:
-        return bool(self.conn.execute("select pg_try_advisory_lock(%s) as ok",
-                                      (_LOCK_BASE + _type_index(record_type),)).fetchone()["ok"])
+        """One cycle per record type across ingest processes: a lock held until `unlock`."""
+        held = ExitStack()
+        if held.enter_context(self.db.session_lock(locks.INGEST_CYCLE, RECORD_TYPES.index(record_type))):
+            self._locks[record_type] = held
+            return True
+        held.close()
+        return False
 
     def unlock(self, record_type: str) -> None:
-        self.conn.execute("select pg_advisory_unlock(%s)", (_LOCK_BASE + _type_index(record_type),))
+        held = self._locks.pop(record_type, None)
+        if held is not None:
+            held.close()
 
     # --- records ---------------------------------------------------------------
 
@@ -114,24 +121,27 @@ class Store:
         ids = list(cw_ids)
         if not ids:
             return {}
-        rows = self.conn.execute(
-            "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
-            (record_type, ids)).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
+                (record_type, ids)).fetchall()
         return {r["cw_id"]: r["content_hash"] for r in rows}
 
     def record_emitted(self, records: list[Emitted], emitted_at: datetime | None = None) -> None:
         """Records what was just emitted (after the producer flushed), as observed at `emitted_at`."""
         at = emitted_at or datetime.now(timezone.utc)
-        record_changes(self.conn, [
-            StatusChange(r.record_type, r.cw_id, Event.OBSERVED, observed_at=at, record_number=r.number,
-                         customer=r.customer, content=Content(r.content_hash, r.last_updated, r.total, r.snapshot))
-            for r in records])
+        changes = [StatusChange(r.record_type, r.cw_id, Event.OBSERVED, observed_at=at, record_number=r.number,
+                                customer=r.customer, content=Content(r.content_hash, r.last_updated, r.total, r.snapshot))
+                   for r in records]
+        with self.db.connection() as conn:
+            record_changes(conn, changes)
 
     def live(self, record_type: str) -> dict[str, dict]:
         """Records emitted and not known deleted: cw_id -> {number, last_updated, snapshot}."""
-        rows = self.conn.execute(
-            "select cw_id, record_number, last_updated, snapshot from sync_records where record_type = %s"
-            " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "select cw_id, record_number, last_updated, snapshot from sync_records where record_type = %s"
+                " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
         return {r["cw_id"]: r for r in rows}
 
     def payments_by_invoice(self, record_type: str, invoice_ids: list[int]) -> dict[int, dict[str, dict]]:
@@ -139,26 +149,27 @@ class Store:
         listed under (kept in the snapshot)."""
         if not invoice_ids:
             return {}
-        rows = self.conn.execute(
-            "select cw_id, content_hash, snapshot, record_number, last_updated,"
-            " (snapshot->>'invoice_id')::bigint as invoice_id from sync_records"
-            " where record_type = %s and content_hash is not null and content_hash not like %s"
-            " and (snapshot->>'invoice_id')::bigint = any(%s)",
-            (str(record_type), DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "select cw_id, content_hash, snapshot, record_number, last_updated,"
+                " (snapshot->>'invoice_id')::bigint as invoice_id from sync_records"
+                " where record_type = %s and content_hash is not null and content_hash not like %s"
+                " and (snapshot->>'invoice_id')::bigint = any(%s)",
+                (str(record_type), DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
         found: dict[int, dict[str, dict]] = {}
         for row in rows:
             found.setdefault(int(row["invoice_id"]), {})[row["cw_id"]] = row
         return found
 
     def known(self, record_type: str, cw_id: str) -> dict | None:
-        return self.conn.execute(
-            "select cw_id, record_number, last_updated, snapshot, content_hash from sync_records"
-            " where record_type = %s and cw_id = %s", (record_type, cw_id)).fetchone()
+        with self.db.connection() as conn:
+            return conn.execute(
+                "select cw_id, record_number, last_updated, snapshot, content_hash from sync_records"
+                " where record_type = %s and cw_id = %s", (record_type, cw_id)).fetchone()
 
     def record_failed(self, record_type: str, cw_id: str, error: str) -> None:
         """A record that could not be converted: failed, and read again next cycle."""
-        record_changes(self.conn, [StatusChange(record_type, cw_id, Event.UNREADABLE, error=error)])
+        with self.db.connection() as conn:
+            record_changes(conn, [StatusChange(record_type, cw_id, Event.UNREADABLE, error=error)])
 
 
-def _type_index(record_type: str) -> int:
-    return RECORD_TYPES.index(record_type)

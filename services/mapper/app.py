@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ..common.codec import Codec
-from ..common.db import connect
+from ..common.database import Database
 from ..common.lifecycle import Event
 from ..common.record_kinds import DOCUMENT_KINDS, RecordKind
 from ..common.record_status import StatusChange, record_changes
@@ -35,40 +35,26 @@ MAPPED = Counter("cz_mapper_records_total", "Records mapped, by outcome", ["reco
 
 
 class MappingSource:
-    """The configuration snapshot, reloaded whenever a change has been recorded.
+    """The configuration snapshot, reloaded whenever a change has been recorded, and the
+    records' status as the mapper decides them.
 
     One cheap query per record (the latest change seq) keeps a change to rules
     or mappings effective from the next record, without a restart.
     """
 
-    def __init__(self, postgres_url: str):
-        self.url = postgres_url
-        self._conn: psycopg.Connection | None = None
+    def __init__(self, db: Database):
+        self.db = db
         self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self.url, autocommit=True)
-        return self._conn
+        self._lock = threading.Lock()  # one reload at a time
 
     def current(self) -> Snapshot:
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = connect(self.url, autocommit=True)
-                    version = repo.config_version(self._conn)
-                    if self._snapshot is None or self._snapshot.version != version:
-                        self._snapshot = repo.load_snapshot(self._conn)
-                        log.info("configuration version %s loaded: %d organisations, %d rules",
-                                 self._snapshot.version, len(self._snapshot.orgs), len(self._snapshot.rules))
-                    return self._snapshot
-                except psycopg.OperationalError:
-                    self._conn = None  # a dropped connection: reconnect once, then let the error out
-                    if attempt == 2:
-                        raise
-            raise AssertionError("unreachable")
+        with self._lock, self.db.connection() as conn:
+            version = repo.config_version(conn)
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = repo.load_snapshot(conn)
+                log.info("configuration version %s loaded: %d organisations, %d rules",
+                         self._snapshot.version, len(self._snapshot.orgs), len(self._snapshot.rules))
+            return self._snapshot
 
     def record_status(self, record: dict, decision: Decision) -> None:
         """Marks the record mapped, waiting, skipped or exception (with the organisation and why)
@@ -87,17 +73,13 @@ class MappingSource:
         change = StatusChange(record["record_type"], str(record["cw_id"]), event, observed_at=record.get("observed_at"),
                               error=why, organisation_id=decision.organisation_id, record_number=number,
                               customer=customer)
-        with self._lock:
-            record_changes(self._connection(), [change])
+        with self.db.connection() as conn:
+            record_changes(conn, [change])
 
     def written_to(self, record_type: str, cw_id) -> list[str]:
         """Organisations whose Xero holds this record, from the writer's ledger."""
-        with self._lock:
-            return written_to(self._connection(), record_type, cw_id)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        with self.db.connection() as conn:
+            return written_to(conn, record_type, cw_id)
 
 
 async def postgres_call(fn, *args, max_wait: float = 30.0):
@@ -157,8 +139,9 @@ def _outcome(decision: Decision) -> str:
 def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None,
               store: MoneyStore | None = None) -> faust.App:
     codec = codec or Codec.from_directory()
-    source = source or MappingSource(settings.postgres_url)
-    store = store or MoneyStore(settings.postgres_url)
+    db = Database(settings.postgres_url) if source is None or store is None else None
+    source = source or MappingSource(db)
+    store = store or MoneyStore(db)
     app = make_app("mapper", settings)
     outputs = {XERO_WRITES.name: raw_topic(app, XERO_WRITES), SYNC_EXCEPTIONS.name: raw_topic(app, SYNC_EXCEPTIONS)}
 

@@ -8,12 +8,8 @@ a periodic sweep, or a force-sync releases it.
 """
 from __future__ import annotations
 
-import threading
-
-import psycopg
-
 from ..common import echo
-from ..common.db import connect
+from ..common.database import Database
 from ..common.record_kinds import RecordKind
 from ..common.written import written
 from .money import Document, MoneyFacts, documents_of
@@ -22,25 +18,13 @@ SWEEP_BATCH = 500
 
 
 class MoneyStore:
-    def __init__(self, postgres_url: str):
-        self.url = postgres_url
-        self._conn: psycopg.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self.url, autocommit=True)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+    def __init__(self, db: Database):
+        self.db = db
 
     def facts(self, record: dict) -> MoneyFacts:
         targets = documents_of(record)
         own_key = (str(record["record_type"]), str(record["cw_id"]))
-        with self._lock:
-            conn = self._connection()
+        with self.db.connection() as conn:
             found = written(conn, [own_key, *((kind.value, cw_id) for kind, cw_id, _ in targets)])
             rows = conn.execute(
                 "select record_type, cw_id, status, last_error, record_number from sync_records"
@@ -59,8 +43,8 @@ class MoneyStore:
         return MoneyFacts(found.get(own_key, []), documents, from_matcher, in_flight)
 
     def hold(self, record: dict, document: Document, event: bytes, reason: str) -> None:
-        with self._lock:
-            self._connection().execute(
+        with self.db.connection() as conn:
+            conn.execute(
                 "insert into held_money (record_type, cw_id, document_type, document_cw_id, event, reason)"
                 " values (%s, %s, %s, %s, %s, %s) on conflict (record_type, cw_id) do update set"
                 " document_type = excluded.document_type, document_cw_id = excluded.document_cw_id,"
@@ -68,20 +52,20 @@ class MoneyStore:
                 (str(record["record_type"]), str(record["cw_id"]), document.kind.value, document.cw_id, event, reason))
 
     def release(self, record: dict) -> None:
-        with self._lock:
-            self._connection().execute("delete from held_money where record_type = %s and cw_id = %s",
+        with self.db.connection() as conn:
+            conn.execute("delete from held_money where record_type = %s and cw_id = %s",
                                        (str(record["record_type"]), str(record["cw_id"])))
 
     def waiting_for(self, document_type: str, document_cw_id: str) -> list[bytes]:
         """The events of money held for this document."""
-        with self._lock:
-            rows = self._connection().execute(
+        with self.db.connection() as conn:
+            rows = conn.execute(
                 "select event from held_money where document_type = %s and document_cw_id = %s order by held_since",
                 (document_type, str(document_cw_id))).fetchall()
         return [bytes(r["event"]) for r in rows]
 
     def oldest_held(self, limit: int = SWEEP_BATCH) -> list[bytes]:
-        with self._lock:
-            rows = self._connection().execute("select event from held_money order by held_since limit %s",
+        with self.db.connection() as conn:
+            rows = conn.execute("select event from held_money order by held_since limit %s",
                                               (limit,)).fetchall()
         return [bytes(r["event"]) for r in rows]

@@ -24,6 +24,7 @@ import psycopg
 from confluent_kafka import Consumer
 
 from ..common.codec import Codec, FramingError
+from ..common.database import Database
 from ..common.exchanges import ExchangeRecorder
 from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
 from ..common.record_kinds import MONEY_KINDS
@@ -130,7 +131,8 @@ def _by_organisation(entries) -> dict[str, list]:
 def build(settings: Settings, codec: Codec, producer) -> WriterService:
     recorder = ExchangeRecorder("xero", "writer", codec, producer)
     http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
-    ledger = Ledger(settings.postgres_url)
+    # One connection per organisation written side by side, and one to spare.
+    ledger = Ledger(Database(settings.postgres_url, max_size=9))
     tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
                           settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
     limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,

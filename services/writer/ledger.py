@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
-
+from ..common.database import Database
 from ..common.lifecycle import Event
 from ..common.natural_key import NaturalKey
 from ..common.record_status import StatusChange, record_changes
@@ -73,16 +71,15 @@ def _number(natural_key: str | None) -> str | None:
 
 
 class Ledger:
-    def __init__(self, postgres_url: str, max_connections: int = 8):
-        self.pool = ConnectionPool(postgres_url, min_size=1, max_size=max_connections,
-                                   kwargs={"row_factory": dict_row}, open=True)
+    def __init__(self, db: Database):
+        self.db = db
 
     def close(self) -> None:
-        self.pool.close()
+        self.db.close()
 
     def organisation(self, organisation_id: str) -> tuple[XeroOrg, str] | None:
         """(the organisation's Xero coordinates, its status) or None when unknown."""
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             row = conn.execute("select id, tenant_id, status from organisations where id = %s",
                                (organisation_id,)).fetchone()
         return (XeroOrg(row["id"], row["tenant_id"]), row["status"]) if row else None
@@ -90,7 +87,7 @@ class Ledger:
     def entries(self, organisation_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Entry]:
         if not keys:
             return {}
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             rows = conn.execute(
                 f"select {_FIELDS} from xero_ledger where organisation_id = %s and (record_type, cw_id) in "
                 f"(select * from unnest(%s::text[], %s::text[]))",
@@ -98,7 +95,7 @@ class Ledger:
         return {(r["record_type"], r["cw_id"]): Entry(**r) for r in rows}
 
     def pending(self, organisation_id: str | None = None) -> list[Entry]:
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             rows = conn.execute(
                 f"select {_FIELDS} from xero_ledger where pending_request_id is not null "
                 f"and (%s::text is null or organisation_id = %s) order by organisation_id, pending_since",
@@ -107,7 +104,7 @@ class Ledger:
 
     def mark_pending(self, organisation_id: str, intents: list[tuple[str, str, str, str, str]], idempotency_key: str) -> None:
         """intents: (record_type, cw_id, natural_key, request_id, content_hash), stored before the call."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.db.unit_of_work() as conn:
             with conn.cursor() as cur:
                 cur.executemany(
                     "insert into xero_ledger (organisation_id, record_type, cw_id, natural_key, pending_request_id, "
@@ -122,7 +119,7 @@ class Ledger:
         if not outcomes:
             return
         now = datetime.now(timezone.utc)
-        with self.pool.connection() as conn, conn.transaction():
+        with self.db.unit_of_work() as conn:
             with conn.cursor() as cur:
                 cur.executemany(
                     "insert into xero_ledger (organisation_id, record_type, cw_id, xero_id, xero_status, natural_key, "
@@ -148,7 +145,7 @@ class Ledger:
 
     def clear_pending(self, organisation_id: str, keys: list[tuple[str, str]]) -> None:
         """The call never landed: forget the intent (the request will be written afresh)."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.db.unit_of_work() as conn:
             with conn.cursor() as cur:
                 cur.executemany(
                     "update xero_ledger set pending_request_id = null, pending_hash = null, pending_since = null, "
@@ -157,19 +154,19 @@ class Ledger:
 
     def xero_ids(self, organisation_id: str, record_type: str) -> set[str]:
         """The Xero ids the ledger holds for this record type (to tell ours from others')."""
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             rows = conn.execute("select xero_id from xero_ledger where organisation_id = %s and record_type = %s"
                                 " and xero_id is not null", (organisation_id, record_type)).fetchall()
         return {r["xero_id"] for r in rows}
 
     def count_call(self, organisation_id: str) -> None:
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             conn.execute("insert into api_usage (organisation_id, day, calls) values (%s, (now() at time zone 'utc')::date, 1) "
                          "on conflict (organisation_id, day) do update set calls = api_usage.calls + 1",
                          (organisation_id,))
 
     def calls_today(self, organisation_id: str) -> int:
-        with self.pool.connection() as conn:
+        with self.db.connection() as conn:
             row = conn.execute("select calls from api_usage where organisation_id = %s and "
                                "day = (now() at time zone 'utc')::date", (organisation_id,)).fetchone()
         return row["calls"] if row else 0

@@ -6,6 +6,7 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from services.common.database import Database
 from services.admin.routes_config import config_router
 from services.common.settings import Settings
 
@@ -46,7 +47,7 @@ def make_settings(postgres_url: str, kafka_bootstrap: str = "", tmp_path=None) -
 
 def make_client(settings: Settings) -> TestClient:
     app = FastAPI()
-    app.include_router(config_router(settings))
+    app.include_router(config_router(settings, Database(settings.postgres_url)))
     return TestClient(app)
 
 

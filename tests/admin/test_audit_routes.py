@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from services.common.database import Database
 from services.admin.routes_audit import audit_router
 from services.alerts import store as exceptions_store
 from services.alerts.rules import NewException
@@ -69,7 +70,7 @@ def audit_service(settings):
 @pytest.fixture
 def admin(settings):
     app = FastAPI()
-    app.include_router(audit_router(settings))
+    app.include_router(audit_router(settings, Database(settings.postgres_url)))
     return TestClient(app)
 
 

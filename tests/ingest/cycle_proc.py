@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from services.common.database import Database
 from services.common.codec import Codec
 from services.integrations.connectwise.client import CwClient
 from services.common.kafka import make_producer
@@ -18,7 +19,7 @@ def main(cw_url: str, bootstrap: str, postgres_url: str, record_type: str) -> No
     codec = Codec.from_directory()
     client = CwClient(cw_url, identity.CW_COMPANY, identity.CW_PUBLIC_KEY, identity.CW_PRIVATE_KEY,
                       identity.CW_CLIENT_ID)
-    pipeline = Pipeline(client, Store(postgres_url), Emitter(make_producer(bootstrap), codec))
+    pipeline = Pipeline(client, Store(Database(postgres_url)), Emitter(make_producer(bootstrap), codec))
     result = run_cycle(pipeline, record_type)
     print(f"emitted {result.emitted}", flush=True)
 

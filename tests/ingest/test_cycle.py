@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from services.common.database import Database
 from services.common.kafka import make_producer
 from services.common.settings import Settings
 from services.common.record_kinds import RecordKind
@@ -89,7 +90,7 @@ def pipeline_factory(kafka_bootstrap, fresh_database, codec):
     made = []
 
     def make(sim) -> Pipeline:
-        p = Pipeline(sim.client(), Store(fresh_database), Emitter(make_producer(kafka_bootstrap), codec))
+        p = Pipeline(sim.client(), Store(Database(fresh_database)), Emitter(make_producer(kafka_bootstrap), codec))
         made.append(p)
         return p
 

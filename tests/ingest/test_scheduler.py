@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from services.common.database import Database
 from services.ingest.commands import CommandError, parse_command
 from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler, is_due
@@ -49,7 +50,7 @@ def test_parse_command_names_what_is_wrong():
 
 def test_cadence_change_in_postgres_applies_on_the_next_tick(fresh_database):
     clock_now = datetime.now(timezone.utc)
-    store = Store(fresh_database)
+    store = Store(Database(fresh_database))
     ran: list[str] = []
     # The decision is under test here, so a cycle only notes its type.
     scheduler = Scheduler(Pipeline(client=None, store=store, emitter=Emitter(None, None), managers=object(),

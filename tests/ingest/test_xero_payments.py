@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from cryptography.fernet import Fernet
 
+from services.common.database import Database
 from services.common.exchanges import ExchangeRecorder
 from services.common.secrets import SecretBox
 from services.common.settings import Settings
@@ -168,7 +169,7 @@ def test_payments_overpayments_and_prepayments_become_events_once(world, fresh_d
 def test_run_and_the_cadence_decide_when_each_organisation_is_polled(world, fresh_database, codec, kafka_bootstrap):
     sim, ids, poll, events, recorder, api = world
     invoice = authorised_invoice(sim, api, "sydney", "INV-7101", "50.00")
-    pipeline = Pipeline(None, Store(fresh_database), Emitter(make_producer(kafka_bootstrap), codec))
+    pipeline = Pipeline(None, Store(Database(fresh_database)), Emitter(make_producer(kafka_bootstrap), codec))
     scheduler = Scheduler(pipeline, record_types=(), xero_payments=poll)
     assert {r.organisation_id for r in scheduler.tick()} == set(ids.values())  # never polled: due
     assert scheduler.tick() == []  # the cadence (6 hours by default) has not passed

@@ -7,6 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
+from services.common.database import Database
 from services.mapper.app import MappingSource, process
 
 from ..mapping.records import invoice
@@ -17,7 +18,7 @@ class FlakySource(MappingSource):
     """The real source, whose first calls meet an unreachable database."""
 
     def __init__(self, url: str, failures: int):
-        super().__init__(url)
+        super().__init__(Database(url))
         self.failures = failures
 
     def current(self):
@@ -43,12 +44,12 @@ async def test_database_outage_delays_the_record_then_maps_it(fresh_database):
     assert source.failures == 0
     assert [(t, k, s) for t, k, s, _ in sent] == [("xero.writes.v1", b"adelaide", "xero_write_request")]
     assert decision.organisation_id == "adelaide"
-    source.close()
+    source.db.close()
 
 
 async def test_a_bad_record_is_an_error_for_the_dead_letter_topic(fresh_database):
     configure(fresh_database)
-    source = MappingSource(fresh_database)
+    source = MappingSource(Database(fresh_database))
     broken = invoice()
     del broken["company_identifier"]
 
@@ -57,7 +58,7 @@ async def test_a_bad_record_is_an_error_for_the_dead_letter_topic(fresh_database
 
     with pytest.raises(KeyError):
         await process(broken, source, send)
-    source.close()
+    source.db.close()
 
 
 async def test_deletion_is_sent_to_the_organisation_in_the_ledger(fresh_database):
@@ -67,7 +68,7 @@ async def test_deletion_is_sent_to_the_organisation_in_the_ledger(fresh_database
     with connect(fresh_database, autocommit=True) as conn:
         conn.execute("insert into xero_ledger (organisation_id, record_type, cw_id, xero_id, natural_key)"
                      " values ('holdings', 'invoice', '31', 'x-31', 'INV-31')")
-    source = MappingSource(fresh_database)
+    source = MappingSource(Database(fresh_database))
     sent = []
 
     async def send(topic, key, schema, event):
@@ -78,4 +79,4 @@ async def test_deletion_is_sent_to_the_organisation_in_the_ledger(fresh_database
 
     await process(dict(invoice("INV-31", 31, location_id=1), change="DELETED"), source, send)
     assert sent == [(b"holdings", "DELETE")]
-    source.close()
+    source.db.close()

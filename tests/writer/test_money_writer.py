@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from services.common.allocation_key import AllocationKey
+from services.common.database import Database
 from services.common.echo import xero_reference
 from services.common.secrets import SecretBox
 from services.integrations.xero.client import XeroOrg
@@ -32,7 +33,7 @@ def money(fresh_database):
     with running_simulator(limits=SimLimits(per_minute=600)) as sim:
         add_organisations(fresh_database, box, sim)
         client, _, recorder = make_client(sim, fresh_database, box)
-        ledger = Ledger(fresh_database, max_connections=2)
+        ledger = Ledger(Database(fresh_database, max_size=2))
         published: list[tuple[str, dict]] = []
         writer = OrganisationWriter(client, ledger, lambda kind, record: published.append((kind, record)))
         yield Harness(sim, fresh_database, client, ledger, writer, published, recorder)

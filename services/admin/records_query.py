@@ -1,0 +1,90 @@
+"""The admin API's read models of records: the records list with its filters, and where
+each record type's polling stands. Plain SQL over `sync_records` and `sync_cursors`,
+given a connection; the routes own nothing but the HTTP."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+from pydantic import BaseModel
+
+
+class RecordRow(BaseModel):
+    record_type: str
+    cw_id: str
+    number: str | None
+    customer: str | None
+    status: str
+    organisation_id: str | None
+    xero_id: str | None
+    xero_status: str | None
+    total: Decimal | None
+    last_updated: datetime | None
+    emitted_at: datetime | None
+    updated_at: datetime
+    last_error: str | None
+
+
+class RecordPage(BaseModel):
+    items: list[RecordRow]
+    total: int
+    limit: int
+    offset: int
+
+
+class SyncState(BaseModel):
+    """Where a record type's polling stands (ConnectWise types; xero_payment is polled per organisation)."""
+    record_type: str
+    cadence_minutes: int
+    cursor_at: datetime | None
+    last_cycle_started: datetime | None
+    last_cycle_finished: datetime | None
+    last_cycle_status: str | None
+    next_due_at: datetime | None
+    progress_seen: int | None
+    progress_total: int | None
+    records_by_status: dict[str, int]
+
+
+def sync_states(conn: psycopg.Connection) -> list[SyncState]:
+    """Each record type's cadence, cursor, last cycle, progress and records by status."""
+    rows = conn.execute(
+        "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
+        " c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
+        " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type").fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    for r in conn.execute("select record_type, status, count(*) as n from sync_records group by 1, 2"):
+        counts.setdefault(r["record_type"], {})[r["status"]] = r["n"]
+    states = []
+    for r in rows:
+        started, status = r["last_cycle_started"], r["last_cycle_status"]
+        due = None if started is None or status in ("requested", "running") else started + timedelta(minutes=r["cadence_minutes"])
+        states.append(SyncState(**r, next_due_at=due, records_by_status=counts.get(r["record_type"], {})))
+    return states
+
+
+def list_records(conn: psycopg.Connection, record_type: str | None, status: str | None, organisation: str | None,
+                 q: str | None, limit: int, offset: int) -> RecordPage:
+    where, args = [], []
+    if record_type:
+        where.append("record_type = %s")
+        args.append(record_type)
+    if status:
+        where.append("status = %s")
+        args.append(status)
+    if organisation:
+        where.append("organisation_id = %s")
+        args.append(organisation)
+    if q:
+        where.append("(cw_id = %s or record_number ilike %s or customer ilike %s or xero_id = %s)")
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        args += [q, pattern, pattern, q]
+    clause = (" where " + " and ".join(where)) if where else ""
+    total = conn.execute(f"select count(*) as n from sync_records{clause}", args).fetchone()["n"]
+    rows = conn.execute(
+        "select record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id,"
+        " xero_status, total, last_updated, emitted_at, updated_at, last_error"
+        f" from sync_records{clause} order by updated_at desc, record_type, cw_id limit %s offset %s",
+        [*args, limit, offset]).fetchall()
+    return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)
