@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.common.codec import Codec
+from services.common.database import Database
 from services.common.db import connect
 from services.common.kafka import make_producer
 from services.common.settings import Settings
@@ -145,7 +146,7 @@ def main(payments: int = 20000, invoices: int = 100000) -> None:
             if n % 1000 == 0:
                 producer.poll(0)
         producer.flush(60)
-        service = MatcherService(Matcher(PostgresLedger(postgres), cw, AnyCustomer()), codec, producer)
+        service = MatcherService(Matcher(PostgresLedger(Database(postgres)), cw, AnyCustomer()), codec, producer)
         batches: list[tuple[float, int]] = []  # when each batch reached the matcher, and its size
         handle = service.handle
         service.handle = lambda msgs: (batches.append((time.perf_counter(), len(msgs))), handle(msgs))[1]

@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"user": "admin"}
 
     api.include_router(sync_router(settings, db))
-    api.include_router(balances_router(settings))
+    api.include_router(balances_router(db))
     app.include_router(api)
     app.include_router(dashboard_router())
     app.include_router(config_router(settings, db))

@@ -15,8 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ..common.db import connect
-from ..common.settings import Settings
+from ..common.database import Database
 from ..matcher.balance_store import balance_rows
 from ..matcher.balances import InvoiceBalance, by_customer
 
@@ -92,7 +91,7 @@ Customer = Annotated[str | None, Query(description="ConnectWise company name or 
 OnlyDifferences = Annotated[bool, Query(description="Only customers and invoices whose balances differ")]
 
 
-def balances_router(settings: Settings) -> APIRouter:
+def balances_router(db: Database) -> APIRouter:
     router = APIRouter(tags=["balances"])
 
     @router.get("/balances", response_model=Balances,
@@ -100,7 +99,7 @@ def balances_router(settings: Settings) -> APIRouter:
                         " and its likely cause")
     def balances(organisation: Organisation = None, customer: Customer = None,
                  only_differences: OnlyDifferences = False) -> Balances:
-        with connect(settings.postgres_url) as conn:
+        with db.connection() as conn:
             rows = balance_rows(conn, organisation, customer)
             checks = _checks(conn, organisation)
         customers = [CustomerBalance(organisation_id=t.organisation_id, customer=t.customer, invoices=t.invoices,
@@ -113,7 +112,7 @@ def balances_router(settings: Settings) -> APIRouter:
                 response_class=Response, responses={200: {"content": {"text/csv": {}}}})
     def balances_csv(organisation: Organisation = None, customer: Customer = None,
                      only_differences: OnlyDifferences = False) -> Response:
-        with connect(settings.postgres_url) as conn:
+        with db.connection() as conn:
             rows = balance_rows(conn, organisation, customer)
         if only_differences:
             rows = [r for r in rows if r.difference not in (None, Decimal(0))]

@@ -10,6 +10,7 @@ import psycopg
 
 from ..common.db import connect
 from ..common.lifecycle import Event
+from ..common.locks import XERO_PAYMENT_POLL  # with hashtext(organisation id): one poll per organisation
 from ..common.record_kinds import RecordKind
 from ..common.record_status import Content, StatusChange, record_changes
 from ..integrations.xero.client import XeroOrg
@@ -18,7 +19,6 @@ from .store import Cursor
 from .xero_payment_events import snapshot_of
 
 RECORD_TYPE = RecordKind.XERO_PAYMENT.value
-_LOCK_CLASS = 727_300  # with hashtext(organisation id): two ingests never poll one organisation at once
 
 
 def source(organisation_id: str) -> str:
@@ -78,10 +78,10 @@ class XeroPaymentStore:
 
     def try_lock(self, organisation_id: str) -> bool:
         return bool(self.conn.execute("select pg_try_advisory_lock(%s, hashtext(%s)) as ok",
-                                      (_LOCK_CLASS, organisation_id)).fetchone()["ok"])
+                                      (XERO_PAYMENT_POLL, organisation_id)).fetchone()["ok"])
 
     def unlock(self, organisation_id: str) -> None:
-        self.conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, organisation_id))
+        self.conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (XERO_PAYMENT_POLL, organisation_id))
 
     # --- payments ------------------------------------------------------------------------
 

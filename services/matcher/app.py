@@ -16,6 +16,7 @@ import threading
 from confluent_kafka import Consumer
 
 from ..common.codec import Codec
+from ..common.database import Database
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
 from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
@@ -39,12 +40,11 @@ def group_of(settings: Settings) -> str:
     return "connectzero-matcher-" + hashlib.sha256(settings.postgres_url.encode()).hexdigest()[:12]
 
 
-def build(settings: Settings, codec: Codec, producer) -> tuple[MatcherService, PostgresLedger, CwClient]:
+def build(settings: Settings, codec: Codec, producer, db: Database) -> tuple[MatcherService, CwClient]:
     client = CwClient.from_settings(settings, ExchangeRecorder("connectwise", SERVICE, codec, producer))
-    ledger = PostgresLedger(settings.postgres_url)
-    customers = ContactCheck(settings.postgres_url)
-    matcher = Matcher(ledger, CwGateway(client), customers)
-    return MatcherService(matcher, codec, producer, before_batch=customers.refresh), ledger, client
+    customers = ContactCheck(db)
+    matcher = Matcher(PostgresLedger(db), CwGateway(client), customers)
+    return MatcherService(matcher, codec, producer, before_batch=customers.refresh), client
 
 
 def matcher_consumer(settings: Settings, group: str) -> Consumer:
@@ -81,9 +81,10 @@ def work(settings: Settings, stop: threading.Event) -> None:
     migrate(settings.postgres_url)
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
-    service, ledger, client = build(settings, codec, producer)
+    db = Database(settings.postgres_url)
+    service, client = build(settings, codec, producer, db)
     check_client = CwClient.from_settings(settings, ExchangeRecorder("connectwise", SERVICE, codec, producer))
-    checker = threading.Thread(target=BalanceCheck(settings.postgres_url, check_client, codec, producer).run,
+    checker = threading.Thread(target=BalanceCheck(db, check_client, codec, producer).run,
                                args=(stop,), name="balance-check", daemon=True)
     checker.start()
     try:
@@ -91,7 +92,7 @@ def work(settings: Settings, stop: threading.Event) -> None:
     finally:
         stop.set()
         checker.join(10)
-        ledger.close()
+        db.close()
         client.close()
         check_client.close()
         producer.flush(10)

@@ -16,7 +16,7 @@ from typing import Callable
 from prometheus_client import Gauge
 
 from ..common.codec import Codec
-from ..common.db import connect
+from ..common.database import Database
 from ..common.topics import SYNC_EXCEPTIONS
 from ..integrations.connectwise.client import CwClient, cond
 from . import balance_store as store
@@ -61,13 +61,13 @@ def difference_event(row: InvoiceBalance, first_seen: datetime) -> dict:
 
 
 class BalanceCheck:
-    def __init__(self, postgres_url: str, client: CwClient, codec: Codec, producer,
+    def __init__(self, db: Database, client: CwClient, codec: Codec, producer,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        self.url, self.client, self.codec, self.producer, self.clock = postgres_url, client, codec, producer, clock
+        self.db, self.client, self.codec, self.producer, self.clock = db, client, codec, producer, clock
 
     def due(self) -> dict[str, datetime]:
         """Organisations whose payment cycle finished after their last check."""
-        with connect(self.url) as conn:
+        with self.db.connection() as conn:
             finished, checked = store.finished_cycles(conn), store.last_checks(conn)
         return {org: at for org, at in finished.items()
                 if org not in checked or checked[org]["cycle_finished_at"] is None
@@ -83,7 +83,7 @@ class BalanceCheck:
 
     def refresh_connectwise(self) -> int:
         """Reads the ConnectWise invoices changed since the last refresh (all of them the first time)."""
-        with connect(self.url, autocommit=True) as conn:
+        with self.db.connection() as conn:
             cursor = store.cw_cursor(conn) or EPOCH
             since = cond("lastUpdated", ">", max(cursor - OVERLAP, EPOCH))
             read = 0
@@ -96,7 +96,7 @@ class BalanceCheck:
         return read
 
     def check(self, organisation_id: str, cycle_finished_at: datetime | None = None) -> list[InvoiceBalance]:
-        with connect(self.url, autocommit=True) as conn:
+        with self.db.connection() as conn:
             rows = store.balance_rows(conn, organisation_id)
             found = differing(rows)
             total = organisation_total(rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from ..common.db import connect
+from ..common.database import Database
 from ..mapping.contacts import ContactMatch, match_contact
 from ..mapping.history import config_version
 from ..mapping.model import Contact
@@ -21,15 +21,15 @@ from .xero_money import XeroMoney
 
 
 class ContactCheck:
-    def __init__(self, postgres_url: str):
-        self.url = postgres_url
+    def __init__(self, db: Database):
+        self.db = db
         self._version: int | None = None
         self._orgs: dict[str, tuple[dict[str, str], list[Contact]]] = {}
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
         """Reloads the contact tables when the configuration changed (one query when it did not)."""
-        with self._lock, connect(self.url) as conn:
+        with self._lock, self.db.connection() as conn:
             version = config_version(conn)
             if version == self._version:
                 return

@@ -16,7 +16,7 @@ from decimal import Decimal
 import psycopg
 
 from ..common import echo
-from ..common.db import connect
+from ..common.database import Database
 from ..common.record_kinds import RecordKind
 from ..common.record_status import StatusChange, record_changes
 from .match import Applied
@@ -40,32 +40,28 @@ def _in_flight(row: dict) -> InFlight:
 
 
 class PostgresLedger:
-    def __init__(self, url: str):
-        self.url = url
-        self._conn: psycopg.Connection | None = None
+    def __init__(self, db: Database):
+        self.db = db
 
-    @property
-    def conn(self) -> psycopg.Connection:
-        # Postgres restarted or the network blipped: the failed call raised, the next one reconnects.
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self.url, autocommit=True)
-        return self._conn
+    def _rows(self, sql: str, params=None) -> list[dict]:
+        with self.db.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+    def _run(self, sql: str, params) -> None:
+        with self.db.connection() as conn:
+            conn.execute(sql, params)
 
     # --- reading ------------------------------------------------------------------------
 
     def states(self, keys: list[Key]) -> dict[Key, PaymentState]:
         orgs, ids = _pairs(keys)
         states = {key: PaymentState() for key in keys}
-        for row in self.conn.execute(
+        for row in self._rows(
                 "select organisation_id, xero_payment_id, xero_updated_at from matcher_payments"
                 " where (organisation_id, xero_payment_id) in (select * from unnest(%s::text[], %s::text[]))",
                 (orgs, ids)):
             states[(row["organisation_id"], row["xero_payment_id"])].version = row["xero_updated_at"]
-        for row in self.conn.execute(
+        for row in self._rows(
                 f"select {_ROW} from cw_payment_applications where state <> 'reversed'"
                 " and (organisation_id, xero_payment_id) in (select * from unnest(%s::text[], %s::text[]))",
                 (orgs, ids)):
@@ -85,7 +81,9 @@ class PostgresLedger:
             if marked is not None:
                 found[money.key] = f"ConnectWise {marked[0]} {marked[1]}"
         unmarked = [m.key for m in moneys if m.key not in found]
-        for key in written_by_writer(self.conn, unmarked):
+        with self.db.connection() as conn:
+            written = written_by_writer(conn, unmarked)
+        for key in written:
             found[key] = "a ConnectWise payment (the writer's ledger holds this Xero payment)"
         return found
 
@@ -94,7 +92,7 @@ class PostgresLedger:
         by_xero = [(k[0], xero_id) for k, (xero_id, _) in wanted.items() if xero_id]
         if by_xero:
             # The writer's ledger: the Xero invoice this product wrote for a ConnectWise invoice.
-            written = {(r["organisation_id"], r["xero_id"]): int(r["cw_id"]) for r in self.conn.execute(
+            written = {(r["organisation_id"], r["xero_id"]): int(r["cw_id"]) for r in self._rows(
                 "select organisation_id, xero_id, cw_id from xero_ledger where record_type = 'invoice'"
                 " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))", _pairs(by_xero))}
             for key, (xero_id, _) in wanted.items():
@@ -104,7 +102,7 @@ class PostgresLedger:
         if numbers:
             # Invoices ingest has seen, routed to the payment's organisation (or not routed yet).
             by_number: dict[tuple[str, str | None], int] = {}
-            for r in self.conn.execute(
+            for r in self._rows(
                     "select cw_id, record_number, organisation_id from sync_records where record_type = 'invoice'"
                     " and record_number = any(%s)", (numbers,)):
                 by_number[(r["record_number"], r["organisation_id"])] = int(r["cw_id"])
@@ -119,7 +117,7 @@ class PostgresLedger:
     def applied_on(self, cw_invoice_ids: list[int]) -> dict[int, Decimal]:
         if not cw_invoice_ids:
             return {}
-        return {r["cw_invoice_id"]: r["total"] for r in self.conn.execute(
+        return {r["cw_invoice_id"]: r["total"] for r in self._rows(
             "select cw_invoice_id, sum(amount) as total from cw_payment_applications where state = 'applied'"
             " and cw_invoice_id = any(%s) group by cw_invoice_id", (cw_invoice_ids,))}
 
@@ -127,15 +125,15 @@ class PostgresLedger:
         """The bulk form of `echo.created_by_matcher`."""
         if not cw_payment_ids:
             return set()
-        return {r["cw_payment_id"] for r in self.conn.execute(
+        return {r["cw_payment_id"] for r in self._rows(
             "select cw_payment_id from cw_payment_applications where cw_payment_id = any(%s)", (cw_payment_ids,))}
 
     def in_flight(self) -> list[InFlight]:
-        return [_in_flight(r) for r in self.conn.execute(
+        return [_in_flight(r) for r in self._rows(
             f"select {_ROW} from cw_payment_applications where state in ('applying', 'reversing') order by id")]
 
     def waiting_on(self, cw_invoice_ids: list[int]) -> list[XeroMoney]:
-        return [from_json(r["money"]) for r in self.conn.execute(
+        return [from_json(r["money"]) for r in self._rows(
             "select money from matcher_payments where outcome = 'raised' and exception_kind = 'unmatched_payment'"
             " and cw_invoice_id = any(%s) order by xero_updated_at", (cw_invoice_ids,))]
 
@@ -144,24 +142,24 @@ class PostgresLedger:
     def intend(self, intents: list[tuple[XeroMoney, int, Decimal, int]]) -> list[int]:
         columns = list(zip(*[(m.organisation_id, m.payment_id, m.invoice_id, invoice_id, amount, m.payment_date, highest)
                              for m, invoice_id, amount, highest in intents]))
-        rows = self.conn.execute(
+        rows = self._rows(
             "insert into cw_payment_applications (organisation_id, xero_payment_id, xero_invoice_id, cw_invoice_id,"
             " amount, payment_date, max_cw_payment_before, state) select *, 'applying' from unnest(%s::text[],"
             " %s::text[], %s::text[], %s::bigint[], %s::numeric[], %s::date[], %s::bigint[])"
-            " returning id, organisation_id, xero_payment_id", [list(c) for c in columns]).fetchall()
+            " returning id, organisation_id, xero_payment_id", [list(c) for c in columns])
         ids = {(r["organisation_id"], r["xero_payment_id"]): r["id"] for r in rows}  # one live row per payment
         return [ids[m.key] for m, _, _, _ in intents]
 
     def applied(self, done: list[tuple[int, int]]) -> None:
         if done:
-            self.conn.execute(
+            self._run(
                 "update cw_payment_applications a set state = 'applied', cw_payment_id = d.pid, updated_at = now()"
                 " from unnest(%s::bigint[], %s::bigint[]) as d(id, pid) where a.id = d.id and a.state = 'applying'",
                 ([row for row, _ in done], [pid for _, pid in done]))
 
     def forget(self, row_ids: list[int]) -> None:
         if row_ids:
-            self.conn.execute("delete from cw_payment_applications where id = any(%s) and state = 'applying'",
+            self._run("delete from cw_payment_applications where id = any(%s) and state = 'applying'",
                               (row_ids,))
 
     def reversing(self, row_ids: list[int]) -> None:
@@ -172,7 +170,7 @@ class PostgresLedger:
 
     def _set_state(self, row_ids: list[int], state: str) -> None:
         if row_ids:
-            self.conn.execute("update cw_payment_applications set state = %s, updated_at = now() where id = any(%s)",
+            self._run("update cw_payment_applications set state = %s, updated_at = now() where id = any(%s)",
                               (state, row_ids))
 
     def record(self, outcomes: list[Outcome]) -> None:
@@ -185,8 +183,8 @@ class PostgresLedger:
              "exception_kind": o.exception.kind if o.exception else None, "note": o.note,
              "cw_invoice_id": o.target.id if o.target else None, "xero_invoice_id": o.money.invoice_id,
              "amount": str(o.money.amount), "money": to_json(o.money)} for o in outcomes])
-        with self.conn.transaction():
-            self.conn.execute(
+        with self.db.unit_of_work() as conn:
+            conn.execute(
                 "insert into matcher_payments (organisation_id, xero_payment_id, xero_updated_at, outcome,"
                 " exception_kind, note, cw_invoice_id, xero_invoice_id, amount, money) select * from"
                 " jsonb_to_recordset(%s::jsonb) as d(organisation_id text, xero_payment_id text,"
@@ -197,12 +195,12 @@ class PostgresLedger:
                 " cw_invoice_id = excluded.cw_invoice_id, xero_invoice_id = excluded.xero_invoice_id,"
                 " amount = excluded.amount, money = excluded.money, decided_at = now()"
                 " where matcher_payments.xero_updated_at <= excluded.xero_updated_at", (decided,))
-            record_changes(self.conn, [_status_change(o) for o in outcomes])
+            record_changes(conn, [_status_change(o) for o in outcomes])
             settled = [o.money for o in outcomes if o.settles]
             if settled:
                 # The alerts service owns exceptions; this marks the payment's own ones resolved, as the
                 # admin API's resolve does, once the matcher has settled it after all.
-                self.conn.execute(
+                conn.execute(
                     "update exceptions set status = 'resolved', resolved_at = now(), resolved_by = 'matcher'"
                     " where status = 'open' and record_type = %s and kind = any(%s)"
                     " and (organisation_id, record_id) in (select * from unnest(%s::text[], %s::text[]))",

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import uvicorn
 
+from services.common.database import Database
 from services.common.db import connect
 from services.common.echo import created_by_matcher, matcher_in_flight, written_by_writer, xero_reference
 from services.common.lifecycle import Event
@@ -82,9 +83,8 @@ def ledger(fresh_database):
                      " ('adelaide', 'contact-1', 'Pinnacle Engineering Co', 'PE0001')")
         conn.execute("insert into xero_ledger (organisation_id, record_type, cw_id, xero_id) values"
                      " ('adelaide', 'invoice', %s, 'xinv-1')", (str(INVOICE),))
-    store = PostgresLedger(fresh_database)
-    yield store
-    store.close()
+    with Database(fresh_database) as db:
+        yield PostgresLedger(db)
 
 
 def balance(state: CwState, invoice_id: int = INVOICE) -> Decimal:
@@ -161,7 +161,7 @@ def test_ledger_finds_targets_echoes_and_records_outcomes(ledger, fresh_database
 
 def test_engine_over_real_parts_settles_an_answer_lost_after_the_payment_landed(cw, ledger, fresh_database):
     gateway, state, wrapper = cw
-    customers = ContactCheck(fresh_database)
+    customers = ContactCheck(ledger.db)
     customers.refresh()
     matcher = Matcher(ledger, gateway, customers)
     before = balance(state)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from prometheus_client import REGISTRY
 
+from services.common.database import Database
 from services.common.db import connect
 from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS
@@ -68,7 +69,7 @@ def cycle_finished(db: str, org: str, at: datetime) -> None:
 def test_a_difference_is_raised_once_it_outlives_a_cycle_and_resolved_when_gone(cw_sim, fresh_database, books,
                                                                                 kafka_bootstrap, codec):
     org, client = books, cw_sim.client()
-    check = BalanceCheck(fresh_database, client, codec, make_producer(kafka_bootstrap))
+    check = BalanceCheck(Database(fresh_database), client, codec, make_producer(kafka_bootstrap))
     assert check.run_due() == []  # no payment cycle yet
     cycle_finished(fresh_database, org, T1)
     assert check.run_due() == [org] and check.run_due() == []  # once per cycle
