@@ -1,0 +1,113 @@
+"""Callbacks gathered into few fetches. Pure: the caller passes the time.
+
+A ConnectWise callback says only that one record changed. A burst (an import, a
+bulk edit, a batch of payments) sends one per record, so hints are gathered for a
+short window and their records fetched together (`id in (...)`, a page of up to
+1,000 at once) instead of one call each. The same record hinted twice in a window
+is fetched once.
+
+A record whose previous change is still on its way to Xero (emitted and not yet
+written) waits for that write, so two versions of one record never race to the
+writer; it waits at most `max_wait` seconds (a writer that is down must not hold
+ConnectWise's edits back for ever: the writer orders writes of a record anyway).
+
+Each hint remembers where it came from (partition, offset), so the consumer
+commits only offsets whose hints are fetched: a crash loses none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Hint:
+    cw_type: str  # normalised callback type: invoice, purchaseorder
+    cw_id: int
+
+
+@dataclass
+class _Pending:
+    first_seen: float
+    ready_at: float
+    origins: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) of each callback
+    waiting_since: float | None = None  # when it started waiting for a write in flight
+
+
+class Coalescer:
+    def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5):
+        if window <= 0:
+            raise ValueError("window: must be positive")
+        self.window, self.max_batch, self.max_wait, self.recheck = window, max_batch, max_wait, recheck
+        self._pending: dict[Hint, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, hint: Hint) -> bool:
+        return hint in self._pending
+
+    def add(self, hint: Hint, now: float, origin: tuple[int, int] | None = None) -> None:
+        pending = self._pending.get(hint)
+        if pending is None:
+            pending = self._pending[hint] = _Pending(now, now + self.window)
+        if origin is not None:
+            pending.origins.append(origin)
+
+    def next_due(self) -> float | None:
+        """When the earliest pending hint is ready, or None when there is none."""
+        return min((p.ready_at for p in self._pending.values()), default=None)
+
+    def due(self, now: float) -> bool:
+        ready = sum(1 for p in self._pending.values() if p.ready_at <= now)
+        fresh = sum(1 for p in self._pending.values() if p.waiting_since is None)
+        return ready > 0 or fresh >= self.max_batch
+
+    def take(self, now: float) -> list[Hint]:
+        """The hints to fetch now: once any is ready, every fresh one goes with it (fetching a
+        record early costs nothing); those waiting for a write go only when their recheck is due.
+        They stay pending (with their origins) until `done`."""
+        if not self.due(now):
+            return []
+        return sorted(h for h, p in self._pending.items() if p.waiting_since is None or p.ready_at <= now)[
+            :self.max_batch]
+
+    def wait_for_write(self, hints: list[Hint], now: float) -> list[Hint]:
+        """Puts back hints whose record has a write in flight, to look again shortly; returns
+        those that have waited `max_wait` already, to be fetched anyway."""
+        overdue = []
+        for hint in hints:
+            pending = self._pending[hint]
+            if pending.waiting_since is None:
+                pending.waiting_since = now
+            if now - pending.waiting_since >= self.max_wait:
+                overdue.append(hint)
+            else:
+                pending.ready_at = now + self.recheck
+        return overdue
+
+    def done(self, hints: list[Hint]) -> None:
+        """These were fetched (or given up on): forget them."""
+        for hint in hints:
+            self._pending.pop(hint, None)
+
+    def retry_later(self, hints: list[Hint], now: float, delay: float) -> None:
+        """A fetch failed (ConnectWise or Postgres away): try these again after `delay`."""
+        for hint in hints:
+            if hint in self._pending:
+                self._pending[hint].ready_at = now + delay
+
+    def uncommitted(self) -> dict[int, int]:
+        """partition -> the lowest offset whose hint is still pending (nothing at or after it
+        may be committed)."""
+        lowest: dict[int, int] = {}
+        for pending in self._pending.values():
+            for partition, offset in pending.origins:
+                if offset < lowest.get(partition, offset + 1):
+                    lowest[partition] = offset
+        return lowest
+
+
+def commit_positions(consumed: dict[int, int], pending: dict[int, int]) -> dict[int, int]:
+    """The offset to commit per partition: after the last consumed message, or at the first
+    hint still pending, whichever is lower. `consumed` is partition -> last offset read."""
+    return {partition: min(last + 1, pending.get(partition, last + 1)) for partition, last in consumed.items()}
