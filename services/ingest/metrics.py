@@ -9,6 +9,6 @@ CYCLE_SECONDS = Histogram("cz_ingest_cycle_seconds", "Duration of an ingest cycl
 LAST_SUCCESS = Gauge("cz_ingest_last_cycle_success_timestamp_seconds", "When the last successful cycle ended",
                      ["record_type"])
 CALLBACK_HINTS = Counter("cz_ingest_callback_hints_total", "ConnectWise callbacks taken from the receivers, by what "
-                         "became of them (fetched, coalesced into another, waited for a write, dropped)", ["outcome"])
+                         "became of them (fetched, waited for a write in flight)", ["outcome"])
 CALLBACK_MISSES = Counter("cz_callback_misses_total", "Records a scheduled cycle found changed while callbacks are "
                           "on: changes no callback brought", ["record_type"])

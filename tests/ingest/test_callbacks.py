@@ -17,12 +17,12 @@ from prometheus_client import REGISTRY
 
 from services.common.database import Database
 from services.common.exchanges import ExchangeRecorder
+from services.common.hint_window import HintWindow
 from services.common.kafka import make_producer
 from services.common.receiver_urls import cw_callback_url
 from services.common.topics import CW_CALLBACKS
-from services.ingest.callback_consumer import CallbackConsumer
+from services.ingest.callback_consumer import Hint, callback_consumer
 from services.ingest.callback_fetch import fetch_hinted
-from services.ingest.callback_hints import Coalescer, Hint
 from services.ingest.callback_registration import is_ours, register, registered, unregister
 from services.ingest.callback_store import CallbackStore
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
@@ -110,7 +110,7 @@ def test_a_burst_of_callbacks_costs_at_most_a_call_per_25_records(cw_sim, kafka_
     burst = [i for i in invoices_of(cw_sim, False) + invoices_of(cw_sim, True) if cw_sim.state.products_of.get(i)]
     for invoice_id in burst:
         bump(cw_sim, invoice_id)
-    coalescer = Coalescer(window=0.5)
+    coalescer = HintWindow(window=0.5)
     for offset, invoice_id in enumerate(burst + burst[:50]):  # some twice, as ConnectWise may send them
         coalescer.add(Hint("invoice", invoice_id), 0.0, (0, offset))
     hinted = coalescer.take(0.5)
@@ -153,7 +153,7 @@ def test_the_consumer_waits_for_a_write_in_flight_and_commits_only_what_it_fetch
     bump(cw_sim, free)
     consumer = hints_consumer(kafka_bootstrap)
     producer = make_producer(kafka_bootstrap)
-    worker = CallbackConsumer(p, store, codec, Coalescer(window=0.2, recheck=0.2))
+    worker = callback_consumer(p, store, codec, HintWindow(window=0.2, recheck=0.2))
     stop = threading.Event()
     since = end_offsets(kafka_bootstrap, "cw.invoices.v1")
     HintQueue(kafka_bootstrap, codec).put(CW_CALLBACKS, [hint(busy), hint(free), hint(free)])
@@ -165,12 +165,12 @@ def test_the_consumer_waits_for_a_write_in_flight_and_commits_only_what_it_fetch
         time.sleep(2.0)
         first = read_since(kafka_bootstrap, codec, "cw.invoices.v1", since, idle=0.5)
         assert [(e["cw_id"], e["trigger"]) for e in first] == [(free, "CALLBACK")]
-        assert Hint("invoice", busy) in worker.coalescer and worker.coalescer.uncommitted()  # held, offset too
+        assert Hint("invoice", busy) in worker.window and worker.window.uncommitted()  # held, offset too
         with psycopg.connect(fresh_database, autocommit=True) as conn:  # the write lands
             conn.execute("update sync_records set status = 'synced' where record_type = 'invoice' and cw_id = %s",
                          (str(busy),))
         deadline = time.monotonic() + 10
-        while Hint("invoice", busy) in worker.coalescer and time.monotonic() < deadline:
+        while Hint("invoice", busy) in worker.window and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
     finally:

@@ -1,5 +1,6 @@
-"""Callbacks gathered into few fetches, offsets committed only behind what is fetched, the
-money check that spares a call per invoice, and the callback registration plan. Pure."""
+"""Hints gathered into few fetches, offsets committed only behind what is fetched; for
+ConnectWise callbacks, the money check that spares a call per invoice and the
+registration plan. Pure."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,14 +9,15 @@ import pytest
 
 from services.common.receiver_urls import cw_callback_url
 from services.ingest.callback_fetch import money_moved
-from services.ingest.callback_hints import Coalescer, Hint, commit_positions
+from services.common.hint_window import HintWindow, commit_positions
+from services.ingest.callback_consumer import Hint
 from services.ingest.callback_registration import DESCRIPTION, plan
 
 INV = [Hint("invoice", i) for i in range(1, 6)]
 
 
 def test_hints_wait_for_the_window_and_the_same_record_is_fetched_once():
-    c = Coalescer(window=0.5)
+    c = HintWindow(window=0.5)
     c.add(INV[0], 10.0, (0, 1))
     c.add(INV[1], 10.2, (1, 7))
     c.add(INV[0], 10.3, (2, 4))  # the same record again: one fetch
@@ -27,14 +29,14 @@ def test_hints_wait_for_the_window_and_the_same_record_is_fetched_once():
 
 
 def test_a_full_batch_goes_before_the_window_ends():
-    c = Coalescer(window=5.0, max_batch=3)
+    c = HintWindow(window=5.0, max_batch=3)
     for i, hint in enumerate(INV[:3]):
         c.add(hint, 1.0 + i / 100)
     assert c.due(1.1) and c.take(1.1) == INV[:3]
 
 
 def test_a_record_with_a_write_in_flight_waits_for_it_but_not_for_ever():
-    c = Coalescer(window=0.5, max_wait=30.0, recheck=1.0)
+    c = HintWindow(window=0.5, max_wait=30.0, recheck=1.0)
     c.add(INV[0], 0.0, (0, 1))
     c.add(INV[1], 0.0, (0, 2))
     assert c.take(0.5) == [INV[0], INV[1]]
@@ -54,7 +56,7 @@ def test_a_record_with_a_write_in_flight_waits_for_it_but_not_for_ever():
 
 
 def test_a_failed_fetch_is_tried_again_later():
-    c = Coalescer(window=0.5)
+    c = HintWindow(window=0.5)
     c.add(INV[0], 0.0)
     assert c.take(0.5) == [INV[0]]
     c.retry_later([INV[0]], 0.5, 4.0)

@@ -1,28 +1,25 @@
-"""Callbacks gathered into few fetches. Pure: the caller passes the time.
+"""Hints gathered into few fetches. Pure: the caller passes the time.
 
-A ConnectWise callback says only that one record changed. A burst (an import, a
-bulk edit, a batch of payments) sends one per record, so hints are gathered for a
-short window and their records fetched together (`id in (...)`, a page of up to
-1,000 at once) instead of one call each. The same record hinted twice in a window
-is fetched once.
+A ConnectWise callback or a Xero webhook event says only that one record changed,
+and a burst (an import, a bulk edit, a batch of payments) sends one per record. So
+hints are gathered for a short window and their records fetched together (a page
+of ids at once) instead of one call each; the same record hinted twice in a window
+is fetched once. A hint is any hashable, orderable key naming a record.
 
 A record whose previous change is still on its way to Xero (emitted and not yet
-written) waits for that write, so two versions of one record never race to the
-writer; it waits at most `max_wait` seconds (a writer that is down must not hold
-ConnectWise's edits back for ever: the writer orders writes of a record anyway).
+written) waits for that write, so two versions of one record never race, and
+what Xero shows is not mistaken for someone else's doing; it waits at most
+`max_wait` seconds (a writer that is down must not hold everything back for ever).
 
 Each hint remembers where it came from (partition, offset), so the consumer
-commits only offsets whose hints are fetched: a crash loses none.
+commits only offsets whose hints are done: a crash loses none.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Hashable
 
-
-@dataclass(frozen=True, order=True)
-class Hint:
-    cw_type: str  # normalised callback type: invoice, purchaseorder
-    cw_id: int
+Hint = Hashable  # orderable too: hints are handed over sorted
 
 
 @dataclass
@@ -33,7 +30,7 @@ class _Pending:
     waiting_since: float | None = None  # when it started waiting for a write in flight
 
 
-class Coalescer:
+class HintWindow:
     def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5):
         if window <= 0:
             raise ValueError("window: must be positive")
