@@ -25,7 +25,8 @@ from ..common.codec import Codec
 from ..common.db import connect
 from ..common.health import HealthChecks, kafka_check, postgres_check
 from ..common.http_app import add_health_routes, bearer_auth
-from ..common.kafka import consume_batches, make_consumer, make_producer, message_context
+from ..common.consumer_policy import run_consumer
+from ..common.kafka import make_consumer, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
@@ -83,28 +84,12 @@ class ExceptionRecorder:
         return poison
 
     def run(self, stop: threading.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            consumer = make_consumer(self.settings.kafka_bootstrap, self.group,
-                                     [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name], self.settings.session_timeout_ms)
-            producer = make_producer(self.settings.kafka_bootstrap)
-            self.running = True
-            try:
-                consume_batches(consumer, self.handle, producer, SERVICE, stop.is_set, max_batch=200)
-            except Exception as exc:
-                failures += 1
-                pause = min(0.5 * 2 ** failures, 30.0)
-                log.error("alerts consumer failed, restarting in %.1fs: %s", pause, exc)
-                stop.wait(pause)
-            else:
-                failures = 0
-            finally:
-                self.running = False
-                try:
-                    consumer.close()
-                except Exception:  # a broken consumer is being replaced anyway
-                    pass
-                producer.flush(5)
+        def subscribed():
+            return make_consumer(self.settings.kafka_bootstrap, self.group,
+                                 [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name], self.settings.session_timeout_ms)
+
+        run_consumer(SERVICE, self.settings.kafka_bootstrap, subscribed, self.handle, stop, max_batch=200,
+                     on_running=lambda running: setattr(self, "running", running))
 
 
 class Notifier:

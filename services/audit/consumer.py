@@ -15,7 +15,8 @@ from confluent_kafka import Message
 from prometheus_client import Counter, Gauge, Histogram
 
 from ..common.codec import Codec
-from ..common.kafka import consume_batches, make_consumer, make_producer, message_context
+from ..common.consumer_policy import Unavailable, run_consumer
+from ..common.kafka import make_consumer, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.settings import Settings
 from ..common.topics import ALL_TOPICS
@@ -40,7 +41,6 @@ class AuditConsumer:
         self.settings, self.store, self.codec = settings, store, codec
         self.group, self.topics, self.max_batch = group or settings.audit_group, topics or audited_topics(), max_batch
         self.running = False
-        self.last_batch_at = 0.0
 
     def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
         """Stores a batch; returns the poison messages. Raises if the store is down,
@@ -66,9 +66,10 @@ class AuditConsumer:
         started = time.perf_counter()
         try:
             self.store.insert(rows)
-        except Exception:
-            if self.store.ping() is not None:
-                raise  # the store is down: retry the batch later, lose nothing
+        except Exception as exc:
+            problem = self.store.ping()
+            if problem is not None:  # the store is down: retry the batch later, lose nothing
+                raise Unavailable(f"audit store: {problem}") from exc
             # The store is up, so a row itself is bad: find it, park it, keep the rest.
             bad = []
             for row, msg in zip(rows, sources):
@@ -85,33 +86,15 @@ class AuditConsumer:
         return []
 
     def run(self, stop: threading.Event) -> None:
-        """Consumes until `stop` is set; a failure rebuilds the consumer, which
-        resumes from the last committed offsets, after a growing pause."""
-        failures = 0
-        while not stop.is_set():
-            consumer = make_consumer(self.settings.kafka_bootstrap, self.group, self.topics,
-                                     self.settings.session_timeout_ms)
-            producer = make_producer(self.settings.kafka_bootstrap)
-            self.running = True
-            started = time.monotonic()
-            try:
-                consume_batches(consumer, self._logged_handle, producer, SERVICE, stop.is_set, max_batch=self.max_batch)
-            except Exception as exc:
-                failures = 1 if self.last_batch_at > started else failures + 1  # worked for a while: start over
-                pause = min(0.5 * 2 ** failures, 30.0)
-                log.error("audit consumer failed, restarting in %.1fs: %s", pause, exc, exc_info=True)
-                stop.wait(pause)
-            finally:
-                self.running = False
-                try:
-                    consumer.close()
-                except Exception:  # closing a broken consumer may fail too; it is being replaced
-                    pass
-                producer.flush(5)
+        """Consumes until `stop` is set, under the one error policy (`common/consumer_policy.py`)."""
+        def subscribed():
+            return make_consumer(self.settings.kafka_bootstrap, self.group, self.topics, self.settings.session_timeout_ms)
+
+        run_consumer(SERVICE, self.settings.kafka_bootstrap, subscribed, self._logged_handle, stop,
+                     max_batch=self.max_batch, on_running=lambda running: setattr(self, "running", running))
 
     def _logged_handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
         poison = self.handle(msgs)
-        self.last_batch_at = time.monotonic()
         for msg, error in poison:
             log.warning("undecodable message: %s", error, extra=message_context(msg))
         return poison

@@ -3,17 +3,18 @@
 Topics are declared in `topics.py` and already exist (the supervisor creates
 them), so Faust must not declare or re-partition them. Values travel as raw
 bytes and go through the one `Codec`; a message the handler cannot process is
-parked in the topic's dead-letter topic with its error and origin, and the
-stream goes on.
+handled under the one error policy of `consumer_policy.py`.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Awaitable, Callable
 
 import faust
 
-from .codec import Codec
+from .codec import Codec, FramingError
+from .consumer_policy import ATTEMPTS, Verdict, pause, verdict
 from .dead_letter import dead_letter_headers
 from .logs import logging_config
 from .metrics import MESSAGES, POISON
@@ -59,31 +60,46 @@ def message_context(message) -> dict:
 
 
 def decoded_agent(app: faust.App, topic: Topic, codec: Codec, handler: Handler, service: str, concurrency: int = 1):
-    """Registers an agent that decodes each message and calls `handler`.
-
-    Any exception from decoding or the handler sends the message to `<topic>.dlq`.
-    Handlers retry what is transient themselves; an exception here means the
-    message itself is bad.
-    """
+    """Registers an agent that decodes each message and calls `handler`, under the one
+    error policy (`consumer_policy.py`): an outage is waited out and the message tried
+    again, never lost; a message that keeps failing goes to `<topic>.dlq`; a fatal error
+    stops the service."""
     source = raw_topic(app, topic)
     dlq = app.topic(topic.dlq, partitions=1, key_serializer="raw", value_serializer="raw")
 
-    async def agent(stream):
-        async for event in stream.events():
-            message = event.message
-            ctx = message_context(message)
+    async def handle(event) -> None:
+        message = event.message
+        ctx = message_context(message)
+        attempts, outages = 0, 0
+        while True:
             try:
                 name, record = codec.decode(event.value)
                 await handler(name, record, ctx)
                 MESSAGES.labels(service=service, topic=topic.name).inc()
+                return
             except Exception as exc:
+                judged = verdict(exc)
+                if judged is Verdict.STOP:
+                    raise
+                if judged is Verdict.RETRY:
+                    outages += 1
+                    wait = pause(outages)
+                    log.warning("outage, trying again in %.1fs: %s", wait, exc, extra=ctx)
+                    await asyncio.sleep(wait)
+                    continue
+                attempts += 1
+                if attempts < ATTEMPTS and not isinstance(exc, FramingError):
+                    continue
                 POISON.labels(service=service, topic=topic.name).inc()
                 log.warning("parking poison message: %s", exc, extra=ctx, exc_info=not isinstance(exc, ValueError))
-                await dlq.send(
-                    key=message.key,
-                    value=event.value,
-                    headers=dead_letter_headers(exc, message.topic, message.partition, message.offset, service),
-                )
+                await dlq.send(key=message.key, value=event.value,
+                               headers=dead_letter_headers(exc, message.topic, message.partition, message.offset,
+                                                           service))
+                return
+
+    async def agent(stream):
+        async for event in stream.events():
+            await handle(event)
 
     agent.__name__ = f"{service}_{topic.name.replace('.', '_')}"
     return app.agent(source, name=agent.__name__, concurrency=concurrency)(agent)

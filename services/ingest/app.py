@@ -12,7 +12,8 @@ from ..integrations.connectwise.client import CwClient
 from ..common.database import Database
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
+from ..common.consumer_policy import run_consumer
+from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
 from ..common.settings import Settings
 from ..common.topics import SYNC_COMMANDS
 from .commands import CommandHandler
@@ -58,13 +59,13 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
                           **({"overlap": overlap} if overlap is not None else {}))
     handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
                              xero_payments=make_xero_payments(settings, codec, producer))
-    consumer = commands_consumer(settings)
 
     def consume() -> None:
         try:
             # consume() waits for a full batch or the timeout, so a short timeout keeps a
             # lone force-sync command from waiting half a second for company.
-            consume_batches(consumer, handler.handle, producer, "ingest", stop.is_set, max_batch=50, poll_timeout=0.05)
+            run_consumer("ingest", settings.kafka_bootstrap, lambda: commands_consumer(settings), handler.handle,
+                         stop, max_batch=50, poll_timeout=0.05)
         except Exception:
             log.exception("commands consumer stopped")
             stop.set()
@@ -76,6 +77,5 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     finally:
         stop.set()
         thread.join(10)
-        consumer.close()
         producer.flush(10)
         db.close()

@@ -11,9 +11,7 @@ import threading
 from datetime import datetime, timezone
 
 import faust
-import psycopg
 from prometheus_client import Counter
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ..common.codec import Codec
 from ..common.database import Database
@@ -82,19 +80,11 @@ class MappingSource:
             return written_to(conn, record_type, cw_id)
 
 
-async def postgres_call(fn, *args, max_wait: float = 30.0):
-    """Runs a Postgres call in a thread, retrying while the database is unreachable.
-
-    An outage must hold the record back, never dead-letter it: the stream base
-    parks whatever a handler raises, so transient failures are retried here.
-    """
-    retrying = AsyncRetrying(retry=retry_if_exception_type(psycopg.OperationalError),
-                             wait=wait_exponential_jitter(multiplier=0.2, max=max_wait),
-                             before_sleep=lambda state: log.warning("Postgres unavailable, retrying: %s",
-                                                                    state.outcome.exception()))
-    async for attempt in retrying:
-        with attempt:
-            return await asyncio.to_thread(fn, *args)
+async def postgres_call(fn, *args):
+    """Runs a Postgres call in a thread, off the event loop. An outage raises, and the
+    agent's error policy (`common/consumer_policy.py`) waits it out and tries the record
+    again: it is held back, never dead-lettered."""
+    return await asyncio.to_thread(fn, *args)
 
 
 async def _emit(decision: Decision, send) -> None:

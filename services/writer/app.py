@@ -2,7 +2,8 @@
 
 Why a confluent-kafka batch consumer (`kafka.consume_batches`) and not a Faust
 agent: the writer's unit of work is a batch (up to 50 elements per Xero call,
-several organisations at once), and `consume_batches` hands over whatever has
+several organisations at once), and `consume_batches` (under the one error policy,
+`common/consumer_policy.run_consumer`) hands over whatever has
 arrived and commits offsets only after the handler returns, which here is after
 the ledger transaction is committed and the results are flushed to Kafka. A
 crash anywhere before that redelivers the batch, and the ledger (plus a Xero
@@ -26,7 +27,8 @@ from confluent_kafka import Consumer
 from ..common.codec import Codec, FramingError
 from ..common.database import Database
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
+from ..common.consumer_policy import run_consumer
+from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
 from ..common.record_kinds import MONEY_KINDS
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
@@ -160,15 +162,11 @@ def run(settings: Settings, stop: threading.Event) -> None:
     try:
         settled = service.recover()
         log.info("writer ready: %d pending writes settled from Xero", settled)
-        consumer = make_writer_consumer(settings)
-        try:
-            # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
-            # force-sync of one record should not wait for a batch that is not coming. A backfill
-            # still fills whole batches, since its messages are already there.
-            consume_batches(consumer, service.handle, producer, "writer", stop.is_set,
-                            max_batch=settings.writer_max_batch, poll_timeout=0.05)
-        finally:
-            consumer.close()
+        # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
+        # force-sync of one record should not wait for a batch that is not coming. A backfill
+        # still fills whole batches, since its messages are already there.
+        run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), service.handle, stop,
+                     max_batch=settings.writer_max_batch, poll_timeout=0.05)
     finally:
         service.close()
         producer.flush(10)

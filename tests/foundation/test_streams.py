@@ -1,11 +1,16 @@
-"""The Faust stream base parks poison messages (undecodable, or failing in the handler) and goes on."""
+"""The Faust stream base under the one error policy: an outage is waited out and the message
+handled once; a message that keeps failing is tried a few times, then parked; the stream goes on."""
 import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
+
+from services.common.consumer_policy import ATTEMPTS
 
 from services.common.kafka import make_producer
 from services.common.topics import SYNC_COMMANDS
@@ -32,10 +37,17 @@ def test_faust_agent_dead_letters_poison_and_keeps_processing(kafka_bootstrap, c
         producer = make_producer(kafka_bootstrap)
         producer.produce(SYNC_COMMANDS.name, key=f"garbage-{run}".encode(), value=b"\x00\x00")
         producer.produce(SYNC_COMMANDS.name, key=f"explode-{run}".encode(), value=codec.encode("sync_command", command(f"x-{run}", "explode")))
+        for kind in ("outage", "flaky"):
+            producer.produce(SYNC_COMMANDS.name, key=f"{kind}-{run}".encode(),
+                             value=codec.encode("sync_command", command(f"{kind}-{run}", kind)))
         producer.produce(SYNC_COMMANDS.name, key=f"good-{run}".encode(), value=codec.encode("sync_command", command(f"ok-{run}")))
         producer.flush(10)
         wait_for(lambda: f"ok-{run}" in out.read_text(), 90, what="good command handled after the poison ones")
-        assert f"x-{run}" not in out.read_text()
+        handled = out.read_text().split()
+        assert f"x-{run}" not in handled
+        assert handled.count(f"outage-{run}") == 1 and handled.count(f"flaky-{run}") == 1
+        tries = Counter(Path(f"{out}.attempts").read_text().split())
+        assert (tries[f"x-{run}"], tries[f"outage-{run}"], tries[f"flaky-{run}"]) == (ATTEMPTS, 3, 2)
         parked = {m.key().decode(): dict(m.headers()) for m in read_all(kafka_bootstrap, SYNC_COMMANDS.dlq, 100, timeout=8)
                   if m.key().decode().endswith(run)}
         assert set(parked) == {f"garbage-{run}", f"explode-{run}"}

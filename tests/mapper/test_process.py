@@ -1,5 +1,6 @@
-"""The mapper's per-record step against a real PostgreSQL that goes away and
-comes back: the record waits and is then mapped, never dead-lettered."""
+"""The mapper's per-record step against a real PostgreSQL: an outage raises before
+anything is sent (the agent's error policy waits it out and tries again, see
+tests/foundation/test_streams.py), and the record is mapped once it is back."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ import asyncio
 import psycopg
 import pytest
 
+from services.common.consumer_policy import Verdict, verdict
 from services.common.database import Database
 from services.mapper.app import MappingSource, process
 
@@ -40,6 +42,10 @@ async def test_database_outage_delays_the_record_then_maps_it(fresh_database):
         done.set_result(None)
         return done
 
+    for _ in range(2):  # what the agent's policy does: the outage raises, the record is tried again
+        with pytest.raises(psycopg.OperationalError):
+            await process(invoice("INV-9", 9, location_id=1), source, send)
+        assert sent == [] and verdict(psycopg.OperationalError()) is Verdict.RETRY
     decision = await process(invoice("INV-9", 9, location_id=1), source, send)
     assert source.failures == 0
     assert [(t, k, s) for t, k, s, _ in sent] == [("xero.writes.v1", b"adelaide", "xero_write_request")]

@@ -48,6 +48,12 @@ class CwApiError(Exception):
         what = f"HTTP {status}" if status else "no response"
         super().__init__(f"ConnectWise {method} {url} failed with {what}: {detail}")
 
+    @property
+    def transient(self) -> bool:
+        """ConnectWise out of reach (no answer, 5xx, throttled past every retry): an outage in the
+        consumers' error policy. A 4xx is about the request, and no wait will change it."""
+        return self.status == 0 or self.status >= 500 or self.status == 429
+
     @classmethod
     def from_response(cls, response: httpx.Response) -> "CwApiError":
         code = message = None

@@ -45,6 +45,8 @@ class XeroOrg:
 class XeroUnavailable(Exception):
     """Xero kept failing (5xx, transport errors, 429s) past every retry."""
 
+    transient = True  # an outage, in the consumers' error policy
+
 
 class XeroRequestError(Exception):
     """Xero refused the request as a whole (a 4xx other than 401/429)."""
