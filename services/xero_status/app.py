@@ -1,0 +1,81 @@
+"""Wiring of xero_status: the consumer of verified Xero webhook events
+(`xero.webhooks.v1`), with its Xero client, Postgres pool and producer."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import httpx
+import psycopg
+
+from ..common.codec import Codec
+from ..common.database import Database
+from ..common.db import migrate
+from ..common.exchanges import ExchangeRecorder
+from ..common.hint_consumer import HintConsumer, run_hint_consumer
+from ..common.hint_window import HintWindow
+from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
+from ..common.secrets import SecretBox, secret_key
+from ..common.settings import Settings
+from ..common.topics import XERO_WEBHOOKS
+from ..integrations.xero.auth import PostgresTokenStore, TokenManager
+from ..integrations.xero.client import PacerGate, XeroClient, XeroUnavailable
+from ..integrations.xero.pacing import Limits, Pacer
+from .states import Publisher, StateWork, group_of, read_hint
+from .store import StateStore
+
+log = logging.getLogger(__name__)
+GROUP = "xero-status"
+WINDOW_SECONDS = 0.5  # Xero sends events in batches already; this gathers a batch's stragglers
+
+
+def transient(exc: BaseException) -> bool:
+    return isinstance(exc, (XeroUnavailable, psycopg.OperationalError, ConnectionError, TimeoutError))
+
+
+def xero_client(settings: Settings, recorder: ExchangeRecorder, db: Database) -> XeroClient:
+    """A Xero client as the writer's: tokens rotated through Postgres (shared safely), paced per
+    organisation from Xero's remaining-limit headers, each call counted in the day's usage."""
+    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
+    tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
+                          settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
+    limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
+                    settings.xero_limit_app_per_minute)
+
+    def count_call(organisation_id: str) -> None:
+        with db.connection() as conn:
+            conn.execute("insert into api_usage (organisation_id, day, calls) values"
+                         " (%s, (now() at time zone 'utc')::date, 1) on conflict (organisation_id, day)"
+                         " do update set calls = api_usage.calls + 1", (organisation_id,))
+
+    return XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http, on_call=count_call)
+
+
+def state_consumer(client: XeroClient, store: StateStore, publisher: Publisher, codec: Codec,
+                   window: HintWindow) -> HintConsumer:
+    return HintConsumer("xero_status", XERO_WEBHOOKS, codec, read_hint, group_of, StateWork(client, store, publisher),
+                        window, transient)
+
+
+def work(settings: Settings, stop: threading.Event) -> None:
+    migrate(settings.postgres_url)
+    if not settings.xero_url:
+        log.info("no Xero configured: nothing to follow")
+        stop.wait()
+        return
+    codec = Codec.from_directory()
+    producer = make_producer(settings.kafka_bootstrap)
+    db = Database(settings.postgres_url)
+    client = xero_client(settings, ExchangeRecorder("xero", "xero_status", codec, producer), db)
+    store, publisher = StateStore(db), Publisher(producer, codec)
+    try:
+        run_hint_consumer(
+            "xero_status",
+            lambda: make_consumer(settings.kafka_bootstrap, GROUP, [XERO_WEBHOOKS.name], settings.session_timeout_ms,
+                                  **LOW_LATENCY),
+            lambda: state_consumer(client, store, publisher, codec, HintWindow(WINDOW_SECONDS)),
+            producer, stop)
+    finally:
+        producer.flush(10)
+        client.close()
+        db.close()
