@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from ..alerts import store as exceptions_store
-from ..alerts.compose import links
-from ..audit.params import audit_filters
+from ..common import exceptions as exceptions_store
+from ..common.links import links
+from ..common.audit_query import audit_filters
 from ..common.record_kinds import RECORD_TYPES
 from ..common.database import Database
 from ..common.http_app import bearer_auth

@@ -19,7 +19,7 @@ from confluent_kafka import Message
 from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import Counter, Gauge
 
-from ..audit.entries import event_entry_id
+from ..common.audit_ids import event_entry_id
 from ..common import locks, secrets
 from ..common.codec import Codec
 from ..common.db import connect

@@ -10,24 +10,11 @@ from collections import defaultdict
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from urllib.parse import quote
 
+from ..common.links import links
 from ..common.record_kinds import RECORD_TYPES, RecordKind
 
 SUBJECT_PREFIX = "[Connect Zero]"
-
-
-def audit_link(admin_url: str, entry_id: str | None) -> str | None:
-    return f"{admin_url.rstrip('/')}/api/audit/{quote(entry_id, safe='')}" if entry_id else None
-
-
-def force_sync_link(admin_url: str, record_type: str, record_id: str) -> str:
-    return f"{admin_url.rstrip('/')}/api/records/{quote(record_type, safe='')}/{quote(record_id, safe='')}/force-sync"
-
-
-def links(admin_url: str, exc: dict) -> dict:
-    return {"audit_entry": audit_link(admin_url, exc.get("audit_entry_id")),
-            "force_sync": force_sync_link(admin_url, exc["record_type"], exc["record_id"])}
 
 
 def kind_label(record_type: str) -> str:

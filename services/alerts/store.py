@@ -3,7 +3,7 @@ problem, counted on every repeat, marked when an email named them."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
 import psycopg
 
@@ -47,14 +47,6 @@ def resolve_record(conn: psycopg.Connection, record_type: str, record_id: str, b
     return cur.rowcount
 
 
-def resolve(conn: psycopg.Connection, exception_id: int, by: str) -> dict | None:
-    return conn.execute(
-        f"update exceptions set status = 'resolved', resolved_at = now(), resolved_by = %s "
-        f"where id = %s and status = 'open' returning {_LIST_COLUMNS}",
-        (by, exception_id),
-    ).fetchone()
-
-
 def pending(conn: psycopg.Connection) -> list[Pending]:
     rows = conn.execute(
         "select id, record_type, first_seen from exceptions where status = 'open' and notified_at is null"
@@ -88,21 +80,3 @@ def last_digest(conn: psycopg.Connection) -> date | None:
 
 def record_digest(conn: psycopg.Connection, day: date, count: int) -> None:
     conn.execute("insert into alert_digests (day, exceptions) values (%s, %s) on conflict (day) do nothing", (day, count))
-
-
-def list_exceptions(conn: psycopg.Connection, status: str | None = "open", record_type: str | None = None,
-                    organisation: str | None = None, limit: int = 500) -> list[dict]:
-    clauses, params = [], []
-    for column, value in (("status", status), ("record_type", record_type), ("organisation_id", organisation)):
-        if value:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    where = " and ".join(clauses) or "true"
-    return conn.execute(
-        f"select {_LIST_COLUMNS} from exceptions where {where} order by last_seen desc, id desc limit %s",
-        (*params, limit),
-    ).fetchall()
-
-
-def as_json(row: dict) -> dict:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

@@ -16,7 +16,7 @@ from ..common.health import HealthChecks, kafka_check
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.settings import Settings
 from .consumer import AuditConsumer
-from .params import audit_filters
+from ..common.audit_query import audit_filters
 from .search import QueryError, parse_query
 from .store import AuditStore
 log = logging.getLogger(__name__)

@@ -6,17 +6,15 @@ secret in a log kept for up to a year.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from ..common.audit_ids import event_entry_id
 from ..common.redact import redact_body, redact_headers, redact_text, redact_value
 
 MAX_TEXT = 256 * 1024  # same cut as the exchange recorder: the log is for reading, not archiving
-_ENTRY_NS = uuid.UUID("6f1c1c39-5d0b-4f59-9a57-3f5a1e0c2a11")
 
 # Columns of the audit table, in order; the store and the CSV export use this list.
 COLUMNS = (
@@ -24,13 +22,6 @@ COLUMNS = (
     "customer", "status", "method", "url", "duration_ms", "summary", "error",
     "request_headers", "request_body", "response_headers", "response_body", "payload",
 )
-
-
-def event_entry_id(topic: str, value: bytes) -> str:
-    """Deterministic id of an event's entry: a redelivered message lands on the
-    same id (the store collapses duplicates), and other services (alerts) can
-    link to the entry of an event they consumed without asking the audit service."""
-    return str(uuid.uuid5(_ENTRY_NS, f"{topic}:{hashlib.sha256(value).hexdigest()}"))
 
 
 def _json_default(value: Any) -> Any:

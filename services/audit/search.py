@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Mapping
 
+from ..common.audit_query import DEFAULT_LIMIT, MAX_LIMIT
 from ..common.record_kinds import RECORD_TYPES
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_TERMS = 8
 # Columns searched by `q`; bodies are where a finance user finds an invoice number or an error text.
 TEXT_COLUMNS = ("summary", "url", "customer", "record_id", "error", "request_body", "response_body", "payload")

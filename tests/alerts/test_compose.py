@@ -1,7 +1,8 @@
 """The alert emails' words and links."""
 from datetime import date, datetime, timezone
 
-from services.alerts.compose import digest_email, force_sync_link, immediate_email
+from services.alerts.compose import digest_email, immediate_email
+from services.common.links import force_sync_link
 
 ADMIN = "https://cz.example.com:8080/"
 AT = datetime(2026, 11, 25, 8, 15, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.alerts.app import ExceptionRecorder, Notifier, create_app
-from services.audit.entries import event_entry_id
+from services.common.audit_ids import event_entry_id
 from services.common.db import connect
 from services.common.kafka import make_producer
 from services.common.settings import Settings
