@@ -23,7 +23,7 @@ from ..common.database import Database
 from ..common.http_app import bearer_auth
 from ..common.secrets import admin_token
 from ..common.settings import Settings
-from ..mailbox.store import read_messages
+from ..common.outbox import read_messages
 
 Filters = Annotated[dict, Depends(audit_filters)]
 _TIMEOUT = httpx.Timeout(60.0)  # a page or an entry; a full-text search over a year stays well inside

@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 
 from ..common.logs import configure_logging
 from ..common.settings import load_settings
-from .store import store_message
+from ..common.outbox import store_message
 
 
 class CaptureHandler:

@@ -20,7 +20,7 @@ from services.audit.entries import entry_from_message
 from services.audit.store import ChdbStore
 from services.common.db import connect
 from services.common.settings import Settings
-from services.mailbox.store import store_message
+from services.common.outbox import store_message
 from tests.audit.factories import exchange
 from tests.conftest import free_port
 

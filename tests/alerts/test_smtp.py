@@ -6,7 +6,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.alerts.smtp import SmtpUrlError, is_transient, parse_smtp_url, send
-from services.mailbox.store import read_messages
+from services.common.outbox import read_messages
 from tests.conftest import free_port
 
 

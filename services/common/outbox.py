@@ -1,5 +1,6 @@
-"""The local capture mailbox: every message the SMTP server accepts is kept as
-an .eml file in the data directory, where the admin API's /api/outbox reads it."""
+"""The captured mail: every message the embedded SMTP server (`services/mailbox`) accepts
+is kept as an .eml file in the data directory, where the admin API's /api/outbox reads
+it. The file layout is the contract between the two, kept here."""
 from __future__ import annotations
 
 import email
