@@ -4,11 +4,13 @@ service's `work`, one group at a time (a group is what one fetch can serve);
 offsets are committed only behind hints not yet done, so a crash loses none (they
 come again, and a record that did not change since emits nothing twice).
 
-Errors, as everywhere: an outage (the remote API, Postgres) holds the group's hints
-and tries them again after a growing pause; any other failure of a fetch is logged
-and the hints let go, since the schedule reads every change anyway; a message that
-cannot be read is parked in the dead-letter topic. `work` marks each hint it
-finished with `window.done` and may put hints back with `window.wait_for_write`.
+Errors, under the one policy (consumer_policy.py): an outage (the remote API,
+Postgres, the broker) holds the group's hints and tries them again after a
+growing pause; any other failure of a fetch is logged and the hints let go, since
+the schedule reads every change anyway; a message that cannot be read is parked
+in the dead-letter topic; what a restart cannot fix stops the service. `work`
+marks each hint it finished with `window.done` and may put hints back with
+`window.wait_for_write`.
 """
 from __future__ import annotations
 
@@ -20,26 +22,22 @@ from typing import Callable
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from .codec import Codec
+from .consumer_policy import Verdict, pause, verdict
 from .hint_window import Hint, HintWindow, commit_positions
 from .kafka import send_to_dead_letter
 from .metrics import MESSAGES, POISON
 from .topics import Topic
 
 log = logging.getLogger(__name__)
-PAUSE_FIRST, PAUSE_MAX = 0.5, 30.0
 Work = Callable[[str, list[Hint], HintWindow, float], None]  # (group, hints, window, now)
-
-
-def pause(failures: int) -> float:
-    return min(PAUSE_FIRST * 2 ** max(failures - 1, 0), PAUSE_MAX)
 
 
 class HintConsumer:
     def __init__(self, service: str, topic: Topic, codec: Codec, read: Callable[[dict], Hint],
                  group_of: Callable[[Hint], str], work: Work, window: HintWindow,
-                 transient: Callable[[BaseException], bool], clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic):
         self.service, self.topic, self.codec, self.read, self.group_of = service, topic, codec, read, group_of
-        self.work, self.window, self.transient, self.clock = work, window, transient, clock
+        self.work, self.window, self.clock = work, window, clock
         self.consumed: dict[int, int] = {}  # partition -> last offset read
         self.committed: dict[int, int] = {}
         self.failures = 0
@@ -73,7 +71,10 @@ class HintConsumer:
                 self.work(group, hints, self.window, now)
                 self.failures = 0
             except Exception as exc:
-                if not self.transient(exc):
+                judged = verdict(exc)
+                if judged is Verdict.STOP:
+                    raise
+                if judged is Verdict.DEAD_LETTER:
                     log.error("%s: %d hints (%s) let go, the schedule reads them: %s", self.service, len(hints),
                               group, exc, exc_info=not isinstance(exc, ValueError))
                     self.window.done(hints)
@@ -118,9 +119,12 @@ def run_hint_consumer(service: str, open_consumer: Callable[[], Consumer], make:
             make().run(consumer, producer, stop)
             failures = 0
         except Exception as exc:
+            if verdict(exc) is Verdict.STOP:
+                log.error("%s hints consumer stopped: %s", service, exc)
+                raise
             failures += 1
             log.error("%s hints consumer failed, starting again in %.1fs: %s", service, pause(failures), exc,
-                      exc_info=True)
+                      exc_info=verdict(exc) is not Verdict.RETRY)
             stop.wait(pause(failures))
         finally:
             consumer.close()

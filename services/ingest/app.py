@@ -1,4 +1,5 @@
-"""Wiring of ingest: the scheduler loop and the commands consumer, sharing one producer."""
+"""Wiring of ingest: the scheduler loop, the commands consumer and the real-time path
+(callbacks; realtime.py), sharing one producer."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +17,7 @@ from ..common.consumer_policy import run_consumer
 from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
 from ..common.settings import Settings
 from ..common.topics import SYNC_COMMANDS
+from . import realtime
 from .commands import CommandHandler
 from .cycle import Emitter, Pipeline
 from .scheduler import Scheduler
@@ -54,8 +56,9 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
     db = Database(settings.postgres_url)
+    live = realtime.start(settings, codec, producer, db, stop, lambda: make_pipeline(settings, codec, producer, db))
     scheduler = Scheduler(make_pipeline(settings, codec, producer, db), tick_seconds=tick_seconds,
-                          xero_payments=make_xero_payments(settings, codec, producer),
+                          xero_payments=make_xero_payments(settings, codec, producer), run=live.run_cycle,
                           **({"overlap": overlap} if overlap is not None else {}))
     handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
                              xero_payments=make_xero_payments(settings, codec, producer))
@@ -77,5 +80,6 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     finally:
         stop.set()
         thread.join(10)
+        live.join(10)
         producer.flush(10)
         db.close()

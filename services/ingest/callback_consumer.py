@@ -7,15 +7,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
-import psycopg
-
 from ..common.codec import Codec
 from ..common.hint_consumer import HintConsumer, run_hint_consumer
 from ..common.hint_window import HintWindow
 from ..common.kafka import LOW_LATENCY, make_consumer
 from ..common.settings import Settings
 from ..common.topics import CW_CALLBACKS
-from ..integrations.connectwise.client import CwApiError
 from .callback_fetch import ENDPOINTS, fetch_hinted
 from .callback_store import CallbackStore
 from .cycle import Pipeline
@@ -36,13 +33,6 @@ def read_hint(record: dict) -> Hint:
     if hint.cw_type not in ENDPOINTS:
         raise ValueError(f"cw_type: {hint.cw_type!r} is not a callback ingest follows")
     return hint
-
-
-def transient(exc: BaseException) -> bool:
-    """ConnectWise or Postgres out of reach: wait and try again. A 4xx is about the request."""
-    if isinstance(exc, CwApiError):
-        return exc.status == 0 or exc.status == 429 or exc.status >= 500
-    return isinstance(exc, (psycopg.OperationalError, ConnectionError, TimeoutError))
 
 
 class CallbackWork:
@@ -71,7 +61,7 @@ class CallbackWork:
 
 def callback_consumer(pipeline: Pipeline, store: CallbackStore, codec: Codec, window: HintWindow) -> HintConsumer:
     return HintConsumer("ingest", CW_CALLBACKS, codec, read_hint, lambda hint: hint.cw_type,
-                        CallbackWork(pipeline, store), window, transient)
+                        CallbackWork(pipeline, store), window)
 
 
 def run_callbacks(settings: Settings, pipeline: Pipeline, store: CallbackStore, codec: Codec, producer,

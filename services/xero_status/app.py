@@ -6,7 +6,6 @@ import logging
 import threading
 
 import httpx
-import psycopg
 
 from ..common.codec import Codec
 from ..common.database import Database
@@ -19,7 +18,7 @@ from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import XERO_WEBHOOKS
 from ..integrations.xero.auth import PostgresTokenStore, TokenManager
-from ..integrations.xero.client import PacerGate, XeroClient, XeroUnavailable
+from ..integrations.xero.client import PacerGate, XeroClient
 from ..integrations.xero.pacing import Limits, Pacer
 from .states import Publisher, StateWork, group_of, read_hint
 from .store import StateStore
@@ -27,10 +26,6 @@ from .store import StateStore
 log = logging.getLogger(__name__)
 GROUP = "xero-status"
 WINDOW_SECONDS = 0.5  # Xero sends events in batches already; this gathers a batch's stragglers
-
-
-def transient(exc: BaseException) -> bool:
-    return isinstance(exc, (XeroUnavailable, psycopg.OperationalError, ConnectionError, TimeoutError))
 
 
 def xero_client(settings: Settings, recorder: ExchangeRecorder, db: Database) -> XeroClient:
@@ -54,7 +49,7 @@ def xero_client(settings: Settings, recorder: ExchangeRecorder, db: Database) ->
 def state_consumer(client: XeroClient, store: StateStore, publisher: Publisher, codec: Codec,
                    window: HintWindow) -> HintConsumer:
     return HintConsumer("xero_status", XERO_WEBHOOKS, codec, read_hint, group_of, StateWork(client, store, publisher),
-                        window, transient)
+                        window)
 
 
 def work(settings: Settings, stop: threading.Event) -> None:
