@@ -16,7 +16,8 @@ import httpx
 import psutil
 
 PORTS = ("kafka_port", "postgres_port", "smtp_port", "admin_port", "ingest_port", "mapper_port", "writer_port",
-         "matcher_port", "audit_port", "alerts_port", "sandbox_cw_port", "sandbox_xero_port")
+         "matcher_port", "audit_port", "alerts_port", "receivers_port", "xero_status_port", "sandbox_cw_port",
+         "sandbox_xero_port")
 
 
 def free_port() -> int:

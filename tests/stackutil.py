@@ -14,7 +14,8 @@ import httpx
 from .conftest import free_port
 
 PORT_SETTINGS = ("kafka_port", "postgres_port", "smtp_port", "admin_port", "ingest_port", "mapper_port", "writer_port",
-                 "matcher_port", "audit_port", "alerts_port", "sandbox_cw_port", "sandbox_xero_port")
+                 "matcher_port", "audit_port", "alerts_port", "receivers_port", "xero_status_port", "sandbox_cw_port",
+                 "sandbox_xero_port")
 
 
 def stack_env(data_dir: Path, **extra) -> dict[str, str]:

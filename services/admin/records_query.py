@@ -18,7 +18,8 @@ class RecordRow(BaseModel):
     status: str
     organisation_id: str | None
     xero_id: str | None
-    xero_status: str | None
+    xero_status: str | None  # DRAFT, SUBMITTED, AUTHORISED, PAID, VOIDED or DELETED in Xero
+    xero_status_changed_at: datetime | None  # when Connect Zero learned Xero's state changed
     total: Decimal | None
     last_updated: datetime | None
     emitted_at: datetime | None
@@ -84,7 +85,7 @@ def list_records(conn: psycopg.Connection, record_type: str | None, status: str 
     total = conn.execute(f"select count(*) as n from sync_records{clause}", args).fetchone()["n"]
     rows = conn.execute(
         "select record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id,"
-        " xero_status, total, last_updated, emitted_at, updated_at, last_error"
+        " xero_status, xero_status_changed_at, total, last_updated, emitted_at, updated_at, last_error"
         f" from sync_records{clause} order by updated_at desc, record_type, cw_id limit %s offset %s",
         [*args, limit, offset]).fetchall()
     return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)

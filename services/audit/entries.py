@@ -130,6 +130,25 @@ def _event_fields(schema: str, r: dict) -> dict:
             organisation_id=r.get("organisation_id") or "", status="EXCEPTION",
             summary=f"exception {r.get('kind')} on {r.get('record_type')} {r.get('record_id')}: {r.get('message')}",
         )
+    if schema == "cw_callback":
+        return dict(
+            record_id=str(r.get("cw_id", "")), status=str(r.get("action", "")), service="receivers",
+            summary=f"ConnectWise callback: {r.get('cw_type')} {r.get('cw_id')} {r.get('action')}",
+        )
+    if schema == "xero_webhook_event":
+        return dict(
+            record_id=r.get("resource_id", ""), status=r.get("event_type", ""), service="receivers",
+            summary=f"Xero webhook: {r.get('event_category')} {r.get('resource_id')} {r.get('event_type')} "
+                    f"in tenant {r.get('tenant_id')}",
+        )
+    if schema == "xero_document_state":
+        return dict(
+            record_type=r.get("record_type", ""), record_id=str(r.get("cw_id", "")),
+            organisation_id=r.get("organisation_id", ""), status=r.get("xero_status", ""), service="xero_status",
+            summary=f"{r.get('record_type')} {r.get('cw_id')} is {r.get('xero_status')} in Xero (was "
+                    f"{r.get('previous_status') or 'unknown'})"
+                    + (": voided or deleted there, the books now disagree" if r.get("removed_in_xero") else ""),
+        )
     if schema == "config_change":
         return dict(
             record_id=r.get("key", ""), status=r.get("action", ""), service="admin",
@@ -151,7 +170,7 @@ def _redact_record(value: Any) -> Any:
     return value
 
 
-_EVENT_TIME = ("raised_at", "written_at", "mapped_at", "requested_at", "changed_at", "observed_at")
+_EVENT_TIME = ("raised_at", "written_at", "mapped_at", "requested_at", "changed_at", "observed_at", "received_at")
 
 
 def event_entry(topic: str, schema: str, record: dict, value: bytes, fallback_at: datetime) -> dict:

@@ -163,5 +163,44 @@ def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry
     raise typer.Exit(0 if resp.status_code < 400 and not body.get("errors") else 1)
 
 
+@app.command("callbacks")
+def callbacks(action: Annotated[str, typer.Argument(help="list, register or remove")] = "list") -> None:
+    """This installation's ConnectWise callbacks: list them, register them now, or remove them
+    (then changes wait for the schedule; ingest registers them again at its next start unless
+    CZ_RECEIVERS_PUBLIC_URL is empty)."""
+    from ..common.redact import redact_text
+    from ..common.secrets import callback_secret
+    from ..ingest import callback_registration as registration
+    from ..integrations.connectwise.client import CwApiError, CwClient
+
+    if action not in ("list", "register", "remove"):
+        console.print(f"[red]unknown action {action!r}; one of list, register, remove[/red]")
+        raise typer.Exit(2)
+    settings = load_settings()
+    if settings.cw_url:
+        client, base = CwClient.from_settings(settings), settings.receivers_public_url.rstrip("/")
+    else:  # the local stack: its sandbox and receivers, as stack.json tells
+        stack = _stack()
+        cw = stack["connectwise"]
+        client = CwClient(cw["url"], cw["company"], cw["public_key"], cw["private_key"], cw["client_id"])
+        base = (stack.get("receivers") or {}).get("public_url") or ""
+    if not base:
+        console.print("[red]CZ_RECEIVERS_PUBLIC_URL is empty: this installation has no callback URL[/red]")
+        raise typer.Exit(2)
+    try:
+        with client:
+            if action == "register":
+                done = registration.register(client, base, callback_secret(settings))
+                console.print(f"{len(done.add)} added, {len(done.remove)} removed, {len(done.kept)} already registered")
+            elif action == "remove":
+                console.print(f"{registration.unregister(client, base)} removed")
+            for cb in registration.registered(client):
+                if registration.is_ours(cb, base):
+                    console.print(f"{cb['id']} {cb.get('type')} {redact_text(str(cb.get('url')))}")
+    except CwApiError as exc:
+        console.print(f"[red]{redact_text(str(exc))}[/red]")
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     sys.exit(app())

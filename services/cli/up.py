@@ -25,6 +25,20 @@ def configure_sandbox(description: dict, resolved: Settings) -> None:
         console.print("configured the sandbox's three Xero organisations, routing rules and mappings")
 
 
+def connect_sandbox_webhook(description: dict) -> None:
+    """The Xero simulator keeps its webhook in memory: point it at the receivers on every start."""
+    from ..stack.realtime import register_sandbox_webhook
+
+    try:
+        answer = register_sandbox_webhook(description)
+    except Exception as exc:  # the schedule still syncs; say so rather than stop the stack
+        answer = {"registered": False, "error": str(exc)}
+    if answer.get("registered"):
+        console.print("Xero simulator webhooks go to the receivers (ConnectWise callbacks are registered by ingest)")
+    else:
+        console.print(f"[yellow]Xero simulator webhooks not registered, Xero changes wait for the schedule: {answer}[/yellow]")
+
+
 def run_stack(settings: Settings) -> int:
     configure_logging("supervisor", settings.log_level, settings.log_json)
     started_at = time.monotonic()
@@ -73,6 +87,8 @@ def run_stack(settings: Settings) -> int:
             print(f"demo set-up failed: {exc}", file=sys.stderr, flush=True)
             supervisor.stop_all()
             return 1
+    if resolved.sandbox and not settings.xero_url:
+        connect_sandbox_webhook(description)
     elapsed = time.monotonic() - started_at
     description["startup_seconds"] = round(elapsed, 2)
     write_stack_file(resolved.stack_file, description)

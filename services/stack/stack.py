@@ -6,12 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from ..common.receiver_urls import cw_callback_url, public_base, xero_webhook_url
 from ..common.settings import Settings
 from ..common import secrets
 from ..sandbox import identity
 from .parts import ProcessSpec, embedded_postgres_url, postgres_spec, python_service_spec, tansu_spec, tcp_open
 
-SERVICE_ORDER = ("audit", "alerts", "ingest", "mapper", "writer", "matcher", "admin")
+# The receivers come before ingest: ConnectWise calls them back as soon as ingest registers.
+SERVICE_ORDER = ("audit", "alerts", "receivers", "ingest", "mapper", "writer", "matcher", "xero_status", "admin")
 
 
 def resolve(settings: Settings) -> Settings:
@@ -24,6 +26,12 @@ def resolve(settings: Settings) -> Settings:
     values["smtp_url"] = settings.smtp_url or f"smtp://{settings.host}:{settings.smtp_port}"
     values["admin_token"] = secrets.admin_token(settings.model_copy(update={"data_dir": data_dir}))
     values["secret_key"] = secrets.secret_key(settings.model_copy(update={"data_dir": data_dir}))
+    values["callback_secret"] = secrets.callback_secret(settings.model_copy(update={"data_dir": data_dir}))
+    # The simulators run beside the receivers: real time out of the box, no proxy needed.
+    if settings.sandbox and not settings.cw_url and not settings.receivers_public_url:
+        values["receivers_public_url"] = f"http://{settings.host}:{settings.receivers_port}"
+    if settings.sandbox and not settings.xero_url and not settings.xero_webhook_key:
+        values["xero_webhook_key"] = identity.XERO_WEBHOOK_KEY
     if settings.sandbox and not settings.cw_url:
         values.update(
             cw_url=identity.cw_base(settings.host, settings.sandbox_cw_port),
@@ -95,10 +103,19 @@ def stack_description(resolved: Settings, pids: dict[str, int]) -> dict:
         "postgres": {"url": resolved.postgres_url},
         "smtp": {"url": resolved.smtp_url},
         "audit": {"url": f"http://{resolved.host}:{resolved.audit_port}"},
+        "receivers": receivers_description(resolved),
         "services": services,
         "pids": pids,
         "supervisor_pid": os.getpid(),
     }
+
+
+def receivers_description(resolved: Settings) -> dict:
+    """Where ConnectWise and Xero reach the receivers (None: not exposed, schedule only)."""
+    base = public_base(resolved)
+    return {"url": f"http://{resolved.host}:{resolved.receivers_port}", "public_url": base,
+            "connectwise_callback_url": cw_callback_url(base, resolved.callback_secret) if base else None,
+            "xero_webhook_url": xero_webhook_url(base) if base else None}
 
 
 def write_stack_file(path: Path, description: dict) -> None:

@@ -144,6 +144,20 @@ def test_records_list_filters_and_pages(client):
     assert client.get("/api/records", params={"status": "lost"}).status_code == 422
 
 
+def test_records_show_their_xero_state_and_when_it_changed(client):
+    from services.common.record_status import record_changes, xero_state
+
+    seed_records(client.database)
+    learned = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+    with psycopg.connect(client.database, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        record_changes(conn, [xero_state("invoice", "1", "PAID", organisation_id="org-a", xero_id="x-1", at=learned)])
+    paid = next(r for r in client.get("/api/records").json()["items"] if r["cw_id"] == "1")
+    assert (paid["status"], paid["xero_status"]) == ("synced", "PAID")
+    assert datetime.fromisoformat(paid["xero_status_changed_at"]) == learned
+    never = next(r for r in client.get("/api/records").json()["items"] if r["cw_id"] == "3")
+    assert never["xero_status"] is None and never["xero_status_changed_at"] is None
+
+
 def test_sync_status_shows_each_type_with_its_cycle_and_records(client):
     seed_records(client.database)
     with psycopg.connect(client.database, autocommit=True) as conn:

@@ -75,3 +75,20 @@ def test_secrets_inside_json_carried_as_a_string_are_redacted():
     assert "rt-inner-secret" not in row["payload"] and "cs-inner-secret" not in row["payload"]
     after = json.loads(json.loads(row["payload"])["after"])
     assert after == {"name": "Sydney Pty", "client_secret": "***"}
+
+
+def test_real_time_hints_and_xero_states_land_in_the_record_history():
+    state = {"record_type": "invoice", "cw_id": 123, "organisation_id": "adelaide", "xero_id": "x-9",
+             "xero_status": "VOIDED", "previous_status": "AUTHORISED", "removed_in_xero": True, "changed_at": NOW}
+    row = entry_from_message("xero.document_states.v1", "xero_document_state", state, b"s1", None)
+    assert (row["record_type"], row["record_id"], row["organisation_id"], row["status"]) == (
+        "invoice", "123", "adelaide", "VOIDED")
+    assert "is VOIDED in Xero (was AUTHORISED)" in row["summary"] and "books now disagree" in row["summary"]
+    assert row["at"] == NOW
+    hint = {"callback_id": "m", "cw_type": "invoice", "cw_id": 123, "action": "updated", "received_at": NOW}
+    callback = entry_from_message("cw.callbacks.v1", "cw_callback", hint, b"c1", None)
+    assert (callback["record_id"], callback["status"], callback["at"]) == ("123", "updated", NOW)
+    event = {"event_key": "k", "tenant_id": "t", "event_category": "INVOICE", "event_type": "UPDATE",
+             "resource_id": "x-9", "resource_url": None, "event_date": None, "received_at": NOW}
+    webhook = entry_from_message("xero.webhooks.v1", "xero_webhook_event", event, b"w1", None)
+    assert (webhook["record_id"], webhook["status"]) == ("x-9", "UPDATE") and "Xero webhook: INVOICE" in webhook["summary"]
