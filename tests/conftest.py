@@ -105,6 +105,23 @@ def unique_topic_suffix() -> str:
     return str(time.time_ns())
 
 
+# What a test needs says what kind of test it is (`make test` runs them all; `-m unit` runs the quick ones):
+#   unit: pure logic, no parts; integration: at least one real part (broker, Postgres, chdb, SMTP, an HTTP
+#   server of the sandbox, a service process); e2e: the whole stack (`connectzero up`).
+REAL_PARTS = {"kafka_bootstrap", "postgres_url", "fresh_database", "parts_settings", "parts_supervisor", "stack_dir",
+              "cw_sim", "cw_sim_factory", "mailbox", "store", "sim", "money", "pipeline_factory"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("stack"):
+            item.add_marker(pytest.mark.e2e)
+        elif item.get_closest_marker("integration") is None and REAL_PARTS & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+        elif item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)
+
+
 def pytest_unconfigure(config):
     # The session is over and its parts are stopped: background threads of apps built by tests
     # (publishers that retry every 30 s) must not print their retries after the summary.

@@ -24,6 +24,8 @@ from services.common.outbox import store_message
 from tests.audit.factories import exchange
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "admin-routes-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime.now(timezone.utc)

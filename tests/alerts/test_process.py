@@ -1,5 +1,6 @@
 """The alerts service as its own process: an exception on the broker becomes
 an email in the capture mailbox; the digest hook works over HTTP; SIGTERM stops it."""
+import pytest
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ from services.common.outbox import read_messages
 from tests.audit.factories import sync_exception
 from tests.audit.groups import start_at_end
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
 
 TOKEN = "alerts-process-token"
 

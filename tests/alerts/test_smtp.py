@@ -9,6 +9,8 @@ from services.alerts.smtp import SmtpUrlError, is_transient, parse_smtp_url, sen
 from services.common.outbox import read_messages
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.integration
+
 
 def message(subject="hello") -> EmailMessage:
     msg = EmailMessage()

@@ -20,6 +20,8 @@ from tests.conftest import free_port
 from .factories import exchange
 from .groups import start_at_end
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "process-test-token"
 
 

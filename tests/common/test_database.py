@@ -38,6 +38,7 @@ def test_a_session_lock_is_held_by_one_holder_until_released(fresh_database):
             assert after
 
 
+@pytest.mark.integration
 def test_an_unreachable_database_is_an_operational_error_not_a_hang():
     with Database("postgresql://postgres@127.0.0.1:1/postgres") as db:
         with pytest.raises(psycopg.OperationalError), db.connection():

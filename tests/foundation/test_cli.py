@@ -1,9 +1,12 @@
 """The `connectzero` command line: exit codes that say whether it worked."""
+import pytest
 import os
 import subprocess
 import sys
 
 from ..conftest import free_port
+
+pytestmark = pytest.mark.integration
 
 
 def cli(*args, data_dir, **env):

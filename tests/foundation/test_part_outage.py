@@ -14,6 +14,8 @@ from services.stack.supervisor import Supervisor
 from ..conftest import free_port
 from ..stackutil import wait_for
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def outage_stack(stack_dir):

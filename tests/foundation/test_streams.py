@@ -1,5 +1,6 @@
 """The Faust stream base under the one error policy: an outage is waited out and the message
 handled once; a message that keeps failing is tried a few times, then parked; the stream goes on."""
+import pytest
 import json
 import os
 import signal
@@ -17,6 +18,8 @@ from services.common.topics import SYNC_COMMANDS
 
 from ..stackutil import wait_for
 from .test_kafka import read_all
+
+pytestmark = pytest.mark.integration
 
 
 def command(command_id: str, requested_by: str = "test") -> dict:

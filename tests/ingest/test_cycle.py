@@ -26,6 +26,8 @@ from services.ingest.cycle import Emitter, Pipeline, force_sync, replay, run_cyc
 from services.ingest.store import Store
 from services.sandbox import identity
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

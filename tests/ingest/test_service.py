@@ -1,6 +1,7 @@
 """`python -m services.ingest` as the supervisor runs it: health, a first cycle, a clean stop."""
 from __future__ import annotations
 
+import pytest
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ import psycopg
 
 from services.sandbox import identity
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -31,6 +31,8 @@ from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
 
+pytestmark = pytest.mark.integration
+
 
 class Recorder(ExchangeRecorder):
     def __init__(self):

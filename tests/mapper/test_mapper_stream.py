@@ -4,6 +4,7 @@ mid-run applies to the next record; a record with no contact raises an
 exception and no write request."""
 from __future__ import annotations
 
+import pytest
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ from services.mapping.rows import AccountRow, RoutingRuleRow, TaxRow
 
 from ..conftest import free_port
 from ..mapping.records import invoice, purchase_order
+
+pytestmark = pytest.mark.integration
 
 ORGS = ("adelaide", "sydney", "holdings")
 

@@ -12,6 +12,8 @@ from services.sandbox.connectwise.state import CwState
 from services.sandbox.faults import Faults
 from tests.sandbox.cw_support import ManualClock, Server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def faults():

@@ -10,6 +10,8 @@ from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
 from tests.sandbox.cw_support import ManualClock, Server, auth_headers
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def clock():

@@ -20,6 +20,8 @@ from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
 from tests.sandbox.cw_support import ManualClock, Server
 
+pytestmark = pytest.mark.integration
+
 # Simulator fields beyond the published models (pydantic ignores them; no client breaks on them).
 SIMULATOR_EXTRAS: dict[type[BaseModel], set[str]] = {
     # References beside the published flat ids; the product's ingest reads either form.

@@ -2,6 +2,7 @@
 ports, with control routes on both, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
+import pytest
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ import httpx
 
 from services.sandbox.identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY, ORGANISATIONS
 from services.sandbox.xero.serve import free_port, sign_in
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,6 +24,8 @@ from services.writer.ledger import Ledger
 from services.writer.writer import OrganisationWriter
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, make_client, running_simulator
 
+pytestmark = pytest.mark.integration
+
 ORG = "adelaide"
 
 

@@ -16,6 +16,8 @@ from services.sandbox.xero.ratelimit import Limits as SimLimits
 from tests.writer.harness import TopicReader, WriterProcess, produce, wait_until, write_request, writer_env
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, invoices_by_number, running_simulator
 
+pytestmark = pytest.mark.integration
+
 
 @contextlib.contextmanager
 def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None):

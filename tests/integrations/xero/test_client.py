@@ -19,6 +19,8 @@ from services.integrations.xero.pacing import Limits
 from tests.integrations.xero.sim import (ORG_IDS, add_organisations, invoice_body, make_client,
                                          running_simulator)
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def sim():
