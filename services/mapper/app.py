@@ -21,7 +21,7 @@ from ..common.record_status import StatusChange, record_changes
 from ..common.written import written_to
 from ..common.settings import Settings
 from ..common.streams import decoded_agent, make_app, raw_topic
-from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
+from ..common.topics import SYNC_EXCEPTIONS, XERO_DOCUMENT_STATES, XERO_WRITE_RESULTS, XERO_WRITES
 from ..mapping import repository as repo
 from ..mapping.model import Snapshot
 from .decide import Decision, decide
@@ -170,15 +170,22 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
             await release(result["record_type"], result["cw_id"],
                           f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}")
 
+    async def handle_state(name: str, state: dict, ctx: dict) -> None:
+        # A document approved in Xero (a webhook told xero_status) releases the money waiting for it now.
+        if state["record_type"] in DOCUMENT_KINDS and state["xero_status"] in ("AUTHORISED", "PAID"):
+            await release(state["record_type"], state["cw_id"],
+                          f"{state['record_type']} {state['cw_id']} {state['xero_status'].lower()} in Xero")
+
     for kind in DOCUMENT_KINDS:
         decoded_agent(app, kind.topic, codec, handle, "mapper")
     for kind in (RecordKind.PAYMENT, RecordKind.REFUND):
         decoded_agent(app, kind.topic, codec, handle_money, "mapper")
     decoded_agent(app, XERO_WRITE_RESULTS, codec, handle_result, "mapper")
+    decoded_agent(app, XERO_DOCUMENT_STATES, codec, handle_state, "mapper")
 
     @app.timer(settings.held_money_sweep_seconds, on_leader=False)
     async def sweep() -> None:
-        # What no write result releases (a document approved in Xero, the matcher settled) is looked at again.
+        # What nothing else releases (an approval whose webhook was lost, the matcher settled) is looked at again.
         await decide_again(await postgres_call(store.oldest_held), "sweep")
 
     return app
