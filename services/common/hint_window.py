@@ -4,7 +4,9 @@ A ConnectWise callback or a Xero webhook event says only that one record changed
 and a burst (an import, a bulk edit, a batch of payments) sends one per record. So
 hints are gathered for a short window and their records fetched together (a page
 of ids at once) instead of one call each; the same record hinted twice in a window
-is fetched once. A hint is any hashable, orderable key naming a record.
+is fetched once. A record hinted again restarts its window, up to `max_delay` after
+its first hint: an invoice built line by line is fetched once it is complete, not
+half-way. A hint is any hashable, orderable key naming a record.
 
 A record whose previous change is still on its way to Xero (emitted and not yet
 written) waits for that write, so two versions of one record never race, and
@@ -31,10 +33,12 @@ class _Pending:
 
 
 class HintWindow:
-    def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5):
+    def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5,
+                 max_delay: float | None = None):
         if window <= 0:
             raise ValueError("window: must be positive")
         self.window, self.max_batch, self.max_wait, self.recheck = window, max_batch, max_wait, recheck
+        self.max_delay = 4 * window if max_delay is None else max(max_delay, window)
         self._pending: dict[Hint, _Pending] = {}
 
     def __len__(self) -> int:
@@ -47,6 +51,8 @@ class HintWindow:
         pending = self._pending.get(hint)
         if pending is None:
             pending = self._pending[hint] = _Pending(now, now + self.window)
+        elif pending.waiting_since is None:
+            pending.ready_at = min(now + self.window, pending.first_seen + self.max_delay)
         if origin is not None:
             pending.origins.append(origin)
 

@@ -20,12 +20,22 @@ def test_hints_wait_for_the_window_and_the_same_record_is_fetched_once():
     c = HintWindow(window=0.5)
     c.add(INV[0], 10.0, (0, 1))
     c.add(INV[1], 10.2, (1, 7))
-    c.add(INV[0], 10.3, (2, 4))  # the same record again: one fetch
-    assert not c.due(10.4) and c.take(10.4) == [] and c.next_due() == 10.5
-    assert c.due(10.5) and c.take(10.5) == [INV[0], INV[1]]  # the younger one goes with it
+    c.add(INV[0], 10.3, (2, 4))  # the same record again: one fetch, once its edits settle
+    assert not c.due(10.6) and c.take(10.6) == [] and c.next_due() == 10.7
+    assert c.due(10.7) and c.take(10.7) == [INV[0], INV[1]]  # the younger one goes with it
     assert c.uncommitted() == {0: 1, 1: 7, 2: 4}  # taken is not fetched: nothing committed past them
     c.done([INV[0], INV[1]])
     assert len(c) == 0 and c.uncommitted() == {} and c.next_due() is None
+
+
+def test_a_record_hinted_again_and_again_waits_for_its_edits_to_settle_but_not_for_long():
+    c = HintWindow(window=0.5, max_delay=2.0)
+    for step in range(10):  # an invoice built line by line, a callback every 0.3 s
+        c.add(INV[0], step * 0.3)
+        if step < 6:
+            assert not c.due(step * 0.3 + 0.29)
+    assert c.next_due() == 2.0  # two seconds after its first hint at most
+    assert c.take(2.0) == [INV[0]]
 
 
 def test_a_full_batch_goes_before_the_window_ends():
