@@ -21,6 +21,7 @@ from ..common.topics import SYNC_EXCEPTIONS
 from ..integrations.connectwise.client import CwClient, cond
 from . import balance_store as store
 from .balances import InvoiceBalance, differing, organisation_total
+from .ledger import resolve_settled
 
 log = logging.getLogger(__name__)
 KIND = "open_balance_difference"
@@ -117,7 +118,11 @@ class BalanceCheck:
     def run(self, stop: threading.Event, every: float = 5.0) -> None:
         while not stop.is_set():
             try:
-                self.run_due()
+                if self.run_due():
+                    with self.db.connection() as conn:
+                        resolved = resolve_settled(conn)
+                    if resolved:
+                        log.info("%d exceptions of payments settled since resolved", resolved)
             except Exception:  # ConnectWise or Postgres away: the check runs when they are back
                 log.exception("balance check failed; tried again shortly")
             stop.wait(every)

@@ -59,14 +59,17 @@ class Matcher:
         rows = self.ledger.in_flight()
         if rows:
             settle(rows, self.ledger, self.cw)
+            self._retry({r.cw_invoice_id for r in rows if r.state == "reversing"}, set())
         return len(rows)
 
     def handle(self, moneys: list[XeroMoney]) -> list[Outcome]:
         outcomes, freed = self._handle(newest(moneys))
-        # A reversal frees balance: payments left unmatched on that invoice for want of it are decided again.
-        handled = {o.money.key for o in outcomes}
+        return outcomes + self._retry(freed, {o.money.key for o in outcomes})
+
+    def _retry(self, freed: set[int], handled: set[Key]) -> list[Outcome]:
+        """A reversal frees balance: payments left unmatched on that invoice for want of it are decided again."""
         again = [m for m in (self.ledger.waiting_on(sorted(freed)) if freed else []) if m.key not in handled]
-        return outcomes + (self._handle(newest(again))[0] if again else [])
+        return self._handle(newest(again))[0] if again else []
 
     def _handle(self, moneys: list[XeroMoney]) -> tuple[list[Outcome], set[int]]:
         """The outcomes, and the invoices a reversal gave balance back to."""
@@ -87,7 +90,7 @@ class Matcher:
             if outcome.exception is not None:
                 self.publish(outcome)
         freed = {a.application.cw_invoice_id for _, d, _ in plans for a in d.actions if isinstance(a, Reverse)}
-        return outcomes, freed
+        return outcomes, freed | {r.cw_invoice_id for r in in_flight if r.state == "reversing"}
 
     # --- deciding ---------------------------------------------------------------------
 
@@ -121,7 +124,7 @@ class Matcher:
             target = self._target(money, found, by_number, invoices, balances) if money.key in wanted else None
             decision = decide(money, Facts(echoes.get(money.key), live, target,
                                            applied.get(target.invoice.id, Decimal(0)) if target and target.invoice
-                                           else Decimal(0)))
+                                           else Decimal(0), state.reversed))
             for invoice_id, move in effect_on_balance(decision.actions).items():
                 balances[invoice_id] = balances.get(invoice_id, Decimal(0)) + move
                 applied[invoice_id] = applied.get(invoice_id, Decimal(0)) - move

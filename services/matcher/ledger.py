@@ -62,11 +62,13 @@ class PostgresLedger:
                 (orgs, ids)):
             states[(row["organisation_id"], row["xero_payment_id"])].version = row["xero_updated_at"]
         for row in self._rows(
-                f"select {_ROW} from cw_payment_applications where state <> 'reversed'"
-                " and (organisation_id, xero_payment_id) in (select * from unnest(%s::text[], %s::text[]))",
+                f"select {_ROW} from cw_payment_applications"
+                " where (organisation_id, xero_payment_id) in (select * from unnest(%s::text[], %s::text[]))",
                 (orgs, ids)):
             state = states[(row["organisation_id"], row["xero_payment_id"])]
-            if row["state"] == "applied":
+            if row["state"] == "reversed":
+                state.reversed = True
+            elif row["state"] == "applied":
                 state.live = Applied(row["id"], row["cw_invoice_id"], row["cw_payment_id"], row["amount"])
             else:
                 state.in_flight.append(_in_flight(row))
@@ -205,6 +207,19 @@ class PostgresLedger:
                     " where status = 'open' and record_type = %s and kind = any(%s)"
                     " and (organisation_id, record_id) in (select * from unnest(%s::text[], %s::text[]))",
                     (RECORD_TYPE, list(RESOLVABLE), *_pairs([m.key for m in settled])))
+
+
+def resolve_settled(conn: psycopg.Connection) -> int:
+    """Resolves exceptions still open on payments the matcher has settled since. The matcher
+    resolves them as it settles a payment, but the alerts service records an exception from
+    Kafka, so one raised moments before the payment settled can be recorded after that; this
+    sweep (after each balance check) closes those."""
+    return conn.execute(
+        "update exceptions e set status = 'resolved', resolved_at = now(), resolved_by = 'matcher'"
+        " from matcher_payments m where e.status = 'open' and e.record_type = %s and e.kind = any(%s)"
+        " and m.organisation_id = e.organisation_id and m.xero_payment_id = e.record_id"
+        " and m.outcome in ('written', 'skipped')",
+        (RECORD_TYPE, list(RESOLVABLE))).rowcount
 
 
 def written_by_writer(conn: psycopg.Connection, keys: list[Key]) -> list[Key]:

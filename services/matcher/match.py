@@ -70,6 +70,7 @@ class Facts:
     live: Applied | None = None
     target: Target | None = None
     applied_on_target: Decimal = ZERO  # what the ledger has applied to the target invoice (all payments)
+    reversed: bool = False  # an earlier application of it is reversed already
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ def decide(money: XeroMoney, facts: Facts) -> Decision:
         return Decision(Event.SKIPPED, f"a {money.payment_type or 'Xero'} payment pays no sales invoice, so no "
                                        "ConnectWise invoice", settles=True)
     if money.removed or money.amount == ZERO:
+        if facts.live is None and facts.reversed:
+            return Decision(Event.WRITTEN, f"{money.status.lower()} in Xero: its application in ConnectWise is "
+                                           "reversed", settles=True)
         if facts.live is None:
             return Decision(Event.SKIPPED, f"{money.status.lower() or 'removed'} in Xero before anything was applied",
                             settles=True)

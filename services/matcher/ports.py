@@ -36,6 +36,7 @@ class PaymentState:
 
     version: datetime | None = None  # the UpdatedDateUTC last decided on
     live: Applied | None = None
+    reversed: bool = False  # an application of it was made and reversed (a crash may have cut the story short)
     in_flight: list[InFlight] = field(default_factory=list)
 
 

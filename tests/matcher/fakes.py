@@ -58,7 +58,9 @@ class FakeLedger:
             for row in self.rows:
                 if row.key != key:
                     continue
-                if row.state == "applied":
+                if row.state == "reversed":
+                    state.reversed = True
+                elif row.state == "applied":
                     state.live = Applied(row.row_id, row.cw_invoice_id, row.cw_payment_id, row.amount)
                 elif row.state in ("applying", "reversing"):
                     state.in_flight.append(self._in_flight(row))

@@ -18,7 +18,7 @@ from services.common.lifecycle import Event
 from services.matcher.connectwise import CwGateway
 from services.matcher.customers import ContactCheck
 from services.matcher.engine import Matcher
-from services.matcher.ledger import PostgresLedger, written_by_writer as written_in_bulk
+from services.matcher.ledger import PostgresLedger, resolve_settled, written_by_writer as written_in_bulk
 from services.matcher.match import Raise
 from services.matcher.ports import Outcome, Refused, Unanswered
 from services.sandbox import identity
@@ -192,3 +192,17 @@ def test_the_batch_echo_check_agrees_with_the_no_echo_rule(ledger, fresh_databas
         keys = [(org, pid) for org in ("adelaide", "sydney") for pid in ("a", "b", "c", "d", "e")]
         assert sorted(written_in_bulk(conn, keys)) == sorted(k for k in keys if written_by_writer(conn, *k))
         assert sorted(written_in_bulk(conn, keys)) == [("adelaide", "a"), ("adelaide", "b"), ("sydney", "d")]
+
+
+def test_an_exception_recorded_after_its_payment_settled_is_resolved_by_the_sweep(ledger, fresh_database):
+    settled, raised = money("late", "10.00"), money("still", "10.00", "XR-1")
+    ledger.record([Outcome(settled, Event.WRITTEN, "applied 10.00", settles=True),
+                   Outcome(raised, Event.RAISED, "not applied", Raise("unmatched_payment", "why"))])
+    with connect(fresh_database, autocommit=True) as conn:
+        for payment_id in ("late", "still"):  # as the alerts service records them, after the fact
+            conn.execute("insert into exceptions (kind, record_type, record_id, organisation_id, message, source_topic,"
+                         " first_seen, last_seen) values ('unmatched_payment', 'xero_payment', %s, 'adelaide', 'm',"
+                         " 't', now(), now())", (payment_id,))
+        assert resolve_settled(conn) == 1
+        rows = conn.execute("select record_id, status from exceptions").fetchall()
+        assert {r["record_id"]: r["status"] for r in rows} == {"late": "resolved", "still": "open"}

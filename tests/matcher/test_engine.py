@@ -178,3 +178,18 @@ def test_two_matching_payments_entered_meanwhile_are_left_for_a_person(world):
     (outcome,) = matcher.handle([money("p1", "300.00")])
     assert outcome.event is Event.HELD and outcome.exception.kind == "application_unsettled"
     assert [r.state for r in ledger.rows] == ["applying"] and cw.balance(1) == Decimal("500.00")
+
+
+def test_a_reversal_settled_at_start_up_lets_a_payment_waiting_for_balance_apply(world):
+    ledger, cw, matcher, _ = world
+    matcher.handle([money("p1", "1100.00", version=0)])
+    cw.crash = "before"
+    with pytest.raises(Unanswered):
+        matcher.handle([money("p1", "1100.00", status="DELETED", version=1)])
+    (blocked,) = matcher.handle([money("p2", "1100.00", version=2)])  # p1 still applied in ConnectWise
+    assert blocked.event is Event.RAISED
+    assert matcher.recover() == 1
+    assert ledger.outcomes[("adelaide", "p2")].event is Event.WRITTEN
+    assert [p.amount for p in cw.payments_by_invoice[1]] == [Decimal("1100.00")] and cw.balance(1) == 0
+    (deletion,) = matcher.handle([money("p1", "1100.00", status="DELETED", version=1)])  # delivered again
+    assert deletion.event is Event.WRITTEN and "reversed" in deletion.note
