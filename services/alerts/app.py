@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge
 from ..common.audit_ids import event_entry_id
 from ..common import locks, secrets
 from ..common.codec import Codec
-from ..common.db import connect
+from ..common.database import Database
 from ..common.health import HealthChecks, kafka_check, postgres_check
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.consumer_policy import run_consumer
@@ -52,15 +52,17 @@ def smtp_url(settings: Settings) -> str:
 class ExceptionRecorder:
     """Consumes exceptions and write results into the exceptions table."""
 
-    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str | None = None):
+    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str | None = None,
+                 db: Database | None = None):
         self.settings, self.codec, self.on_new = settings, codec, on_new
+        self.db = db or Database(settings.postgres_url)
         self.group = group or settings.alerts_group
         self.running = False
 
     def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
         poison, new = [], 0
         now = datetime.now(timezone.utc)
-        with connect(self.settings.postgres_url, autocommit=True) as conn:  # raises if Postgres is down: retried
+        with self.db.connection() as conn:  # raises if Postgres is down: the policy retries the batch
             for msg in msgs:
                 MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
                 try:
@@ -95,7 +97,7 @@ class ExceptionRecorder:
 class Notifier:
     """Emails open exceptions not yet emailed, as the rules say."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, db: Database | None = None):
         self.settings = settings
         self.target = smtp.parse_smtp_url(smtp_url(settings))
         self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
@@ -103,13 +105,15 @@ class Notifier:
             raise ValueError(f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}")
         self.wake = threading.Event()
         self._lock = threading.Lock()
+        self.db = db or Database(settings.postgres_url)
 
     def send_due(self, force_digest: bool = False, now: datetime | None = None) -> dict:
         """Sends what is due now; returns how many exceptions each kind of email carried."""
         now = now or datetime.now(timezone.utc)
         sent = {"immediate": 0, "digest": 0}
-        with self._lock, connect(self.settings.postgres_url, autocommit=True) as conn:
-            conn.execute("select pg_advisory_lock(%s)", (locks.ALERTS_SENDER,))  # released when the connection closes
+        with self._lock, self.db.session_lock(locks.ALERTS_SENDER) as conn:
+            if conn is None:  # another alerts process is sending right now; what is due waits for the next check
+                return sent
             todo = plan(store.pending(conn), store.alert_modes(conn), now, self.settings.alert_digest_hour_utc,
                         store.last_digest(conn), force_digest)
             for exception_id in todo.immediate:

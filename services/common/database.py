@@ -44,13 +44,14 @@ class Database:
             yield conn
 
     @contextmanager
-    def session_lock(self, lock: int, key: int = 0) -> Iterator[bool]:
-        """Tries the advisory lock (`lock`, `key`) without waiting; yields whether it is held,
-        and releases it (and the connection) when the block ends."""
+    def session_lock(self, lock: int, key: int = 0) -> Iterator[psycopg.Connection | None]:
+        """Tries the advisory lock (`lock`, `key`) without waiting; yields the connection that
+        holds it, or None when another session holds it. Released (and the connection
+        returned) when the block ends."""
         with self.pool.connection() as conn:
             held = bool(conn.execute("select pg_try_advisory_lock(%s, %s) as ok", (lock, key)).fetchone()["ok"])
             try:
-                yield held
+                yield conn if held else None
             finally:
                 if held and not conn.closed:
                     conn.execute("select pg_advisory_unlock(%s, %s)", (lock, key))

@@ -104,7 +104,7 @@ class Store:
     def try_lock(self, record_type: str) -> bool:
         """One cycle per record type across ingest processes: a lock held until `unlock`."""
         held = ExitStack()
-        if held.enter_context(self.db.session_lock(locks.INGEST_CYCLE, RECORD_TYPES.index(record_type))):
+        if held.enter_context(self.db.session_lock(locks.INGEST_CYCLE, RECORD_TYPES.index(record_type))) is not None:
             self._locks[record_type] = held
             return True
         held.close()
