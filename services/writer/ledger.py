@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from ..common.database import Database
 from ..common.lifecycle import Event
@@ -93,6 +94,17 @@ class Ledger:
                 f"(select * from unnest(%s::text[], %s::text[]))",
                 (organisation_id, [k[0] for k in keys], [k[1] for k in keys])).fetchall()
         return {(r["record_type"], r["cw_id"]): Entry(**r) for r in rows}
+
+    def entries_settled(self, organisation_id: str, keys: list[tuple[str, str]],
+                        settle: Callable[[list[Entry]], object]) -> dict[tuple[str, str], Entry]:
+        """The entries of these records, after `settle` has found out in Xero what became of any
+        call whose outcome was never stored (a crash): nothing is written again before that."""
+        entries = self.entries(organisation_id, keys)
+        pending = [e for e in entries.values() if e.pending_request_id]
+        if pending:
+            settle(pending)
+            entries = self.entries(organisation_id, keys)
+        return entries
 
     def pending(self, organisation_id: str | None = None) -> list[Entry]:
         with self.db.connection() as conn:

@@ -44,7 +44,8 @@ class MoneyWriter:
         self.client, self.ledger, self.report, self.batch_size = client, ledger, report, batch_size
 
     def write(self, org: XeroOrg, requests: list[WriteRequest], settled: set[str]) -> None:
-        entries = self._entries_settled(org, requests)
+        entries = self.ledger.entries_settled(org.organisation_id, [(r.record_type, str(r.cw_id)) for r in requests],
+                                             lambda pending: money_recovery.settle(self.client, self.ledger, org, pending))
         creates: list[_Create] = []
         done: list[Outcome] = []
         for req in requests:
@@ -68,15 +69,6 @@ class MoneyWriter:
         for (endpoint, credit_note), group in batches(creates, key=lambda c: c.group, size=self.batch_size):
             self._create(org, endpoint, credit_note, [c.request for c in group])
             settled.update(c.request.request_id for c in group)
-
-    def _entries_settled(self, org: XeroOrg, requests: list[WriteRequest]) -> dict[tuple[str, str], Entry]:
-        keys = [(r.record_type, str(r.cw_id)) for r in requests]
-        entries = self.ledger.entries(org.organisation_id, keys)
-        pending = [e for e in entries.values() if e.pending_request_id]
-        if pending:  # a call whose outcome was never stored: find out before calling again
-            money_recovery.settle(self.client, self.ledger, org, pending)
-            entries = self.ledger.entries(org.organisation_id, keys)
-        return entries
 
     # -- Removal ------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from ..common.lifecycle import Event
 from ..integrations.xero.client import CredentialError, XeroClient, XeroOrg, XeroRequestError, XeroUnavailable
 from . import recovery, status
 from .batching import MAX_BATCH, WriteRequest, batches, idempotency_key
-from .ledger import Entry, Ledger, Outcome
+from .ledger import Ledger, Outcome
 from .money import MoneyWriter
 from .report import Reporter
 
@@ -81,21 +81,13 @@ class OrganisationWriter:
             self._fail_unfinished(org, [r for r in requests if r.request_id not in settled], "xero_request", str(exc))
 
     def _write_documents(self, org: XeroOrg, requests: list[WriteRequest], settled: set[str]) -> None:
-        entries = self._entries_settled(org, requests)
+        entries = self.ledger.entries_settled(org.organisation_id, [(r.record_type, str(r.cw_id)) for r in requests],
+                                             lambda pending: recovery.settle(self.client, self.ledger, org, pending))
         planned = self._plan(org, requests, entries, settled)
         for (endpoint, method), group in batches(planned, key=lambda p: (p.request.endpoint, p.method),
                                                   size=self.batch_size):
             self._write_batch(org, endpoint, method, group)
             settled.update(p.request.request_id for p in group)
-
-    def _entries_settled(self, org: XeroOrg, requests: list[WriteRequest]) -> dict[tuple[str, str], Entry]:
-        keys = [(r.record_type, str(r.cw_id)) for r in requests]
-        entries = self.ledger.entries(org.organisation_id, keys)
-        pending = [e for e in entries.values() if e.pending_request_id]
-        if pending:  # a write whose outcome was never stored: find out before writing again
-            recovery.settle(self.client, self.ledger, org, pending)
-            entries = self.ledger.entries(org.organisation_id, keys)
-        return entries
 
     def _plan(self, org: XeroOrg, requests: list[WriteRequest], entries: dict, settled: set[str]) -> list[Planned]:
         planned, done = [], []
