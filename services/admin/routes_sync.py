@@ -4,7 +4,6 @@ with their sync status from `sync_records`."""
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..common.codec import Codec
+from ..common.commands import Command, as_event, new_command
 from ..common.database import Database
 from ..common.kafka import make_producer
 from ..common.settings import Settings
@@ -27,15 +27,6 @@ def check_record_type(record_type: str, where: str = "path") -> str:
         raise HTTPException(422, detail=[{"loc": [where, "record_type"], "type": "value_error",
                                           "msg": f"record_type: {record_type!r} is not one of {', '.join(RECORD_TYPES)}"}])
     return record_type
-
-
-class CommandAccepted(BaseModel):
-    command_id: str
-    action: str
-    record_type: str
-    record_id: str | None = None
-    window_from: datetime | None = None
-    window_to: datetime | None = None
 
 
 def _as_utc(value: datetime | date) -> datetime:
@@ -78,11 +69,9 @@ class CommandSender:
         self._lock = threading.Lock()
 
     def send(self, action: str, record_type: str, record_id: str | None = None,
-             window_from: datetime | None = None, window_to: datetime | None = None) -> CommandAccepted:
-        command = {"command_id": str(uuid.uuid4()), "action": action, "record_type": record_type,
-                   "record_id": record_id, "window_from": window_from, "window_to": window_to,
-                   "requested_by": "admin", "requested_at": datetime.now(timezone.utc)}
-        value = self.codec.encode(SYNC_COMMANDS.schema, command)
+             window_from: datetime | None = None, window_to: datetime | None = None) -> Command:
+        command = new_command(action, record_type, record_id, window_from, window_to)
+        value = self.codec.encode(SYNC_COMMANDS.schema, as_event(command, "admin"))
         errors: list = []
         with self._lock:
             if self._producer is None:
@@ -93,7 +82,7 @@ class CommandSender:
         if remaining or errors:
             raise HTTPException(503, detail=f"the command could not be queued on {SYNC_COMMANDS.name}: "
                                             f"{errors[0] if errors else 'broker did not acknowledge in time'}")
-        return CommandAccepted(**{k: command[k] for k in CommandAccepted.model_fields})
+        return command
 
 
 RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
@@ -109,25 +98,25 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None) ->
         with db.connection() as conn:
             return sync_states(conn)
 
-    @router.post("/sync/{record_type}/run", status_code=202, response_model=CommandAccepted,
+    @router.post("/sync/{record_type}/run", status_code=202, response_model=Command,
                  summary="Run a cycle for the record type now")
-    def run_cycle(record_type: RecordType) -> CommandAccepted:
+    def run_cycle(record_type: RecordType) -> Command:
         return sender.send("RUN_CYCLE", check_record_type(record_type))
 
-    @router.post("/records/{record_type}/{record_id}/force-sync", status_code=202, response_model=CommandAccepted,
+    @router.post("/records/{record_type}/{record_id}/force-sync", status_code=202, response_model=Command,
                  summary="Push one record through now, whatever its hash and the schedule")
     def force_sync(record_type: RecordType,
                    record_id: Annotated[str, Path(min_length=1, max_length=64,
-                                                  description="ConnectWise id, or Xero PaymentID for xero_payment")]) -> CommandAccepted:
+                                                  description="ConnectWise id, or Xero PaymentID for xero_payment")]) -> Command:
         check_record_type(record_type)
         if RecordKind(record_type).from_connectwise and not record_id.isdigit():
             raise HTTPException(422, detail=[{"loc": ["path", "record_id"], "type": "value_error",
                                               "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}"}])
         return sender.send("FORCE_SYNC", record_type, record_id)
 
-    @router.post("/replay", status_code=202, response_model=CommandAccepted,
+    @router.post("/replay", status_code=202, response_model=Command,
                  summary="Re-emit every record of a type last updated in [from, to]")
-    def replay(body: ReplayRequest) -> CommandAccepted:
+    def replay(body: ReplayRequest) -> Command:
         return sender.send("REPLAY", body.record_type, window_from=body.from_, window_to=body.to)
 
     @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from services.common.database import Database
-from services.ingest.commands import CommandError, parse_command
+from services.common.commands import CommandError, parse_command
 from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler, is_due
 from services.ingest.sources import POLLED_TYPES

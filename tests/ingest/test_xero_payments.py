@@ -20,7 +20,8 @@ from services.common.secrets import SecretBox
 from services.common.settings import Settings
 from services.common.topics import XERO_PAYMENTS
 from services.common.kafka import make_producer
-from services.ingest.commands import Command, CommandHandler
+from services.common.commands import Command
+from services.ingest.commands import CommandHandler
 from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler
 from services.ingest.store import Store
