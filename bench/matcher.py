@@ -150,7 +150,7 @@ def main(payments: int = 20000, invoices: int = 100000) -> None:
         batches: list[tuple[float, int]] = []  # when each batch reached the matcher, and its size
         handle = service.handle
         service.handle = lambda msgs: (batches.append((time.perf_counter(), len(msgs))), handle(msgs))[1]
-        worker = threading.Thread(target=matcher_app.consume, args=(settings, service, producer, stop), daemon=True)
+        worker = threading.Thread(target=matcher_app.consume, args=(settings, service, stop), daemon=True)
         t0 = time.perf_counter()
         worker.start()
         while applied(postgres) < payments:

@@ -1,6 +1,6 @@
 """Open-balance integrity in the admin API: for every synced invoice, per
 organisation and customer, the ConnectWise balance against the Xero amount due,
-each difference with its likely cause (`services/matcher/balances.py`), and each
+each difference with its likely cause (`services/common/open_balances.py`), and each
 organisation's last payment cycle and balance check. As of the last check: the
 matcher reads ConnectWise balances after each payment cycle, which reads Xero's."""
 from __future__ import annotations
@@ -16,8 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ..common.database import Database
-from ..matcher.balance_store import balance_rows
-from ..matcher.balances import InvoiceBalance, by_customer
+from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
 CSV_COLUMNS = ("organisation_id", "customer", "invoice_number", "cw_invoice_id", "xero_invoice_id", "cw_balance",
                "xero_amount_due", "difference", "cause")

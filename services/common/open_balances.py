@@ -1,11 +1,15 @@
-"""Open-balance integrity, the pure part: for each synced invoice, the ConnectWise
-balance against the Xero amount due, the likely cause of any difference, and
-the totals per organisation and customer. docs/payments.md states the causes.
+"""Open-balance integrity as the services share it: for each synced invoice, the
+ConnectWise balance against the Xero amount due, the likely cause of any
+difference, and the totals per organisation and customer. The matcher's check
+after each payment cycle and the admin API's `/api/balances` both read it here
+(`balance_rows`); the rest is pure. docs/payments.md states the causes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import psycopg
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -90,3 +94,38 @@ def by_customer(rows: list[InvoiceBalance], only_differences: bool = False) -> l
 def organisation_total(rows: list[InvoiceBalance]) -> Decimal:
     """The metric: the sum of absolute differences (a difference either way counts)."""
     return sum((abs(r.difference) for r in differing(rows)), ZERO)
+
+
+_PENDING = ("pending", "mapped", "waiting", "failed")
+
+_ROWS = f"""
+with xp as (
+    select organisation_id, snapshot->>'invoice_id' as xero_invoice_id,
+           count(*) filter (where status in {_PENDING}) as pending,
+           count(*) filter (where status = 'exception') as unmatched
+    from sync_records where record_type = 'xero_payment' and snapshot->>'invoice_id' is not null group by 1, 2),
+cm as (
+    select (snapshot->>'invoice_id')::bigint as cw_invoice_id, count(*) as pending
+    from sync_records where record_type = 'payment' and status not in ('synced', 'skipped') group by 1)
+select r.organisation_id, coalesce(c.company_name, r.customer, '') as customer, r.cw_id::bigint as cw_invoice_id,
+       coalesce(r.record_number, c.invoice_number, r.cw_id) as number, r.xero_id as xero_invoice_id,
+       c.balance as cw_balance, x.amount_due as xero_amount_due, coalesce(c.total, r.total) as cw_total,
+       x.total as xero_total, r.status as record_status, coalesce(xp.pending, 0) as payments_pending,
+       coalesce(xp.unmatched, 0) as payments_unmatched, coalesce(cm.pending, 0) as cw_money_pending
+from sync_records r
+left join cw_invoice_balances c on c.cw_invoice_id = r.cw_id::bigint
+left join xero_invoice_balances x on x.organisation_id = r.organisation_id and x.xero_invoice_id = r.xero_id
+left join xp on xp.organisation_id = r.organisation_id and xp.xero_invoice_id = r.xero_id
+left join cm on cm.cw_invoice_id = r.cw_id::bigint
+where r.record_type = 'invoice' and r.xero_id is not null and r.organisation_id is not null
+  and (%(org)s::text is null or r.organisation_id = %(org)s)
+  and (%(customer)s::text is null or coalesce(c.company_name, r.customer) ilike %(customer)s
+       or c.company_identifier ilike %(customer)s)
+order by r.organisation_id, customer, r.cw_id::bigint
+"""
+
+
+def balance_rows(conn: psycopg.Connection, organisation: str | None = None,
+                 customer: str | None = None) -> list[InvoiceBalance]:
+    pattern = None if customer is None else "%" + customer.replace("%", r"\%").replace("_", r"\_") + "%"
+    return [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]

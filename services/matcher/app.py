@@ -2,10 +2,10 @@
 exceptions out; and the open-balance check after each payment cycle.
 
 At start-up, before consuming, every application a crash left in flight is
-settled from ConnectWise. The consumer commits offsets only after a batch's
-effects are in ConnectWise and its outcomes in Postgres; when ConnectWise or
-Postgres is out of reach the consumer is rebuilt after a backoff and the batch
-comes again (the ledger makes that harmless).
+settled from ConnectWise. The consumer runs under the one error policy
+(`common/consumer_policy.py`) and commits offsets only after a batch's effects
+are in ConnectWise and its outcomes in Postgres; when ConnectWise or Postgres is
+out of reach the batch comes again (the ledger makes that harmless).
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ..common.codec import Codec
 from ..common.database import Database
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
-from ..common.kafka import LOW_LATENCY, consume_batches, make_consumer, make_producer
+from ..common.consumer_policy import run_consumer
+from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
 from ..common.settings import Settings
 from ..common.topics import XERO_PAYMENTS
 from ..integrations.connectwise.client import CwClient
@@ -53,28 +54,17 @@ def matcher_consumer(settings: Settings, group: str) -> Consumer:
                          **LOW_LATENCY, **{"max.poll.interval.ms": 30 * 60 * 1000})
 
 
-def consume(settings: Settings, service: MatcherService, producer, stop: threading.Event) -> None:
-    group = group_of(settings)
-    failures = 0
-    while not stop.is_set():
-        consumer = matcher_consumer(settings, group)
-        try:
-            settled = service.matcher.recover()
-            if settled:
-                log.info("settled %d applications left in flight", settled)
-            consume_batches(consumer, service.handle, producer, SERVICE, stop.is_set, max_batch=MAX_BATCH,
-                            poll_timeout=0.05)
-            failures = 0
-        except Exception as exc:  # ConnectWise or Postgres out of reach: nothing was committed
-            failures += 1
-            pause = min(0.5 * 2 ** failures, 30.0)
-            log.error("matcher consumer stopped (%s); starting again in %.1fs", exc, pause)
-            stop.wait(pause)
-        finally:
-            try:
-                consumer.close()
-            except Exception:  # a broken consumer is being replaced anyway
-                pass
+def consume(settings: Settings, service: MatcherService, stop: threading.Event) -> None:
+    """Settles what a crash left in flight, then consumes under the one error policy."""
+    try:
+        settled = service.matcher.recover()
+        if settled:
+            log.info("settled %d applications left in flight", settled)
+    except Exception as exc:  # ConnectWise away: each batch settles its own payments before touching them
+        log.warning("applications left in flight not settled at start (%s); each is settled when its payment comes",
+                    exc)
+    run_consumer(SERVICE, settings.kafka_bootstrap, lambda: matcher_consumer(settings, group_of(settings)),
+                 service.handle, stop, max_batch=MAX_BATCH, poll_timeout=0.05)
 
 
 def work(settings: Settings, stop: threading.Event) -> None:
@@ -88,7 +78,7 @@ def work(settings: Settings, stop: threading.Event) -> None:
                                args=(stop,), name="balance-check", daemon=True)
     checker.start()
     try:
-        consume(settings, service, producer, stop)
+        consume(settings, service, stop)
     finally:
         stop.set()
         checker.join(10)

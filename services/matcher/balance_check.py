@@ -19,8 +19,8 @@ from ..common.codec import Codec
 from ..common.database import Database
 from ..common.topics import SYNC_EXCEPTIONS
 from ..integrations.connectwise.client import CwClient, cond
+from ..common.open_balances import InvoiceBalance, balance_rows, differing, organisation_total
 from . import balance_store as store
-from .balances import InvoiceBalance, differing, organisation_total
 from .ledger import resolve_settled
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class BalanceCheck:
 
     def check(self, organisation_id: str, cycle_finished_at: datetime | None = None) -> list[InvoiceBalance]:
         with self.db.connection() as conn:
-            rows = store.balance_rows(conn, organisation_id)
+            rows = balance_rows(conn, organisation_id)
             found = differing(rows)
             total = organisation_total(rows)
             raise_now = store.record_check(conn, organisation_id, found, self.clock(), cycle_finished_at, len(rows),

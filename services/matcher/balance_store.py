@@ -1,7 +1,6 @@
-"""Postgres for open-balance integrity (migration 050): both sides' balances of
-every synced invoice with what may explain a difference, the ConnectWise
-balances the check keeps, the differences it found and the checks it ran.
-The admin API's `/api/balances` reads `balance_rows` too."""
+"""Postgres for the balance check (migration 050): the ConnectWise balances it
+keeps, the differences it found and the checks it ran. Both sides' balances of
+every synced invoice are read through `common/open_balances.py`."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,42 +8,9 @@ from decimal import Decimal
 
 import psycopg
 
-from .balances import InvoiceBalance
+from ..common.open_balances import InvoiceBalance
 
 CW_BALANCES_CURSOR = "matcher:cw_balances"
-_PENDING = ("pending", "mapped", "waiting", "failed")
-
-_ROWS = f"""
-with xp as (
-    select organisation_id, snapshot->>'invoice_id' as xero_invoice_id,
-           count(*) filter (where status in {_PENDING}) as pending,
-           count(*) filter (where status = 'exception') as unmatched
-    from sync_records where record_type = 'xero_payment' and snapshot->>'invoice_id' is not null group by 1, 2),
-cm as (
-    select (snapshot->>'invoice_id')::bigint as cw_invoice_id, count(*) as pending
-    from sync_records where record_type = 'payment' and status not in ('synced', 'skipped') group by 1)
-select r.organisation_id, coalesce(c.company_name, r.customer, '') as customer, r.cw_id::bigint as cw_invoice_id,
-       coalesce(r.record_number, c.invoice_number, r.cw_id) as number, r.xero_id as xero_invoice_id,
-       c.balance as cw_balance, x.amount_due as xero_amount_due, coalesce(c.total, r.total) as cw_total,
-       x.total as xero_total, r.status as record_status, coalesce(xp.pending, 0) as payments_pending,
-       coalesce(xp.unmatched, 0) as payments_unmatched, coalesce(cm.pending, 0) as cw_money_pending
-from sync_records r
-left join cw_invoice_balances c on c.cw_invoice_id = r.cw_id::bigint
-left join xero_invoice_balances x on x.organisation_id = r.organisation_id and x.xero_invoice_id = r.xero_id
-left join xp on xp.organisation_id = r.organisation_id and xp.xero_invoice_id = r.xero_id
-left join cm on cm.cw_invoice_id = r.cw_id::bigint
-where r.record_type = 'invoice' and r.xero_id is not null and r.organisation_id is not null
-  and (%(org)s::text is null or r.organisation_id = %(org)s)
-  and (%(customer)s::text is null or coalesce(c.company_name, r.customer) ilike %(customer)s
-       or c.company_identifier ilike %(customer)s)
-order by r.organisation_id, customer, r.cw_id::bigint
-"""
-
-
-def balance_rows(conn: psycopg.Connection, organisation: str | None = None,
-                 customer: str | None = None) -> list[InvoiceBalance]:
-    pattern = None if customer is None else "%" + customer.replace("%", r"\%").replace("_", r"\_") + "%"
-    return [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]
 
 
 def last_checks(conn: psycopg.Connection) -> dict[str, dict]:

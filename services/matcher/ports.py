@@ -67,6 +67,8 @@ class Refused(Exception):
 class Unanswered(Exception):
     """No usable answer: the call may or may not have happened; settle before trying again."""
 
+    transient = True  # an outage, in the consumers' error policy: the batch comes again
+
 
 class Ledger(Protocol):
     def states(self, keys: list[Key]) -> dict[Key, PaymentState]: ...

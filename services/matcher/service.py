@@ -1,11 +1,11 @@
 """The matcher's Kafka side: `xero.payments.v1` messages translated into one call
 of the engine per batch, its exceptions published on `sync.exceptions.v1`.
 
-The error policy, per batch: what cannot be read is poison (dead-letter topic);
-ConnectWise or Postgres out of reach is raised, so nothing is committed and the
-batch comes again once they are back (the ledger makes that harmless); anything
-else is tried message by message, and the one that still fails is poison, so a
-bad payment never holds up the others or loops forever.
+What cannot be read is poison (dead-letter topic). Everything else is the one
+error policy's (`common/consumer_policy.py`, which `app.py` runs this under):
+ConnectWise or Postgres out of reach is an outage (nothing committed, the batch
+comes again, the ledger makes that harmless); any other failure is tried one
+payment at a time and the one that still fails is dead-lettered.
 """
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import logging
 import uuid
 from datetime import datetime, timezone
 
-import httpx
-import psycopg
 from confluent_kafka import Message
 from prometheus_client import Counter
 
@@ -23,21 +21,13 @@ from ..common.kafka import message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.record_kinds import RecordKind
 from ..common.topics import SYNC_EXCEPTIONS
-from ..integrations.connectwise.client import CwApiError
 from .engine import Matcher
-from .ports import Outcome, Unanswered
-from .xero_money import BadEvent, XeroMoney, from_event
+from .ports import Outcome
+from .xero_money import BadEvent, from_event
 
 log = logging.getLogger(__name__)
 SERVICE = "matcher"
 DECIDED = Counter("cz_matcher_payments_total", "Xero payments decided by the matcher, by outcome", ["outcome"])
-
-
-def transient(exc: BaseException) -> bool:
-    """Out of reach for now: the batch must come again, never be parked."""
-    if isinstance(exc, CwApiError):
-        return exc.status in (0, 429) or exc.status >= 500
-    return isinstance(exc, (Unanswered, psycopg.OperationalError, httpx.TransportError))
 
 
 def exception_event(outcome: Outcome) -> dict:
@@ -67,43 +57,22 @@ class MatcherService:
         self.producer.poll(0)
 
     def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
-        poison, read = [], []
+        poison, moneys = [], []
         for msg in msgs:
             MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
             try:
                 name, record = self.codec.decode(msg.value())
                 if name != "xero_payment_received":
                     raise FramingError(f"expected a xero_payment_received, got {name}")
-                read.append((msg, from_event(record)))
+                moneys.append(from_event(record))
             except (FramingError, BadEvent) as exc:
                 log.warning("unreadable Xero payment: %s", exc, extra=message_context(msg))
+                POISON.labels(service=SERVICE, topic=msg.topic()).inc()
                 poison.append((msg, exc))
-        if read:
+        if moneys:
             self.before_batch()
-            poison += self._decide([money for _, money in read], read)
-        self.producer.flush(30)
-        for msg, exc in poison:
-            POISON.labels(service=SERVICE, topic=msg.topic()).inc()
-        return poison
-
-    def _decide(self, moneys: list[XeroMoney], read: list[tuple[Message, XeroMoney]]) -> list:
-        try:
             self._count(self.matcher.handle(moneys))
-            return []
-        except Exception as exc:
-            if transient(exc):
-                raise
-            log.exception("batch of %d Xero payments failed; trying them one by one", len(moneys))
-        poison = []
-        for msg, money in read:
-            try:
-                self._count(self.matcher.handle([money]))
-            except Exception as exc:
-                if transient(exc):
-                    raise
-                log.exception("Xero payment %s cannot be decided; it goes to the dead-letter topic",
-                              money.payment_id, extra=message_context(msg))
-                poison.append((msg, exc))
+        self.producer.flush(30)
         return poison
 
     @staticmethod

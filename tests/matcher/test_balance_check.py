@@ -15,9 +15,8 @@ from services.common.database import Database
 from services.common.db import connect
 from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS
+from services.common.open_balances import InvoiceBalance, balance_rows, by_customer
 from services.matcher.balance_check import BalanceCheck
-from services.matcher.balance_store import balance_rows
-from services.matcher.balances import InvoiceBalance, by_customer
 
 from .test_service import read_topic
 
