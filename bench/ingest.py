@@ -34,7 +34,7 @@ from services.common.topics import SYNC_COMMANDS
 from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.stack.parts import start_embedded_parts
 from services.stack.supervisor import Supervisor
 

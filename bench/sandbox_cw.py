@@ -59,7 +59,7 @@ def phase(client: httpx.Client, name: str, make_request) -> float:
 def run() -> int:
     import base64
 
-    from services.sandbox import identity
+    from services.common import sandbox_identity as identity
 
     port = free_port()
     proc = multiprocessing.get_context("spawn").Process(target=serve, args=(port, 34), daemon=True)

@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.sandbox.identity import ORGANISATIONS  # noqa: E402
+from services.common.sandbox_identity import ORGANISATIONS  # noqa: E402
 from services.sandbox.xero.serve import sign_in  # noqa: E402
 
 

@@ -35,7 +35,7 @@ from services.common.kafka import make_producer
 from services.common.secrets import SecretBox
 from services.common.settings import Settings
 from services.common.topics import XERO_WRITE_RESULTS, XERO_WRITES
-from services.sandbox.identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits

@@ -33,7 +33,7 @@ from services.common.kafka import make_producer
 from services.common.secrets import SecretBox
 from services.common.settings import Settings
 from services.common.topics import XERO_WRITES
-from services.sandbox.identity import ORGANISATIONS
+from services.common.sandbox_identity import ORGANISATIONS
 from services.sandbox.xero.ratelimit import Limits
 from services.stack.parts import start_embedded_parts
 from services.stack.supervisor import Supervisor

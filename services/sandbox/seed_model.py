@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from .identity import ORGANISATIONS
+from ..common.sandbox_identity import ORGANISATIONS
 
 CENT = Decimal("0.01")
 XERO_ENTITY_FIELD_ID = 7  # id of the "Xero Entity" custom field definition in ConnectWise

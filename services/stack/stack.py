@@ -9,7 +9,7 @@ from pathlib import Path
 from ..common.receiver_urls import cw_callback_url, public_base, xero_webhook_url
 from ..common.settings import Settings
 from ..common import secrets
-from ..sandbox import identity
+from ..common import sandbox_identity as identity
 from .parts import ProcessSpec, embedded_postgres_url, postgres_spec, python_service_spec, tansu_spec, tcp_open
 
 # The receivers come before ingest: ConnectWise calls them back as soon as ingest registers.

@@ -229,7 +229,7 @@ def test_rollup_reads_sync_tables_or_zeros(client, settings):
 
 
 def test_catalog_refresh_from_the_xero_simulator_with_the_organisation_credential(fresh_database, tmp_path):
-    from services.sandbox import identity
+    from services.common import sandbox_identity as identity
     from services.sandbox.seed import generate
     from services.sandbox.xero.app import create_app
     from services.sandbox.xero.ratelimit import Limits

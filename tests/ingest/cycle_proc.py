@@ -12,7 +12,7 @@ from services.integrations.connectwise.client import CwClient
 from services.common.kafka import make_producer
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 
 
 def main(cw_url: str, bootstrap: str, postgres_url: str, record_type: str) -> None:

@@ -24,7 +24,7 @@ from services.common.topics import SYNC_COMMANDS
 from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, force_sync, replay, run_cycle
 from services.ingest.store import Store
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 
 pytestmark = pytest.mark.integration
 

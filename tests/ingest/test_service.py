@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ from services.ingest.store import Store
 from services.ingest.xero_payment_store import XeroPaymentStore, source
 from services.ingest.xero_payments import XeroPayments, xero_client
 from services.integrations.xero.client import XeroOrg
-from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
 

@@ -8,7 +8,7 @@ from services.common.db import connect
 from services.mapping import catalog as cat
 from services.mapping import repository as repo
 from services.mapping.rows import AccountRow, check_row
-from services.sandbox.identity import ORGANISATIONS
+from services.common.sandbox_identity import ORGANISATIONS
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits

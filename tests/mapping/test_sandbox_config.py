@@ -1,4 +1,4 @@
-"""The demo configuration (services/stack/demo.py) against the Xero simulator and
+"""The demo configuration (services/sandbox/operator.py) against the Xero simulator and
 a real PostgreSQL: every synthetic invoice and credit memo routes where the
 MSP's routing intent says, maps with its catalog item's account and Service
 Line, and only the customers without a Xero contact raise exceptions."""
@@ -15,9 +15,9 @@ from services.common.secrets import SecretBox
 from services.mapping import repository as repo
 from services.mapping.catalog import refresh_from_xero
 from services.mapping.csv_io import import_csv
-from services.stack.demo import demo_mapping_rows, to_csv
+from services.sandbox.operator import demo_mapping_rows, to_csv
 from services.mapping.translate import XeroDocument, translate
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits

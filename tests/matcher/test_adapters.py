@@ -21,7 +21,7 @@ from services.matcher.engine import Matcher
 from services.matcher.ledger import PostgresLedger, resolve_settled, written_by_writer as written_in_bulk
 from services.matcher.match import Raise
 from services.matcher.ports import Outcome, Refused, Unanswered
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
 from services.sandbox.faults import Faults

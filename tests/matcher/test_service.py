@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS, XERO_PAYMENTS
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from services.receivers.queue import HintQueue
 from services.receivers.signature import sign
 from services.sandbox.connectwise.app import create_app as create_cw_app
 from services.sandbox.connectwise.state import CwState
-from services.sandbox import identity
-from services.sandbox.identity import ORGANISATIONS, XERO_WEBHOOK_KEY
+from services.common import sandbox_identity as identity
+from services.common.sandbox_identity import ORGANISATIONS, XERO_WEBHOOK_KEY
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app as create_xero_app
 from services.sandbox.xero.serve import serving, sign_in

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import uvicorn
 
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.sandbox.connectwise.state import CwState
 from tests.conftest import free_port
 

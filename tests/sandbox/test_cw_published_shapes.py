@@ -15,7 +15,7 @@ from pyconnectwise.models.manage import (CallbackEntry, Company, Department, Inv
                                          ProductItem, PurchaseOrder, PurchaseOrderLineItem)
 from pydantic import BaseModel
 
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
 from tests.sandbox.cw_support import ManualClock, Server

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from services.sandbox.identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY, ORGANISATIONS
+from services.common.sandbox_identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY, ORGANISATIONS
 from services.sandbox.xero.serve import free_port, sign_in
 
 pytestmark = pytest.mark.integration

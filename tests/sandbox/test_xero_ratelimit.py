@@ -7,7 +7,7 @@ import concurrent.futures
 import httpx
 import pytest
 
-from services.sandbox.identity import ORGANISATIONS
+from services.common.sandbox_identity import ORGANISATIONS
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits, RateLimiter

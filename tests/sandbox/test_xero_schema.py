@@ -13,7 +13,7 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from services.sandbox.identity import ORGANISATIONS
+from services.common.sandbox_identity import ORGANISATIONS
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.payments_mutator import PaymentsMutator

@@ -16,7 +16,7 @@ from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import AccountingBadRequestException, NotFoundException
 from xero_python.identity import IdentityApi
 
-from services.sandbox.identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.payments_mutator import PaymentsMutator

@@ -11,7 +11,7 @@ import time
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from services.sandbox.identity import ORGANISATIONS, XERO_WEBHOOK_KEY
+from services.common.sandbox_identity import ORGANISATIONS, XERO_WEBHOOK_KEY
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.serve import serving, sign_in

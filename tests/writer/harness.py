@@ -17,7 +17,7 @@ from confluent_kafka import Consumer
 from services.common.codec import FramingError
 from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
-from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

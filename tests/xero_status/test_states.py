@@ -25,7 +25,7 @@ from services.common.topics import SYNC_COMMANDS, SYNC_EXCEPTIONS, XERO_DOCUMENT
 from services.integrations.xero.client import XeroOrg
 from services.receivers.app import create_app as create_receivers
 from services.receivers.queue import HintQueue
-from services.sandbox.identity import XERO_WEBHOOK_KEY
+from services.common.sandbox_identity import XERO_WEBHOOK_KEY
 from services.sandbox.xero.serve import serving
 from services.xero_status.app import state_consumer
 from services.xero_status.states import Publisher

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..faults import FaultMiddleware, Faults
-from ..identity import CW_COMPANY
+from ...common.sandbox_identity import CW_COMPANY
 from .auth import CwAuthMiddleware
 from .callbacks import CallbackDispatcher
 from .errors import CwError, bad_request

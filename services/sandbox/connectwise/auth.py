@@ -7,7 +7,7 @@ import binascii
 import hmac
 import json
 
-from ..identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY
+from ...common.sandbox_identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY
 
 
 def check(authorization: str | None, client_id: str | None, *, company: str = CW_COMPANY,

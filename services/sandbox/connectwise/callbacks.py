@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..identity import CW_COMPANY
+from ...common.sandbox_identity import CW_COMPANY
 from .render import to_json
 from .state import CwState
 from .store import Record

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from ..identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from ...common.sandbox_identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from .state import Clock, XeroState, stable_id
 
 DEMO_CODE = "cz-sandbox-demo-code"

@@ -42,7 +42,7 @@ def sign_in(base_url: str) -> dict[str, Any]:
     from /_sandbox/authorize exchanged at /connect/token."""
     import httpx
 
-    from ..identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
+    from ...common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 
     code = httpx.get(f"{base_url}/_sandbox/authorize").json()["code"]
     response = httpx.post(f"{base_url}/connect/token", auth=(XERO_CLIENT_ID, XERO_CLIENT_SECRET),

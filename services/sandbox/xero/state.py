@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..identity import ORGANISATIONS
+from ...common.sandbox_identity import ORGANISATIONS
 
 _NS = uuid.UUID("0b7e6a52-8f3c-4d0e-a5d9-3c1f2e8b9a41")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ..identity import XERO_WEBHOOK_KEY
+from ...common.sandbox_identity import XERO_WEBHOOK_KEY
 from .state import XeroState
 
 log = logging.getLogger(__name__)

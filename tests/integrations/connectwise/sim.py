@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 
 from services.integrations.connectwise.client import CwClient
-from services.sandbox import identity
+from services.common import sandbox_identity as identity
 from services.sandbox.connectwise.app import create_app
 from services.sandbox.connectwise.state import CwState
 from services.sandbox.faults import Faults

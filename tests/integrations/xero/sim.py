@@ -16,7 +16,7 @@ from services.integrations.xero.client import PacerGate, XeroClient
 from services.integrations.xero.pacing import Limits as PacerLimits, Pacer
 
 from services.sandbox.faults import Faults
-from services.sandbox.identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.ratelimit import Limits

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from services.common.secrets import SecretBox
 from services.integrations.xero.auth import CredentialError
 from services.integrations.xero.client import XeroOrg, XeroUnavailable
-from services.sandbox.identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
+from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from services.integrations.xero.pacing import Limits
 from tests.integrations.xero.sim import (ORG_IDS, add_organisations, invoice_body, make_client,
