@@ -4,13 +4,17 @@ Per organisation and category, the hinted documents the writer's ledger holds ar
 read from Xero in few calls; each new state is published (for the audit log and
 the mapper, which lets money waiting for an approved document go), raises an
 exception when someone voided or deleted a record we wrote, asks for a payment
-cycle when a document was paid, and is then stored. Events for documents we did
-not write (made by hand in Xero) and categories we do not follow (contacts) are
-let go. A record with a write in flight waits for that write: Xero may be showing it.
+cycle when a document was paid (at most once a minute: a cycle reads every
+organisation), and is then stored. Let go without a call: events for documents we
+did not write (made by hand in Xero), categories we do not follow (contacts), and
+the CREATE event of a document the ledger holds (only our own write creates a
+document with the id the ledger has; any later change is an UPDATE). A record
+with a write in flight waits for that write: Xero may be showing it.
 """
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,15 +37,20 @@ STATE_CHANGES = Counter("cz_xero_state_changes_total", "Xero states of written r
 _IDS = uuid.UUID("3b0f6a2e-9d7c-4f7e-8e55-0d3c1f2a7b19")
 
 
+PAYMENT_CYCLE_EVERY = 60.0  # seconds between payment cycles asked for because documents were paid
+
+
 @dataclass(frozen=True, order=True)
 class DocumentHint:
     tenant_id: str
     category: str
     resource_id: str
+    created: bool  # a CREATE event (else an UPDATE)
 
 
 def read_hint(record: dict) -> DocumentHint:
-    return DocumentHint(str(record["tenant_id"]), str(record["event_category"]).upper(), str(record["resource_id"]))
+    return DocumentHint(str(record["tenant_id"]), str(record["event_category"]).upper(), str(record["resource_id"]),
+                        str(record["event_type"]).upper() == "CREATE")
 
 
 def group_of(hint: DocumentHint) -> str:
@@ -52,8 +61,9 @@ class Publisher:
     """Sends what the changes mean and waits for the broker: published before the changes are
     stored, so a crash in between publishes again rather than never."""
 
-    def __init__(self, producer, codec: Codec, timeout: float = 10.0):
-        self.producer, self.codec, self.timeout = producer, codec, timeout
+    def __init__(self, producer, codec: Codec, timeout: float = 10.0, clock=time.monotonic):
+        self.producer, self.codec, self.timeout, self.clock = producer, codec, timeout, clock
+        self._last_payment_cycle: float | None = None
 
     def _send(self, topic: Topic, key: str, record: dict, errors: list) -> None:
         self.producer.produce(topic.name, key=key.encode(), value=self.codec.encode(topic.schema, record),
@@ -77,8 +87,10 @@ class Publisher:
                     "message": c.disagreement, "details": {"xero_id": held.xero_id, "xero_status": c.status,
                                                            "previous_status": c.previous or ""},
                     "audit_entry_id": None, "raised_at": now}, errors)
-        if any(c.paid for c in changes):
+        asked = self._last_payment_cycle
+        if any(c.paid for c in changes) and (asked is None or self.clock() - asked >= PAYMENT_CYCLE_EVERY):
             # Money arrived in Xero: read it now instead of at the next payment cycle.
+            self._last_payment_cycle = self.clock()
             self._send(SYNC_COMMANDS, RecordKind.XERO_PAYMENT.value, {
                 "command_id": str(uuid.uuid4()), "action": "RUN_CYCLE", "record_type": RecordKind.XERO_PAYMENT.value,
                 "record_id": None, "window_from": None, "window_to": None, "requested_by": "xero webhook",
@@ -106,20 +118,26 @@ class StateWork:
         ours = [h for h in hints if h.resource_id.lower() in held]
         EVENTS.labels(outcome="not_written_by_us").inc(len(hints) - len(ours))
         window.done([h for h in hints if h.resource_id.lower() not in held])
+        echoes = [h for h in ours if h.created and held[h.resource_id.lower()].xero_status
+                  and not held[h.resource_id.lower()].write_in_flight]
+        EVENTS.labels(outcome="our_creation").inc(len(echoes))
+        window.done(echoes)
+        ours = [h for h in ours if h not in echoes]
         in_flight = [h for h in ours if held[h.resource_id.lower()].write_in_flight]
         overdue = set(window.wait_for_write(in_flight, now))
         ready = [h for h in ours if not held[h.resource_id.lower()].write_in_flight or h in overdue]
         if not ready:
             return
-        records = [held[h.resource_id.lower()] for h in ready]
-        found = states(self.client, org, document, [h.resource_id for h in ready],
+        resources = sorted({h.resource_id for h in ready})  # a CREATE and an UPDATE of one document are one
+        records = [held[r.lower()] for r in resources]
+        found = states(self.client, org, document, resources,
                        tags={"organisation_id": org.organisation_id, "record_type": records[0].record_type,
                              "record_id": ",".join(r.cw_id for r in records)})
         changes = []
-        for hint in ready:
-            now_in_xero = found.get(hint.resource_id.lower())
+        for resource_id in resources:
+            now_in_xero = found.get(resource_id.lower())
             if now_in_xero is not None:
-                change = decide(held[hint.resource_id.lower()], now_in_xero.status, now_in_xero.number)
+                change = decide(held[resource_id.lower()], now_in_xero.status, now_in_xero.number)
                 if change is not None:
                     changes.append(change)
         if changes:
@@ -130,5 +148,5 @@ class StateWork:
             log.info("%s %s (%s) is %s in Xero (was %s)%s", c.held.record_type, c.held.cw_id, c.number, c.status,
                      c.previous or "unknown", ": the books now disagree" if c.disagreement else "")
         EVENTS.labels(outcome="changed").inc(len(changes))
-        EVENTS.labels(outcome="unchanged").inc(len(ready) - len(changes))
+        EVENTS.labels(outcome="unchanged").inc(len(resources) - len(changes))
         window.done(ready)
