@@ -42,6 +42,17 @@ def written_by_writer(conn: psycopg.Connection, organisation_id: str, xero_payme
     return row is not None
 
 
+def payments_written_by_writer(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """`written_by_writer` for a batch of (organisation id, Xero PaymentID), in one query."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        "select distinct organisation_id, xero_id from xero_ledger where record_type in ('payment', 'refund')"
+        " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))",
+        ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+    return {(r["organisation_id"], r["xero_id"]) for r in rows}
+
+
 def created_by_matcher(conn: psycopg.Connection, cw_payment_id: int | str) -> bool:
     """Whether the matcher created this ConnectWise payment (from a Xero payment)."""
     row = conn.execute("select 1 from cw_payment_applications where cw_payment_id = %s limit 1",

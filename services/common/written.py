@@ -76,3 +76,14 @@ def set_xero_status(conn: psycopg.Connection, held: Held, xero_status: str) -> b
         " and xero_status is distinct from %s",
         (xero_status, held.organisation_id, held.record_type, held.cw_id, xero_status))
     return cur.rowcount > 0
+
+
+def invoices_by_xero_id(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The ConnectWise invoice each (organisation id, Xero InvoiceID) was written from."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "select organisation_id, xero_id, cw_id from xero_ledger where record_type = 'invoice'"
+        " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))",
+        ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+    return {(r["organisation_id"], r["xero_id"]): int(r["cw_id"]) for r in rows}

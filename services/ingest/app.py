@@ -36,13 +36,13 @@ def make_pipeline(settings: Settings, codec: Codec, producer, db: Database) -> P
     return Pipeline(CwClient.from_settings(settings, recorder), Store(db), Emitter(producer, codec))
 
 
-def make_xero_payments(settings: Settings, codec: Codec, producer) -> XeroPayments | None:
-    """The Xero payments poll, with its own Postgres connection (one per thread); None when
-    no Xero is configured (then xero_payment commands are ignored, as before)."""
+def make_xero_payments(settings: Settings, codec: Codec, producer, db: Database) -> XeroPayments | None:
+    """The Xero payments poll, with its own poll locks (one per thread); None when no Xero
+    is configured (then xero_payment commands are ignored, as before)."""
     if not settings.xero_url:
         return None
     client = xero_client(settings, ExchangeRecorder("xero", "ingest", codec, producer))
-    return XeroPayments(client, XeroPaymentStore(settings.postgres_url), Emitter(producer, codec))
+    return XeroPayments(client, XeroPaymentStore(db), Emitter(producer, codec))
 
 
 def commands_consumer(settings: Settings) -> Consumer:
@@ -58,10 +58,10 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     db = Database(settings.postgres_url)
     live = realtime.start(settings, codec, producer, db, stop, lambda: make_pipeline(settings, codec, producer, db))
     scheduler = Scheduler(make_pipeline(settings, codec, producer, db), tick_seconds=tick_seconds,
-                          xero_payments=make_xero_payments(settings, codec, producer), run=live.run_cycle,
+                          xero_payments=make_xero_payments(settings, codec, producer, db), run=live.run_cycle,
                           **({"overlap": overlap} if overlap is not None else {}))
     handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
-                             xero_payments=make_xero_payments(settings, codec, producer))
+                             xero_payments=make_xero_payments(settings, codec, producer, db))
 
     def consume() -> None:
         try:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from ..common.record_kinds import RecordKind
 from .cycle import DEFAULT_OVERLAP, CycleResult, CycleStopped, Pipeline, run_cycle
 from .sources import POLLED_TYPES
-from .store import Cursor
+from .cursors import Cursor
 
 log = logging.getLogger(__name__)
 DEFAULT_CADENCE_MINUTES = 360

@@ -15,20 +15,13 @@ from ..common.database import Database
 from ..common.lifecycle import Event
 from ..common.record_kinds import RECORD_TYPES
 from ..common.record_status import Content, StatusChange, record_changes
-from .poller import DELETED_PREFIX, EPOCH
+from .cursors import Cursor, Cursors
+from .poller import DELETED_PREFIX
 
 
 
 def source(record_type: str) -> str:
     return f"cw:{record_type}"
-
-
-@dataclass(frozen=True)
-class Cursor:
-    cursor_at: datetime
-    last_cycle_started: datetime | None
-    last_cycle_finished: datetime | None
-    last_cycle_status: str | None
 
 
 @dataclass(frozen=True)
@@ -47,6 +40,7 @@ class Emitted:
 class Store:
     def __init__(self, db: Database):
         self.db = db
+        self.cursors = Cursors(db)
         self._locks: dict[str, ExitStack] = {}
 
     def close(self) -> None:
@@ -56,45 +50,19 @@ class Store:
     # --- cursors ---------------------------------------------------------------
 
     def cursor(self, record_type: str) -> Cursor:
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
-                " from sync_cursors where source = %s", (source(record_type),)).fetchone()
-        if row is None:
-            return Cursor(EPOCH, None, None, None)
-        return Cursor(row["cursor_at"], row["last_cycle_started"], row["last_cycle_finished"], row["last_cycle_status"])
+        return self.cursors.get(source(record_type))
 
     def cycle_started(self, record_type: str, at: datetime) -> None:
-        with self.db.connection() as conn:
-            conn.execute(
-                "insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_status)"
-                " values (%s, %s, %s, 'running')"
-                " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
-                " last_cycle_status = 'running', updated_at = now()",
-                (source(record_type), EPOCH, at))
+        self.cursors.started(source(record_type), at)
 
     def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
-        """Records the outcome; the cursor moves only forward, and only when given."""
-        with self.db.connection() as conn:
-            conn.execute(
-                # A RUN_CYCLE that arrived while this cycle ran stays requested: it asked for a cycle after now.
-                "update sync_cursors set last_cycle_finished = %s,"
-                " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %s end,"
-                " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
-                (at, status, cursor_at, source(record_type)))
+        self.cursors.finished(source(record_type), at, status, cursor_at)
 
     def progress(self, record_type: str, seen: int, total: int | None) -> None:
-        with self.db.connection() as conn:
-            conn.execute("update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
-                         (seen, total, source(record_type)))
+        self.cursors.progress(source(record_type), seen, total)
 
     def request_cycle(self, record_type: str) -> None:
-        """Makes a record type due now (a RUN_CYCLE command), durably."""
-        with self.db.connection() as conn:
-            conn.execute(
-                "insert into sync_cursors (source, cursor_at, last_cycle_status) values (%s, %s, 'requested')"
-                " on conflict (source) do update set last_cycle_status = 'requested', updated_at = now()",
-                (source(record_type), EPOCH))
+        self.cursors.request([source(record_type)])
 
     def cadence_minutes(self) -> dict[str, int]:
         with self.db.connection() as conn:

@@ -52,22 +52,12 @@ MONEY = ("Payments", "Overpayments", "Prepayments")
 ORDER = {"Payments": "PaymentID", "Overpayments": "OverpaymentID", "Prepayments": "PrepaymentID", "Invoices": "InvoiceID"}
 
 
-def if_modified_since_hook(request) -> None:
-    """httpx request hook: a poll passes its If-Modified-Since as a tag (XeroClient builds the
-    headers itself and takes none from callers), and this puts it where Xero reads it."""
-    since = request.extensions.get("cz", {}).get("if_modified_since")
-    if since:
-        request.headers["If-Modified-Since"] = since
-
-
 def xero_client(settings: Settings, recorder: ExchangeRecorder) -> XeroClient:
     """The poll's Xero client, assembled as the writer's is (tokens rotated through Postgres, so
     both share each organisation's credential safely). Its pacer also reads Xero's remaining-limit
     headers, which count the writer's calls too; every call is added to `api_usage` beside the
     writer's, so the roll-up shows one day budget."""
-    hooks = recorder.hooks()
-    http = httpx.Client(timeout=30, event_hooks={"request": [if_modified_since_hook, *hooks["request"]],
-                                                 "response": hooks["response"]})
+    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
     tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
                           settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
     limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
@@ -210,10 +200,9 @@ class XeroPayments:
             page += 1
 
     def _get(self, org: XeroOrg, path: str, params: dict | None = None, since: datetime | None = None) -> dict | None:
-        tags = {"record_type": RECORD_TYPE}
-        if since is not None:
-            tags["if_modified_since"] = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        resp = self.client.request(org, "GET", path, params=params, tags=tags)
+        # Xero compares If-Modified-Since to the second, in UTC.
+        headers = {"If-Modified-Since": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")} if since else None
+        resp = self.client.request(org, "GET", path, params=params, tags={"record_type": RECORD_TYPE}, headers=headers)
         if resp.status_code == 404 and "/" in path:
             return None
         body = json.loads(resp.content, parse_float=Decimal) if resp.content else {}

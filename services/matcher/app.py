@@ -36,9 +36,9 @@ MAX_BATCH = 500
 
 
 def group_of(settings: Settings) -> str:
-    """One consumer group per ledger: the matcher's offsets belong with the Postgres database
-    that holds its applications, so two stacks sharing a broker never share a group."""
-    return "connectzero-matcher-" + hashlib.sha256(settings.postgres_url.encode()).hexdigest()[:12]
+    """The setting, or one consumer group per ledger: the matcher's offsets belong with the
+    Postgres database that holds its applications, so two stacks sharing a broker never share a group."""
+    return settings.matcher_group or "connectzero-matcher-" + hashlib.sha256(settings.postgres_url.encode()).hexdigest()[:12]
 
 
 def build(settings: Settings, codec: Codec, producer, db: Database) -> tuple[MatcherService, CwClient]:

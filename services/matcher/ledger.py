@@ -19,6 +19,7 @@ from ..common import echo
 from ..common.database import Database
 from ..common.record_kinds import RecordKind
 from ..common.record_status import StatusChange, record_changes
+from ..common.written import invoices_by_xero_id
 from .match import Applied
 from .ports import InFlight, Key, Outcome, PaymentState
 from .xero_money import XeroMoney, from_json, to_json
@@ -84,7 +85,7 @@ class PostgresLedger:
                 found[money.key] = f"ConnectWise {marked[0]} {marked[1]}"
         unmarked = [m.key for m in moneys if m.key not in found]
         with self.db.connection() as conn:
-            written = written_by_writer(conn, unmarked)
+            written = echo.payments_written_by_writer(conn, unmarked)
         for key in written:
             found[key] = "a ConnectWise payment (the writer's ledger holds this Xero payment)"
         return found
@@ -94,9 +95,8 @@ class PostgresLedger:
         by_xero = [(k[0], xero_id) for k, (xero_id, _) in wanted.items() if xero_id]
         if by_xero:
             # The writer's ledger: the Xero invoice this product wrote for a ConnectWise invoice.
-            written = {(r["organisation_id"], r["xero_id"]): int(r["cw_id"]) for r in self._rows(
-                "select organisation_id, xero_id, cw_id from xero_ledger where record_type = 'invoice'"
-                " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))", _pairs(by_xero))}
+            with self.db.connection() as conn:
+                written = invoices_by_xero_id(conn, by_xero)
             for key, (xero_id, _) in wanted.items():
                 if (key[0], xero_id) in written:
                     found[key] = (written[(key[0], xero_id)], "ledger")
@@ -220,16 +220,6 @@ def resolve_settled(conn: psycopg.Connection) -> int:
         " and m.organisation_id = e.organisation_id and m.xero_payment_id = e.record_id"
         " and m.outcome in ('written', 'skipped')",
         (RECORD_TYPE, list(RESOLVABLE))).rowcount
-
-
-def written_by_writer(conn: psycopg.Connection, keys: list[Key]) -> list[Key]:
-    """`echo.written_by_writer` for a whole batch in one query (the same rule: the writer's ledger
-    holds the Xero payment as money it wrote); tests/matcher/test_adapters.py pins them together."""
-    if not keys:
-        return []
-    return [(r["organisation_id"], r["xero_id"]) for r in conn.execute(
-        "select distinct organisation_id, xero_id from xero_ledger where record_type in ('payment', 'refund')"
-        " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))", _pairs(keys))]
 
 
 def _status_change(outcome: Outcome) -> StatusChange:

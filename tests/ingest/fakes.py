@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.ingest.poller import DELETED_PREFIX, EPOCH
-from services.ingest.store import Cursor, Emitted
+from services.ingest.cursors import Cursor
+from services.ingest.store import Emitted
 
 
 @dataclass

@@ -11,7 +11,8 @@ from services.common.commands import CommandError, parse_command
 from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler, is_due
 from services.ingest.sources import POLLED_TYPES
-from services.ingest.store import Cursor, Store
+from services.ingest.cursors import Cursor
+from services.ingest.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)

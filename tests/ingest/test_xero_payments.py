@@ -81,7 +81,7 @@ def world(fresh_database, kafka_bootstrap, codec, tmp_path):
                             data_dir=tmp_path, xero_limit_per_minute=600)
         recorder = Recorder()
         producer = make_producer(kafka_bootstrap)
-        poll = XeroPayments(xero_client(settings, recorder), XeroPaymentStore(fresh_database), Emitter(producer, codec))
+        poll = XeroPayments(xero_client(settings, recorder), XeroPaymentStore(Database(fresh_database)), Emitter(producer, codec))
         events = Events(kafka_bootstrap, codec, set(ids.values()))
         token = sim.sign_in()["access_token"]
         api = httpx.Client(base_url=sim.api_url, headers={"Authorization": f"Bearer {token}",

@@ -107,7 +107,8 @@ class XeroClient:
         self.http.close()
 
     def request(self, org: XeroOrg, method: str, path: str, *, params: dict | None = None, json=None,
-                idempotency_key: str | None = None, tags: dict | None = None) -> httpx.Response:
+                idempotency_key: str | None = None, tags: dict | None = None,
+                headers: dict[str, str] | None = None) -> httpx.Response:
         """One logical call, retried through transient failures; returns any answer below 500
         other than 401/429 (the caller judges 4xx). Raises XeroUnavailable after the retries,
         CredentialError when the credential is revoked."""
@@ -118,7 +119,7 @@ class XeroClient:
             for attempt in retrying:
                 with attempt:
                     while True:
-                        resp = self._send_once(org, method, path, params, json, idempotency_key, tags)
+                        resp = self._send_once(org, method, path, params, json, idempotency_key, tags, headers)
                         if resp is not None and resp.status_code == 429:
                             # Honoured by the pacer (it blocks until Retry-After); not a backoff attempt.
                             rate_limited += 1
@@ -142,12 +143,14 @@ class XeroClient:
             raise XeroUnavailable(f"{method} {path}: gave up after {self.max_attempts} attempts ({exc})") from None
         raise AssertionError("unreachable")
 
-    def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags) -> httpx.Response | None:
+    def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags,
+                   extra_headers: dict[str, str] | None = None) -> httpx.Response | None:
         try:
             token = self.tokens.access_token(org.organisation_id)
         except TokenEndpointUnavailable as exc:
             raise _Retry(f"token endpoint: {exc}") from exc
-        headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id, "Accept": "application/json"}
+        headers = {**(extra_headers or {}), "Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id,
+                   "Accept": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         request = self.http.build_request(method, f"{self.base_url}/{path.lstrip('/')}", params=params, json=json,
