@@ -7,8 +7,7 @@ the new state is a fact about the record, and:
   now disagree; a person decides which side is right, and the writer's status
   rules never write over a removed record;
 - approved (AUTHORISED or PAID) after DRAFT or SUBMITTED: money waiting for the
-  document may now be written;
-- PAID: money arrived in Xero; the payment poll is asked to read it now.
+  document may now be written.
 """
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ class StateChange:
     number: str
     disagreement: str | None = None  # why the books now disagree, when they do
     approved: bool = False
-    paid: bool = False
 
     @property
     def exception_kind(self) -> str:
@@ -54,5 +52,4 @@ def decide(held: Held, status: str | None, number: str | None = None) -> StateCh
                         f"will not write over it: if Xero is right, void it in ConnectWise too; if ConnectWise is "
                         f"right, enter it in Xero again by hand.")
     return StateChange(held, previous, status, shown, disagreement,
-                       approved=status in APPROVED and previous not in APPROVED,
-                       paid=status == "PAID" and previous != "PAID")
+                       approved=status in APPROVED and previous not in APPROVED)

@@ -3,9 +3,10 @@
 Per organisation and category, the hinted documents the writer's ledger holds are
 read from Xero in few calls; each new state is published (for the audit log and
 the mapper, which lets money waiting for an approved document go), raises an
-exception when someone voided or deleted a record we wrote, asks for a payment
-cycle when a document was paid (at most once a minute: a cycle reads every
-organisation), and is then stored. Let go without a call: events for documents we
+exception when someone voided or deleted a record we wrote, and is then stored.
+Xero sends no payment events today; should it, one asks for a payment cycle (at
+most once a minute: a cycle reads every organisation), since payments are what
+the payment poll reads. Let go without a call: events for documents we
 did not write (made by hand in Xero), categories we do not follow (contacts), and
 the CREATE event of a document the ledger holds (only our own write creates a
 document with the id the ledger has; any later change is an UPDATE). A record
@@ -37,7 +38,8 @@ STATE_CHANGES = Counter("cz_xero_state_changes_total", "Xero states of written r
 _IDS = uuid.UUID("3b0f6a2e-9d7c-4f7e-8e55-0d3c1f2a7b19")
 
 
-PAYMENT_CYCLE_EVERY = 60.0  # seconds between payment cycles asked for because documents were paid
+PAYMENT_CYCLE_EVERY = 60.0  # seconds between payment cycles asked for by payment events
+PAYMENT_CATEGORIES = frozenset({"PAYMENT", "PAYMENTS"})
 
 
 @dataclass(frozen=True, order=True)
@@ -87,17 +89,25 @@ class Publisher:
                     "message": c.disagreement, "details": {"xero_id": held.xero_id, "xero_status": c.status,
                                                            "previous_status": c.previous or ""},
                     "audit_entry_id": None, "raised_at": now}, errors)
+        self._flush(errors)
+
+    def payment_cycle(self) -> None:
+        """Money moved in Xero: asks ingest to read payments now rather than at the next cycle."""
         asked = self._last_payment_cycle
-        if any(c.paid for c in changes) and (asked is None or self.clock() - asked >= PAYMENT_CYCLE_EVERY):
-            # Money arrived in Xero: read it now instead of at the next payment cycle.
-            self._last_payment_cycle = self.clock()
-            self._send(SYNC_COMMANDS, RecordKind.XERO_PAYMENT.value, {
-                "command_id": str(uuid.uuid4()), "action": "RUN_CYCLE", "record_type": RecordKind.XERO_PAYMENT.value,
-                "record_id": None, "window_from": None, "window_to": None, "requested_by": "xero webhook",
-                "requested_at": now}, errors)
+        if asked is not None and self.clock() - asked < PAYMENT_CYCLE_EVERY:
+            return
+        errors: list = []
+        self._send(SYNC_COMMANDS, RecordKind.XERO_PAYMENT.value, {
+            "command_id": str(uuid.uuid4()), "action": "RUN_CYCLE", "record_type": RecordKind.XERO_PAYMENT.value,
+            "record_id": None, "window_from": None, "window_to": None, "requested_by": "xero webhook",
+            "requested_at": datetime.now(timezone.utc)}, errors)
+        self._flush(errors)
+        self._last_payment_cycle = self.clock()
+
+    def _flush(self, errors: list) -> None:
         remaining = self.producer.flush(self.timeout)
         if remaining or errors:
-            raise ConnectionError(f"Xero state changes not published: {errors[0] if errors else 'broker did not answer'}")
+            raise ConnectionError(f"not published: {errors[0] if errors else 'the broker did not answer'}")
 
 
 class StateWork:
@@ -108,6 +118,11 @@ class StateWork:
 
     def __call__(self, group: str, hints: list[DocumentHint], window: HintWindow, now: float) -> None:
         tenant_id, category = group.split("|", 1)
+        if category in PAYMENT_CATEGORIES:
+            self.publisher.payment_cycle()
+            EVENTS.labels(outcome="payment_cycle").inc(len(hints))
+            window.done(hints)
+            return
         document = CATEGORIES.get(category)
         org = self.store.organisation(tenant_id) if document else None
         if document is None or org is None:

@@ -175,8 +175,7 @@ def test_states_changed_in_xero_reach_the_records_we_wrote(world, fresh_database
         assert states == {(101, "PAID"), (102, "VOIDED"), (103, "AUTHORISED"), (105, "AUTHORISED")}
         raised = [r for name, r in published if name == "sync_exception" and r["organisation_id"] == world.org.organisation_id]
         assert [(r["kind"], r["record_id"]) for r in raised] == [("voided_in_xero", "102")]
-        assert any(name == "sync_command" and r["action"] == "RUN_CYCLE" and r["record_type"] == "xero_payment"
-                   for name, r in published)
+        assert not [r for name, r in published if name == "sync_command"]  # payments are the payment poll's
 
         # Xero delivering the same events again changes nothing and publishes nothing new.
         stamp = world.record(101)["xero_status_changed_at"]
@@ -190,6 +189,17 @@ def test_states_changed_in_xero_reach_the_records_we_wrote(world, fresh_database
         assert [r for name, r in drain(outputs, codec, 1.0) if r.get("organisation_id") == world.org.organisation_id] == []
         assert world.record(101)["xero_status_changed_at"] == stamp and world.record(102)["status"] == "exception"
         assert worker.window.uncommitted() == {}
+
+        # Were Xero to send payment events, two of them would ask for one payment cycle.
+        HintQueue(kafka_bootstrap, codec).put(XERO_WEBHOOKS, [
+            (f"{world.org.tenant_id}:p{n}", {
+                "event_key": f"p{n}", "tenant_id": world.org.tenant_id, "event_category": "PAYMENT",
+                "event_type": "CREATE", "resource_id": f"p{n}", "resource_url": None, "event_date": now,
+                "received_at": now}) for n in range(2)])
+        commands = wait_until(lambda: [r for name, r in drain(outputs, codec, 0.5) if name == "sync_command"])
+        commands += [r for name, r in drain(outputs, codec, 1.0) if name == "sync_command"]
+        assert [(r["action"], r["record_type"], r["requested_by"]) for r in commands] == [
+            ("RUN_CYCLE", "xero_payment", "xero webhook")]
     finally:
         stop.set()
         thread.join(10)
