@@ -2,11 +2,11 @@
 
 A ConnectWise callback or a Xero webhook event says only that one record changed,
 and a burst (an import, a bulk edit, a batch of payments) sends one per record. So
-hints are gathered for a short window and their records fetched together (a page
-of ids at once) instead of one call each; the same record hinted twice in a window
-is fetched once. A record hinted again restarts its window, up to `max_delay` after
-its first hint: an invoice built line by line is fetched once it is complete, not
-half-way. A hint is any hashable, orderable key naming a record.
+hints are gathered until they stop coming for `window` seconds, or `max_delay`
+after the oldest, and their records fetched together (a page of ids at once)
+instead of one call each. The same record hinted twice is fetched once; an invoice
+built line by line is fetched once it is complete, not half-way; a steady burst
+costs one round of fetches per `max_delay`. A hint is any hashable, orderable key.
 
 A record whose previous change is still on its way to Xero (emitted and not yet
 written) waits for that write, so two versions of one record never race, and
@@ -27,8 +27,8 @@ Hint = Hashable  # orderable too: hints are handed over sorted
 @dataclass
 class _Pending:
     first_seen: float
-    ready_at: float
-    origins: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) of each callback
+    origins: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) of each message
+    held_until: float | None = None  # put back: to look again then (a write in flight, a failed fetch)
     waiting_since: float | None = None  # when it started waiting for a write in flight
 
 
@@ -40,6 +40,7 @@ class HintWindow:
         self.window, self.max_batch, self.max_wait, self.recheck = window, max_batch, max_wait, recheck
         self.max_delay = 4 * window if max_delay is None else max(max_delay, window)
         self._pending: dict[Hint, _Pending] = {}
+        self._last_added: float | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -50,28 +51,36 @@ class HintWindow:
     def add(self, hint: Hint, now: float, origin: tuple[int, int] | None = None) -> None:
         pending = self._pending.get(hint)
         if pending is None:
-            pending = self._pending[hint] = _Pending(now, now + self.window)
-        elif pending.waiting_since is None:
-            pending.ready_at = min(now + self.window, pending.first_seen + self.max_delay)
+            pending = self._pending[hint] = _Pending(now)
         if origin is not None:
             pending.origins.append(origin)
+        self._last_added = now
+
+    def _fresh(self) -> list[_Pending]:
+        return [p for p in self._pending.values() if p.held_until is None]
 
     def next_due(self) -> float | None:
-        """When the earliest pending hint is ready, or None when there is none."""
-        return min((p.ready_at for p in self._pending.values()), default=None)
+        """When hints are next due, or None when there is none."""
+        times = [p.held_until for p in self._pending.values() if p.held_until is not None]
+        fresh = self._fresh()
+        if fresh:
+            oldest = min(p.first_seen for p in fresh)
+            times.append(min(self._last_added + self.window, oldest + self.max_delay))
+        return min(times, default=None)
 
     def due(self, now: float) -> bool:
-        ready = sum(1 for p in self._pending.values() if p.ready_at <= now)
-        fresh = sum(1 for p in self._pending.values() if p.waiting_since is None)
-        return ready > 0 or fresh >= self.max_batch
+        if any(p.held_until is not None and p.held_until <= now for p in self._pending.values()):
+            return True
+        fresh = self._fresh()
+        return bool(fresh) and (len(fresh) >= self.max_batch or now >= self.next_due())
 
     def take(self, now: float) -> list[Hint]:
-        """The hints to fetch now: once any is ready, every fresh one goes with it (fetching a
-        record early costs nothing); those waiting for a write go only when their recheck is due.
-        They stay pending (with their origins) until `done`."""
+        """The hints to fetch now: every fresh one (once they stopped coming, or the oldest waited
+        `max_delay`), and those put back whose time has come. They stay pending (with their
+        origins) until `done`."""
         if not self.due(now):
             return []
-        return sorted(h for h, p in self._pending.items() if p.waiting_since is None or p.ready_at <= now)[
+        return sorted(h for h, p in self._pending.items() if p.held_until is None or p.held_until <= now)[
             :self.max_batch]
 
     def wait_for_write(self, hints: list[Hint], now: float) -> list[Hint]:
@@ -85,7 +94,7 @@ class HintWindow:
             if now - pending.waiting_since >= self.max_wait:
                 overdue.append(hint)
             else:
-                pending.ready_at = now + self.recheck
+                pending.held_until = now + self.recheck
         return overdue
 
     def done(self, hints: list[Hint]) -> None:
@@ -94,10 +103,10 @@ class HintWindow:
             self._pending.pop(hint, None)
 
     def retry_later(self, hints: list[Hint], now: float, delay: float) -> None:
-        """A fetch failed (ConnectWise or Postgres away): try these again after `delay`."""
+        """A fetch failed (the remote API or Postgres away): try these again after `delay`."""
         for hint in hints:
             if hint in self._pending:
-                self._pending[hint].ready_at = now + delay
+                self._pending[hint].held_until = now + delay
 
     def uncommitted(self) -> dict[int, int]:
         """partition -> the lowest offset whose hint is still pending (nothing at or after it

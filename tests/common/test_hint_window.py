@@ -16,26 +16,47 @@ from services.ingest.callback_registration import DESCRIPTION, plan
 INV = [Hint("invoice", i) for i in range(1, 6)]
 
 
-def test_hints_wait_for_the_window_and_the_same_record_is_fetched_once():
+def test_hints_are_gathered_until_they_stop_coming_and_the_same_record_is_fetched_once():
     c = HintWindow(window=0.5)
     c.add(INV[0], 10.0, (0, 1))
     c.add(INV[1], 10.2, (1, 7))
-    c.add(INV[0], 10.3, (2, 4))  # the same record again: one fetch, once its edits settle
-    assert not c.due(10.6) and c.take(10.6) == [] and c.next_due() == 10.7
-    assert c.due(10.7) and c.take(10.7) == [INV[0], INV[1]]  # the younger one goes with it
+    c.add(INV[0], 10.3, (2, 4))  # the same record again: one fetch, once the edits settle
+    assert not c.due(10.7) and c.take(10.7) == [] and c.next_due() == 10.8
+    assert c.due(10.8) and c.take(10.8) == [INV[0], INV[1]]
     assert c.uncommitted() == {0: 1, 1: 7, 2: 4}  # taken is not fetched: nothing committed past them
     c.done([INV[0], INV[1]])
     assert len(c) == 0 and c.uncommitted() == {} and c.next_due() is None
 
 
-def test_a_record_hinted_again_and_again_waits_for_its_edits_to_settle_but_not_for_long():
+def test_one_edit_alone_is_fetched_one_window_after_its_callback():
+    c = HintWindow(window=0.5)
+    c.add(INV[0], 3.0)
+    assert c.next_due() == 3.5 and c.take(3.49) == [] and c.take(3.5) == [INV[0]]
+
+
+def test_an_invoice_built_line_by_line_is_fetched_once_it_is_complete_but_not_too_late():
     c = HintWindow(window=0.5, max_delay=2.0)
-    for step in range(10):  # an invoice built line by line, a callback every 0.3 s
+    for step in range(10):  # a callback every 0.3 s
         c.add(INV[0], step * 0.3)
         if step < 6:
             assert not c.due(step * 0.3 + 0.29)
-    assert c.next_due() == 2.0  # two seconds after its first hint at most
+    assert c.next_due() == 2.0  # two seconds after its first callback at most
     assert c.take(2.0) == [INV[0]]
+
+
+def test_a_steady_burst_is_fetched_in_rounds_of_max_delay():
+    c = HintWindow(window=0.5, max_delay=2.0)
+    rounds, now = [], 0.0
+    for n in range(500):  # 500 records, a callback every 10 ms: five seconds of them
+        now = n * 0.01
+        c.add(Hint("invoice", 1000 + n), now)
+        if c.due(now):
+            taken = c.take(now)
+            rounds.append(len(taken))
+            c.done(taken)
+    taken = c.take(c.next_due())
+    rounds.append(len(taken))
+    assert sum(rounds) == 500 and len(rounds) == 3, rounds
 
 
 def test_a_full_batch_goes_before_the_window_ends():
