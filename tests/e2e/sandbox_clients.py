@@ -3,6 +3,7 @@ keys, and Xero with a token that reaches all three organisations."""
 from __future__ import annotations
 
 import base64
+import time
 
 import httpx
 
@@ -26,29 +27,31 @@ class XeroReader:
                                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.tenants = {o["name"]: o["tenant_id"] for o in xero["organisations"]}
 
+    def get(self, path: str, short: str, params: dict | None = None) -> dict:
+        """A read that waits out the organisation's rate limit, which the product's own calls share:
+        Xero answers 429 with Retry-After, and a good client honours it."""
+        for _ in range(10):
+            resp = self.client.get(path, params=params, headers={"xero-tenant-id": self.tenant(short)})
+            if resp.status_code != 429:
+                resp.raise_for_status()
+                return resp.json()
+            time.sleep(min(float(resp.headers.get("Retry-After", "5")), 30))
+        raise AssertionError(f"GET {path}: still rate limited")
+
     def tenant(self, short: str) -> str:
         return next(t for name, t in self.tenants.items() if short.lower() in name.lower())
 
     def invoices(self, short: str, number: str) -> list[dict]:
-        resp = self.client.get("/Invoices", params={"InvoiceNumbers": number}, headers={"xero-tenant-id": self.tenant(short)})
-        resp.raise_for_status()
-        return resp.json()["Invoices"]
+        return self.get("/Invoices", short, {"InvoiceNumbers": number})["Invoices"]
 
     def credit_notes(self, short: str, number: str) -> list[dict]:
-        resp = self.client.get("/CreditNotes", params={"where": f'CreditNoteNumber=="{number}"'},
-                               headers={"xero-tenant-id": self.tenant(short)})
-        resp.raise_for_status()
-        return resp.json()["CreditNotes"]
+        return self.get("/CreditNotes", short, {"where": f'CreditNoteNumber=="{number}"'})["CreditNotes"]
 
     def one(self, short: str, endpoint: str, xero_id: str) -> dict:
-        resp = self.client.get(f"/{endpoint}/{xero_id}", headers={"xero-tenant-id": self.tenant(short)})
-        resp.raise_for_status()
-        return resp.json()[endpoint][0]
+        return self.get(f"/{endpoint}/{xero_id}", short)[endpoint][0]
 
     def payments(self, short: str, where: str) -> list[dict]:
-        resp = self.client.get("/Payments", params={"where": where}, headers={"xero-tenant-id": self.tenant(short)})
-        resp.raise_for_status()
-        return resp.json()["Payments"]
+        return self.get("/Payments", short, {"where": where})["Payments"]
 
     def anywhere(self, number: str) -> dict[str, list[dict]]:
         """Invoices with this number in every organisation (to prove nothing went astray)."""

@@ -24,7 +24,8 @@ def outage_stack(stack_dir):
     bootstrap, postgres = start_embedded_parts(supervisor, settings)
     env = {**os.environ, "CZ_DATA_DIR": str(stack_dir), "CZ_KAFKA_BOOTSTRAP": bootstrap,
            "CZ_POSTGRES_URL": postgres,
-           "CZ_MATCHER_PORT": str(settings.matcher_port)}
+           "CZ_MATCHER_PORT": str(settings.matcher_port),
+           "CZ_CW_URL": "http://127.0.0.1:1/v4_6_release/apis/3.0"}  # the matcher needs one; never called here
     service = subprocess.Popen([sys.executable, "-m", "services.matcher"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     health = f"http://127.0.0.1:{settings.matcher_port}/healthz"
