@@ -27,16 +27,20 @@ class XeroReader:
                                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.tenants = {o["name"]: o["tenant_id"] for o in xero["organisations"]}
 
-    def get(self, path: str, short: str, params: dict | None = None) -> dict:
-        """A read that waits out the organisation's rate limit, which the product's own calls share:
-        Xero answers 429 with Retry-After, and a good client honours it."""
+    def call(self, method: str, path: str, short: str, **kw) -> dict:
+        """A call that waits out the organisation's rate limit, which the product's own calls share:
+        Xero answers 429 with Retry-After (before acting, so a retry is safe), and a good client
+        honours it. Any other answer but 200 fails the test with Xero's words."""
         for _ in range(10):
-            resp = self.client.get(path, params=params, headers={"xero-tenant-id": self.tenant(short)})
+            resp = self.client.request(method, path, headers={"xero-tenant-id": self.tenant(short)}, **kw)
             if resp.status_code != 429:
-                resp.raise_for_status()
+                assert resp.status_code == 200, f"{method} {path}: {resp.status_code} {resp.text[:1000]}"
                 return resp.json()
             time.sleep(min(float(resp.headers.get("Retry-After", "5")), 30))
-        raise AssertionError(f"GET {path}: still rate limited")
+        raise AssertionError(f"{method} {path}: still rate limited")
+
+    def get(self, path: str, short: str, params: dict | None = None) -> dict:
+        return self.call("GET", path, short, params=params)
 
     def tenant(self, short: str) -> str:
         return next(t for name, t in self.tenants.items() if short.lower() in name.lower())

@@ -35,9 +35,7 @@ class Books:
         self.cw_root = info["connectwise"]["url"].split("/v4_6_release")[0]
 
     def xero_call(self, method: str, path: str, **kw) -> dict:
-        resp = self.xero.client.request(method, path, headers={"xero-tenant-id": self.xero.tenant(ORG)}, **kw)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
+        return self.xero.call(method, path, ORG, **kw)
 
     def pay(self, xero_invoice_id: str, amount: Decimal) -> str:
         body = {"Payments": [{"Invoice": {"InvoiceID": xero_invoice_id}, "Account": {"Code": "090"},

@@ -49,9 +49,7 @@ def bump(cw, invoice_id: int) -> Decimal:
 
 
 def xero_call(xero: XeroReader, method: str, path: str, **kw) -> dict:
-    resp = xero.client.request(method, path, headers={"xero-tenant-id": xero.tenant("adelaide")}, **kw)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+    return xero.call(method, path, "adelaide", **kw)
 
 
 def subtotal_in_xero(xero: XeroReader, xero_id: str) -> Decimal:
