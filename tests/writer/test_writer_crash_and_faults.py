@@ -8,6 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from services.common.echo import xero_reference
+from services.common.natural_key import NaturalKey
 
 from tests.writer.harness import WriterProcess, produce, wait_until, write_request
 from tests.writer.test_writer_e2e import query, wait_results, writer_stack
@@ -139,3 +140,44 @@ def test_writer_killed_mid_batch_of_payments_writes_each_payment_once(kafka_boot
                      )[0][0] == 300
         log = (s.tmp / "writer.log").read_text()
         assert sum(int(n) for n in re.findall(r"settled pending money writes of \S+: (\d+) done in Xero", log)) >= 1
+
+
+def test_writer_killed_mid_batch_of_bills_finds_each_by_contact_number_and_date(kafka_bootstrap, fresh_database, codec,
+                                                                                tmp_path):
+    """Xero does not keep bill numbers unique: two suppliers here bill with the same numbers.
+    A bill whose answer a crash lost is found by its contact, number and date, never taken
+    for the other supplier's bill, and never written twice."""
+    with writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=slow_answers(1.0)) as s:
+        org = s.orgs["adelaide"]
+        suppliers = sorted(s.sim.org("adelaide").contacts)[:2]
+        requests = []
+        for i in range(200):
+            contact, number = suppliers[i % 2], f"BL-{i // 2}"
+            body = {**invoice_body(s.sim, "adelaide", number, f"{20 + i}.00"), "Type": "ACCPAY",
+                    "Contact": {"ContactID": contact}, "Status": "DRAFT"}
+            body["LineItems"][0].update(AccountCode="310", TaxType="INPUT")
+            requests.append({**write_request(org, 9000 + i, body, record_type="procurement"),
+                             "natural_key": str(NaturalKey.bill(contact, number, body["Date"]))})
+        produce(s.bootstrap, s.codec, requests)
+
+        def bills():
+            with s.sim.state.lock:
+                return Counter((b["Contact"]["ContactID"], b["InvoiceNumber"])
+                               for b in s.sim.org("adelaide").invoices.values()
+                               if b["Type"] == "ACCPAY" and str(b.get("InvoiceNumber", "")).startswith("BL-")
+                               and b["Status"] != "DELETED")
+
+        writer = s.writer
+        for _ in range(2):
+            seen = sum(bills().values())
+            wait_until(lambda: sum(bills().values()) > seen, 60, every=0.02, what="a batch of bills in Xero")
+            writer.kill()
+            assert query(s.db, "select count(*) from xero_ledger where pending_request_id is not null")[0][0] > 0
+            s.sim.control("clock", advance_seconds=16 * 60)  # past Xero's memory of idempotency keys
+            writer = WriterProcess(s.env, s.tmp / "writer.log").start()
+            s.writer = writer
+        wait_results(s, {r["cw_id"] for r in requests}, timeout=180)
+        wait_until(lambda: sum(bills().values()) == 200, 30, what="all 200 bills")
+        assert set(bills().values()) == {1} and len(bills()) == 200  # one per supplier and number
+        log = (s.tmp / "writer.log").read_text()
+        assert sum(int(n) for n in re.findall(r"settled pending writes of \S+: (\d+) found in Xero", log)) >= 1
