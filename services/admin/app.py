@@ -1,4 +1,5 @@
-"""Wiring of the admin API: routers, auth, health."""
+"""Wiring of the admin service: the JSON API (bearer token), the operator's console
+(signed-in sessions) and health, over one Postgres pool and one of each sender."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -6,43 +7,59 @@ from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from ..common.codec import Codec
 from ..common.database import Database
 from ..common.health import HealthChecks
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.runtime import standard_checks
-from ..common.secrets import admin_token
+from ..common.secrets import SecretBox, admin_token, secret_key
 from ..common.settings import Settings
-from .dashboard import dashboard_router
+from ..mapping.changes import ChangePublisher
+from .audit_client import AuditClient
+from .console import build_console, install_console
+from .console.session import admin_token_authenticator
+from .read_model_metrics import ReadModelMetrics
 from .routes_audit import audit_router
 from .routes_balances import balances_router
-from .routes_config import config_router
-from .routes_sync import sync_router
+from .routes_config import config_router, xero_exchange_recorder
+from .routes_sync import CommandSender, sync_router
 
 DESCRIPTION = """The admin API of Connect Zero: sync control, records, audit log, exceptions,
 configuration (organisations, routing rules, mapping tables, settings) and balances.
-Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token>`."""
+Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token>`.
+The operator's console is served at `/` (sign in with the same token)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.postgres_url, max_size=8)
+    sender = CommandSender(settings.kafka_bootstrap, Codec.from_directory())
+    publisher = ChangePublisher(settings.kafka_bootstrap)
+    recorder = xero_exchange_recorder(settings)
+    token = admin_token(settings)
+    metrics = ReadModelMetrics(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        metrics.register()
         yield
+        metrics.unregister()
         db.close()
 
     app = FastAPI(title="Connect Zero admin API", version="1", description=DESCRIPTION, lifespan=lifespan)
     add_health_routes(app, HealthChecks(standard_checks(settings)))
-    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(admin_token(settings)))])
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(token))])
 
     @api.get("/whoami", summary="Check the token")
     def whoami() -> dict:
         return {"user": "admin"}
 
-    api.include_router(sync_router(settings, db))
+    api.include_router(sync_router(settings, db, sender=sender))
     api.include_router(balances_router(db))
     app.include_router(api)
-    app.include_router(dashboard_router())
-    app.include_router(config_router(settings, db))
+    app.include_router(config_router(settings, db, publisher, recorder))
     app.include_router(audit_router(settings, db))
+    console = build_console(settings, db, admin_token_authenticator(token), sender=sender, publisher=publisher,
+                            box=SecretBox(secret_key(settings)), audit=AuditClient(settings),
+                            exchange_recorder=recorder)
+    install_console(app, console)
     return app

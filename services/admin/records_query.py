@@ -65,8 +65,15 @@ def sync_states(conn: psycopg.Connection) -> list[SyncState]:
     return states
 
 
+# Columns a records list may be sorted by (what a person clicks), and the SQL each sorts on.
+SORTS = {"updated": "updated_at", "number": "record_number", "customer": "customer", "type": "record_type",
+         "status": "status", "organisation": "organisation_id", "total": "total", "changed": "last_updated"}
+
+
 def list_records(conn: psycopg.Connection, record_type: str | None, status: str | None, organisation: str | None,
-                 q: str | None, limit: int, offset: int) -> RecordPage:
+                 q: str | None, limit: int, offset: int, *, sort: str = "updated", descending: bool = True,
+                 updated_from: datetime | None = None, updated_to: datetime | None = None) -> RecordPage:
+    """A page of records matching every filter given; `sort` is a key of SORTS (ties by type and id)."""
     where, args = [], []
     if record_type:
         where.append("record_type = %s")
@@ -74,18 +81,37 @@ def list_records(conn: psycopg.Connection, record_type: str | None, status: str 
     if status:
         where.append("status = %s")
         args.append(status)
-    if organisation:
-        where.append("organisation_id = %s")
+    if organisation is not None:
+        where.append("coalesce(organisation_id, '') = %s")
         args.append(organisation)
     if q:
         where.append("(cw_id = %s or record_number ilike %s or customer ilike %s or xero_id = %s)")
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         args += [q, pattern, pattern, q]
+    if updated_from:
+        where.append("updated_at >= %s")
+        args.append(updated_from)
+    if updated_to:
+        where.append("updated_at < %s")
+        args.append(updated_to)
     clause = (" where " + " and ".join(where)) if where else ""
+    order = f"{SORTS.get(sort, 'updated_at')} {'desc' if descending else 'asc'} nulls last"
     total = conn.execute(f"select count(*) as n from sync_records{clause}", args).fetchone()["n"]
     rows = conn.execute(
-        "select record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id,"
-        " xero_status, xero_status_changed_at, total, last_updated, emitted_at, updated_at, last_error"
-        f" from sync_records{clause} order by updated_at desc, record_type, cw_id limit %s offset %s",
+        f"select {_COLUMNS} from sync_records{clause} order by {order}, record_type, cw_id limit %s offset %s",
         [*args, limit, offset]).fetchall()
     return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+_COLUMNS = ("record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id, xero_status,"
+            " xero_status_changed_at, total, last_updated, emitted_at, updated_at, last_error")
+
+
+class RecordDetail(RecordRow):
+    status_changed_at: datetime | None
+
+
+def get_record(conn: psycopg.Connection, record_type: str, cw_id: str) -> RecordDetail | None:
+    row = conn.execute(f"select {_COLUMNS}, status_changed_at from sync_records where record_type = %s and cw_id = %s",
+                       (record_type, cw_id)).fetchone()
+    return RecordDetail(**row) if row else None

@@ -13,10 +13,9 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 
 from ..common import exceptions as exceptions_store
-from ..common.links import links
+from ..common.links import links, pages
 from ..common.audit_query import audit_filters
 from ..common.record_kinds import RECORD_TYPES
 from ..common.database import Database
@@ -24,14 +23,9 @@ from ..common.http_app import bearer_auth
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..common.outbox import read_messages
+from .audit_client import AuditClient, AuditUnavailable, passthrough
 
 Filters = Annotated[dict, Depends(audit_filters)]
-_TIMEOUT = httpx.Timeout(60.0)  # a page or an entry; a full-text search over a year stays well inside
-_EXPORT_TIMEOUT = httpx.Timeout(30.0, read=None)  # an export of a year of entries takes as long as it takes
-
-
-def audit_service_url(settings: Settings) -> str:
-    return (settings.audit_url or f"http://{settings.host}:{settings.audit_port}").rstrip("/")
 
 
 def alerts_service_url(settings: Settings) -> str:
@@ -42,22 +36,17 @@ def _unreachable(name: str, url: str, exc: Exception) -> HTTPException:
     return HTTPException(503, detail=f"the {name} service at {url} is unreachable ({type(exc).__name__}); try again shortly")
 
 
-def _passthrough(resp: httpx.Response) -> Response:
-    return Response(resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type"))
-
-
 def audit_router(settings: Settings, db: Database) -> APIRouter:
     token = admin_token(settings)
     upstream = {"Authorization": f"Bearer {token}"}
-    base = audit_service_url(settings)
+    audit = AuditClient(settings)
     router = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(token))])
 
     async def get(path: str, params: dict | None = None) -> Response:
-        async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
-            try:
-                return _passthrough(await client.get(f"{base}{path}", params=params, headers=upstream))
-            except httpx.TransportError as exc:
-                raise _unreachable("audit", base, exc) from None
+        try:
+            return passthrough(await audit.get(path, params))
+        except AuditUnavailable as exc:
+            raise HTTPException(503, detail=str(exc)) from None
 
     @router.get("/audit", tags=["audit"], summary="Audit entries, newest first (cursor paging)",
                 description="Every API exchange and every event. Pass `next_cursor` back as `cursor` for the next page.")
@@ -67,32 +56,16 @@ def audit_router(settings: Settings, db: Database) -> APIRouter:
     @router.get("/audit.csv", tags=["audit"], summary="CSV of every entry matching the filters (streamed)",
                 response_class=StreamingResponse)
     async def audit_csv(filters: Filters) -> Response:
-        client = httpx.AsyncClient(timeout=_EXPORT_TIMEOUT)
         try:
-            resp = await client.send(client.build_request("GET", f"{base}/audit.csv", params=filters, headers=upstream),
-                                     stream=True)
-        except httpx.TransportError as exc:
-            await client.aclose()
-            raise _unreachable("audit", base, exc) from None
-        if resp.status_code != 200:
-            await resp.aread()
-            await resp.aclose()
-            await client.aclose()
-            return _passthrough(resp)
-
-        async def close() -> None:
-            await resp.aclose()
-            await client.aclose()
-
-        headers = {k: v for k, v in resp.headers.items() if k.lower() == "content-disposition"}
-        return StreamingResponse(resp.aiter_raw(), media_type=resp.headers.get("content-type", "text/csv"),
-                                 headers=headers, background=BackgroundTask(close))
+            return await audit.csv(filters)
+        except AuditUnavailable as exc:
+            raise HTTPException(503, detail=str(exc)) from None
 
     @router.get("/audit/{entry_id}", tags=["audit"], summary="One audit entry in full (request, response, payload)")
     async def audit_entry(entry_id: Annotated[str, Path(max_length=200)]) -> Response:
         return await get(f"/audit/{quote(entry_id, safe='')}")
 
-    @router.get("/exceptions", tags=["exceptions"], summary="Exceptions with their audit entry and force-sync links")
+    @router.get("/exceptions", tags=["exceptions"], summary="Exceptions with their audit entry and force-sync links (`links`, API routes) and console pages (`pages`)")
     def exceptions(
         request: Request,
         status: Annotated[Literal["open", "resolved", "all"], Query(description="open (default), resolved or all")] = "open",
@@ -104,7 +77,7 @@ def audit_router(settings: Settings, db: Database) -> APIRouter:
         with db.connection() as conn:
             rows = exceptions_store.list_exceptions(conn, None if status == "all" else status, record_type,
                                                     organisation, limit)
-        items = [{**exceptions_store.as_json(row), "links": links(admin, row)} for row in rows]
+        items = [{**exceptions_store.as_json(row), "links": links(admin, row), "pages": pages(admin, row)} for row in rows]
         return {"exceptions": items, "count": len(items)}
 
     @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
@@ -114,14 +87,15 @@ def audit_router(settings: Settings, db: Database) -> APIRouter:
             row = exceptions_store.resolve(conn, exception_id, request.headers.get("X-Actor") or "admin")
         if row is None:
             raise HTTPException(404, detail=f"exception_id: no open exception {exception_id}")
-        return {**exceptions_store.as_json(row), "links": links(str(request.base_url).rstrip("/"), row)}
+        admin = str(request.base_url).rstrip("/")
+        return {**exceptions_store.as_json(row), "links": links(admin, row), "pages": pages(admin, row)}
 
     @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now")
     async def send_digest() -> Response:
         url = alerts_service_url(settings)
         async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
             try:
-                return _passthrough(await client.post(f"{url}/digest/send", headers=upstream))
+                return passthrough(await client.post(f"{url}/digest/send", headers=upstream))
             except httpx.TransportError as exc:
                 raise _unreachable("alerts", url, exc) from None
 

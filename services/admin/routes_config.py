@@ -96,27 +96,11 @@ class CatalogIn(_In):
                                 status=(str, "ACTIVE"))] = []
 
 
-def _unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
-    return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
-
-
-def config_router(settings: Settings, database: Database) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(admin_token(settings)))])
-    box = SecretBox(secret_key(settings))
-    publisher = ChangePublisher(settings.kafka_bootstrap)
-    daily_limit = getattr(settings, "xero_limit_per_day", 5000)
-
-    def db() -> Iterator[psycopg.Connection]:
-        with database.connection() as conn:
-            yield conn
-
-    Db = Annotated[psycopg.Connection, Depends(db)]
-    Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
-
+def xero_exchange_recorder(settings: Settings):
+    """() -> the recorder of the admin service's Xero calls (catalog, connections) for the audit log, made on first use."""
     recorders: list = []
 
-    def exchange_recorder():
-        """Records catalog calls for the audit log like every other Xero exchange."""
+    def recorder():
         if not settings.kafka_bootstrap:
             return None
         if not recorders:
@@ -126,6 +110,29 @@ def config_router(settings: Settings, database: Database) -> APIRouter:
 
             recorders.append(ExchangeRecorder("xero", "admin", Codec.from_directory(), make_producer(settings.kafka_bootstrap)))
         return recorders[0]
+
+    return recorder
+
+
+def _unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
+    return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
+def config_router(settings: Settings, database: Database, publisher: ChangePublisher | None = None,
+                  exchange_recorder=None) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(admin_token(settings)))])
+    box = SecretBox(secret_key(settings))
+    publisher = publisher or ChangePublisher(settings.kafka_bootstrap)
+    daily_limit = getattr(settings, "xero_limit_per_day", 5000)
+
+    def db() -> Iterator[psycopg.Connection]:
+        with database.connection() as conn:
+            yield conn
+
+    Db = Annotated[psycopg.Connection, Depends(db)]
+    Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
+
+    exchange_recorder = exchange_recorder or xero_exchange_recorder(settings)
 
     def committed(conn) -> None:
         publisher.kick(settings.postgres_url)

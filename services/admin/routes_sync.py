@@ -69,9 +69,10 @@ class CommandSender:
         self._lock = threading.Lock()
 
     def send(self, action: str, record_type: str, record_id: str | None = None,
-             window_from: datetime | None = None, window_to: datetime | None = None) -> Command:
+             window_from: datetime | None = None, window_to: datetime | None = None,
+             requested_by: str = "admin") -> Command:
         command = new_command(action, record_type, record_id, window_from, window_to)
-        value = self.codec.encode(SYNC_COMMANDS.schema, as_event(command, "admin"))
+        value = self.codec.encode(SYNC_COMMANDS.schema, as_event(command, requested_by))
         errors: list = []
         with self._lock:
             if self._producer is None:
@@ -88,9 +89,10 @@ class CommandSender:
 RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
 
 
-def sync_router(settings: Settings, db: Database, codec: Codec | None = None) -> APIRouter:
+def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
+                sender: CommandSender | None = None) -> APIRouter:
     router = APIRouter(tags=["sync"])
-    sender = CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
+    sender = sender or CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
 
     @router.get("/sync", response_model=list[SyncState],
                 summary="Each record type's cadence, cursor, last cycle, progress and records by status")
@@ -129,6 +131,6 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None) ->
         if record_type is not None:
             check_record_type(record_type, "query")
         with db.connection() as conn:
-            return list_records(conn, record_type, status, organisation, q, limit, offset)
+            return list_records(conn, record_type, status, organisation or None, q, limit, offset)
 
     return router

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from ..common.links import links
+from ..common.links import pages
 from ..common.record_kinds import RECORD_TYPES, RecordKind
 
 SUBJECT_PREFIX = "[Connect Zero]"
@@ -31,7 +31,7 @@ def _when(value) -> str:
 
 def describe(exc: dict, admin_url: str) -> str:
     """The block of text for one exception."""
-    link = links(admin_url, exc)
+    link = pages(admin_url, exc)
     lines = [
         f"Kind:          {exc['kind']}",
         f"Record:        {record_label(exc)}" + (f" ({exc['customer']})" if exc.get("customer") else ""),
@@ -39,14 +39,17 @@ def describe(exc: dict, admin_url: str) -> str:
         f"Problem:       {exc['message']}",
         f"First seen:    {_when(exc['first_seen'])}"
         + (f" (seen {exc['occurrences']} times, last {_when(exc['last_seen'])})" if exc.get("occurrences", 1) > 1 else ""),
-        f"Audit entry:   {link['audit_entry'] or 'none recorded'}",
-        f"Force-sync:    POST {link['force_sync']}",
     ]
+    if link["exception"]:
+        lines.append(f"Open it:       {link['exception']}")
+    lines += [f"Record page:   {link['record']}  (Force sync is on that page)",
+              f"Audit entry:   {link['audit_entry'] or 'none recorded'}"]
     return "\n".join(lines)
 
 
-_FOOTER = ("Fix the cause (for example add the missing contact or mapping), then force-sync the record, or\n"
-           "wait for the next cycle. Links need the admin token (Authorization: Bearer ...).\n")
+_FOOTER = ("Fix the cause (for example add the missing contact or mapping), then press Force sync on the\n"
+           "record's page, or wait for the next cycle. The links open the Connect Zero console; after signing\n"
+           "in you land on the page the link points to.\n")
 
 
 # Subjects with a long record id would fold before the first word at 78 columns

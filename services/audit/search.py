@@ -24,7 +24,8 @@ TEXT_COLUMNS = ("summary", "url", "customer", "record_id", "error", "request_bod
 LIST_COLUMNS = ("entry_id", "kind", "topic", "api", "service", "organisation_id", "record_type", "record_id",
                 "customer", "status", "method", "url", "duration_ms", "summary", "error")
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
-FILTER_NAMES = ("from", "to", "record_type", "customer", "organisation", "status", "q")
+FILTER_NAMES = ("from", "to", "record_type", "customer", "organisation", "status", "api", "record_id", "q")
+APIS = ("xero", "connectwise", "none")  # none: events, which no API exchange carries
 
 
 class QueryError(ValueError):
@@ -66,6 +67,8 @@ class AuditQuery:
     terms: tuple[str, ...] = ()
     cursor: Cursor | None = None
     limit: int = DEFAULT_LIMIT
+    api: str | None = None
+    record_id: str | None = None
 
 
 def _instant(name: str, text: str, end: bool) -> datetime:
@@ -110,7 +113,11 @@ def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError("limit", f"must be between 1 and {MAX_LIMIT}")
     cursor = Cursor.decode(get("cursor")) if get("cursor") else None
-    return AuditQuery(start, end, record_type, get("customer"), get("organisation"), statuses, terms, cursor, limit)
+    api = (get("api") or "").lower() or None
+    if api and api not in APIS:
+        raise QueryError("api", f"{api!r} is not one of {', '.join(APIS)}")
+    return AuditQuery(start, end, record_type, get("customer"), get("organisation"), statuses, terms, cursor, limit,
+                      api, get("record_id"))
 
 
 @dataclass
@@ -135,6 +142,10 @@ def where(query: AuditQuery) -> Sql:
         clauses.append(f"record_type = {bind(query.record_type, 'String')}")
     if query.organisation:
         clauses.append(f"organisation_id = {bind(query.organisation, 'String')}")
+    if query.api:
+        clauses.append(f"api = {bind('' if query.api == 'none' else query.api, 'String')}")
+    if query.record_id:
+        clauses.append(f"record_id = {bind(query.record_id, 'String')}")
     if query.customer:  # part of the name is enough: finance types "acme", not "Acme Pty Ltd"
         clauses.append(f"positionCaseInsensitiveUTF8(customer, {bind(query.customer, 'String')}) > 0")
     if query.statuses:

@@ -19,10 +19,12 @@ def audit_filters(
     customer: Annotated[str | None, Query(description="Part of the customer (or vendor, or Xero contact) name, any case.")] = None,
     organisation: Annotated[str | None, Query(description="Organisation id, exactly.")] = None,
     status: Annotated[str | None, Query(description="Comma-separated: HTTP status (429), class (5xx), or outcome (FAILED, EXCEPTION).")] = None,
+    api: Annotated[str | None, Query(description="xero or connectwise: exchanges with that API only; none: events only.")] = None,
+    record_id: Annotated[str | None, Query(description="The record's id (ConnectWise id, or Xero PaymentID), exactly.")] = None,
     q: Annotated[str | None, Query(description="Words that must all appear in the summary, URL, bodies, error or payload.")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[str | None, Query(description=f"Entries per page, 1 to {MAX_LIMIT} (default 100).")] = None,
 ) -> dict[str, str]:
     raw = {"from": from_, "to": to, "record_type": record_type, "customer": customer, "organisation": organisation,
-           "status": status, "q": q, "cursor": cursor, "limit": limit}
+           "status": status, "api": api, "record_id": record_id, "q": q, "cursor": cursor, "limit": limit}
     return {k: v for k, v in raw.items() if v is not None}

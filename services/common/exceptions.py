@@ -35,3 +35,17 @@ def resolve(conn: psycopg.Connection, exception_id: int, by: str) -> dict | None
 
 def as_json(row: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+COLUMNS = _LIST_COLUMNS  # what every reader of the table selects
+
+
+def reopen(conn: psycopg.Connection, exception_id: int) -> dict | None:
+    """Opens again an exception a person resolved too soon. None when it is not resolved, or when
+    the record has since raised the same problem anew (that open exception is the one to follow)."""
+    try:
+        return conn.execute(
+            f"update exceptions set status = 'open', resolved_at = null, resolved_by = null "
+            f"where id = %s and status = 'resolved' returning {_LIST_COLUMNS}", (exception_id,)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        return None

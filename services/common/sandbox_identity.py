@@ -45,4 +45,5 @@ def xero_endpoints(host: str, port: int) -> dict[str, str]:
         "url": f"{root}/api.xro/2.0",
         "token_url": f"{root}/connect/token",
         "connections_url": f"{root}/connections",
+        "authorize_url": f"{root}/identity/connect/authorize",
     }

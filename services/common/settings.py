@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     xero_url: str = Field("", description="Xero `.../api.xro/2.0` base URL; empty uses the simulator.")
     xero_token_url: str = Field("", description="Xero OAuth token endpoint.")
     xero_connections_url: str = Field("", description="Xero connections endpoint.")
+    xero_authorize_url: str = Field("", description="Xero OAuth authorize endpoint, where the console's Connect to Xero button sends the operator; empty: Xero's own (https://login.xero.com/identity/connect/authorize), or the simulator's with the sandbox.")
     xero_client_id: str = Field("", description="Xero app client id.")
     xero_client_secret: str = Field("", description="Xero app client secret (secret).")
     receivers_public_url: str = Field("", description="Public https base URL where ConnectWise and Xero reach the receivers (through a reverse proxy); ingest registers its callbacks there. Empty: no callbacks, changes wait for the schedule. With the sandbox, empty means http://host:receivers_port.")

@@ -118,6 +118,17 @@ def update_organisation(conn, org_id: str, data: dict, box: SecretBox, actor: st
     return _public(row)
 
 
+def disconnect_organisation(conn, org_id: str, actor: str) -> dict:
+    """Forgets the organisation's Xero credential (its mappings stay): nothing is written there until it is
+    connected again."""
+    before = get_organisation(conn, org_id, lock=True)
+    row = conn.execute("update organisations set credential_sealed = null, credential_updated_at = now(), "
+                       "status = 'disconnected', updated_at = now() where id = %s returning *", (org_id,)).fetchone()
+    after = dict(_public(row), credential="removed")
+    record_change(conn, "organisations", org_id, "update", actor, _public(before), after)
+    return _public(row)
+
+
 def delete_organisation(conn, org_id: str, actor: str) -> None:
     before = get_organisation(conn, org_id, lock=True)
     conn.execute("delete from organisations where id = %s", (org_id,))

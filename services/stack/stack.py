@@ -46,6 +46,7 @@ def resolve(settings: Settings) -> Settings:
             xero_url=xero["url"],
             xero_token_url=xero["token_url"],
             xero_connections_url=xero["connections_url"],
+            xero_authorize_url=xero["authorize_url"],
             xero_client_id=identity.XERO_CLIENT_ID,
             xero_client_secret=identity.XERO_CLIENT_SECRET,
         )

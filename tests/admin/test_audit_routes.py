@@ -139,6 +139,9 @@ def test_exceptions_list_open_ones_with_links_and_can_be_resolved(admin, setting
         ("missing_contact", "invoice", "1001", "org-a", 2)
     assert item["links"] == {"audit_entry": "http://testserver/api/audit/entry-1001",
                              "force_sync": "http://testserver/api/records/invoice/1001/force-sync"}
+    assert item["pages"] == {"exception": f"http://testserver/exceptions/{first}",
+                             "record": "http://testserver/records/invoice/1001",
+                             "audit_entry": "http://testserver/audit/entry-1001"}
     assert [e["record_id"] for e in admin.get("/api/exceptions", params={"organisation": "org-b"}, headers=AUTH).json()["exceptions"]] == ["1002"]
 
     resolved = admin.post(f"/api/exceptions/{first}/resolve", headers=AUTH)
@@ -183,4 +186,4 @@ def test_digest_hook_reaches_the_alerts_service_and_the_mail_shows_in_the_outbox
         controller.stop()
     messages = admin.get("/api/outbox", headers=AUTH).json()["messages"]
     assert len(messages) == 1 and "Daily digest" in messages[0]["subject"]
-    assert "/api/records/invoice/3001/force-sync" in messages[0]["text"]
+    assert "/records/invoice/3001 " in messages[0]["text"]

@@ -56,7 +56,7 @@ def test_alerts_process_emails_an_exception_and_stops_cleanly(tmp_path, kafka_bo
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.3)
         assert mine[0]["subject"] == f"[Connect Zero] invoice {run}: tax_mismatch"
-        assert f"/api/records/invoice/{run}/force-sync" in mine[0]["text"]
+        assert f"/records/invoice/{run} " in mine[0]["text"]
 
         digest = httpx.post(f"{url}/digest/send", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert digest.status_code == 200 and set(digest.json()) == {"immediate", "digest"}

@@ -64,11 +64,12 @@ def test_immediate_mode_emails_each_new_exception_once_with_its_links(service):
     by_subject = {m["subject"]: m for m in mails}
     first = by_subject[f"[Connect Zero] invoice {run}-1: missing_contact"]
     assert first["to"] == "finance@example.com, ops@example.com"
-    assert f"http://admin.test:8080/api/audit/{entry}" in first["text"]
-    assert f"http://admin.test:8080/api/records/invoice/{run}-1/force-sync" in first["text"]
+    assert f"http://admin.test:8080/audit/{entry}" in first["text"]
+    assert f"http://admin.test:8080/records/invoice/{run}-1 " in first["text"]
+    assert "http://admin.test:8080/exceptions/" in first["text"]
     assert "org-a" in first["text"] and "no Xero contact for Acme Pty Ltd" in first["text"]
     second = by_subject[f"[Connect Zero] invoice {run}-2: unknown_account"]
-    assert "/api/audit/exchange-42" in second["text"]
+    assert "/audit/exchange-42" in second["text"]
 
     # The next cycle raises the same problem again: counted, not emailed again.
     repeat = sync_exception(record_id=f"{run}-1", message="still no Xero contact")
@@ -102,7 +103,7 @@ def test_digest_mode_holds_exceptions_and_sends_them_in_one_email(service):
     assert len(mails) == 1
     assert mails[0]["subject"].startswith("[Connect Zero] Daily digest") and "2 exceptions" in mails[0]["subject"]
     assert "no tracking option for location Perth" in mails[0]["text"] and "write_failed" in mails[0]["text"]
-    assert f"/api/audit/{failed_entry}" in mails[0]["text"]
+    assert f"/audit/{failed_entry}" in mails[0]["text"]
     assert client.post("/digest/send", headers=AUTH).json()["digest"] == 0  # nothing is sent twice
     assert client.post("/digest/send").status_code == 401
 

@@ -10,6 +10,7 @@ organisations. DEMO_CODE always works, for scripts that cannot follow a redirect
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class TokenStore:
     access: dict[str, AccessToken] = field(default_factory=dict)
     refresh: dict[str, RefreshToken] = field(default_factory=dict)
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    challenges: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (PKCE challenge, redirect_uri)
 
     def issue(self, tenants: tuple[str, ...], with_refresh: bool = True, custom: bool = False) -> dict[str, Any]:
         now = self.clock.now()
@@ -93,10 +95,24 @@ class TokenStore:
                 count += 1
         return count
 
-    def new_code(self, tenants: tuple[str, ...]) -> str:
+    def new_code(self, tenants: tuple[str, ...], challenge: str | None = None, redirect_uri: str = "") -> str:
         code = secrets.token_urlsafe(16)
         self.codes[code] = tenants
+        if challenge:
+            self.challenges[code] = (challenge, redirect_uri)
         return code
+
+    def redeem(self, code: str, verifier: str, redirect_uri: str) -> tuple[str, ...] | None:
+        """The tenants of a one-time code; None when unknown, or when its PKCE verifier or redirect_uri is wrong."""
+        tenants = self.codes.pop(code, None)
+        challenge = self.challenges.pop(code, None)
+        if tenants is None or challenge is None:
+            return tenants
+        expected, uri = challenge
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if not verifier or not hmac.compare_digest(digest, expected) or (uri and uri != redirect_uri):
+            return None
+        return tenants
 
 
 def _client_ok(request: Request, form: dict[str, str]) -> bool:
@@ -145,7 +161,8 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
             return JSONResponse(issued) if issued else _error("invalid_grant")
         if grant == "authorization_code":
             code = form.get("code", "")
-            tenants = tokens.codes.pop(code, None) or (_all_tenants(state) if code == DEMO_CODE else None)
+            tenants = tokens.redeem(code, form.get("code_verifier", ""), form.get("redirect_uri", "")) or (
+                _all_tenants(state) if code == DEMO_CODE else None)
             if tenants is None:
                 return _error("invalid_grant")
             body = tokens.issue(tenants)
@@ -183,8 +200,17 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
 
     @api.get("/identity/connect/authorize")
     async def authorize(request: Request, redirect_uri: str) -> RedirectResponse:
-        code = tokens.new_code(_all_tenants(state))
-        query = {"code": code, "scope": SCOPES}
+        """Xero's consent screen, consented at once to every organisation. With `code_challenge` (PKCE,
+        S256 only, as Xero) the code is redeemed only with its `code_verifier` and the same redirect_uri."""
+        params = request.query_params
+        challenge = params.get("code_challenge")
+        if challenge and params.get("code_challenge_method", "plain") != "S256":
+            return JSONResponse({"error": "invalid_request", "error_description": "code_challenge_method must be S256"},
+                                status_code=400)
+        if params.get("client_id") and params["client_id"] != XERO_CLIENT_ID:
+            return JSONResponse({"error": "unauthorized_client"}, status_code=400)
+        code = tokens.new_code(_all_tenants(state), challenge, redirect_uri)
+        query = {"code": code, "scope": params.get("scope") or SCOPES}
         if request.query_params.get("state"):
             query["state"] = request.query_params["state"]
         return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)

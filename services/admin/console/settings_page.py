@@ -1,0 +1,75 @@
+"""Settings: per record type the cadence, DRAFT or AUTHORISED, and the alert mode; the
+bank account each organisation's payments go into; and the installation's settings
+that live in its environment (digest hour, recipients, audit retention), shown with
+the variable that sets them."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from ...common.record_kinds import RECORD_TYPES
+from ...mapping import catalog as catalog_store
+from ...mapping import repository as repo
+from ..routes_config import SettingsIn
+from .context import Console
+from .routing import first_error
+from .session import Viewer
+
+
+def settings_router(console: Console) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
+    Admin = Annotated[Viewer, Depends(console.gate.form("admin"))]
+
+    def page(request: Request, status_code: int = 200, **extra):
+        with console.db.connection() as conn:
+            per_type = [repo.get_settings(conn, t) for t in RECORD_TYPES]
+            orgs = repo.list_organisations(conn)
+            banks = {o["id"]: [a for a in catalog_store.read_catalog(conn, o["id"])["accounts"]
+                               if a["payments_enabled"] and a["status"] == "ACTIVE"] for o in orgs}
+        s = console.settings
+        environment = [("Daily digest hour (UTC)", s.alert_digest_hour_utc, "CZ_ALERT_DIGEST_HOUR_UTC"),
+                       ("Alert recipients", s.alert_email_to, "CZ_ALERT_EMAIL_TO"),
+                       ("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM"),
+                       ("Audit retention (days, 30–365)", s.audit_retention_days, "CZ_AUDIT_RETENTION_DAYS")]
+        return console.render.page(request, "settings.html", status_code=status_code, per_type=per_type, orgs=orgs,
+                                   banks=banks, environment=environment, **extra)
+
+    @router.get("/settings")
+    def settings(request: Request, _viewer: Reader, saved: str = ""):
+        return page(request, flash="Saved: it applies from the next cycle." if saved else None)
+
+    @router.post("/settings/record-types/{record_type}")
+    async def save_record_type(request: Request, record_type: str, viewer: Admin):
+        form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
+        if record_type not in RECORD_TYPES:
+            return page(request, 404, error=f"record_type: {record_type!r} is not one of {', '.join(RECORD_TYPES)}")
+        try:
+            minutes = form.get("cadence_minutes", "")
+            values = SettingsIn(cadence_minutes=int(minutes) if minutes.isdigit() else minutes or None,
+                                create_status=form.get("create_status") or None, alert_mode=form.get("alert_mode") or None)
+        except ValidationError as exc:
+            return page(request, 422, error=f"{record_type} {first_error(exc)}")
+        with console.db.unit_of_work() as conn:
+            repo.put_settings(conn, record_type, values.model_dump(exclude_none=True), viewer.name)
+        console.config_changed()
+        return RedirectResponse("/settings?saved=1", status_code=303)
+
+    @router.post("/settings/payment-accounts/{org_id}")
+    async def save_payment_account(request: Request, org_id: str, viewer: Admin):
+        code = str((await request.form()).get("payment_account_code", "")).strip()
+        if not code:
+            return page(request, 422, error="payment_account_code: choose a bank account")
+        try:
+            with console.db.unit_of_work() as conn:
+                repo.update_organisation(conn, org_id, {"payment_account_code": code}, console.box, viewer.name)
+        except repo.Invalid as exc:
+            return page(request, 422, error=str(exc))
+        except repo.NotFound as exc:
+            return page(request, 404, error=f"organisation: {exc}")
+        console.config_changed()
+        return RedirectResponse("/settings?saved=1#payment-accounts", status_code=303)
+
+    return router
