@@ -213,3 +213,26 @@ def test_a_scheduled_cycle_counts_the_changes_no_callback_brought(cw_sim, kafka_
     bump(cw_sim, invoices_of(cw_sim, False)[0])
     run(p, "invoice")
     assert misses() == before + 1
+
+
+def test_connectzero_callbacks_registers_lists_and_removes_ours_without_showing_the_secret(cw_sim, tmp_path):
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+    from services.common.sandbox_identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY
+
+    secret = "cli-" + uuid.uuid4().hex
+    env = {"CZ_CW_URL": cw_sim.url, "CZ_CW_COMPANY": CW_COMPANY, "CZ_CW_PUBLIC_KEY": CW_PUBLIC_KEY,
+           "CZ_CW_PRIVATE_KEY": CW_PRIVATE_KEY, "CZ_CW_CLIENT_ID": CW_CLIENT_ID, "CZ_DATA_DIR": str(tmp_path),
+           "CZ_RECEIVERS_PUBLIC_URL": "https://cz.example.com", "CZ_CALLBACK_SECRET": secret}
+    runner = CliRunner()
+    registered_now = runner.invoke(app, ["callbacks", "register"], env=env)
+    assert registered_now.exit_code == 0, registered_now.output
+    assert "2 added" in registered_now.output and "/connectwise/callbacks/***" in registered_now.output
+    assert secret not in registered_now.output
+    listed = runner.invoke(app, ["callbacks"], env=env)
+    assert listed.exit_code == 0 and listed.output.count("/connectwise/callbacks/***") == 2
+    removed = runner.invoke(app, ["callbacks", "remove"], env=env)
+    assert removed.exit_code == 0 and "2 removed" in removed.output
+    assert registered(cw_sim.client()) == []
+    assert runner.invoke(app, ["callbacks", "forget"], env=env).exit_code == 2
