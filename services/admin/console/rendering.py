@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
@@ -25,7 +26,7 @@ TZ_COOKIE = "cz_tz"
 
 
 def viewer_zone(request: Request) -> ZoneInfo:
-    name = request.cookies.get(TZ_COOKIE, "UTC")
+    name = unquote(request.cookies.get(TZ_COOKIE, "UTC"))  # console.js encodes the slash
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -77,6 +78,11 @@ def kind_label(record_type: str) -> str:
     return RecordKind(record_type).label if record_type in RECORD_TYPES else record_type
 
 
+def first_upper(text: str) -> str:
+    """"ConnectWise payment" stays as it is; "credit note" becomes "Credit note" (Jinja's capitalize lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def short_id(value: Any, keep: int = 8) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= keep + 1 else text[:keep] + "…"
@@ -85,7 +91,7 @@ def short_id(value: Any, keep: int = 8) -> str:
 def make_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(local=local_time, money=money, kind_label=kind_label, short_id=short_id)
+    env.filters.update(local=local_time, money=money, kind_label=kind_label, short_id=short_id, first_upper=first_upper)
     env.globals.update(RECORD_TYPES=RECORD_TYPES)
     return env
 
