@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Callable
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, Producer
 
 from .kafka import BatchHandler, consume_batches, make_producer
 from .settings import SettingsError
@@ -89,17 +89,23 @@ def isolating(handle: BatchHandler, service: str) -> BatchHandler:
     return handle_isolated
 
 
-def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consumer], handle: BatchHandler,
+Loop = Callable[[Consumer, Producer, Callable[[], bool]], None]
+
+
+def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consumer], handle: BatchHandler | None,
                  stop: threading.Event, *, max_batch: int = 500, poll_timeout: float = 0.5,
-                 on_running: Callable[[bool], None] = lambda running: None) -> None:
+                 on_running: Callable[[bool], None] = lambda running: None, loop: Loop | None = None) -> None:
     """Consumes with `handle` until `stop` is set, under the policy above. `open_consumer`
     makes a subscribed consumer; it and its producer are closed whenever the loop ends,
-    and remade after an outage, resuming from the last committed offsets."""
+    and remade after an outage, resuming from the last committed offsets. A service with
+    a loop of its own (the writer's lanes) passes `loop(consumer, producer, should_stop)`
+    instead of a batch handler."""
     failures, progressed = 0, False
-    isolated = isolating(handle, service)
+    isolated = isolating(handle, service) if handle is not None else None
 
     def handled(msgs: list[Message]) -> list[tuple[Message, BaseException]]:
         nonlocal progressed
+        assert isolated is not None
         poison = isolated(msgs)
         progressed = True
         return poison
@@ -109,8 +115,11 @@ def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consu
         try:
             with closing(open_consumer()) as consumer:
                 on_running(True)
-                consume_batches(consumer, handled, producer, service, stop.is_set, max_batch=max_batch,
-                                poll_timeout=poll_timeout)
+                if loop is not None:
+                    loop(consumer, producer, stop.is_set)
+                else:
+                    consume_batches(consumer, handled, producer, service, stop.is_set, max_batch=max_batch,
+                                    poll_timeout=poll_timeout)
         except Exception as exc:
             if verdict(exc) is Verdict.STOP:
                 log.error("%s consumer stopped: %s", service, exc)

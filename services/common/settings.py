@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     xero_limit_per_minute: int = Field(60, ge=1, description="Writer: Xero calls allowed per organisation per minute.")
     xero_limit_per_day: int = Field(5000, ge=1, description="Writer: Xero calls allowed per organisation per day.")
     xero_limit_app_per_minute: int = Field(10000, ge=1, description="Writer: Xero calls allowed per minute across all organisations.")
-    writer_max_batch: int = Field(3000, ge=1, le=10000, description="Writer: most write requests taken from Kafka at once (split per organisation into calls of 50).")
+    writer_max_batch: int = Field(3000, ge=1, le=10000, description="Writer: most write requests in flight (consumed, not yet written) before it stops consuming until its lanes catch up.")
     held_money_sweep_seconds: float = Field(300.0, ge=1, description="Mapper: how often money waiting for its document (a draft in Xero, a matcher application) is looked at again.")
     matcher_group: str = Field("", description="Matcher: Kafka consumer group; empty: one derived from the Postgres URL, so stacks sharing a broker never share it.")
     writer_group: str = Field("connectzero-writer", min_length=1, description="Writer: Kafka consumer group (one per stack sharing a broker).")

@@ -1,29 +1,26 @@
 """Wiring of the writer: xero.writes.v1 in, Xero writes out, results and exceptions published.
 
-Why a confluent-kafka batch consumer (`kafka.consume_batches`) and not a Faust
-agent: the writer's unit of work is a batch (up to 50 elements per Xero call,
-several organisations at once), and `consume_batches` (under the one error policy,
-`common/consumer_policy.run_consumer`) hands over whatever has
-arrived and commits offsets only after the handler returns, which here is after
-the ledger transaction is committed and the results are flushed to Kafka. A
-crash anywhere before that redelivers the batch, and the ledger (plus a Xero
-look-up of anything left pending) makes the redelivery harmless.
-
-Organisations in one consumed batch are written side by side, each in its own
-thread; the next batch starts when all are done. So an organisation held up for
-long (its day limit spent, a long Retry-After) holds up the others too: a known
-limit of this design, which keeps offset handling simple.
+Messages go into one lane per organisation (`intake.py`, `lanes.py`): each lane
+writes its organisation's requests in calls of up to 50, and offsets are committed
+as far as every message before them is done, after the ledger transaction is
+committed and the results are flushed to Kafka. So an organisation waiting out its
+day limit or a long Retry-After holds up only itself. A crash anywhere redelivers
+what was not committed, and the ledger (plus a Xero look-up of anything left
+pending) makes the redelivery harmless. Two writer processes (scale-out) never
+write for the same organisation at once: a lane holds the organisation's advisory
+lock while it writes.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import zlib
 
 import httpx
-import psycopg
 from confluent_kafka import Consumer
 
+from ..common import locks
 from ..common.codec import Codec, FramingError
 from ..common.database import Database
 from ..common.exchanges import ExchangeRecorder
@@ -36,7 +33,8 @@ from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
 from ..integrations.xero.auth import PostgresTokenStore, TokenManager
 from ..integrations.xero.client import PacerGate, XeroClient
 from . import money_recovery, recovery
-from .batching import BadWriteRequest, WriteRequest, by_organisation, coalesce
+from .batching import MAX_BATCH, WriteRequest, coalesce
+from .intake import consume_in_lanes
 from .ledger import Ledger
 from ..integrations.xero.pacing import Limits, Pacer
 from .writer import OrganisationWriter
@@ -44,15 +42,20 @@ from .writer import OrganisationWriter
 log = logging.getLogger(__name__)
 
 
-class WriterService:
-    """Turns consumed messages into writes, organisations side by side."""
+class OrganisationBusy(Exception):
+    """Another writer process is writing for this organisation right now (scale-out)."""
 
-    def __init__(self, codec: Codec, producer, client: XeroClient, ledger: Ledger, max_parallel: int = 8):
+    transient = True  # waited out under the error policy, like an outage
+
+
+class WriterService:
+    """Turns consumed messages into writes, one lane per organisation (`intake.py`)."""
+
+    def __init__(self, codec: Codec, producer, client: XeroClient, ledger: Ledger, locks_db: Database):
         self.codec, self.producer, self.client, self.ledger = codec, producer, client, ledger
         self.writer = OrganisationWriter(client, ledger, self.publish)
-        # One thread per organisation in a batch: each organisation has its own Xero
-        # budget, so a slow or rate-limited one must not hold the others back.
-        self.pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="writer-org")
+        self.locks_db = locks_db
+        self._arrivals = itertools.count()  # arrival order: the tie-breaker when coalescing
         self._seeded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -82,35 +85,24 @@ class WriterService:
                 log.warning("could not settle pending writes of %s yet: %s", org_id, exc)
         return settled
 
-    def handle(self, msgs) -> list:
-        poison, decoded_msgs, decoded = [], [], []
-        for seq, msg in enumerate(msgs):
-            try:
-                name, record = self.codec.decode(msg.value())
-                if name != "xero_write_request":
-                    raise FramingError(f"expected a xero_write_request, got {name}")
-                decoded.append(WriteRequest.from_record(record, seq))
-                decoded_msgs.append(msg)
-            except (FramingError, BadWriteRequest) as exc:
-                poison.append((msg, exc))
-        kept, _superseded = coalesce(decoded)
-        groups = by_organisation(kept)
-        for org_id in groups:
-            self._seed_usage(org_id)
-        futures = {org_id: self.pool.submit(self.writer.write, org_id, reqs) for org_id, reqs in groups.items()}
-        for org_id, future in futures.items():
-            try:
-                future.result()
-            except psycopg.OperationalError:
-                # Postgres is unreachable: nothing may be committed; the restarted service redelivers.
-                raise
-            except Exception as exc:
-                # Anything else would fail the same way on every redelivery: park this
-                # organisation's messages in the dead-letter topic instead of looping.
-                log.exception("writing for %s failed; its messages go to the dead-letter topic", org_id)
-                poison += [(msg, exc) for msg, req in zip(decoded_msgs, decoded) if req.organisation_id == org_id]
-        self.producer.flush(30)
-        return poison
+    def decode(self, msg) -> tuple:
+        """(message, write request); a message that is not one raises, naming why (poison)."""
+        name, record = self.codec.decode(msg.value())
+        if name != "xero_write_request":
+            raise FramingError(f"expected a xero_write_request, got {name}")
+        return msg, WriteRequest.from_record(record, next(self._arrivals))
+
+    def work(self, organisation_id: str, requests: list[WriteRequest]) -> None:
+        """Writes one organisation's requests, newest per record, holding the organisation's lock
+        so that two writer processes never write for it at once (their ledger reads would race)."""
+        self._seed_usage(organisation_id)
+        kept, _superseded = coalesce(requests)
+        with self.locks_db.session_lock(locks.WRITER_ORGANISATION, zlib.crc32(organisation_id.encode()) & 0x7FFFFFFF) \
+                as held:
+            if held is None:
+                raise OrganisationBusy(f"another writer is writing for {organisation_id}")
+            self.writer.write(organisation_id, kept)
+        self.producer.poll(0)
 
     def _seed_usage(self, org_id: str) -> None:
         with self._lock:
@@ -120,7 +112,8 @@ class WriterService:
         self.client.gate.seed_day_usage(org_id, self.ledger.calls_today(org_id))
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.ledger.close()
+        self.locks_db.close()
 
 
 def _by_organisation(entries) -> dict[str, list]:
@@ -133,15 +126,16 @@ def _by_organisation(entries) -> dict[str, list]:
 def build(settings: Settings, codec: Codec, producer) -> WriterService:
     recorder = ExchangeRecorder("xero", "writer", codec, producer)
     http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
-    # One connection per organisation written side by side, and one to spare.
-    ledger = Ledger(Database(settings.postgres_url, max_size=9))
+    # Lanes write side by side, one per organisation: enough connections for several at once.
+    ledger = Ledger(Database(settings.postgres_url, max_size=16))
     tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
                           settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
     limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
                     settings.xero_limit_app_per_minute)
     client = XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http,
                         on_call=ledger.count_call)
-    return WriterService(codec, producer, client, ledger)
+    # One connection per organisation's lock, at most: opened as lanes need them.
+    return WriterService(codec, producer, client, ledger, Database(settings.postgres_url, max_size=64, name="writer-locks"))
 
 
 def make_writer_consumer(settings: Settings) -> Consumer:
@@ -165,8 +159,12 @@ def run(settings: Settings, stop: threading.Event) -> None:
         # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
         # force-sync of one record should not wait for a batch that is not coming. A backfill
         # still fills whole batches, since its messages are already there.
-        run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), service.handle, stop,
-                     max_batch=settings.writer_max_batch, poll_timeout=0.05)
+        def lanes(consumer, producer_for_dead_letters, should_stop) -> None:
+            consume_in_lanes(consumer, producer_for_dead_letters, "writer", should_stop, service.decode, service.work,
+                             max_batch=MAX_BATCH, max_in_flight=settings.writer_max_batch)
+
+        run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), None, stop,
+                     loop=lanes)
     finally:
         service.close()
         producer.flush(10)

@@ -197,3 +197,29 @@ def test_credit_notes_poison_and_a_revoked_credential(stack):
     assert query(s.db, "select status from organisations where id = %s", s.orgs["sydney"])[0][0] == "disconnected"
     time.sleep(2)
     assert len(results_for(s, {72})[72]) == 1  # not retried in a loop
+
+
+def test_an_organisation_at_its_day_limit_holds_up_no_other(stack):
+    s = stack
+    # Adelaide has used its day's calls (a busy day, or another tool): the writer waits for tomorrow there.
+    query(s.db, "insert into api_usage (organisation_id, day, calls) values (%s, (now() at time zone 'utc')::date,"
+                " 5000) returning calls", s.orgs["adelaide"])
+    requests = [write_request(s.orgs[short], 60000 + n * 3 + i, invoice_body(s.sim, short, f"L-{short}-{n}"))
+                for n in range(120) for i, short in enumerate(ORG_IDS)]
+    started = time.monotonic()
+    produce(s.bootstrap, s.codec, requests)
+    others = {r["cw_id"] for r in requests if not r["organisation_id"].startswith("adelaide")}
+    wait_results(s, others, timeout=90)
+    took = time.monotonic() - started
+    # Sydney and Holdings wrote everything (5 calls of 50 each, well inside their minute), Adelaide nothing yet.
+    for short in ("sydney", "holdings"):
+        assert sum(1 for n in invoices_by_number(s.sim, short) if str(n).startswith(f"L-{short}-")) == 120
+    assert not [n for n in invoices_by_number(s.sim, "adelaide") if str(n).startswith("L-adelaide-")]
+    adelaide = {r["cw_id"] for r in requests if r["organisation_id"].startswith("adelaide")}
+    assert not set(results_for(s, adelaide))  # waiting, not failed: nothing lost, nothing reported yet
+    # Later work for the others is not stuck behind Adelaide's wait either.
+    later = [write_request(s.orgs[short], 70000 + n, invoice_body(s.sim, short, f"M-{short}-{n}"))
+             for n in range(10) for short in ("sydney", "holdings")]
+    produce(s.bootstrap, s.codec, later)
+    wait_results(s, {r["cw_id"] for r in later}, timeout=60)
+    print(f"two organisations wrote 240 invoices in {took:.1f}s while the third waited for its day limit")
