@@ -98,7 +98,7 @@ class ReadModelMetrics:
             "cz_sync_latency_seconds", "Seconds from a change in ConnectWise to its write in Xero, over records "
             f"written in the last {LATENCY_WINDOW}", labels=["record_type", "quantile"])
         for r in conn.execute(
-                "select record_type, percentile_cont(array[%s]::float8[]) within group (order by"
+                "select record_type, percentile_cont(%s::float8[]) within group (order by"
                 " extract(epoch from status_changed_at - last_updated)) as q from sync_records"
                 f" where status = 'synced' and last_updated is not null and status_changed_at > now() - interval '{LATENCY_WINDOW}'"
                 " group by 1", (list(QUANTILES),)):
