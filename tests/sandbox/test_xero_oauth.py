@@ -99,3 +99,35 @@ def test_connections_and_client_credentials(sim):
     reply = httpx.get(f"{base}/api.xro/2.0/Organisation", headers={"Authorization": f"Bearer {custom['access_token']}"})
     assert reply.status_code == 200
     assert reply.json()["Organisations"][0]["OrganisationID"] == ORGANISATIONS[0].tenant_id
+
+
+def test_the_browser_flow_with_pkce_redeems_a_code_only_with_its_verifier(sim):
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    _state, base = sim
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+    def code(**extra) -> str:
+        resp = httpx.get(f"{base}/identity/connect/authorize", params={
+            "response_type": "code", "client_id": XERO_CLIENT_ID, "redirect_uri": "http://cz.test/xero/callback",
+            "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256", **extra})
+        assert resp.status_code == 302, resp.text
+        query = parse_qs(urlsplit(resp.headers["location"]).query)
+        assert query["state"] == ["s1"]
+        return query["code"][0]
+
+    def exchange(value: str, given_verifier: str, redirect: str = "http://cz.test/xero/callback") -> httpx.Response:
+        return httpx.post(f"{base}/connect/token", auth=AUTH, data={
+            "grant_type": "authorization_code", "code": value, "code_verifier": given_verifier, "redirect_uri": redirect})
+
+    assert exchange(code(), "w" * 64).json() == {"error": "invalid_grant"}  # the wrong verifier
+    assert exchange(code(), verifier, "http://elsewhere.test/cb").json() == {"error": "invalid_grant"}
+    first = code()
+    assert "refresh_token" in exchange(first, verifier).json()
+    assert exchange(first, verifier).json() == {"error": "invalid_grant"}  # a code is good once
+    plain = httpx.get(f"{base}/identity/connect/authorize", params={
+        "redirect_uri": "http://cz.test/cb", "code_challenge": "x", "code_challenge_method": "plain"})
+    assert plain.status_code == 400
