@@ -113,10 +113,19 @@ def store_catalog(conn, org_id: str, data: CatalogData, actor: str = "catalog") 
     return counts
 
 
+def base_currency(client: httpx.Client, tenant_id: str) -> str | None:
+    """The organisation's base currency (GET Organisation), e.g. AUD."""
+    organisations = _get(client, "Organisation", tenant_id).get("Organisations") or [{}]
+    return organisations[0].get("BaseCurrency") or None
+
+
 def refresh_catalog(client: httpx.Client, conn, org_id: str, tenant_id: str, actor: str = "catalog") -> dict:
     data = fetch_catalog(client, tenant_id)  # fetched first: a failed call changes nothing
+    currency = base_currency(client, tenant_id)
     with conn.transaction():
-        return store_catalog(conn, org_id, data, actor)
+        counts = store_catalog(conn, org_id, data, actor)
+        conn.execute("update organisations set base_currency = %s where id = %s", (currency, org_id))
+        return counts
 
 
 def refresh_from_xero(settings, postgres_url: str, org_id: str, tenant_id: str, actor: str, recorder=None) -> dict:

@@ -18,7 +18,7 @@ from .rows import RULES, TABLES, TableSpec, _Row
 from .snapshot import load_known, load_snapshot  # noqa: F401
 
 ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "payment_account_code",
-              "credential_updated_at", "created_at", "updated_at")
+              "credential_updated_at", "created_at", "updated_at", "base_currency")
 SETTINGS_FIELDS = ("cadence_minutes", "create_status", "alert_mode")
 
 

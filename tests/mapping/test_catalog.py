@@ -37,6 +37,8 @@ def test_refresh_stores_what_xero_knows(xero, fresh_database):
         assert counts["accounts"] == sum(1 for a in sim.accounts.values() if a.get("Code"))
         assert counts["tax_rates"] == len(sim.tax_rates) and counts["contacts"] == len(sim.contacts)
         assert counts["tracking"] == sum(len(c["Options"]) for c in sim.tracking)
+        # Its base currency too, so the console shows its money in it.
+        assert repo.get_organisation(conn, "adelaide")["base_currency"] == "AUD"
         # The refresh is a configuration change: the mapper reloads at the next record.
         assert repo.config_version(conn) > version
         snapshot = repo.load_snapshot(conn)
