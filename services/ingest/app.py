@@ -9,7 +9,9 @@ from datetime import timedelta
 from confluent_kafka import Consumer
 
 from ..common.codec import Codec
+from ..common.api_usage import ApiUsage
 from ..integrations.connectwise.client import CwClient
+from ..integrations.xero.factory import xero_client
 from ..common.database import Database
 from ..common.db import migrate
 from ..common.exchanges import ExchangeRecorder
@@ -23,7 +25,7 @@ from .cycle import Emitter, Pipeline
 from .scheduler import Scheduler
 from .store import Store
 from .xero_payment_store import XeroPaymentStore
-from .xero_payments import XeroPayments, xero_client
+from .xero_payments import XeroPayments
 
 log = logging.getLogger(__name__)
 COMMANDS_GROUP = "ingest-commands"
@@ -41,7 +43,7 @@ def make_xero_payments(settings: Settings, codec: Codec, producer, db: Database)
     is configured (then xero_payment commands are ignored, as before)."""
     if not settings.xero_url:
         return None
-    client = xero_client(settings, ExchangeRecorder("xero", "ingest", codec, producer))
+    client = xero_client(settings, ExchangeRecorder("xero", "ingest", codec, producer), ApiUsage(db).count_call)
     return XeroPayments(client, XeroPaymentStore(db), Emitter(producer, codec))
 
 

@@ -26,16 +26,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Iterator
 
-import httpx
 
-from ..common.db import connect
-from ..common.exchanges import ExchangeRecorder
 from ..common.record_kinds import RecordKind
-from ..common.secrets import SecretBox, secret_key
-from ..common.settings import Settings
-from ..integrations.xero.auth import PostgresTokenStore, TokenManager
-from ..integrations.xero.client import PacerGate, XeroClient, XeroOrg, XeroRequestError
-from ..integrations.xero.pacing import Limits, Pacer
+from ..integrations.xero.client import XeroClient, XeroOrg, XeroRequestError
 from .cycle import Emitter
 from .metrics import CYCLE_SECONDS, CYCLES, LAST_SUCCESS
 from .scheduler import is_due
@@ -50,26 +43,6 @@ OVERLAP = timedelta(minutes=2)  # Xero compares If-Modified-Since to the second;
 PAGE_SIZE = 1000
 MONEY = ("Payments", "Overpayments", "Prepayments")
 ORDER = {"Payments": "PaymentID", "Overpayments": "OverpaymentID", "Prepayments": "PrepaymentID", "Invoices": "InvoiceID"}
-
-
-def xero_client(settings: Settings, recorder: ExchangeRecorder) -> XeroClient:
-    """The poll's Xero client, assembled as the writer's is (tokens rotated through Postgres, so
-    both share each organisation's credential safely). Its pacer also reads Xero's remaining-limit
-    headers, which count the writer's calls too; every call is added to `api_usage` beside the
-    writer's, so the roll-up shows one day budget."""
-    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
-    tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
-                          settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
-    limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
-                    settings.xero_limit_app_per_minute)
-
-    def count_call(organisation_id: str) -> None:
-        with connect(settings.postgres_url, autocommit=True) as conn:
-            conn.execute("insert into api_usage (organisation_id, day, calls) values"
-                         " (%s, (now() at time zone 'utc')::date, 1) on conflict (organisation_id, day)"
-                         " do update set calls = api_usage.calls + 1", (organisation_id,))
-
-    return XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http, on_call=count_call)
 
 
 @dataclass

@@ -17,26 +17,24 @@ import logging
 import threading
 import zlib
 
-import httpx
 from confluent_kafka import Consumer
 
 from ..common import locks
+from ..common.api_usage import ApiUsage
 from ..common.codec import Codec, FramingError
 from ..common.database import Database
 from ..common.exchanges import ExchangeRecorder
 from ..common.consumer_policy import run_consumer
 from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
 from ..common.record_kinds import MONEY_KINDS
-from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
-from ..integrations.xero.auth import PostgresTokenStore, TokenManager
-from ..integrations.xero.client import PacerGate, XeroClient
+from ..integrations.xero.client import XeroClient
+from ..integrations.xero.factory import xero_client
 from . import money_recovery, recovery
 from .batching import MAX_BATCH, WriteRequest, coalesce
 from .intake import consume_in_lanes
 from .ledger import Ledger
-from ..integrations.xero.pacing import Limits, Pacer
 from .writer import OrganisationWriter
 
 log = logging.getLogger(__name__)
@@ -109,7 +107,7 @@ class WriterService:
             if org_id in self._seeded:
                 return
             self._seeded.add(org_id)
-        self.client.gate.seed_day_usage(org_id, self.ledger.calls_today(org_id))
+        self.client.gate.seed_day_usage(org_id, ApiUsage(self.ledger.db).calls_today(org_id))
 
     def close(self) -> None:
         self.ledger.close()
@@ -124,16 +122,11 @@ def _by_organisation(entries) -> dict[str, list]:
 
 
 def build(settings: Settings, codec: Codec, producer) -> WriterService:
-    recorder = ExchangeRecorder("xero", "writer", codec, producer)
-    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
     # Lanes write side by side, one per organisation: enough connections for several at once.
-    ledger = Ledger(Database(settings.postgres_url, max_size=16))
-    tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
-                          settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
-    limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
-                    settings.xero_limit_app_per_minute)
-    client = XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http,
-                        on_call=ledger.count_call)
+    db = Database(settings.postgres_url, max_size=16)
+    ledger = Ledger(db)
+    usage = ApiUsage(db)
+    client = xero_client(settings, ExchangeRecorder("xero", "writer", codec, producer), usage.count_call)
     # One connection per organisation's lock, at most: opened as lanes need them.
     return WriterService(codec, producer, client, ledger, Database(settings.postgres_url, max_size=64, name="writer-locks"))
 

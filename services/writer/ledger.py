@@ -170,15 +170,3 @@ class Ledger:
             rows = conn.execute("select xero_id from xero_ledger where organisation_id = %s and record_type = %s"
                                 " and xero_id is not null", (organisation_id, record_type)).fetchall()
         return {r["xero_id"] for r in rows}
-
-    def count_call(self, organisation_id: str) -> None:
-        with self.db.connection() as conn:
-            conn.execute("insert into api_usage (organisation_id, day, calls) values (%s, (now() at time zone 'utc')::date, 1) "
-                         "on conflict (organisation_id, day) do update set calls = api_usage.calls + 1",
-                         (organisation_id,))
-
-    def calls_today(self, organisation_id: str) -> int:
-        with self.db.connection() as conn:
-            row = conn.execute("select calls from api_usage where organisation_id = %s and "
-                               "day = (now() at time zone 'utc')::date", (organisation_id,)).fetchone()
-        return row["calls"] if row else 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-import httpx
 
+from ..common.api_usage import ApiUsage
 from ..common.codec import Codec
 from ..common.database import Database
 from ..common.db import migrate
@@ -14,36 +14,16 @@ from ..common.exchanges import ExchangeRecorder
 from ..common.hint_consumer import HintConsumer, run_hint_consumer
 from ..common.hint_window import HintWindow
 from ..common.kafka import LOW_LATENCY, make_consumer, make_producer
-from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..common.topics import XERO_WEBHOOKS
-from ..integrations.xero.auth import PostgresTokenStore, TokenManager
-from ..integrations.xero.client import PacerGate, XeroClient
-from ..integrations.xero.pacing import Limits, Pacer
+from ..integrations.xero.client import XeroClient
+from ..integrations.xero.factory import xero_client
 from .states import Publisher, StateWork, group_of, read_hint
 from .store import StateStore
 
 log = logging.getLogger(__name__)
 GROUP = "xero-status"
 WINDOW_SECONDS = 0.5  # Xero sends events in batches already; this gathers a batch's stragglers
-
-
-def xero_client(settings: Settings, recorder: ExchangeRecorder, db: Database) -> XeroClient:
-    """A Xero client as the writer's: tokens rotated through Postgres (shared safely), paced per
-    organisation from Xero's remaining-limit headers, each call counted in the day's usage."""
-    http = httpx.Client(timeout=30, event_hooks=recorder.hooks())
-    tokens = TokenManager(PostgresTokenStore(settings.postgres_url, SecretBox(secret_key(settings))), http,
-                          settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret)
-    limits = Limits(settings.xero_limit_concurrent, settings.xero_limit_per_minute, settings.xero_limit_per_day,
-                    settings.xero_limit_app_per_minute)
-
-    def count_call(organisation_id: str) -> None:
-        with db.connection() as conn:
-            conn.execute("insert into api_usage (organisation_id, day, calls) values"
-                         " (%s, (now() at time zone 'utc')::date, 1) on conflict (organisation_id, day)"
-                         " do update set calls = api_usage.calls + 1", (organisation_id,))
-
-    return XeroClient(settings.xero_url, tokens, PacerGate(Pacer(limits)), recorder, http, on_call=count_call)
 
 
 def state_consumer(client: XeroClient, store: StateStore, publisher: Publisher, codec: Codec,
@@ -61,7 +41,7 @@ def work(settings: Settings, stop: threading.Event) -> None:
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
     db = Database(settings.postgres_url)
-    client = xero_client(settings, ExchangeRecorder("xero", "xero_status", codec, producer), db)
+    client = xero_client(settings, ExchangeRecorder("xero", "xero_status", codec, producer), ApiUsage(db).count_call)
     store, publisher = StateStore(db), Publisher(producer, codec)
     try:
         run_hint_consumer(

@@ -26,7 +26,9 @@ from services.ingest.cycle import Emitter, Pipeline
 from services.ingest.scheduler import Scheduler
 from services.ingest.store import Store
 from services.ingest.xero_payment_store import XeroPaymentStore, source
-from services.ingest.xero_payments import XeroPayments, xero_client
+from services.ingest.xero_payments import XeroPayments
+from services.integrations.xero.factory import xero_client
+from services.common.api_usage import ApiUsage
 from services.integrations.xero.client import XeroOrg
 from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
@@ -81,7 +83,8 @@ def world(fresh_database, kafka_bootstrap, codec, tmp_path):
                             data_dir=tmp_path, xero_limit_per_minute=600)
         recorder = Recorder()
         producer = make_producer(kafka_bootstrap)
-        poll = XeroPayments(xero_client(settings, recorder), XeroPaymentStore(Database(fresh_database)), Emitter(producer, codec))
+        db = Database(fresh_database)
+        poll = XeroPayments(xero_client(settings, recorder, ApiUsage(db).count_call), XeroPaymentStore(db), Emitter(producer, codec))
         events = Events(kafka_bootstrap, codec, set(ids.values()))
         token = sim.sign_in()["access_token"]
         api = httpx.Client(base_url=sim.api_url, headers={"Authorization": f"Bearer {token}",
