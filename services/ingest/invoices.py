@@ -10,18 +10,19 @@ from decimal import Decimal
 from typing import Any
 
 from ..integrations.connectwise.client import all_of, cond
+from ..common.record_kinds import RecordKind
 from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, changed_since, content_hash, currency_code,
                      custom_fields, date_only, dumps_cw_json, identifier_of, last_updated, money, ref, ref_id)
 
 CREDIT_MEMO = "CreditMemo"
-INVOICE_TYPES = ("invoice", "credit_note")
+INVOICE_TYPES = (RecordKind.INVOICE, RecordKind.CREDIT_NOTE)
 
 
 def type_condition(record_type: str) -> str:
     """Invoices are every billing type but CreditMemo; credit notes are CreditMemo."""
-    if record_type == "invoice":
+    if record_type == RecordKind.INVOICE:
         return cond("type", "!=", CREDIT_MEMO)
-    if record_type == "credit_note":
+    if record_type == RecordKind.CREDIT_NOTE:
         return cond("type", "=", CREDIT_MEMO)
     raise ValueError(f"record_type: {record_type!r} is not an invoice type (invoice, credit_note)")
 
@@ -31,7 +32,7 @@ def poll_conditions(record_type: str, cursor: datetime, overlap: timedelta) -> s
 
 
 def record_type_of(invoice: dict) -> str:
-    return "credit_note" if invoice.get("type") == CREDIT_MEMO else "invoice"
+    return (RecordKind.CREDIT_NOTE if invoice.get("type") == CREDIT_MEMO else RecordKind.INVOICE).value
 
 
 def to_line(product: dict, cw_id: Any) -> dict:
@@ -128,7 +129,7 @@ def deleted_event(record_type: str, cw_id: int | str, snapshot: dict | None, *, 
         "observed_at": observed_at, "last_updated": last_seen or observed_at,
         "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
         "invoice_number": str(known.get("invoice_number") or number or ""),
-        "invoice_type": str(known.get("invoice_type") or (CREDIT_MEMO if record_type == "credit_note" else "Standard")),
+        "invoice_type": str(known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")),
         "company_id": int(known.get("company_id") or 0),
         "company_identifier": str(known.get("company_identifier") or ""),
         "company_name": str(known.get("company_name") or ""),

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from ..common.record_kinds import RecordKind
 from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, currency_code, custom_fields,
                      date_only, dumps_cw_json, last_updated, money, ref, ref_id)
 
@@ -49,7 +50,7 @@ def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = 
     status, tax_code = po.get("status"), po.get("taxCode")
     total = money(po.get("total"), cw_id, "total")
     return {
-        "record_type": "procurement",
+        "record_type": RecordKind.PROCUREMENT.value,
         "cw_id": int(cw_id),
         "trigger": trigger,
         "change": "UPSERT",
@@ -90,7 +91,7 @@ def deleted_po_event(cw_id, snapshot: dict | None, *, observed_at: datetime, las
     zero = Decimal(0).quantize(SCALE)
     event = {name: known.get(name) for name in PO_SNAPSHOT_FIELDS}
     event.update({
-        "record_type": "procurement", "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
+        "record_type": RecordKind.PROCUREMENT.value, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
         "observed_at": observed_at, "last_updated": last_seen or observed_at,
         "content_hash": DELETED_PREFIX + hashlib.sha256(f"procurement|{cw_id}".encode()).hexdigest(),
         "po_number": str(known.get("po_number") or number or ""),

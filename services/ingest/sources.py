@@ -89,14 +89,15 @@ def _money_source(kind: RecordKind, condition: str | None) -> Source:
 
 
 SOURCES: dict[str, Source] = {
-    "invoice": _invoice_source("invoice"),
-    "credit_note": _invoice_source("credit_note"),
-    "procurement": Source("procurement", PURCHASE_ORDERS, None, _po_line_items, to_purchase_order_event,
-                          po_snapshot_of, deleted_po_event, lambda _po: "procurement", "vendorCompany",
+    RecordKind.INVOICE: _invoice_source(RecordKind.INVOICE),
+    RecordKind.CREDIT_NOTE: _invoice_source(RecordKind.CREDIT_NOTE),
+    RecordKind.PROCUREMENT: Source(RecordKind.PROCUREMENT, PURCHASE_ORDERS, None, _po_line_items,
+                          to_purchase_order_event, po_snapshot_of, deleted_po_event,
+                          lambda _po: RecordKind.PROCUREMENT.value, "vendorCompany",
                           "po_number", ("vendor_company_name", "vendor_company_identifier"), False),
-    "payment": _money_source(RecordKind.PAYMENT, None),
+    RecordKind.PAYMENT: _money_source(RecordKind.PAYMENT, None),
     # Refunds are listed under credit memos only: the refund poll reads just those.
-    "refund": _money_source(RecordKind.REFUND, type_condition("credit_note")),
+    RecordKind.REFUND: _money_source(RecordKind.REFUND, type_condition(RecordKind.CREDIT_NOTE)),
 }
 POLLED_TYPES = tuple(SOURCES)
 

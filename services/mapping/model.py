@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..common.record_kinds import RecordKind
+
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
@@ -22,7 +24,7 @@ DEFAULT_PRIORITY = {"tag": 100, "member": 200, "location": 300, "default": 1000}
 
 
 def side_of(record_type: str) -> str:
-    return "purchases" if record_type == "procurement" else "sales"
+    return "purchases" if record_type == RecordKind.PROCUREMENT else "sales"
 
 
 @dataclass(frozen=True)

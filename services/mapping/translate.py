@@ -13,6 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..common.natural_key import NaturalKey
+from ..common.record_kinds import RecordKind
 from .contacts import ContactMatch, match_contact
 from .model import OrgMapping, side_of
 
@@ -58,18 +59,18 @@ def money(value: Decimal) -> str:
     return str(two if two == value else value.quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
-def record_kind(record: dict) -> str:
+def record_kind(record: dict) -> RecordKind:
     if "po_number" in record:
-        return "procurement"
-    if record.get("record_type") == "credit_note" or record.get("invoice_type") == "CreditMemo":
-        return "credit_note"
-    return "invoice"
+        return RecordKind.PROCUREMENT
+    if record.get("record_type") == RecordKind.CREDIT_NOTE or record.get("invoice_type") == "CreditMemo":
+        return RecordKind.CREDIT_NOTE
+    return RecordKind.INVOICE
 
 
 def record_label(record: dict) -> str:
     kind = record_kind(record)
-    number = record.get("po_number") if kind == "procurement" else record.get("invoice_number")
-    return f"{kind.replace('_', ' ')} {number} (ConnectWise id {record.get('cw_id')})"
+    number = record.get("po_number") if kind is RecordKind.PROCUREMENT else record.get("invoice_number")
+    return f"{kind.label} {number} (ConnectWise id {record.get('cw_id')})"
 
 
 def _iso_date(value: str | None, field: str, problems: list) -> str | None:
@@ -83,7 +84,7 @@ def _iso_date(value: str | None, field: str, problems: list) -> str | None:
 
 
 def _lines(record: dict, kind: str) -> list[_Line]:
-    if kind == "procurement":
+    if kind is RecordKind.PROCUREMENT:
         record_taxed = record["sales_tax"] != ZERO
         lines = [
             _Line(f"lines[{i}]", l["description"], l["quantity"], l["unit_cost"], l.get("product"), l.get("product_class"),
@@ -102,7 +103,7 @@ def _lines(record: dict, kind: str) -> list[_Line]:
         # An invoice without product lines (an agreement invoice, say) still carries its subtotal.
         lines = [_Line("subtotal", f"ConnectWise {record_label(record)}", Decimal(1), record["subtotal"], None, None,
                        record["sales_tax"] != ZERO)]
-    if kind == "credit_note" and record["total"] < ZERO:
+    if kind is RecordKind.CREDIT_NOTE and record["total"] < ZERO:
         # ConnectWise credit memos carry negative amounts; Xero credit notes carry positive ones.
         lines = [_Line(l.field, l.description, l.quantity, -l.unit, l.catalog_item, l.product_class, l.taxable) for l in lines]
     return lines
@@ -185,7 +186,7 @@ def _line_tracking(org: OrgMapping, record_chosen: dict, line: "_Line", problems
 
 def _contact(record: dict, kind: str, org: OrgMapping, problems: list) -> tuple[dict, str] | None:
     """(the element's Contact, how it was found) or None with a problem noted."""
-    prefix = "vendor_company" if kind == "procurement" else "company"
+    prefix = "vendor_company" if kind is RecordKind.PROCUREMENT else "company"
     ident, name = record[f"{prefix}_identifier"], record[f"{prefix}_name"]
     found = match_contact(ident, name, org.contacts, org.catalog.contact_candidates(ident, name))
     if isinstance(found, ContactMatch):
@@ -227,7 +228,7 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
         problems.append(MappingProblem(
             "tax_mismatch", "sales_tax", money(cw_tax),
             f"ConnectWise tax {money(cw_tax)} differs from the {money(expected_tax)} Xero computes with the mapped tax types"))
-    when = _iso_date(record.get("vendor_invoice_date") or record.get("po_date") if kind == "procurement" else record.get("date"),
+    when = _iso_date(record.get("vendor_invoice_date") or record.get("po_date") if kind is RecordKind.PROCUREMENT else record.get("date"),
                      "date", problems)
     if problems:
         unique = {(p.kind, p.value, p.message): p for p in problems}
@@ -240,11 +241,11 @@ def _document(record, kind, contact, items, when, create_status, subtotal, tax) 
     element = {"Contact": contact[0], "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items}
     if record.get("currency"):
         element["CurrencyCode"] = record["currency"]
-    if kind == "procurement":
+    if kind is RecordKind.PROCUREMENT:
         number = record.get("vendor_invoice_number") or record["po_number"]
         element.update(Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}", Status="DRAFT")
         endpoint = "Invoices"
-    elif kind == "credit_note":
+    elif kind is RecordKind.CREDIT_NOTE:
         number = record["invoice_number"]
         element.update(Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}", Status=create_status)
         endpoint = "CreditNotes"
@@ -260,7 +261,7 @@ def _document(record, kind, contact, items, when, create_status, subtotal, tax) 
 def _natural_key(kind: str, number: str, contact: dict, when: str | None) -> NaturalKey:
     """Bills by contact, number and date (Xero does not keep their numbers unique); a bill whose
     contact Xero creates from its name has no id yet, and falls back to its number."""
-    if kind == "procurement" and contact.get("ContactID") and when:
+    if kind is RecordKind.PROCUREMENT and contact.get("ContactID") and when:
         return NaturalKey.bill(contact["ContactID"], number, when)
     return NaturalKey(number)
 
@@ -269,7 +270,7 @@ def deletion(record: dict) -> tuple[str, dict, str]:
     """(endpoint, body, natural key) for a record deleted in ConnectWise; the writer
     decides between DELETED and VOIDED from the status Xero holds."""
     kind = record_kind(record)
-    if kind == "credit_note":
+    if kind is RecordKind.CREDIT_NOTE:
         return "CreditNotes", {"CreditNoteNumber": record["invoice_number"], "Status": "DELETED"}, record["invoice_number"]
-    number = (record.get("vendor_invoice_number") or record["po_number"]) if kind == "procurement" else record["invoice_number"]
+    number = (record.get("vendor_invoice_number") or record["po_number"]) if kind is RecordKind.PROCUREMENT else record["invoice_number"]
     return "Invoices", {"InvoiceNumber": number, "Status": "DELETED"}, number
