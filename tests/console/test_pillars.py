@@ -29,8 +29,15 @@ def test_an_invoice_sync_shows_on_the_overview_and_on_its_page(signed_in, consol
     _, info = console_stack
     page = signed_in
     invoice = synced_invoice(info)
+    with Stack.admin_for(info) as admin:
+        before = next(s for s in admin.get("/api/sync").json() if s["record_type"] == "invoice")["last_cycle_started"]
     page.goto("/")
     assert page.locator("section[aria-label='Harbour IT Adelaide Pty Ltd']").is_visible()
+    page.locator("#cycles tr", has_text="Invoice").locator("button:text('Run now')").click()
+    assert "Invoice cycle requested" in page.locator("#cycles [role=status]").inner_text()
+    with Stack.admin_for(info) as admin:  # ingest runs it: the cycle's start moves
+        wait_for(lambda: next(s for s in admin.get("/api/sync").json() if s["record_type"] == "invoice"
+                              )["last_cycle_started"] != before, 30, what="the invoice cycle started")
     page.goto("/records?record_type=invoice&status=synced")
     page.click(f"text={invoice['number']}")
     page.wait_for_url(f"**/records/invoice/{invoice['cw_id']}")

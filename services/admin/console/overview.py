@@ -10,7 +10,7 @@ from ...common.record_kinds import RECORD_TYPES
 from ..overview_query import organisation_overviews, unrouted_exceptions
 from ..records_query import sync_states
 from .context import ActionFailed, Console
-from .rendering import viewer_zone
+from .rendering import first_upper, kind_label, viewer_zone
 from .session import Viewer
 
 
@@ -52,7 +52,7 @@ def overview_router(console: Console) -> APIRouter:
             command = console.send("RUN_CYCLE", record_type, requested_by=_viewer.name)
         except ActionFailed as exc:
             return cycles(request, error=str(exc))
-        return cycles(request, notice=f"A {record_type.replace('_', ' ')} cycle was requested"
-                                      f" (command {command.command_id[:8]}).")
+        return cycles(request, notice=f"{first_upper(kind_label(record_type))} cycle requested"
+                                      f" (command {command.command_id[:8]}); its progress shows here.")
 
     return router
