@@ -63,7 +63,8 @@ def _difference(row: InvoiceBalance) -> InvoiceDifference:
                              xero_amount_due=row.xero_amount_due, difference=row.difference, cause=row.cause)
 
 
-def _checks(conn, organisation: str | None) -> list[OrganisationCheck]:
+def organisation_checks(conn, organisation: str | None) -> list[OrganisationCheck]:
+    """Each organisation's last payment cycle and balance check."""
     rows = conn.execute(
         "select o.id as organisation_id, c.last_cycle_finished as last_payment_cycle,"
         " c.last_cycle_status as last_payment_cycle_status, b.checked_at, b.invoices, b.differences, b.difference_total"
@@ -73,7 +74,7 @@ def _checks(conn, organisation: str | None) -> list[OrganisationCheck]:
     return [OrganisationCheck(**r) for r in rows]
 
 
-def _csv(rows: list[InvoiceBalance]) -> str:
+def as_csv(rows: list[InvoiceBalance]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -100,7 +101,7 @@ def balances_router(db: Database) -> APIRouter:
                  only_differences: OnlyDifferences = False) -> Balances:
         with db.connection() as conn:
             rows = balance_rows(conn, organisation, customer)
-            checks = _checks(conn, organisation)
+            checks = organisation_checks(conn, organisation)
         customers = [CustomerBalance(organisation_id=t.organisation_id, customer=t.customer, invoices=t.invoices,
                                      cw_balance=t.cw_balance, xero_amount_due=t.xero_amount_due,
                                      difference=t.difference, differences=[_difference(r) for r in t.differences])
@@ -115,7 +116,7 @@ def balances_router(db: Database) -> APIRouter:
             rows = balance_rows(conn, organisation, customer)
         if only_differences:
             rows = [r for r in rows if r.difference not in (None, Decimal(0))]
-        return Response(_csv(rows), media_type="text/csv",
+        return Response(as_csv(rows), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="balances.csv"'})
 
     return router

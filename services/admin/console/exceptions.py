@@ -11,7 +11,7 @@ from ...common import exceptions as exceptions_store
 from ..exceptions_query import counts_by_kind, get_exception, list_page
 from ..organisations_query import organisation_labels
 from .context import Console
-from .exception_help import HELP, fix_link, help_for
+from .exception_help import fix_link, help_for
 from .listing import Listing
 from .session import Viewer
 
@@ -73,5 +73,3 @@ def exceptions_router(console: Console) -> APIRouter:
 
     return router
 
-
-__all__ = ["exceptions_router", "HELP"]

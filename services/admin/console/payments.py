@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from ...common.open_balances import balance_rows, by_customer
 from ..organisations_query import organisation_labels
 from ..payments_query import CLASSES, list_payments, payment_counts
-from ..routes_balances import _checks, _csv
+from ..routes_balances import as_csv, organisation_checks
 from .context import Console
 from .listing import Listing
 from .session import Viewer
@@ -35,7 +35,7 @@ def payments_router(console: Console) -> APIRouter:
                  only_differences: bool = True):
         with console.db.connection() as conn:
             rows = balance_rows(conn, organisation or None, customer or None)
-            checks = _checks(conn, organisation or None)
+            checks = organisation_checks(conn, organisation or None)
             orgs = organisation_labels(conn)
         customers = by_customer(rows, only_differences)
         return console.render.page(request, "balances.html", customers=customers, checks=checks, orgs=orgs,
@@ -47,7 +47,7 @@ def payments_router(console: Console) -> APIRouter:
             rows = balance_rows(conn, organisation or None, customer or None)
         if only_differences:
             rows = [r for r in rows if r.difference not in (None, 0)]
-        return Response(_csv(rows), media_type="text/csv",
+        return Response(as_csv(rows), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="balances.csv"'})
 
     return router

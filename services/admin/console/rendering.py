@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,7 +99,7 @@ def make_environment() -> Environment:
 class Renderer:
     """Renders a template with what every page needs: the viewer, the CSRF token, the time zone."""
 
-    def __init__(self, common: "callable" = None):
+    def __init__(self, common: Callable[[Request], dict] | None = None):
         self.env = make_environment()
         self.common = common  # (request) -> dict of values every page shows (e.g. open exceptions)
 
