@@ -40,15 +40,23 @@ class Cursors:
                 " last_cycle_status = 'running', updated_at = now()",
                 (source, EPOCH, at))
 
-    def finished(self, source: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
-        """Records the outcome; the cursor moves only forward, and only when given."""
+    def finished(self, source: str, at: datetime, status: str, cursor_at: datetime | None,
+                 error: str | None = None) -> None:
+        """Records the outcome; the cursor moves only forward, and only when given. Failed cycles
+        in a row are counted, with the last one's error, so an outage can be told from a blip."""
         with self.db.connection() as conn:
             conn.execute(
                 # A RUN_CYCLE that arrived while this cycle ran stays requested: it asked for a cycle after now.
-                "update sync_cursors set last_cycle_finished = %s,"
-                " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %s end,"
-                " cursor_at = greatest(cursor_at, coalesce(%s, cursor_at)), updated_at = now() where source = %s",
-                (at, status, cursor_at, source))
+                "update sync_cursors set last_cycle_finished = %(at)s,"
+                " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %(status)s end,"
+                " failed_cycles = case %(status)s when 'failed' then failed_cycles + 1 when 'ok' then 0"
+                " else failed_cycles end,"
+                " failing_since = case %(status)s when 'failed' then coalesce(failing_since, %(at)s) when 'ok' then null"
+                " else failing_since end,"
+                " last_error = case %(status)s when 'failed' then %(error)s when 'ok' then null else last_error end,"
+                " cursor_at = greatest(cursor_at, coalesce(%(cursor_at)s, cursor_at)), updated_at = now()"
+                " where source = %(source)s",
+                {"at": at, "status": status, "cursor_at": cursor_at, "error": error, "source": source})
 
     def progress(self, source: str, seen: int, total: int | None) -> None:
         with self.db.connection() as conn:

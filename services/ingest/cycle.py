@@ -24,6 +24,7 @@ from functools import partial
 from typing import Callable
 
 from ..common.codec import Codec
+from ..common.redact import redact_text
 from ..integrations.connectwise.client import CwApiError, CwClient, all_of
 from ..common.record_kinds import RecordKind
 from .poller import RecordError, changed_since, content_hash, last_updated, window
@@ -247,9 +248,10 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
             CYCLES.labels(record_type=record_type, outcome="interrupted").inc()
             store.cycle_finished(record_type, clock(), "interrupted", None)
             raise
-        except BaseException:
+        except BaseException as exc:
             CYCLES.labels(record_type=record_type, outcome="failed").inc()
-            store.cycle_finished(record_type, clock(), "failed", None)
+            # Why, for the alert a run of failed cycles raises (secrets scrubbed: it is shown in an email).
+            store.cycle_finished(record_type, clock(), "failed", None, error=redact_text(str(exc) or type(exc).__name__)[:500])
             raise
         store.cycle_finished(record_type, clock(), "ok", newest)
         CYCLES.labels(record_type=record_type, outcome="ok").inc()

@@ -55,8 +55,9 @@ class Store:
     def cycle_started(self, record_type: str, at: datetime) -> None:
         self.cursors.started(source(record_type), at)
 
-    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
-        self.cursors.finished(source(record_type), at, status, cursor_at)
+    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None,
+                       error: str | None = None) -> None:
+        self.cursors.finished(source(record_type), at, status, cursor_at, error)
 
     def progress(self, record_type: str, seen: int, total: int | None) -> None:
         self.cursors.progress(source(record_type), seen, total)

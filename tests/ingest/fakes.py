@@ -27,7 +27,8 @@ class FakeStore:
         c = self.cursor(record_type)
         self.cursors[record_type] = Cursor(c.cursor_at, at, c.last_cycle_finished, "running")
 
-    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None) -> None:
+    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None,
+                       error: str | None = None) -> None:
         c = self.cursor(record_type)
         moved = max(c.cursor_at, cursor_at) if cursor_at else c.cursor_at
         self.cursors[record_type] = Cursor(moved, c.last_cycle_started, at, status)
