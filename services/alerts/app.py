@@ -1,6 +1,6 @@
 """Wiring of the alerts service: a consumer that records exceptions in Postgres,
-a notifier that emails them (at once or in the daily digest), and a small HTTP
-API with health, metrics and a hook that sends the digest now.
+a notifier that emails them and the conditions that hold (notifier.py), and a
+small HTTP API with health, metrics and a hook that sends the digest now.
 
 Recording and sending are apart on purpose: the consumer commits offsets once
 an exception is in Postgres, and the notifier sends whatever is open and not
@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 
 import psycopg
 from confluent_kafka import Message
-from fastapi import APIRouter, Depends, FastAPI
-from prometheus_client import Counter, Gauge
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 
 from ..common.audit_ids import event_entry_id
-from ..common import locks, secrets
+from ..common import secrets
 from ..common.codec import Codec
 from ..common.database import Database
 from ..common.health import HealthChecks, kafka_check, postgres_check
@@ -30,23 +29,13 @@ from ..common.kafka import make_consumer, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
-from . import compose, smtp, store
-from .rules import NewException, Settled, interpret, plan
+from . import smtp, store
+from .notifier import Notifier
+from .rules import NewException, Settled, interpret
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
 
-EMAILS = Counter("cz_alert_emails_total", "Alert emails sent", ["mode"])
-SEND_FAILURES = Counter("cz_alert_send_failures_total", "Alert emails that could not be sent (retried next check)")
-OPEN = Gauge("cz_exceptions_open", "Open exceptions")
-
-
-def admin_url(settings: Settings) -> str:
-    return settings.admin_public_url or f"http://{settings.host}:{settings.admin_port}"
-
-
-def smtp_url(settings: Settings) -> str:
-    return settings.smtp_url or f"smtp://{settings.host}:{settings.smtp_port}"
 
 
 class ExceptionRecorder:
@@ -94,68 +83,6 @@ class ExceptionRecorder:
                      on_running=lambda running: setattr(self, "running", running))
 
 
-class Notifier:
-    """Emails open exceptions not yet emailed, as the rules say."""
-
-    def __init__(self, settings: Settings, db: Database | None = None):
-        self.settings = settings
-        self.target = smtp.parse_smtp_url(smtp_url(settings))
-        self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
-        if not self.recipients or not all("@" in a for a in self.recipients):
-            raise ValueError(f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}")
-        self.wake = threading.Event()
-        self._lock = threading.Lock()
-        self.db = db or Database(settings.postgres_url)
-
-    def send_due(self, force_digest: bool = False, now: datetime | None = None) -> dict:
-        """Sends what is due now; returns how many exceptions each kind of email carried."""
-        now = now or datetime.now(timezone.utc)
-        sent = {"immediate": 0, "digest": 0}
-        with self._lock, self.db.session_lock(locks.ALERTS_SENDER) as conn:
-            if conn is None:  # another alerts process is sending right now; what is due waits for the next check
-                return sent
-            todo = plan(store.pending(conn), store.alert_modes(conn), now, self.settings.alert_digest_hour_utc,
-                        store.last_digest(conn), force_digest)
-            for exception_id in todo.immediate:
-                with conn.transaction():
-                    rows = store.fetch(conn, [exception_id])
-                    if rows:
-                        self._send(compose.immediate_email(rows[0], admin_url(self.settings),
-                                                           self.settings.alert_email_from, self.recipients), "immediate")
-                        store.mark_notified(conn, [exception_id])
-                        sent["immediate"] += 1
-            if todo.digest or todo.digest_day:
-                with conn.transaction():
-                    rows = store.fetch(conn, todo.digest)
-                    if rows:
-                        self._send(compose.digest_email(rows, now.date(), admin_url(self.settings),
-                                                        self.settings.alert_email_from, self.recipients), "digest")
-                        store.mark_notified(conn, [r["id"] for r in rows])
-                    if todo.digest_day:
-                        store.record_digest(conn, todo.digest_day, len(rows))
-                    sent["digest"] = len(rows)
-            OPEN.set(conn.execute("select count(*) as n from exceptions where status = 'open'").fetchone()["n"])
-        return sent
-
-    def _send(self, message, mode: str) -> None:
-        try:
-            smtp.send(self.target, message)
-        except Exception:
-            SEND_FAILURES.inc()
-            raise
-        EMAILS.labels(mode=mode).inc()
-        log.info("sent %s alert %r", mode, message["Subject"])
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.send_due()
-            except Exception as exc:  # SMTP or Postgres away: what is unsent stays pending for the next check
-                log.error("alert check failed: %s", exc)
-            self.wake.wait(self.settings.alert_check_seconds)
-            self.wake.clear()
-
-
 def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier: Notifier) -> FastAPI:
     stop = threading.Event()
 
@@ -183,13 +110,20 @@ def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier:
     add_health_routes(app, HealthChecks(checks))
     api = APIRouter(dependencies=[Depends(bearer_auth(secrets.admin_token(settings)))], tags=["alerts"])
 
+    def sending(force_digest: bool) -> dict:
+        try:
+            return notifier.send_due(force_digest=force_digest)
+        except smtp.SEND_ERRORS as exc:  # what could not go out stays pending: the next check sends it
+            raise HTTPException(503, detail=f"the SMTP server {notifier.target.host}:{notifier.target.port} did not "
+                                            f"take the email ({type(exc).__name__}); it is sent when the server is back") from None
+
     @api.post("/digest/send", summary="Send the digest now (all open digest-mode exceptions not yet emailed)")
     def send_digest() -> dict:
-        return notifier.send_due(force_digest=True)
+        return sending(force_digest=True)
 
     @api.post("/check", summary="Send what is due now, as the timer would")
     def check() -> dict:
-        return notifier.send_due()
+        return sending(force_digest=False)
 
     app.include_router(api)
     return app

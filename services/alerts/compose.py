@@ -1,4 +1,5 @@
-"""The alert emails: one per exception (immediate mode) or one digest a day.
+"""The alert emails: in immediate mode one per kind of exception at each check (one exception
+alone gets its own), or one digest a day.
 
 Each exception says what is wrong, with which record, in which organisation,
 and links to its audit entry and to force-sync the record once it is fixed.
@@ -25,7 +26,7 @@ def record_label(exc: dict) -> str:
     return f"{kind_label(exc['record_type'])} {exc['record_id']}"
 
 
-def _when(value) -> str:
+def utc_text(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value)
 
 
@@ -37,8 +38,8 @@ def describe(exc: dict, admin_url: str) -> str:
         f"Record:        {record_label(exc)}" + (f" ({exc['customer']})" if exc.get("customer") else ""),
         f"Organisation:  {exc.get('organisation_id') or 'not routed yet'}",
         f"Problem:       {exc['message']}",
-        f"First seen:    {_when(exc['first_seen'])}"
-        + (f" (seen {exc['occurrences']} times, last {_when(exc['last_seen'])})" if exc.get("occurrences", 1) > 1 else ""),
+        f"First seen:    {utc_text(exc['first_seen'])}"
+        + (f" (seen {exc['occurrences']} times, last {utc_text(exc['last_seen'])})" if exc.get("occurrences", 1) > 1 else ""),
     ]
     if link["exception"]:
         lines.append(f"Open it:       {link['exception']}")
@@ -57,7 +58,7 @@ _FOOTER = ("Fix the cause (for example add the missing contact or mapping), then
 _POLICY = email.policy.default.clone(max_line_length=200)
 
 
-def _message(subject: str, body: str, sender: str, recipients: list[str]) -> EmailMessage:
+def new_message(subject: str, body: str, sender: str, recipients: list[str]) -> EmailMessage:
     msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = subject
     msg["From"] = sender
@@ -71,7 +72,7 @@ def _message(subject: str, body: str, sender: str, recipients: list[str]) -> Ema
 def immediate_email(exc: dict, admin_url: str, sender: str, recipients: list[str]) -> EmailMessage:
     subject = f"{SUBJECT_PREFIX} {record_label(exc)}: {exc['kind']}"
     body = f"Connect Zero could not sync a record.\n\n{describe(exc, admin_url)}\n\n{_FOOTER}"
-    return _message(subject, body, sender, recipients)
+    return new_message(subject, body, sender, recipients)
 
 
 def digest_email(exceptions: list[dict], day: date, admin_url: str, sender: str, recipients: list[str]) -> EmailMessage:
@@ -86,4 +87,23 @@ def digest_email(exceptions: list[dict], day: date, admin_url: str, sender: str,
         title = f"{kind_label(record_type).capitalize()} ({len(items)})"
         sections.append(f"{title}\n{'=' * len(title)}\n\n" + "\n\n".join(describe(e, admin_url) for e in items))
     sections.append(_FOOTER)
-    return _message(subject, "\n\n".join(sections), sender, recipients)
+    return new_message(subject, "\n\n".join(sections), sender, recipients)
+
+
+MAX_DESCRIBED = 50  # a burst email describes this many in full and names the rest
+
+
+def kind_email(kind: str, exceptions: list[dict], admin_url: str, sender: str, recipients: list[str]) -> EmailMessage:
+    """All the exceptions of one kind found at one check, in one email: a backfill that
+    raises a hundred missing contacts sends one email, not a hundred."""
+    if len(exceptions) == 1:
+        return immediate_email(exceptions[0], admin_url, sender, recipients)
+    shown, rest = exceptions[:MAX_DESCRIBED], exceptions[MAX_DESCRIBED:]
+    labels = ", ".join(record_label(e) for e in exceptions[:3]) + (", ..." if len(exceptions) > 3 else "")
+    subject = f"{SUBJECT_PREFIX} {len(exceptions)} records: {kind} ({labels})"
+    sections = [f"Connect Zero could not sync {len(exceptions)} records, each for the same reason: {kind}."]
+    sections += [describe(e, admin_url) for e in shown]
+    if rest:
+        sections.append(f"And {len(rest)} more: " + ", ".join(record_label(e) for e in rest))
+    sections.append(_FOOTER)
+    return new_message(subject, "\n\n".join(sections), sender, recipients)

@@ -1,9 +1,12 @@
 """Which exceptions to email, and when. Pure: no clock, no database.
 
-An event either raises an exception (a sync exception, or a write Xero kept
-failing after the writer's retries), settles one (the record was written after
-all), or is of no interest. Open exceptions not yet emailed go out at once or
-in the daily digest, per the record type's `alert_mode`.
+An event either raises an exception (a sync exception), settles one (the record
+was written after all), or is of no interest. A write that failed for good is
+not an exception of its own: the writer raises, beside its FAILED result, an
+exception that names the cause (`xero_credential`, `xero_unavailable`, ...), and
+counting the result too would report every failure twice. Open exceptions not
+yet emailed go out at once, one email per kind at each check, or in the daily
+digest, per the record type's `alert_mode`.
 """
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 IMMEDIATE, DIGEST = "immediate", "digest"
-FAILURE_OUTCOMES = frozenset({"FAILED"})  # the writer retried transient errors; what is left is persistent
 SETTLED_OUTCOMES = frozenset({"CREATED", "UPDATED", "VOIDED", "DELETED", "UNCHANGED"})
-WRITE_FAILED = "write_failed"
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,8 @@ def interpret(schema: str, record: dict, entry_id: str, now: datetime) -> NewExc
             # an exception that points at the exchange that failed links there; else to itself
             audit_entry_id=record.get("audit_entry_id") or entry_id, raised_at=_aware(record.get("raised_at"), now),
         )
-    if schema == "xero_write_result":
-        outcome = str(record["outcome"])
-        if outcome in FAILURE_OUTCOMES:
-            errors = "; ".join(record.get("errors") or []) or "no error text from Xero"
-            return NewException(
-                event_id=f"write_result:{record['request_id']}:{outcome}", kind=WRITE_FAILED,
-                record_type=record["record_type"], record_id=str(record["cw_id"]),
-                organisation_id=record.get("organisation_id") or "", customer=None,
-                message=f"Xero write failed after retries: {errors}",
-                details={"xero_status": record.get("xero_status") or "", "request_id": record["request_id"]},
-                audit_entry_id=entry_id, raised_at=_aware(record.get("written_at"), now),
-            )
-        if outcome in SETTLED_OUTCOMES:
-            return Settled(record["record_type"], str(record["cw_id"]))
+    if schema == "xero_write_result" and str(record["outcome"]) in SETTLED_OUTCOMES:
+        return Settled(record["record_type"], str(record["cw_id"]))
     return None
 
 
@@ -72,13 +61,14 @@ def interpret(schema: str, record: dict, entry_id: str, now: datetime) -> NewExc
 class Pending:
     """An open exception no email has named yet."""
     id: int
+    kind: str
     record_type: str
     first_seen: datetime
 
 
 @dataclass
 class Plan:
-    immediate: list[int] = field(default_factory=list)  # one email each
+    immediate: dict[str, list[int]] = field(default_factory=dict)  # kind -> ids: one email per kind
     digest: list[int] = field(default_factory=list)  # one email for all
     digest_day: date | None = None  # set when today's digest runs now
 
@@ -98,7 +88,10 @@ def plan(pending: list[Pending], modes: dict[str, str], now: datetime, hour_utc:
     result = Plan()
     waiting = []
     for item in sorted(pending, key=lambda p: (p.first_seen, p.id)):
-        (result.immediate if mode_of(item.record_type, modes) == IMMEDIATE else waiting).append(item.id)
+        if mode_of(item.record_type, modes) == IMMEDIATE:
+            result.immediate.setdefault(item.kind, []).append(item.id)
+        else:
+            waiting.append(item.id)
     if force_digest or digest_due(now, hour_utc, last_digest):
         result.digest = waiting
         # A forced (test or operator) digest does not count as the day's: the scheduled one still runs.

@@ -52,6 +52,9 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     )
 
 
+SEND_ERRORS = (smtplib.SMTPException, OSError)  # the server refused, dropped or never answered
+
+
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, smtplib.SMTPResponseException):
         return 400 <= error.smtp_code < 500

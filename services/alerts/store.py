@@ -48,10 +48,15 @@ def resolve_record(conn: psycopg.Connection, record_type: str, record_id: str, b
 
 
 def pending(conn: psycopg.Connection) -> list[Pending]:
+    """Open exceptions no email has named, but for those an open condition of the same kind
+    holds for their organisation: its one email names them (condition_store.cover_exceptions)."""
     rows = conn.execute(
-        "select id, record_type, first_seen from exceptions where status = 'open' and notified_at is null"
+        "select e.id, e.kind, e.record_type, e.first_seen from exceptions e"
+        " where e.status = 'open' and e.notified_at is null and not exists ("
+        "   select 1 from alert_conditions c where c.resolved_at is null and c.kind = e.kind"
+        "   and c.subject = e.organisation_id)"
     ).fetchall()
-    return [Pending(r["id"], r["record_type"], r["first_seen"]) for r in rows]
+    return [Pending(r["id"], r["kind"], r["record_type"], r["first_seen"]) for r in rows]
 
 
 def alert_modes(conn: psycopg.Connection) -> dict[str, str]:

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     alert_email_to: str = Field("finance@example.com", description="Comma-separated recipients of exception alerts.")
     alert_email_from: str = Field("connectzero@example.com", description="Sender address of exception alerts.")
     alert_check_seconds: float = Field(5.0, gt=0, le=3600, description="Seconds between the alerts service's checks for exceptions to send.")
+    alert_cw_failed_cycles: int = Field(3, ge=1, le=100, description="ConnectWise cycles in a row that fail (outage, rejected keys) before one alert is emailed; one more when every record type's cycle succeeds again.")
+    alert_token_warn_days: int = Field(7, ge=1, le=59, description="Days before an organisation's unused Xero refresh token lapses (60 days after its last use) that a warning is emailed.")
     audit_group: str = Field("connectzero-audit", min_length=1, description="Audit: Kafka consumer group (one per stack sharing a broker).")
     alerts_group: str = Field("connectzero-alerts", min_length=1, description="Alerts: Kafka consumer group (one per stack sharing a broker).")
 

@@ -1,7 +1,8 @@
 """The alert emails' words and links."""
 from datetime import date, datetime, timezone
 
-from services.alerts.compose import digest_email, immediate_email
+from services.alerts.compose import digest_email, immediate_email, kind_email
+from services.alerts.condition_mail import condition_email
 from services.common.links import force_sync_link, record_page
 
 ADMIN = "https://cz.example.com:8080/"
@@ -45,3 +46,39 @@ def test_digest_lists_every_exception_grouped_by_record_type():
     for entry in ("abc-123", "e-77", "e-1002"):
         assert f"/audit/{entry}" in body
     assert "/records/procurement/77  (Force sync" in body and "/exceptions/2" in body
+
+
+def test_a_burst_of_one_kind_is_one_email_naming_every_record():
+    burst = [exc(id=i, record_id=str(2000 + i), audit_entry_id=f"e-{i}") for i in range(60)]
+    msg = kind_email("missing_contact", burst, ADMIN, "cz@example.com", ["finance@example.com"])
+    body = msg.get_content()
+    assert msg["Subject"] == "[Connect Zero] 60 records: missing_contact (invoice 2000, invoice 2001, invoice 2002, ...)"
+    assert body.count("Kind:          missing_contact") == 50  # described in full, up to 50
+    assert "And 10 more: invoice 2050, invoice 2051" in body and "Record:        invoice 2050" not in body
+    single = kind_email("missing_contact", burst[:1], ADMIN, "cz@example.com", ["finance@example.com"])
+    assert single["Subject"] == "[Connect Zero] invoice 2000: missing_contact"  # one alone reads as before
+
+
+def episode(**overrides):
+    row = {"id": 7, "kind": "connectwise_outage", "subject": "connectwise", "message": "ConnectWise is failing: 3 cycles",
+           "opened_at": AT, "resolved_at": None, "notified_at": None, "recovery_notified_at": None}
+    row.update(overrides)
+    return row
+
+
+def test_a_condition_is_told_when_it_begins_when_it_ends_or_both_at_once():
+    later = AT.replace(hour=9, minute=0)
+    began = condition_email(episode(), [], ADMIN, "cz@example.com", ["finance@example.com"])
+    assert began["Subject"] == "[Connect Zero] ConnectWise is failing"
+    assert "3 cycles" in began.get_content() and "one more when it ends" in began.get_content()
+    ended = condition_email(episode(resolved_at=later, notified_at=AT), [], ADMIN, "cz@example.com", ["f@example.com"])
+    assert ended["Subject"] == "[Connect Zero] ConnectWise is answering again"
+    assert "since 2026-11-25 09:00 UTC" in ended.get_content()
+    both = condition_email(episode(resolved_at=later), [], ADMIN, "cz@example.com", ["f@example.com"])
+    assert both["Subject"] == "[Connect Zero] ConnectWise is failing (over now)"
+    assert "from 2026-11-25 08:15 UTC to 2026-11-25 09:00 UTC" in both.get_content()
+    lost = condition_email(episode(kind="xero_credential", subject="sydney"),
+                           [{"record_type": "invoice", "record_id": "1001"}, {"record_type": "credit_note", "record_id": "9"}],
+                           ADMIN, "cz@example.com", ["f@example.com"])
+    assert lost["Subject"] == "[Connect Zero] Xero connection lost for organisation sydney"
+    assert "Waiting: invoice 1001, credit note 9." in lost.get_content()

@@ -90,20 +90,24 @@ def test_digest_mode_holds_exceptions_and_sends_them_in_one_email(service):
     produce(SYNC_EXCEPTIONS.name, "sync_exception",
             sync_exception(record_type="procurement", record_id=f"{run}-7", kind="no_tracking_option",
                            message="no tracking option for location Perth"))
-    cw_id = int(time.time() * 1000) % 10**9
-    failed_entry = produce(XERO_WRITE_RESULTS.name, "xero_write_result",
-                           write_result(record_type="procurement", cw_id=cw_id))
-    wait_for(lambda: open_exceptions(db, run) and open_exceptions(db, str(cw_id)))
+    # A write that failed for good: the writer's FAILED result, and its exception that names the cause.
+    failed = write_result(record_type="procurement", cw_id=int(time.time() * 1000) % 10**9)
+    produce(XERO_WRITE_RESULTS.name, "xero_write_result", failed)
+    unavailable_entry = produce(SYNC_EXCEPTIONS.name, "sync_exception", sync_exception(
+        record_type="procurement", record_id=f"{run}-8", kind="xero_unavailable", message="Xero kept answering 503",
+        organisation_id="org-b", details={"request_id": failed["request_id"]}))
+    wait_for(lambda: len(open_exceptions(db, run)) == 2)
     time.sleep(1.5)  # a few notifier checks pass
     assert read_messages(mail_dir) == []  # digest mode: nothing yet
+    assert open_exceptions(db, str(failed["cw_id"])) == []  # the result is not a second exception of the failure
 
     sent = client.post("/digest/send", headers=AUTH)
     assert sent.status_code == 200 and sent.json()["digest"] == 2
     mails = read_messages(mail_dir)
     assert len(mails) == 1
     assert mails[0]["subject"].startswith("[Connect Zero] Daily digest") and "2 exceptions" in mails[0]["subject"]
-    assert "no tracking option for location Perth" in mails[0]["text"] and "write_failed" in mails[0]["text"]
-    assert f"/audit/{failed_entry}" in mails[0]["text"]
+    assert "no tracking option for location Perth" in mails[0]["text"] and "xero_unavailable" in mails[0]["text"]
+    assert f"/audit/{unavailable_entry}" in mails[0]["text"]
     assert client.post("/digest/send", headers=AUTH).json()["digest"] == 0  # nothing is sent twice
     assert client.post("/digest/send").status_code == 401
 
@@ -111,7 +115,7 @@ def test_digest_mode_holds_exceptions_and_sends_them_in_one_email(service):
 def test_a_record_written_after_all_resolves_its_exceptions(service):
     client, produce, mail_dir, db = service
     cw_id = int(time.time() * 1000) % 10**9
-    produce(XERO_WRITE_RESULTS.name, "xero_write_result", write_result(record_type="invoice", cw_id=cw_id))
+    produce(SYNC_EXCEPTIONS.name, "sync_exception", sync_exception(record_id=str(cw_id), kind="xero_unavailable"))
     wait_for(lambda: open_exceptions(db, str(cw_id)))
     produce(XERO_WRITE_RESULTS.name, "xero_write_result",
             write_result(record_type="invoice", cw_id=cw_id, outcome="CREATED", errors=[], xero_id="x-1"))
