@@ -19,7 +19,9 @@ WIDTH = 1280
 TIMEOUT_MS = 20_000
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running while it is open,
+# and the asyncio tests that run after the console's would find it and refuse to start.
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
