@@ -53,8 +53,10 @@ def test_up_serves_every_part_and_sigterm_stops_everything(stack_dir):
                 assert "# TYPE python_gc_objects_collected_total counter" in httpx.get(metrics_url, timeout=5).text
         admin = stack.admin()
         assert admin.get("/docs").status_code == 200
-        page = httpx.get(info["admin"]["url"] + "/")  # the dashboard page holds no data: no token needed
-        assert page.status_code == 200 and "<title>Connect Zero</title>" in page.text and "/api/sync" in page.text
+        page = httpx.get(info["admin"]["url"] + "/")  # the console asks who is there first
+        assert page.status_code == 303 and "/signin" in page.headers["location"]
+        signin = httpx.get(info["admin"]["url"] + page.headers["location"])
+        assert signin.status_code == 200 and "Connect Zero" in signin.text
         assert httpx.get(info["admin"]["url"] + "/api/whoami").status_code == 401
         assert admin.get("/api/whoami").status_code == 200
         assert len(stack_processes(stack_dir)) >= 8
