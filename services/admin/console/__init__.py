@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,12 +49,23 @@ def install_console(app: FastAPI, console: Console) -> None:
     for make in _page_modules():
         app.include_router(make(console))
 
+    def wants_page(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/docs", "/openapi")) and not request.headers.get(
+            "HX-Request") and "text/html" in request.headers.get("accept", "")
+
     @app.exception_handler(StarletteHTTPException)
     async def html_errors(request: Request, exc: StarletteHTTPException):
         """A person at the console reads an error page; API clients keep their JSON."""
-        wants_page = not request.url.path.startswith(("/api/", "/docs", "/openapi")) and \
-            "text/html" in request.headers.get("accept", "")
-        if not wants_page or request.headers.get("HX-Request"):
+        if not wants_page(request):
             return await http_exception_handler(request, exc)
         return console.render.page(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                                    message=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def html_validation_errors(request: Request, exc: RequestValidationError):
+        """A bad value in a console address (/exceptions/abc) names the field, on a page."""
+        if not wants_page(request):
+            return await request_validation_exception_handler(request, exc)
+        err = exc.errors()[0]
+        message = f"{err['loc'][-1]}: {err['msg']}" if err.get("loc") else str(err.get("msg"))
+        return console.render.page(request, "error.html", status_code=422, status=422, message=message)
