@@ -5,6 +5,7 @@ from ..common.logs import configure_logging
 from ..common.settings import load_settings
 from .app import create_app
 from .consumer import AuditConsumer
+from .retention import RetentionSetting
 from .store import open_store
 
 
@@ -13,8 +14,10 @@ def main() -> None:
     configure_logging("audit", settings.log_level, settings.log_json)
     store = open_store(settings)
     try:
+        retention = RetentionSetting(store, settings.audit_retention_days)
+        retention.apply_at_start()
         consumer = AuditConsumer(settings, store, Codec.from_directory())
-        serve(create_app(settings, store, consumer), settings.host, settings.audit_port)
+        serve(create_app(settings, store, consumer, retention), settings.host, settings.audit_port)
     finally:
         store.close()
 

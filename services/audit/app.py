@@ -1,5 +1,5 @@
 """Wiring of the audit service: the store, the consumer thread and the HTTP API
-(search, one entry, CSV export) the admin API proxies to."""
+(search, one entry, CSV export, the retention setting) the admin API proxies to."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..common import secrets
 from ..common.health import HealthChecks, kafka_check
@@ -17,6 +18,7 @@ from ..common.http_app import add_health_routes, bearer_auth
 from ..common.settings import Settings
 from .consumer import AuditConsumer
 from ..common.audit_query import audit_filters
+from .retention import MAX_DAYS, MIN_DAYS, RetentionSetting
 from .search import QueryError, parse_query
 from .store import AuditStore
 log = logging.getLogger(__name__)
@@ -27,7 +29,15 @@ def bad_filter(exc: QueryError) -> HTTPException:
     return HTTPException(status_code=422, detail=[{"loc": ["query", exc.name], "msg": exc.reason, "type": "value_error"}])
 
 
-def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | None = None) -> FastAPI:
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retention_days: int = Field(ge=MIN_DAYS, le=MAX_DAYS, description=f"Days to keep entries, {MIN_DAYS} to {MAX_DAYS}.")
+    set_by: str = Field("admin", min_length=1, max_length=200, description="Who set it (the admin API's user).")
+
+
+def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | None = None,
+               retention: RetentionSetting | None = None) -> FastAPI:
+    retention = retention or RetentionSetting(store, settings.audit_retention_days)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -76,6 +86,14 @@ def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | 
         if found is None:
             raise HTTPException(status_code=404, detail=f"entry_id: no audit entry {entry_id!r}")
         return found
+
+    @api.get("/settings/retention", summary="How many days entries are kept, and who set it when")
+    def get_retention() -> dict:
+        return retention.current()
+
+    @api.put("/settings/retention", summary="Keep entries this many days (30-365), from now on; older ones are deleted")
+    def put_retention(body: RetentionIn) -> dict:
+        return retention.change(body.retention_days, body.set_by)
 
     app.include_router(api)
     return app

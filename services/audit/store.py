@@ -27,6 +27,7 @@ from .search import AuditQuery, Sql, entry_sql, export_sql, page_result, page_sq
 
 log = logging.getLogger(__name__)
 TABLE = "audit.entries"
+RETENTION_CHOICES = "audit.retention_choices"  # each retention set at run time: retention.py
 _TEXT = "String CODEC(ZSTD(3))"  # bodies compress well and are read rarely
 
 
@@ -74,9 +75,12 @@ class AuditStore:
     """Search, fetch and export over either backend; subclasses run the SQL."""
 
     def open(self, retention_days: int) -> None:
+        """Creates what is missing; `retention_days` is the TTL of a new table only. Which retention
+        applies to an existing one is retention.py's to say (a value set at run time outlives a restart)."""
         self._command("CREATE DATABASE IF NOT EXISTS audit")
         self._command(create_table_sql(retention_days))
-        self.set_retention(retention_days)
+        self._command(f"CREATE TABLE IF NOT EXISTS {RETENTION_CHOICES} (set_at DateTime64(3, 'UTC'), days UInt16, "
+                      f"set_by String) ENGINE = MergeTree ORDER BY set_at")
 
     def retention_days(self) -> int | None:
         rows = self._rows(Sql("SELECT create_table_query AS q FROM system.tables WHERE database = 'audit' AND name = 'entries'"))
@@ -84,7 +88,7 @@ class AuditStore:
         return int(found.group(1)) if found else None
 
     def set_retention(self, days: int) -> None:
-        """A changed CZ_AUDIT_RETENTION_DAYS applies to the whole table, old entries too."""
+        """Applies to the whole table at once: entries older than `days` are deleted in the background."""
         if self.retention_days() != days:
             log.info("audit retention set to %d days", days)
             self._command(f"ALTER TABLE {TABLE} MODIFY TTL toDateTime(at) + INTERVAL {int(days)} DAY DELETE")

@@ -139,6 +139,20 @@ def replay(record_type: str, window_from: Annotated[str, typer.Option("--from")]
     console.print(f"replay requested: {body}")
 
 
+@app.command("audit-retention")
+def audit_retention(days: Annotated[Optional[int], typer.Argument(
+                        help="Days to keep audit entries, 30 to 365; omit it to show the retention.")] = None,
+                    url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Show or set how long the audit log keeps entries: applied at once (older entries are deleted
+    in the background) and kept across restarts."""
+    with _client(url, token) as client:
+        body = (_call(client, "GET", "/api/settings/audit") if days is None
+                else _call(client, "PUT", "/api/settings/audit", json={"retention_days": days}))
+    how = (f"set by {body['set_by']} at {body['set_at']}" if body["source"] == "set"
+           else "from CZ_AUDIT_RETENTION_DAYS, until one is set here")
+    console.print(f"audit retention: {body['retention_days']} days ({how})")
+
+
 @app.command("import-mappings")
 def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry-run/--apply")] = True,
                     url: UrlOpt = None, token: TokenOpt = None) -> None:

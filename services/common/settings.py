@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(10000, ge=1000, description="Kafka consumer session timeout.")
     restart_backoff_max: float = Field(30.0, gt=0, description="Longest wait before the supervisor restarts a dead service.")
     startup_timeout: float = Field(120.0, gt=0, description="Seconds `connectzero up` waits for every part to be healthy.")
-    audit_retention_days: int = Field(90, ge=30, le=365, description="Days the audit log keeps entries.")
+    audit_retention_days: int = Field(90, ge=30, le=365, description="Days the audit log keeps entries (30-365), until a retention is set at run time (`PUT /api/settings/audit`, `connectzero audit-retention`), which then holds across restarts.")
     audit_url: str = Field("", description="Base URL the admin API reaches the audit service at; empty means http://host:audit_port.")
     admin_public_url: str = Field("", description="Base URL alert emails link to; empty means http://host:admin_port.")
     alert_digest_hour_utc: int = Field(7, ge=0, le=23, description="Hour (UTC) the daily exception digest is sent.")

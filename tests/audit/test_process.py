@@ -101,3 +101,20 @@ def test_sigkill_mid_stream_then_restart_keeps_every_entry_exactly_once(audit_pr
     # SIGTERM: a graceful stop (uvicorn re-raises the signal after its shutdown, hence -15)
     assert audit_process.stop() in (0, -signal.SIGTERM)
     assert '"audit service stopped"' in audit_process.log.read_text()
+
+
+def test_a_retention_set_while_it_runs_holds_across_a_restart(audit_process):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    audit_process.env["CZ_AUDIT_RETENTION_DAYS"] = "90"
+    audit_process.start()
+    assert httpx.get(f"{audit_process.url}/settings/retention", headers=headers).json()["source"] == "environment"
+    put = httpx.put(f"{audit_process.url}/settings/retention", json={"retention_days": 200, "set_by": "finance"},
+                    headers=headers)
+    assert put.status_code == 200 and put.json()["retention_days"] == 200
+    assert audit_process.stop() in (0, -signal.SIGTERM)
+
+    audit_process.env["CZ_AUDIT_RETENTION_DAYS"] = "60"  # the environment says otherwise at the next start
+    audit_process.start()
+    now = httpx.get(f"{audit_process.url}/settings/retention", headers=headers).json()
+    assert (now["retention_days"], now["source"], now["set_by"], now["environment_days"]) == (200, "set", "finance", 60)
+    assert "set by finance" in audit_process.log.read_text()

@@ -1,0 +1,83 @@
+"""The audit log's settings in the admin API: `GET/PUT /api/settings/audit` (retention in days).
+
+The audit service owns the audit store (chdb opens in one process only) and applies the
+retention at once; this route checks the value, passes it on and records the change in the
+configuration history, in one transaction that the audit service's refusal rolls back.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..common.database import Database
+from ..common.http_app import bearer_auth
+from ..common.secrets import admin_token
+from ..common.settings import Settings
+from ..mapping.history import record_change
+from .audit_client import TIMEOUT, audit_service_url, passthrough
+
+Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
+
+
+class AuditSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retention_days: int = Field(ge=30, le=365, description="Days the audit log keeps entries, 30 to 365. Applied at "
+                                                           "once: older entries are deleted in the background.")
+
+
+class AuditSettingsOut(BaseModel):
+    retention_days: int = Field(description="Days the audit log keeps entries now.")
+    source: str = Field(description="`set` (through this route or the CLI) or `environment` (CZ_AUDIT_RETENTION_DAYS).")
+    set_by: str | None = Field(description="Who set it, when set at run time.")
+    set_at: str | None = Field(description="When it was set (ISO 8601, UTC), when set at run time.")
+    environment_days: int = Field(description="CZ_AUDIT_RETENTION_DAYS: the retention until one is set at run time.")
+
+
+class _Unanswered(Exception):
+    """The audit service refused or could not be reached: its answer, or a 503, goes back as it is."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def audit_settings_router(settings: Settings, db: Database) -> APIRouter:
+    token = admin_token(settings)
+    base, upstream = audit_service_url(settings), {"Authorization": f"Bearer {token}"}
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(token))])
+
+    def call(method: str, **kwargs) -> dict:
+        try:
+            resp = httpx.request(method, f"{base}/settings/retention", headers=upstream, timeout=TIMEOUT, **kwargs)
+        except httpx.TransportError as exc:
+            raise HTTPException(503, detail=f"the audit service at {base} is unreachable ({type(exc).__name__}); "
+                                            "nothing was changed, try again shortly") from None
+        if resp.status_code != 200:
+            raise _Unanswered(passthrough(resp))
+        return resp.json()
+
+    @router.get("/settings/audit", summary="Audit log settings: retention in days, and who set it when",
+                response_model=AuditSettingsOut)
+    def get_audit_settings():
+        try:
+            return call("GET")
+        except _Unanswered as exc:
+            return exc.response
+
+    @router.put("/settings/audit", response_model=AuditSettingsOut,
+                summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts")
+    def put_audit_settings(body: AuditSettingsIn, actor: Actor = "admin"):
+        try:
+            before = call("GET")
+            with db.unit_of_work() as conn:  # the history row commits only if the audit service took the change
+                if before["retention_days"] != body.retention_days:
+                    record_change(conn, "audit_settings", "retention_days", "update", actor,
+                                  {"retention_days": before["retention_days"]}, {"retention_days": body.retention_days})
+                return call("PUT", json={"retention_days": body.retention_days, "set_by": actor})
+        except _Unanswered as exc:
+            return exc.response
+
+    return router
