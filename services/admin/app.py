@@ -20,7 +20,7 @@ from .console import build_console, install_console
 from .console.session import admin_token_authenticator
 from .read_model_metrics import ReadModelMetrics
 from .routes_audit import audit_router
-from .routes_audit_settings import audit_settings_router
+from .routes_audit_settings import AuditSettings, audit_settings_router
 from .routes_balances import balances_router
 from .routes_config import config_router, xero_exchange_recorder
 from .routes_sync import CommandSender, sync_router
@@ -57,11 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(sync_router(settings, db, sender=sender))
     api.include_router(balances_router(db))
     app.include_router(api)
-    app.include_router(audit_settings_router(settings, db))  # before /api/settings/{record_type}, which it would match
+    audit_settings = AuditSettings(settings, db)
+    app.include_router(audit_settings_router(settings, db, audit_settings))  # before /api/settings/{record_type}, which it would match
     app.include_router(config_router(settings, db, publisher, recorder))
     app.include_router(audit_router(settings, db))
     console = build_console(settings, db, admin_token_authenticator(token), sender=sender, publisher=publisher,
                             box=SecretBox(secret_key(settings)), audit=AuditClient(settings),
-                            exchange_recorder=recorder)
+                            exchange_recorder=recorder, audit_settings=audit_settings)
     install_console(app, console)
     return app

@@ -37,47 +37,63 @@ class AuditSettingsOut(BaseModel):
     environment_days: int = Field(description="CZ_AUDIT_RETENTION_DAYS: the retention until one is set at run time.")
 
 
-class _Unanswered(Exception):
+class Refused(Exception):
     """The audit service refused or could not be reached: its answer, or a 503, goes back as it is."""
 
     def __init__(self, response: Response):
         self.response = response
 
 
-def audit_settings_router(settings: Settings, db: Database) -> APIRouter:
-    token = admin_token(settings)
-    base, upstream = audit_service_url(settings), {"Authorization": f"Bearer {token}"}
-    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(token))])
+class AuditSettings:
+    """Reads and sets the audit log's retention through the audit service; the API and the console share it."""
 
-    def call(method: str, **kwargs) -> dict:
+    def __init__(self, settings: Settings, db: Database):
+        self.db = db
+        self.base = audit_service_url(settings)
+        self.upstream = {"Authorization": f"Bearer {admin_token(settings)}"}
+
+    def _call(self, method: str, **kwargs) -> dict:
         try:
-            resp = httpx.request(method, f"{base}/settings/retention", headers=upstream, timeout=TIMEOUT, **kwargs)
+            resp = httpx.request(method, f"{self.base}/settings/retention", headers=self.upstream, timeout=TIMEOUT,
+                                 **kwargs)
         except httpx.TransportError as exc:
-            raise HTTPException(503, detail=f"the audit service at {base} is unreachable ({type(exc).__name__}); "
+            raise HTTPException(503, detail=f"the audit service at {self.base} is unreachable ({type(exc).__name__}); "
                                             "nothing was changed, try again shortly") from None
         if resp.status_code != 200:
-            raise _Unanswered(passthrough(resp))
+            raise Refused(passthrough(resp))
         return resp.json()
+
+    def get(self) -> dict:
+        return self._call("GET")
+
+    def put(self, days: int, actor: str) -> dict:
+        before = self._call("GET")
+        with self.db.unit_of_work() as conn:  # the history row commits only if the audit service took the change
+            if before["retention_days"] != days:
+                record_change(conn, "audit_settings", "retention_days", "update", actor,
+                              {"retention_days": before["retention_days"]}, {"retention_days": days})
+            return self._call("PUT", json={"retention_days": days, "set_by": actor})
+
+
+def audit_settings_router(settings: Settings, db: Database, audit_settings: AuditSettings | None = None) -> APIRouter:
+    token = admin_token(settings)
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(token))])
+    retention = audit_settings or AuditSettings(settings, db)
 
     @router.get("/settings/audit", summary="Audit log settings: retention in days, and who set it when",
                 response_model=AuditSettingsOut)
     def get_audit_settings():
         try:
-            return call("GET")
-        except _Unanswered as exc:
+            return retention.get()
+        except Refused as exc:
             return exc.response
 
     @router.put("/settings/audit", response_model=AuditSettingsOut,
                 summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts")
     def put_audit_settings(body: AuditSettingsIn, actor: Actor = "admin"):
         try:
-            before = call("GET")
-            with db.unit_of_work() as conn:  # the history row commits only if the audit service took the change
-                if before["retention_days"] != body.retention_days:
-                    record_change(conn, "audit_settings", "retention_days", "update", actor,
-                                  {"retention_days": before["retention_days"]}, {"retention_days": body.retention_days})
-                return call("PUT", json={"retention_days": body.retention_days, "set_by": actor})
-        except _Unanswered as exc:
+            return retention.put(body.retention_days, actor)
+        except Refused as exc:
             return exc.response
 
     return router

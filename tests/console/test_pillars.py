@@ -216,3 +216,23 @@ def test_a_mapping_csv_with_a_bad_row_shows_the_error_before_anything_applies(si
     with Stack.admin_for(info) as admin:
         sources = [r["source"] for r in admin.get("/api/mappings/accounts", params={"organisation_id": "sydney"}).json()]
     assert widget in sources
+
+
+def test_settings_change_a_cadence_and_the_audit_retention(signed_in, console_stack):
+    _, info = console_stack
+    page = signed_in
+    page.goto("/settings")
+    row = page.locator("tr", has_text="Purchase order")
+    row.locator("input[name=cadence_minutes]").fill("120")
+    row.locator("button:text('Save')").click()
+    page.wait_for_url("**/settings?saved=1")
+    page.fill("#retention-days", "120")
+    page.locator("#audit-retention button:text('Save')").click()
+    page.wait_for_url("**/settings?saved=1**")
+    assert "set by admin" in page.locator("#audit-retention").inner_text()
+    with Stack.admin_for(info) as admin:
+        assert admin.get("/api/settings/procurement").json()["cadence_minutes"] == 120
+        assert admin.get("/api/settings/audit").json()["retention_days"] == 120
+        # As the demo had them, for the tests that follow.
+        admin.put("/api/settings/procurement", json={"cadence_minutes": 360})
+        admin.put("/api/settings/audit", json={"retention_days": 90})

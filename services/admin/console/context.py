@@ -13,6 +13,7 @@ from ...common.secrets import SecretBox
 from ...common.settings import Settings
 from ...mapping.changes import ChangePublisher
 from ..audit_client import AuditClient
+from ..routes_audit_settings import AuditSettings
 from ..routes_sync import CommandSender
 from .gate import Gate
 from .rendering import Renderer
@@ -33,6 +34,7 @@ class Console:
     box: SecretBox
     audit: AuditClient
     exchange_recorder: object  # () -> ExchangeRecorder | None, for Xero calls the console makes
+    audit_settings: AuditSettings  # the audit log's retention, through the audit service
 
     def send(self, action: str, record_type: str, record_id: str | None = None, requested_by: str = "console",
              **window) -> Command:

@@ -3,19 +3,33 @@ bank account each organisation's payments go into; and the installation's settin
 that live in its environment (digest hour, recipients, audit retention), shown with
 the variable that sets them."""
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from ...common.record_kinds import RECORD_TYPES
 from ...mapping import catalog as catalog_store
 from ...mapping import repository as repo
+from ..routes_audit_settings import Refused
 from ..routes_config import SettingsIn
 from .context import Console
 from .routing import first_error
 from .session import Viewer
+
+
+def _refusal(exc: Exception) -> str:
+    """What the audit service said, for the person at the console."""
+    if isinstance(exc, HTTPException):
+        return str(exc.detail)
+    body = exc.response.body.decode(errors="replace")
+    try:
+        detail = json.loads(body).get("detail", body)
+    except ValueError:
+        detail = body
+    return f"the audit service refused: {detail}"
 
 
 def settings_router(console: Console) -> APIRouter:
@@ -32,10 +46,14 @@ def settings_router(console: Console) -> APIRouter:
         s = console.settings
         environment = [("Daily digest hour (UTC)", s.alert_digest_hour_utc, "CZ_ALERT_DIGEST_HOUR_UTC"),
                        ("Alert recipients", s.alert_email_to, "CZ_ALERT_EMAIL_TO"),
-                       ("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM"),
-                       ("Audit retention (days, 30–365)", s.audit_retention_days, "CZ_AUDIT_RETENTION_DAYS")]
+                       ("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM")]
+        try:
+            retention, retention_error = console.audit_settings.get(), None
+        except (Refused, HTTPException) as exc:
+            retention, retention_error = None, _refusal(exc)
         return console.render.page(request, "settings.html", status_code=status_code, per_type=per_type, orgs=orgs,
-                                   banks=banks, environment=environment, **extra)
+                                   banks=banks, environment=environment, retention=retention,
+                                   retention_error=retention_error, **extra)
 
     @router.get("/settings")
     def settings(request: Request, _viewer: Reader, saved: str = ""):
@@ -56,6 +74,17 @@ def settings_router(console: Console) -> APIRouter:
             repo.put_settings(conn, record_type, values.model_dump(exclude_none=True), viewer.name)
         console.config_changed()
         return RedirectResponse("/settings?saved=1", status_code=303)
+
+    @router.post("/settings/audit-retention")
+    async def save_retention(request: Request, viewer: Admin):
+        text = str((await request.form()).get("retention_days", "")).strip()
+        if not text.isdigit() or not 30 <= int(text) <= 365:
+            return page(request, 422, error=f"retention_days: {text!r} is not a number of days from 30 to 365")
+        try:
+            console.audit_settings.put(int(text), viewer.name)
+        except (Refused, HTTPException) as exc:
+            return page(request, 502, error=_refusal(exc))
+        return RedirectResponse("/settings?saved=1#audit-retention", status_code=303)
 
     @router.post("/settings/payment-accounts/{org_id}")
     async def save_payment_account(request: Request, org_id: str, viewer: Admin):
