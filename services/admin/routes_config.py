@@ -13,6 +13,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
+from ..common import alert_settings
 from ..common.database import Database
 from ..common.http_app import bearer_auth
 from ..common.secrets import SecretBox, admin_token, secret_key
@@ -21,6 +22,7 @@ from ..mapping import catalog as catalog_store
 from ..mapping import csv_io
 from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
+from ..mapping.history import record_change
 from ..common.record_kinds import RECORD_TYPES
 from ..mapping.model import Rule
 from ..mapping.rollup import rollup
@@ -79,6 +81,11 @@ class SettingsIn(_In):
     alert_mode: Literal["immediate", "digest"] | None = None
 
 
+class AlertSettingsIn(_In):
+    digest_hour_utc: int = Field(ge=0, le=23, description="Hour (UTC) the daily digest is sent.")
+    recipients: str = Field(min_length=3, max_length=2000, description="Comma-separated email addresses.")
+
+
 class CatalogIn(_In):
     """An organisation's Xero catalog, for setting one up without calling Xero."""
 
@@ -112,6 +119,15 @@ def xero_exchange_recorder(settings: Settings):
         return recorders[0]
 
     return recorder
+
+
+def change_alert_settings(conn, settings: Settings, digest_hour_utc: int, recipients: list[str], actor: str) -> dict:
+    """Stores the alert settings with their history row (the caller commits both at once)."""
+    before = alert_settings.effective(conn, settings).as_json()
+    alert_settings.store(conn, digest_hour_utc, recipients, actor)
+    after = alert_settings.effective(conn, settings).as_json()
+    record_change(conn, "alert_settings", "alerts", "update", actor, before, after)
+    return after
 
 
 def _unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
@@ -289,7 +305,20 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     for spec in TABLES.values():
         _mapping_routes(router, spec, Db, Actor, run)
 
-    # ---- settings and history --------------------------------------------------------
+    # ---- settings and history (the fixed /settings/... routes before /settings/{record_type}) ----
+    @router.get("/settings/alerts", summary="Who receives alert emails and the hour (UTC) of the daily digest")
+    def get_alert_settings(conn: Db) -> dict:
+        return alert_settings.effective(conn, settings).as_json()
+
+    @router.put("/settings/alerts", summary="Set the alert recipients and the digest hour (UTC); the next check uses them")
+    def put_alert_settings(body: AlertSettingsIn, conn: Db, actor: Actor = "admin") -> dict:
+        try:
+            recipients = alert_settings.parse_recipients(body.recipients)
+        except ValueError as exc:
+            raise _unprocessable("recipients", str(exc)) from None
+
+        return run(conn, change_alert_settings, settings, body.digest_hour_utc, recipients, actor)
+
     @router.get("/settings", summary="Settings of every record type")
     def all_settings(conn: Db) -> list[dict]:
         return [repo.get_settings(conn, t) for t in RECORD_TYPES]

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from prometheus_client import Counter, Gauge
 
-from ..common import locks
+from ..common import alert_settings, locks
 from ..common.database import Database
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
@@ -48,6 +48,7 @@ class Notifier:
         self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
         if not self.recipients or not all("@" in a for a in self.recipients):
             raise ValueError(f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}")
+        self.digest_hour = settings.alert_digest_hour_utc
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self.db = db or Database(settings.postgres_url)
@@ -67,6 +68,8 @@ class Notifier:
         with self._lock, self.db.session_lock(locks.ALERTS_SENDER) as conn:
             if conn is None:  # another alerts process is sending right now; what is due waits for the next check
                 return sent
+            chosen = alert_settings.effective(conn, self.settings)  # as set in the console, else the environment's
+            self.digest_hour, self.recipients = chosen.digest_hour_utc, chosen.recipients
             self._watch(conn, now)
             self._send_conditions(conn, now)
             self._send_exceptions(conn, now, force_digest, sent)
@@ -96,7 +99,7 @@ class Notifier:
         condition_store.cover_exceptions(conn)
 
     def _send_exceptions(self, conn, now: datetime, force_digest: bool, sent: dict) -> None:
-        todo = plan(store.pending(conn), store.alert_modes(conn), now, self.settings.alert_digest_hour_utc,
+        todo = plan(store.pending(conn), store.alert_modes(conn), now, self.digest_hour,
                     store.last_digest(conn), force_digest)
         for kind, ids in todo.immediate.items():
             with conn.transaction():

@@ -218,7 +218,7 @@ def test_a_mapping_csv_with_a_bad_row_shows_the_error_before_anything_applies(si
     assert widget in sources
 
 
-def test_settings_change_a_cadence_and_the_audit_retention(signed_in, console_stack):
+def test_settings_change_a_cadence_the_audit_retention_and_the_alert_recipients(signed_in, console_stack):
     _, info = console_stack
     page = signed_in
     page.goto("/settings")
@@ -230,7 +230,18 @@ def test_settings_change_a_cadence_and_the_audit_retention(signed_in, console_st
     page.locator("#audit-retention button:text('Save')").click()
     page.wait_for_url("**/settings?saved=1**")
     assert "set by admin" in page.locator("#audit-retention").inner_text()
+    page.fill("#alert-recipients", "finance@example.com, nobody-at-all")
+    page.locator("#alerts button:text('Save')").click()
+    assert "recipients: 'nobody-at-all' is not an email address" in page.locator("[role=alert]").inner_text()
+    page.fill("#alert-recipients", "finance@example.com, books@harbour.example")
+    page.select_option("#digest-hour", "18")
+    page.locator("#alerts button:text('Save')").click()
+    page.wait_for_url("**/settings?saved=1**")
+    assert "Set by admin" in page.locator("#alerts").inner_text()
     with Stack.admin_for(info) as admin:
+        chosen = admin.get("/api/settings/alerts").json()
+        assert chosen["recipients"] == ["finance@example.com", "books@harbour.example"] and chosen["digest_hour_utc"] == 18
+        admin.put("/api/settings/alerts", json={"digest_hour_utc": 7, "recipients": "finance@example.com"})
         assert admin.get("/api/settings/procurement").json()["cadence_minutes"] == 120
         assert admin.get("/api/settings/audit").json()["retention_days"] == 120
         # As the demo had them, for the tests that follow.

@@ -4,18 +4,21 @@ that live in its environment (digest hour, recipients, audit retention), shown w
 the variable that sets them."""
 
 import json
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from ...common import alert_settings
 from ...common.record_kinds import RECORD_TYPES
 from ...mapping import catalog as catalog_store
 from ...mapping import repository as repo
 from ..routes_audit_settings import Refused
-from ..routes_config import SettingsIn
+from ..routes_config import SettingsIn, change_alert_settings
 from .context import Console
+from .rendering import viewer_zone
 from .routing import first_error
 from .session import Viewer
 
@@ -32,6 +35,12 @@ def _refusal(exc: Exception) -> str:
     return f"the audit service refused: {detail}"
 
 
+def local_hour(request: Request, hour_utc: int) -> str:
+    """Today's hour_utc:00 UTC on the viewer's clock."""
+    moment = datetime.now(timezone.utc).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+    return moment.astimezone(viewer_zone(request)).strftime("%H:%M")
+
+
 def settings_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
@@ -43,16 +52,18 @@ def settings_router(console: Console) -> APIRouter:
             orgs = repo.list_organisations(conn)
             banks = {o["id"]: [a for a in catalog_store.read_catalog(conn, o["id"])["accounts"]
                                if a["payments_enabled"] and a["status"] == "ACTIVE"] for o in orgs}
+            alerts = alert_settings.effective(conn, console.settings)
         s = console.settings
-        environment = [("Daily digest hour (UTC)", s.alert_digest_hour_utc, "CZ_ALERT_DIGEST_HOUR_UTC"),
-                       ("Alert recipients", s.alert_email_to, "CZ_ALERT_EMAIL_TO"),
-                       ("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM")]
+        environment = [("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM"),
+                       ("Digest hour and recipients until set here", f"{s.alert_digest_hour_utc}:00 UTC, "
+                        f"{s.alert_email_to}", "CZ_ALERT_DIGEST_HOUR_UTC, CZ_ALERT_EMAIL_TO")]
         try:
             retention, retention_error = console.audit_settings.get(), None
         except (Refused, HTTPException) as exc:
             retention, retention_error = None, _refusal(exc)
         return console.render.page(request, "settings.html", status_code=status_code, per_type=per_type, orgs=orgs,
-                                   banks=banks, environment=environment, retention=retention,
+                                   banks=banks, environment=environment, retention=retention, alerts=alerts,
+                                   tz_hour=lambda hour: local_hour(request, hour),
                                    retention_error=retention_error, **extra)
 
     @router.get("/settings")
@@ -74,6 +85,22 @@ def settings_router(console: Console) -> APIRouter:
             repo.put_settings(conn, record_type, values.model_dump(exclude_none=True), viewer.name)
         console.config_changed()
         return RedirectResponse("/settings?saved=1", status_code=303)
+
+    @router.post("/settings/alerts")
+    async def save_alerts(request: Request, viewer: Admin):
+        form = await request.form()
+        hour = str(form.get("digest_hour_utc", "")).strip()
+        try:
+            if not hour.isdigit():
+                raise ValueError(f"digest_hour_utc: {hour!r} is not an hour from 0 to 23")
+            recipients = alert_settings.parse_recipients(str(form.get("recipients", "")))
+            with console.db.unit_of_work() as conn:
+                change_alert_settings(conn, console.settings, alert_settings.check_hour(int(hour)), recipients,
+                                      viewer.name)
+        except ValueError as exc:
+            return page(request, 422, error=str(exc))
+        console.config_changed()
+        return RedirectResponse("/settings?saved=1#alerts", status_code=303)
 
     @router.post("/settings/audit-retention")
     async def save_retention(request: Request, viewer: Admin):
