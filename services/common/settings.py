@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     matcher_group: str = Field("", description="Matcher: Kafka consumer group; empty: one derived from the Postgres URL, so stacks sharing a broker never share it.")
     writer_group: str = Field("connectzero-writer", min_length=1, description="Writer: Kafka consumer group (one per stack sharing a broker).")
 
+    replicas: str = Field("", description="Local stack: extra instances of services, e.g. writer=2,mapper=2 (audit stays one on embedded chdb).")
+    instance: int = Field(1, ge=1, description="Which instance of its service this process is (set by the stack for replicas).")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")
     session_timeout_ms: int = Field(10000, ge=1000, description="Kafka consumer session timeout.")
@@ -109,6 +111,16 @@ class Settings(BaseSettings):
         if service == "sandbox":
             return f"http://{self.host}:{self.sandbox_cw_port}/healthz"
         return f"http://{self.host}:{self.port_of(service)}/healthz"
+
+    def replica_counts(self) -> dict[str, int]:
+        """`replicas` as {service: instances}; a bad entry stops the process, naming it."""
+        counts: dict[str, int] = {}
+        for entry in filter(None, (e.strip() for e in self.replicas.split(","))):
+            name, _, number = entry.partition("=")
+            if not number.strip().isdigit() or int(number) < 1:
+                raise SettingsError(f"CZ_REPLICAS: {entry!r} is not service=number")
+            counts[name.strip()] = int(number)
+        return counts
 
     @property
     def stack_file(self) -> Path:

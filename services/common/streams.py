@@ -27,7 +27,7 @@ Handler = Callable[[str, dict, dict], Awaitable[None]]  # (schema name, record, 
 
 
 def make_app(service: str, settings: Settings) -> faust.App:
-    datadir = settings.data_dir / "faust" / service
+    datadir = settings.data_dir / "faust" / (service if settings.instance == 1 else f"{service}-{settings.instance}")
     datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         f"connectzero-{service}",

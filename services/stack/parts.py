@@ -33,6 +33,13 @@ class ProcessSpec:
     port: int | None = None  # must be free before start: a health check would otherwise see the squatter
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the operating system says is free now (for a replica's health port)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def tcp_open(host: str, port: int) -> str | None:
     try:
         with socket.create_connection((host, port), timeout=1):

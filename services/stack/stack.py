@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 from ..common.receiver_urls import cw_callback_url, public_base, xero_webhook_url
-from ..common.settings import Settings
+from ..common.settings import Settings, SettingsError
 from ..common import secrets
 from ..common import sandbox_identity as identity
-from .parts import ProcessSpec, embedded_postgres_url, postgres_spec, python_service_spec, tansu_spec, tcp_open
+from .parts import (ProcessSpec, embedded_postgres_url, free_port, http_health, postgres_spec, python_service_spec,
+                    tansu_spec, tcp_open)
 
 # The receivers come before ingest: ConnectWise calls them back as soon as ingest registers.
 SERVICE_ORDER = ("audit", "alerts", "receivers", "ingest", "mapper", "writer", "matcher", "xero_status", "admin")
@@ -83,8 +84,20 @@ def plan(settings: Settings, resolved: Settings) -> list[ProcessSpec]:
                                          health=lambda: tcp_open(settings.host, settings.smtp_port), port=settings.smtp_port))
     if settings.sandbox:
         specs.append(python_service_spec("sandbox", "services.sandbox", resolved, env))
+    replicas = resolved.replica_counts()
+    unknown = set(replicas) - set(SERVICE_ORDER) or ({"audit"} & {n for n, c in replicas.items() if c > 1}
+                                                    if not resolved.clickhouse_url else set())
+    if unknown:
+        raise SettingsError(f"CZ_REPLICAS: cannot run more than one of {', '.join(sorted(unknown))} here"
+                            " (audit needs a ClickHouse server to share)")
     for name in SERVICE_ORDER:
         specs.append(python_service_spec(name, f"services.{name}", resolved, env, port=resolved.port_of(name)))
+        for instance in range(2, replicas.get(name, 1) + 1):
+            # Another instance in the same consumer group: its own health port, the rest shared.
+            port = free_port()
+            specs.append(python_service_spec(f"{name}-{instance}", f"services.{name}", resolved,
+                                             {**env, f"CZ_{name.upper()}_PORT": str(port), "CZ_INSTANCE": str(instance)},
+                                             port=port, health=http_health(f"http://{resolved.host}:{port}/healthz")))
     return specs
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from services.common.settings import SettingsError, documented_variables, load_settings
+from services.common.settings import Settings, SettingsError, documented_variables, load_settings
 
 
 def test_defaults_are_valid_and_embedded():
@@ -41,3 +41,18 @@ def test_readme_lists_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [var for var in documented_variables() if f"`{var}`" not in readme]
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_replicas_are_service_counts_and_audit_stays_one_on_chdb(tmp_path):
+    from services.common.settings import SettingsError
+    from services.stack.stack import plan, resolve
+
+    assert Settings(replicas="writer=2, mapper=3").replica_counts() == {"writer": 2, "mapper": 3}
+    with pytest.raises(SettingsError, match="CZ_REPLICAS: 'writer=two'"):
+        Settings(replicas="writer=two").replica_counts()
+    settings = Settings(data_dir=tmp_path, replicas="writer=2")
+    names = [spec.name for spec in plan(settings, resolve(settings))]
+    assert names.count("writer") == 1 and "writer-2" in names
+    audit = Settings(data_dir=tmp_path, replicas="audit=2")
+    with pytest.raises(SettingsError, match="audit needs a ClickHouse server"):
+        plan(audit, resolve(audit))
