@@ -41,6 +41,8 @@ class Status(StrEnum):
     EXCEPTION = "exception"  # a person must act; the exception says what
     FAILED = "failed"  # could not be done now (credential, outage); tried again
     SKIPPED = "skipped"  # nothing to do (removed before it was ever written, our own echo)
+    BEFORE_GO_LIVE = "before_go_live"  # dated before its organisation's go-live date: never written
+    SHADOW = "shadow"  # decided in a shadow run: nothing written until its organisation goes live
 
 
 class Event(StrEnum):
@@ -53,6 +55,8 @@ class Event(StrEnum):
     REJECTED = "rejected"  # the other system refused it, or a status rule forbids it
     FAILED = "failed"  # could not be written now
     SKIPPED = "skipped"  # nothing to do
+    BEFORE_GO_LIVE = "before_go_live"  # the mapper found it dated before its organisation's go-live date
+    SHADOWED = "shadowed"  # the writer decided it for an organisation in shadow and wrote nothing
     XERO_STATE = "xero_state"  # Xero reports a new state of the record (a fact; the status stays)
 
 
@@ -72,6 +76,8 @@ RULES: dict[Event, Rule] = {
     Event.REJECTED: Rule(Status.EXCEPTION, 2),
     Event.FAILED: Rule(Status.FAILED, 2),
     Event.SKIPPED: Rule(Status.SKIPPED, 2),
+    Event.BEFORE_GO_LIVE: Rule(Status.BEFORE_GO_LIVE, 2),
+    Event.SHADOWED: Rule(Status.SHADOW, 2),
 }
 FACTS = frozenset({Event.XERO_STATE})  # events that carry facts and never move the status
 STAGE_OF_STATUS: dict[Status, int] = {rule.status: rule.stage for rule in RULES.values()}

@@ -13,20 +13,25 @@ from services.common.lifecycle import FACTS, RULES, STAGE_OF_STATUS, Event, Stat
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 OLDER, SAME, NEWER = T - timedelta(seconds=1), T, T + timedelta(seconds=1)
 
-P, M, W, S, X, F, K = (Status.PENDING, Status.MAPPED, Status.WAITING, Status.SYNCED, Status.EXCEPTION,
-                       Status.FAILED, Status.SKIPPED)
+P, M, W, S, X, F, K, B, H = (Status.PENDING, Status.MAPPED, Status.WAITING, Status.SYNCED, Status.EXCEPTION,
+                             Status.FAILED, Status.SKIPPED, Status.BEFORE_GO_LIVE, Status.SHADOW)
 # What each event does to each status for the SAME observation (None: the status stays).
-# Rows: the current status; columns: OBSERVED, MAPPED, HELD, UNREADABLE, RAISED, WRITTEN, REJECTED, FAILED, SKIPPED.
+# Rows: the current status; columns: OBSERVED, MAPPED, HELD, UNREADABLE, RAISED, WRITTEN, REJECTED, FAILED, SKIPPED,
+# BEFORE_GO_LIVE, SHADOWED.
 EVENTS = (Event.OBSERVED, Event.MAPPED, Event.HELD, Event.UNREADABLE, Event.RAISED, Event.WRITTEN, Event.REJECTED,
-          Event.FAILED, Event.SKIPPED)
+          Event.FAILED, Event.SKIPPED, Event.BEFORE_GO_LIVE, Event.SHADOWED)
 SAME_OBSERVATION = {
-    P: (P, M, W, F, X, S, X, F, K),
-    M: (None, M, W, F, X, S, X, F, K),
-    W: (None, M, W, F, X, S, X, F, K),
-    S: (None, None, None, F, X, S, X, F, K),
-    X: (None, None, None, F, X, S, X, F, K),
-    F: (None, None, None, F, X, S, X, F, K),
-    K: (None, None, None, F, X, S, X, F, K),
+    P: (P, M, W, F, X, S, X, F, K, B, H),
+    M: (None, M, W, F, X, S, X, F, K, B, H),
+    W: (None, M, W, F, X, S, X, F, K, B, H),
+    S: (None, None, None, F, X, S, X, F, K, B, H),
+    X: (None, None, None, F, X, S, X, F, K, B, H),
+    F: (None, None, None, F, X, S, X, F, K, B, H),
+    K: (None, None, None, F, X, S, X, F, K, B, H),
+    # A record before go-live, or decided in a shadow run, is an outcome like any other: what the same
+    # observation learns later replaces it only from its own stage (never ingest's emission or the mapper's).
+    B: (None, None, None, F, X, S, X, F, K, B, H),
+    H: (None, None, None, F, X, S, X, F, K, B, H),
 }
 
 

@@ -152,3 +152,15 @@ def test_xero_state_and_when_it_changed_are_stored(fresh_database):
         stored = row(conn)
         assert (stored["status"], stored["xero_status"], stored["last_error"]) == (
             "exception", "VOIDED", "invoice INV-1 was voided in Xero")
+
+
+@pytest.mark.parametrize("event, status", [(Event.BEFORE_GO_LIVE, "before_go_live"), (Event.SHADOWED, "shadow")])
+def test_records_before_go_live_or_in_a_shadow_run_are_stored_with_their_reason(fresh_database, event, status):
+    with connect(fresh_database, autocommit=True) as conn:
+        record_changes(conn, [observed(T), StatusChange("invoice", "1", Event.MAPPED, observed_at=T,
+                                                        organisation_id="auckland")])
+        record_changes(conn, [StatusChange("invoice", "1", event, observed_at=T, error="why", organisation_id="auckland")])
+        stored = row(conn)
+        assert (stored["status"], stored["last_error"], stored["organisation_id"]) == (status, "why", "auckland")
+        record_changes(conn, [observed(T + timedelta(seconds=1), "h2")])
+        assert row(conn)["status"] == "pending"  # new content is decided again
