@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.audit.search import AuditQuery, Cursor, QueryError, page_result, page_sql, parse_query, where
+from services.audit.search import SEARCH_TEXT, AuditQuery, Cursor, QueryError, page_result, page_sql, parse_query, where
 
 
 def test_dates_are_utc_and_a_bare_to_date_covers_the_whole_day():
@@ -46,9 +46,12 @@ def test_status_accepts_codes_classes_and_outcomes():
     assert set(sql.params.values()) == {"429", "5", "failed"}
 
 
-def test_every_q_word_must_match_somewhere():
+def test_every_q_word_must_match_somewhere_and_its_wildcards_are_literal():
     sql = where(parse_query({"q": "INV-1 acme"}))
-    assert sql.text.count(" AND ") == 1 and sql.text.count("positionCaseInsensitiveUTF8(response_body") == 2
+    assert sql.text.count(" AND ") == 1 and sql.text.count(f"{SEARCH_TEXT} LIKE concat('%', lowerUTF8(") == 2
+    assert set(sql.params.values()) == {"INV-1", "acme"}
+    odd = where(parse_query({"q": "100% a_b c\\d"}))
+    assert set(odd.params.values()) == {"100\\%", "a\\_b", "c\\\\d"}
 
 
 def test_cursor_round_trips_and_pages_say_whether_there_is_more():

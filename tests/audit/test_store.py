@@ -5,7 +5,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from services.audit.entries import entry_from_message
-from services.audit.search import Sql, parse_query
+from services.audit.search import Sql, page_sql, parse_query
+from services.audit.store import TABLE, ChdbStore, create_table_sql
 
 from .factories import exchange, sync_exception, write_result
 
@@ -170,3 +171,42 @@ def test_export_defuses_spreadsheet_formulas_but_search_sees_the_real_text(store
     plain = list(csv.DictReader(io.StringIO(b"".join(store.export_csv(parse_query({"customer": "acme"}))).decode())))
     assert plain[0]["customer"] == "Acme = Co"
     assert store.get("f1")["customer"] == "=HYPERLINK(\"http://evil\")"  # the entry itself is unchanged
+
+
+def test_q_finds_a_word_or_part_of_one_in_any_case_and_its_wildcards_are_plain_text(store):
+    def body(i, text):
+        return entry_from_message("api.exchanges.v1", "api_exchange",
+                                  exchange(exchange_id=f"w{i}", response_body=text, customer="Société Générale SA"), b"", None)
+
+    store.insert([body(1, '{"InvoiceNumber": "INV-100500"}'), body(2, '{"InvoiceNumber": "INV-100501"}'),
+                  body(3, '{"Note": "100% paid, ref a_b"}'), body(4, '{"Note": "100 paid, ref axb"}')])
+
+    def found(q):
+        return sorted(ids(store.page(parse_query({"q": q}))))
+
+    assert found("inv-100500") == ["w1"] and found("10050") == ["w1", "w2"]  # a part of a word is enough
+    assert found("SOCIÉTÉ générale") == ["w1", "w2", "w3", "w4"]  # any case, beyond ASCII too
+    assert found("100%") == ["w3"] and found("a_b") == ["w3"]  # % and _ are the characters, not wildcards
+    assert found("AXB") == ["w4"]  # shorter than the index's pieces: still found, by reading every row
+    assert found("INV-100500 paid") == []  # every word must appear
+
+
+def test_q_searches_go_through_the_text_index(store):
+    seed(store)
+    sql = page_sql(parse_query({"q": "INV-1004"}), TABLE)
+    assert "idx_search" in json.dumps(store._rows(Sql("EXPLAIN indexes = 1 " + sql.text, sql.params)))
+
+
+def test_a_table_made_before_the_search_index_gets_it_and_searches_alike(tmp_path):
+    old = ChdbStore(tmp_path / "chdb")
+    old._command("CREATE DATABASE IF NOT EXISTS audit")
+    old._command(create_table_sql(90))  # as an earlier release made it: no search index
+    old.insert([entry_from_message("api.exchanges.v1", "api_exchange",
+                                   exchange(exchange_id="before", response_body='{"InvoiceNumber": "INV-7"}'), b"", None)])
+    assert "idx_search" not in json.dumps(old._rows(Sql(f"SHOW CREATE TABLE {TABLE}")))
+    old.open(90)
+    try:
+        assert "idx_search" in json.dumps(old._rows(Sql(f"SHOW CREATE TABLE {TABLE}")))
+        assert ids(old.page(parse_query({"q": "inv-7"}))) == ["before"]
+    finally:
+        old.close()
