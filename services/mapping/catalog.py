@@ -14,6 +14,7 @@ from decimal import Decimal
 import httpx
 
 from .repository import record_change
+from .xero_facts import parse_facts, store_facts
 
 CONTACT_PAGE_SIZE = 1000
 # Xero's TaxRate flags, by the account class (Account.Class) each allows.
@@ -113,18 +114,12 @@ def store_catalog(conn, org_id: str, data: CatalogData, actor: str = "catalog") 
     return counts
 
 
-def base_currency(client: httpx.Client, tenant_id: str) -> str | None:
-    """The organisation's base currency (GET Organisation), e.g. AUD."""
-    organisations = _get(client, "Organisation", tenant_id).get("Organisations") or [{}]
-    return organisations[0].get("BaseCurrency") or None
-
-
 def refresh_catalog(client: httpx.Client, conn, org_id: str, tenant_id: str, actor: str = "catalog") -> dict:
     data = fetch_catalog(client, tenant_id)  # fetched first: a failed call changes nothing
-    currency = base_currency(client, tenant_id)
+    facts, described = parse_facts(_get(client, "Organisation", tenant_id), _get(client, "Currencies", tenant_id))
     with conn.transaction():
         counts = store_catalog(conn, org_id, data, actor)
-        conn.execute("update organisations set base_currency = %s where id = %s", (currency, org_id))
+        store_facts(conn, org_id, facts, described)
         return counts
 
 

@@ -7,10 +7,10 @@ build them by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
-
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
@@ -83,6 +83,52 @@ class Catalog:
         return self._contact_index.candidates(company_identifier, company_name)
 
 
+@dataclass(frozen=True)
+class MappingProblem:
+    """Why a record cannot be mapped, naming the field and value (one exception each)."""
+
+    kind: str  # missing_contact | missing_tracking_option | unknown_account | tax_mismatch | bad_record | ...
+    field: str
+    value: str
+    message: str
+
+
+MODES = ("live", "shadow")
+LOCK_DATE_TREATMENTS = ("exception", "first_open_day")
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How one organisation's books are kept (docs/real-books.md), as its operator set them."""
+
+    go_live_date: date | None = None  # records dated before it are never written
+    mode: str = "live"  # live, or shadow: everything is decided, nothing is written to Xero
+    shadow_since: datetime | None = None
+    lock_date_treatment: str = "exception"  # or first_open_day: dated the day after the lock date
+    rounding_account: str | None = None  # account code of a rounding line, when one is needed
+    customer_details: bool = False  # the Xero contact follows the company's billing contact
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == "shadow"
+
+
+@dataclass(frozen=True)
+class XeroFacts:
+    """What Xero says of one organisation (GET Organisation and GET Currencies, read with its catalog)."""
+
+    base_currency: str | None = None
+    currencies: frozenset[str] = frozenset()  # enabled besides the base currency
+    period_lock_date: date | None = None
+    end_of_year_lock_date: date | None = None
+
+    @property
+    def lock_date(self) -> date | None:
+        """Nothing dated on or before it can be written: the later of the two lock dates."""
+        dates = [d for d in (self.period_lock_date, self.end_of_year_lock_date) if d is not None]
+        return max(dates) if dates else None
+
+
 @dataclass
 class OrgMapping:
     """One organisation with its own mapping tables and catalog."""
@@ -98,6 +144,8 @@ class OrgMapping:
     tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)
     contacts: dict[str, str] = field(default_factory=dict)  # company identifier -> ContactID
     catalog: Catalog = field(default_factory=Catalog)
+    settings: SyncSettings = field(default_factory=SyncSettings)
+    facts: XeroFacts = field(default_factory=XeroFacts)
 
     @property
     def tracked_kinds(self) -> set[str]:

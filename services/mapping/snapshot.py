@@ -4,7 +4,17 @@ checks need (`load_known`)."""
 from __future__ import annotations
 
 from .history import config_version
-from .model import Account, Catalog, Contact, OrgMapping, Rule, Snapshot, TaxRate
+from .model import (
+    Account,
+    Catalog,
+    Contact,
+    OrgMapping,
+    Rule,
+    Snapshot,
+    SyncSettings,
+    TaxRate,
+    XeroFacts,
+)
 from .rows import Known
 
 
@@ -58,5 +68,26 @@ def load_snapshot(conn) -> Snapshot:
                 Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"]))
         for org_id, catalog in catalogs.items():
             orgs[org_id].catalog = catalog
+        for org_id, settings in load_sync_settings(conn).items():
+            if org_id in orgs:
+                orgs[org_id].settings = settings
+        for org_id, facts in load_facts(conn).items():
+            orgs[org_id].facts = facts
         create_status = {r["record_type"]: r["create_status"] for r in conn.execute("select record_type, create_status from record_type_settings")}
     return Snapshot(version, rules, orgs, create_status)
+
+
+def load_sync_settings(conn) -> dict[str, SyncSettings]:
+    return {r["organisation_id"]: SyncSettings(r["go_live_date"], r["mode"], r["shadow_since"],
+                                               r["lock_date_treatment"], r["rounding_account_code"],
+                                               r["customer_details"])
+            for r in conn.execute("select * from organisation_sync_settings")}
+
+
+def load_facts(conn) -> dict[str, XeroFacts]:
+    currencies: dict[str, set[str]] = {}
+    for r in conn.execute("select organisation_id, code from xero_currencies"):
+        currencies.setdefault(r["organisation_id"], set()).add(r["code"])
+    return {r["id"]: XeroFacts(r["base_currency"], frozenset(currencies.get(r["id"], ())), r["period_lock_date"],
+                               r["end_of_year_lock_date"])
+            for r in conn.execute("select id, base_currency, period_lock_date, end_of_year_lock_date from organisations")}

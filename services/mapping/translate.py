@@ -15,20 +15,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from ..common.natural_key import NaturalKey
 from ..common.record_kinds import RecordKind
 from .contacts import ContactMatch, match_contact
-from .model import OrgMapping, side_of
+from .currency import currency_fields
+from .lock_dates import Dating, dating
+from .model import MappingProblem, OrgMapping, side_of
+from .rounding import xero_line_amount
+from .totals import settle_lines
+
+__all__ = ["MappingProblem", "XeroDocument", "deletion", "money", "record_date", "record_kind", "record_label",
+           "translate"]
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 CREATE_STATUSES = ("DRAFT", "AUTHORISED")
 ACCOUNT_CLASS_OF_SIDE = {"sales": "REVENUE", "purchases": "EXPENSE"}
-
-
-@dataclass(frozen=True)
-class MappingProblem:
-    kind: str  # missing_contact | missing_tracking_option | unknown_account | tax_mismatch | bad_record
-    field: str
-    value: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -207,52 +206,77 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
     contact = _contact(record, kind, org, problems)
     record_tracking: dict[str, str] = {}
     _track(org, [(k, record.get(f"{k}_id"), f"{k}_id") for k in ("location", "department")], record_tracking, problems)
-    items, subtotal, expected_tax, rates_known = [], ZERO, ZERO, True
+    items, amounts, rates = [], [], []
     for line in _lines(record, kind):
         code = _account(org, side, line, problems)
         tax_type, rate = _tax(org, side, record.get("tax_code"), line, code, problems)
-        amount = (line.quantity * line.unit).quantize(CENT, ROUND_HALF_UP)
-        subtotal += amount
-        if rate is None:
-            rates_known = False
-        else:
-            expected_tax += (amount * rate / 100).quantize(CENT, ROUND_HALF_UP)
         item = {"Description": line.description, "Quantity": format(line.quantity.normalize(), "f"),
                 "UnitAmount": money(line.unit), "AccountCode": code, "TaxType": tax_type}
+        amounts.append(xero_line_amount(line.quantity, Decimal(item["UnitAmount"])))  # as Xero reads what is sent
+        rates.append(rate)
         tracking = _line_tracking(org, record_tracking, line, problems)
         if tracking:
             item["Tracking"] = tracking
         items.append(item)
-    cw_tax = abs(record["sales_tax"])
-    if rates_known and not problems and abs(expected_tax - cw_tax) > CENT * len(items):
-        problems.append(MappingProblem(
-            "tax_mismatch", "sales_tax", money(cw_tax),
-            f"ConnectWise tax {money(cw_tax)} differs from the {money(expected_tax)} Xero computes with the mapped tax types"))
-    when = _iso_date(record.get("vendor_invoice_date") or record.get("po_date") if kind is RecordKind.PROCUREMENT else record.get("date"),
-                     "date", problems)
+    currency = _checked(currency_fields(record, org.facts, org.organisation_id), problems)
+    when = _iso_date(record_date_text(record), "date", problems)
+    dated = _checked(dating(when, org.facts, org.settings, org.organisation_id), problems) if when else None
+    totals = None
+    if not problems and None not in rates:
+        totals = _checked(settle_lines(record, org, side, items, amounts, rates), problems)
     if problems:
         unique = {(p.kind, p.value, p.message): p for p in problems}
         return list(unique.values())
-    return _document(record, kind, contact, items, when, create_status, subtotal,
-                     expected_tax if rates_known else cw_tax)
+    if totals is None:  # a rate Xero did not tell: ConnectWise's tax is taken as it is
+        totals = (sum(amounts, ZERO), abs(record["sales_tax"]))
+    return _document(record, kind, contact, items, dated or Dating(None), currency, create_status, *totals)
 
 
-def _document(record, kind, contact, items, when, create_status, subtotal, tax) -> XeroDocument:
-    element = {"Contact": contact[0], "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items}
-    if record.get("currency"):
-        element["CurrencyCode"] = record["currency"]
+def _checked(result, problems: list):
+    """The result, or None with its problem noted."""
+    if isinstance(result, MappingProblem):
+        problems.append(result)
+        return None
+    return result
+
+
+def record_date_text(record: dict) -> str | None:
+    """The date the record's Xero document carries: a bill's vendor invoice date (else its PO date)."""
+    if record_kind(record) is RecordKind.PROCUREMENT:
+        return record.get("vendor_invoice_date") or record.get("po_date")
+    return record.get("date")
+
+
+def record_date(record: dict) -> date | None:
+    try:
+        text = record_date_text(record)
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def _document(record, kind, contact, items, dated: Dating, currency: dict, create_status, subtotal, tax) -> XeroDocument:
+    when = dated.date
+    element = {"Contact": contact[0], "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items, **currency}
+    if subtotal + tax == ZERO:
+        # Xero marks an approved document of nothing PAID at once, and then refuses every change to it:
+        # it stays a draft until ConnectWise gives it an amount.
+        create_status = "DRAFT"
+    moved = f" (ConnectWise date {dated.moved_from})" if dated.moved_from else ""
     if kind is RecordKind.PROCUREMENT:
         number = record.get("vendor_invoice_number") or record["po_number"]
-        element.update(Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}", Status="DRAFT")
+        element.update(Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}{moved}", Status="DRAFT")
         endpoint = "Invoices"
     elif kind is RecordKind.CREDIT_NOTE:
         number = record["invoice_number"]
-        element.update(Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}", Status=create_status)
+        element.update(Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}{moved}",
+                       Status=create_status)
         endpoint = "CreditNotes"
     else:
         number = record["invoice_number"]
-        due = _iso_date(record.get("due_date"), "due_date", []) or when
-        element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}", DueDate=due, Status=create_status)
+        due = max(_iso_date(record.get("due_date"), "due_date", []) or when, when) if when else None
+        element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}{moved}", DueDate=due,
+                       Status=create_status)
         endpoint = "Invoices"
     return XeroDocument(endpoint, element, str(_natural_key(kind, number, contact[0], when)), subtotal, tax,
                         subtotal + tax, contact[1])
