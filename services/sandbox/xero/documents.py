@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import validation as v
+from .books import document_errors, settle_currency
 from .serialize import parse_date, parse_decimal, with_date_strings
 from .state import Organisation, XeroState
 from .totals import recompute
@@ -41,12 +42,14 @@ def _line(raw: Any, index: int, errors: list[str]) -> dict[str, Any]:
     for key in ("Description", "ItemCode", "AccountCode", "TaxType", "LineItemID"):
         if raw.get(key) is not None:
             line[key] = str(raw[key])
-    for key in ("Quantity", "UnitAmount", "LineAmount", "DiscountRate"):
+    for key in ("Quantity", "UnitAmount", "LineAmount", "DiscountRate", "TaxAmount"):
         if raw.get(key) is not None:
             try:
                 line[key] = parse_decimal(raw[key], f"LineItems[{index}].{key}")
             except ValueError as exc:
                 errors.append(str(exc))
+    if "TaxAmount" in line:
+        line["_tax_given"] = True  # "can be overriden if the calculated TaxAmount is not correct" (totals.py)
     tracking = raw.get("Tracking")
     if tracking is not None:
         line["Tracking"] = [dict(t) for t in tracking if isinstance(t, dict)] if isinstance(tracking, list) else []
@@ -91,6 +94,11 @@ def normalize(kind: Kind, raw: Any) -> tuple[dict[str, Any], list[str]]:
                           if raw["Contact"].get(k)}
     if raw.get("SentToContact") is not None:
         doc["SentToContact"] = bool(raw["SentToContact"])
+    if raw.get("CurrencyRate") is not None:
+        try:
+            doc["CurrencyRate"] = parse_decimal(raw["CurrencyRate"], "CurrencyRate")
+        except ValueError as exc:
+            errors.append(str(exc))
     if raw.get("LineItems") is not None:
         items = raw["LineItems"] if isinstance(raw["LineItems"], list) else []
         doc["LineItems"] = [_line(item, i, errors) for i, item in enumerate(items)]
@@ -110,6 +118,7 @@ def _validate(state: XeroState, org: Organisation, kind: Kind, doc: dict, existi
     errors.extend(v.status_change_errors(existing, doc.get("Status"), bool(content_keys)))
     for index, line in enumerate(doc.get("LineItems", [])):
         errors.extend(v.line_errors(org, line, index))
+    errors.extend(document_errors(org, doc, existing))
     doc_type = doc.get("Type") or (existing or {}).get("Type")
     number = doc.get(kind.number_field)
     if kind is INVOICE and doc_type == "ACCREC" and number:
@@ -178,7 +187,7 @@ def _apply(state: XeroState, org: Organisation, kind: Kind, doc: dict, existing:
     if existing is None:
         record: dict[str, Any] = {
             kind.id_field: doc.get(kind.id_field) or str(uuid.uuid4()), "Status": "DRAFT",
-            "LineAmountTypes": "Exclusive", "CurrencyCode": "AUD", "CurrencyRate": Decimal(1),
+            "LineAmountTypes": "Exclusive", "CurrencyCode": org.base_currency, "CurrencyRate": None,
             "Date": now.date(), "LineItems": [], "Payments": [], "HasAttachments": False,
             "Reference": "", "SentToContact": False}
         if kind is INVOICE:
@@ -196,7 +205,12 @@ def _apply(state: XeroState, org: Organisation, kind: Kind, doc: dict, existing:
         old_number = record.get(kind.number_field)
         record.update(doc)
         event = "UPDATE"
+    settle_currency(org, record)
     recompute(record, org.tax_rates)
+    if record["Status"] == "AUTHORISED" and record["Total"] == 0:
+        # Xero marks an approved document of nothing paid at once; from then on it refuses changes.
+        record["Status"] = "PAID"
+        record["FullyPaidOnDate"] = record.get("Date") or now.date()
     record["UpdatedDateUTC"] = now
     if kind is INVOICE:
         org.put_invoice(record, old_number)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from . import query
 from .api_support import BASE, Api, json_response, not_found
+from .books import add_books_routes, organisation_element
 from .contacts import save_contacts
 from .documents import CREDIT_NOTE, INVOICE, Kind, render, save_batch
 from .routes_credits import add_credit_routes
@@ -141,16 +142,8 @@ def router(runtime: Any) -> APIRouter:
 
     @api.get("/Organisation")
     async def organisation(request: Request) -> Response:
-        the_org = org(request)
-        return json_response(envelope("Organisations", [{
-            "OrganisationID": the_org.tenant_id, "APIKey": "", "Name": the_org.name, "LegalName": the_org.name,
-            "PaysTax": True, "Version": "AU", "OrganisationType": "COMPANY", "BaseCurrency": "AUD",
-            "CountryCode": "AU", "IsDemoCompany": False, "OrganisationStatus": "ACTIVE",
-            "FinancialYearEndDay": 30, "FinancialYearEndMonth": 6, "SalesTaxBasis": "ACCRUALS",
-            "SalesTaxPeriod": "QUARTERLY1", "DefaultSalesTax": "Tax Exclusive",
-            "DefaultPurchasesTax": "Tax Inclusive", "CreatedDateUTC": the_org.created,
-            "OrganisationEntityType": "COMPANY", "Timezone": "AUSEASTERNSTANDARDTIME",
-            "ShortCode": "!" + the_org.short[:5], "Edition": "BUSINESS", "Class": "PREMIUM",
-            "Addresses": [], "Phones": [], "ExternalLinks": [], "PaymentTerms": {}}]))
+        return json_response(envelope("Organisations", [organisation_element(org(request))]))
+
+    add_books_routes(api, h)
 
     return api

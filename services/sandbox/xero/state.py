@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ...common.sandbox_identity import ORGANISATIONS
@@ -71,6 +71,12 @@ class Organisation:
     prepayments: dict[str, dict] = field(default_factory=dict)
     # InvoiceNumber -> ids, so uniqueness checks stay cheap with many invoices.
     numbers: dict[str, set[str]] = field(default_factory=dict)
+    # Settings the books keep (books.py): base currency, country, enabled currencies, lock dates.
+    base_currency: str = "AUD"
+    country: str = "AU"
+    currencies: dict[str, str] = field(default_factory=lambda: {"AUD": "Australian Dollar"})
+    period_lock_date: date | None = None
+    end_of_year_lock_date: date | None = None
 
     def put_invoice(self, record: dict, old_number: str | None = None) -> None:
         invoice_id = record["InvoiceID"]

@@ -35,14 +35,16 @@ def line_tax(amount: Decimal, rate: Decimal, line_amount_types: str) -> Decimal:
 
 
 def recompute(doc: dict[str, Any], tax_rates: dict[str, dict]) -> None:
-    """Fill LineAmount/TaxAmount per line and SubTotal/TotalTax/Total/AmountDue."""
+    """Fill LineAmount/TaxAmount per line and SubTotal/TotalTax/Total/AmountDue. A line's
+    TaxAmount given in the request is kept: Xero's LineItem says it "can be overriden if the
+    calculated TaxAmount is not correct" (a client makes its own rounding agree this way)."""
     kind = doc.get("LineAmountTypes", "Exclusive")
     subtotal = tax_total = ZERO
     for line in doc.get("LineItems", []):
         amount = line_amount(line)
         rate_record = tax_rates.get(line.get("TaxType") or "")
         rate = rate_record["EffectiveRate"] if rate_record else ZERO
-        tax = line_tax(amount, rate, kind)
+        tax = cents(line["TaxAmount"]) if line.get("_tax_given") else line_tax(amount, rate, kind)
         line["LineAmount"] = amount
         line["TaxAmount"] = tax
         if line.get("UnitAmount") is None:
