@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import faust
 from prometheus_client import Counter
@@ -18,10 +18,16 @@ from ..common.database import Database
 from ..common.lifecycle import Event
 from ..common.record_kinds import DOCUMENT_KINDS, RecordKind
 from ..common.record_status import StatusChange, record_changes
-from ..common.written import written_to
 from ..common.settings import Settings
+from ..common.shadow_report import ShadowOutcome, record_outcomes
 from ..common.streams import decoded_agent, make_app, raw_topic
-from ..common.topics import SYNC_EXCEPTIONS, XERO_DOCUMENT_STATES, XERO_WRITE_RESULTS, XERO_WRITES
+from ..common.topics import (
+    SYNC_EXCEPTIONS,
+    XERO_DOCUMENT_STATES,
+    XERO_WRITE_RESULTS,
+    XERO_WRITES,
+)
+from ..common.written import written_to
 from ..mapping import repository as repo
 from ..mapping.model import Snapshot
 from .decide import Decision, decide
@@ -62,6 +68,8 @@ class MappingSource:
             event, why = Event.MAPPED, None
         elif hold is not None:
             event, why = Event.HELD, hold.reason
+        elif decision.before_go_live:
+            event, why = Event.BEFORE_GO_LIVE, decision.before_go_live
         elif decision.skip:
             event, why = Event.SKIPPED, decision.skip
         else:
@@ -71,8 +79,24 @@ class MappingSource:
         change = StatusChange(record["record_type"], str(record["cw_id"]), event, observed_at=record.get("observed_at"),
                               error=why, organisation_id=decision.organisation_id, record_number=number,
                               customer=customer)
-        with self.db.connection() as conn:
+        shadow = self._shadow_outcome(record, decision, event, why, number, customer)
+        with self.db.unit_of_work() as conn:
             record_changes(conn, [change])
+            record_outcomes(conn, [shadow] if shadow else [])
+
+    def _shadow_outcome(self, record: dict, decision: Decision, event: Event, why: str | None, number, customer):
+        """What the shadow report says of a decision that writes nothing, for an organisation in
+        a shadow run (the writer reports what it would write)."""
+        org = self._snapshot.orgs.get(decision.organisation_id or "") if self._snapshot else None
+        if org is None or not org.settings.shadow or event is Event.MAPPED:
+            return None
+        outcome, detail = {Event.HELD: ("wait", "waiting"), Event.BEFORE_GO_LIVE: ("skip", "before_go_live"),
+                           Event.SKIPPED: ("skip", "skipped")}.get(event, ("exception", None))
+        if outcome == "exception":
+            detail = ", ".join(sorted({e["kind"] for _, _, e in decision.exceptions}))
+        return ShadowOutcome(org.organisation_id, record["record_type"], str(record["cw_id"]), outcome, detail, why,
+                             number, customer, record.get("total", record.get("amount")),
+                             observed_at=record.get("observed_at"))
 
     def written_to(self, record_type: str, cw_id) -> list[str]:
         """Organisations whose Xero holds this record, from the writer's ledger."""
@@ -99,7 +123,7 @@ async def process(record: dict, source: MappingSource, send) -> Decision:
     returns an awaitable that completes when the broker has the message."""
     snapshot = await postgres_call(source.current)
     written = await postgres_call(source.written_to, record["record_type"], record["cw_id"])
-    decision = decide(record, snapshot, datetime.now(timezone.utc), written)
+    decision = decide(record, snapshot, datetime.now(UTC), written)
     await postgres_call(source.record_status, record, decision)
     await _emit(decision, send)
     return decision
@@ -110,7 +134,7 @@ async def process_money(record: dict, event: bytes, source: MappingSource, store
     (as `event`, its encoded form) until its document is in Xero."""
     snapshot = await postgres_call(source.current)
     facts = await postgres_call(store.facts, record)
-    decision = decide_money(record, facts, snapshot, datetime.now(timezone.utc))
+    decision = decide_money(record, facts, snapshot, datetime.now(UTC))
     if decision.hold is not None:
         await postgres_call(store.hold, record, decision.hold.document, event, decision.hold.reason)
     await postgres_call(source.record_status, record, decision)
@@ -123,6 +147,8 @@ async def process_money(record: dict, event: bytes, source: MappingSource, store
 def _outcome(decision: Decision) -> str:
     if decision.writes:
         return "write"
+    if decision.before_go_live:
+        return "before_go_live"
     return "held" if getattr(decision, "hold", None) else "skipped" if decision.skip else "exception"
 
 
@@ -142,7 +168,7 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
         MAPPED.labels(record_type=record["record_type"], outcome=_outcome(decision)).inc()
         log.info("%s %s -> %s (%s)", record["record_type"], record["cw_id"],
                  decision.organisation_id or "no organisation",
-                 decision.reason or decision.skip or getattr(getattr(decision, "hold", None), "reason", None)
+                 decision.before_go_live or decision.reason or decision.skip or getattr(getattr(decision, "hold", None), "reason", None)
                  or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
 
     async def handle(name: str, record: dict, ctx: dict) -> None:

@@ -12,7 +12,16 @@ from datetime import datetime
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITES
 from ..mapping.model import Snapshot
 from ..mapping.routing import RoutingError, route
-from ..mapping.translate import MappingProblem, XeroDocument, deletion, record_kind, record_label, translate
+from ..mapping.translate import (
+    MappingProblem,
+    XeroDocument,
+    deletion,
+    record_kind,
+    record_label,
+    translate,
+)
+from .customer_details import contact_details
+from .go_live import before_go_live
 
 _NS = uuid.UUID("0b7d5a0e-5f8c-4a55-8f0e-3c1b2a9d4e61")
 
@@ -24,6 +33,7 @@ class Decision:
     organisation_id: str | None = None
     reason: str = ""
     skip: str | None = None  # nothing to write, and why
+    before_go_live: str | None = None  # dated before its organisation's go-live date: never written, and why
 
 
 def _customer(record: dict) -> str | None:
@@ -41,13 +51,15 @@ def exception_event(record: dict, kind: str, message: str, org_id: str | None, d
     return SYNC_EXCEPTIONS.name, f"{record_type}:{record['cw_id']}".encode(), event
 
 
-def write_event(record: dict, org_id: str, operation: str, endpoint: str, body: dict, natural_key: str, now: datetime):
+def write_event(record: dict, org_id: str, operation: str, endpoint: str, body: dict, natural_key: str, now: datetime,
+                total=None, contact_details: str | None = None):
     request_id = uuid.uuid5(_NS, "|".join([org_id, record["record_type"], str(record["cw_id"]), record["content_hash"],
                                            str(record.get("observed_at")), operation]))
     event = {"request_id": str(request_id), "organisation_id": org_id, "record_type": record["record_type"],
              "cw_id": record["cw_id"], "content_hash": record["content_hash"], "operation": operation,
              "endpoint": endpoint, "body": json.dumps(body, sort_keys=True), "natural_key": natural_key,
-             "trigger": record.get("trigger", "SCHEDULE"), "mapped_at": now, "observed_at": record.get("observed_at")}
+             "trigger": record.get("trigger", "SCHEDULE"), "mapped_at": now, "observed_at": record.get("observed_at"),
+             "total": total, "contact_details": contact_details}
     return XERO_WRITES.name, org_id.encode(), event
 
 
@@ -87,6 +99,10 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
         endpoint, body, key = deletion(record)
         decision.writes.append(write_event(record, org.organisation_id, "DELETE", endpoint, body, key, now))
         return decision
+    held_back = before_go_live(record, org)
+    if held_back:
+        decision.before_go_live = held_back
+        return decision
     if written_to and org.organisation_id not in written_to:
         # Writing it to the new organisation would leave the old copy behind: a person decides.
         held = ", ".join(written_to)
@@ -101,7 +117,8 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
     result = translate(record, org, status)
     if isinstance(result, XeroDocument):
         decision.writes.append(write_event(record, org.organisation_id, "UPSERT", result.endpoint, result.element,
-                                      result.natural_key, now))
+                                           result.natural_key, now, result.total,
+                                           contact_details(record, org, result.element["Contact"])))
         return decision
     for problem in result:
         decision.exceptions.append(_problem(record, label, org.organisation_id, chosen.reason, problem, now))

@@ -146,6 +146,9 @@ def decide_money(record: dict, facts: MoneyFacts, snapshot: Snapshot, now: datet
 def _where(doc: Document, record: dict, label: str, now: datetime) -> Written | MoneyDecision:
     """Where Xero holds the document, or what to do with the money instead."""
     if not doc.written:
+        if doc.status == Status.BEFORE_GO_LIVE:
+            return MoneyDecision(before_go_live=f"{label} applies to {doc.label}, which is dated before its "
+                                                "organisation's go-live date: its money stays as the books had it")
         if doc.status in CANNOT_SYNC:
             return _raise(record, "document_not_synced", f"{label} applies to {doc.label}, which is not in Xero: "
                           f"{doc.error or doc.status}; fix that and the {RecordKind(record['record_type']).label} "
