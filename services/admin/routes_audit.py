@@ -5,7 +5,6 @@ proxy to the audit service over HTTP (the CSV export streams straight
 through). Exceptions are read from Postgres, the outbox from the capture
 mailbox's folder.
 """
-from __future__ import annotations
 
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from ..common.links import links, pages
 from ..common.audit_query import audit_filters
 from ..common.record_kinds import RECORD_TYPES
 from ..common.database import Database
-from ..common.http_app import bearer_auth
+from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..common.outbox import read_messages
@@ -36,11 +35,14 @@ def _unreachable(name: str, url: str, exc: Exception) -> HTTPException:
     return HTTPException(503, detail=f"the {name} service at {url} is unreachable ({type(exc).__name__}); try again shortly")
 
 
-def audit_router(settings: Settings, db: Database) -> APIRouter:
-    token = admin_token(settings)
-    upstream = {"Authorization": f"Bearer {token}"}
+def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None) -> APIRouter:
+    from .users import user_auth
+
+    auth = auth or user_auth(settings, db)
+    upstream = {"Authorization": f"Bearer {admin_token(settings)}"}  # the services' own door
     audit = AuditClient(settings)
-    router = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(token))])
+    router = APIRouter(prefix="/api", dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
+    Operator = Annotated[Principal, Depends(auth.operator)]
 
     async def get(path: str, params: dict | None = None) -> Response:
         try:
@@ -82,16 +84,16 @@ def audit_router(settings: Settings, db: Database) -> APIRouter:
 
     @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
                  summary="Mark an exception resolved (a new occurrence opens a new one)")
-    def resolve(request: Request, exception_id: int) -> dict:
+    def resolve(request: Request, exception_id: int, who: Operator) -> dict:
         with db.connection() as conn:
-            row = exceptions_store.resolve(conn, exception_id, request.headers.get("X-Actor") or "admin")
+            row = exceptions_store.resolve(conn, exception_id, who.name)
         if row is None:
             raise HTTPException(404, detail=f"exception_id: no open exception {exception_id}")
         admin = str(request.base_url).rstrip("/")
         return {**exceptions_store.as_json(row), "links": links(admin, row), "pages": pages(admin, row)}
 
     @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now")
-    async def send_digest() -> Response:
+    async def send_digest(_who: Operator) -> Response:
         url = alerts_service_url(settings)
         async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
             try:

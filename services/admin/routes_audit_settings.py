@@ -4,23 +4,20 @@ The audit service owns the audit store (chdb opens in one process only) and appl
 retention at once; this route checks the value, passes it on and records the change in the
 configuration history, in one transaction that the audit service's refusal rolls back.
 """
-from __future__ import annotations
 
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..common.database import Database
-from ..common.http_app import bearer_auth
+from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..mapping.history import record_change
 from .audit_client import TIMEOUT, audit_service_url, passthrough
-
-Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
 
 
 class AuditSettingsIn(BaseModel):
@@ -75,9 +72,13 @@ class AuditSettings:
             return self._call("PUT", json={"retention_days": days, "set_by": actor})
 
 
-def audit_settings_router(settings: Settings, db: Database, audit_settings: AuditSettings | None = None) -> APIRouter:
-    token = admin_token(settings)
-    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(token))])
+def audit_settings_router(settings: Settings, db: Database, audit_settings: AuditSettings | None = None,
+                          auth: UserAuth | None = None) -> APIRouter:
+    from .users import user_auth
+
+    auth = auth or user_auth(settings, db)
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(auth.viewer)],
+                       responses=AUTH_RESPONSES)
     retention = audit_settings or AuditSettings(settings, db)
 
     @router.get("/settings/audit", summary="Audit log settings: retention in days, and who set it when",
@@ -90,9 +91,9 @@ def audit_settings_router(settings: Settings, db: Database, audit_settings: Audi
 
     @router.put("/settings/audit", response_model=AuditSettingsOut,
                 summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts")
-    def put_audit_settings(body: AuditSettingsIn, actor: Actor = "admin"):
+    def put_audit_settings(body: AuditSettingsIn, who: Annotated[Principal, Depends(auth.admin)]):
         try:
-            return retention.put(body.retention_days, actor)
+            return retention.put(body.retention_days, who.name)
         except Refused as exc:
             return exc.response
 

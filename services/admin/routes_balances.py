@@ -3,7 +3,6 @@ organisation and customer, the ConnectWise balance against the Xero amount due,
 each difference with its likely cause (`services/common/open_balances.py`), and each
 organisation's last payment cycle and balance check. As of the last check: the
 matcher reads ConnectWise balances after each payment cycle, which reads Xero's."""
-from __future__ import annotations
 
 import csv
 import io
@@ -11,11 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ..common.database import Database
+from ..common.http_app import AUTH_RESPONSES, UserAuth
 from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
 CSV_COLUMNS = ("organisation_id", "customer", "invoice_number", "cw_invoice_id", "xero_invoice_id", "cw_balance",
@@ -91,8 +91,8 @@ Customer = Annotated[str | None, Query(description="ConnectWise company name or 
 OnlyDifferences = Annotated[bool, Query(description="Only customers and invoices whose balances differ")]
 
 
-def balances_router(db: Database) -> APIRouter:
-    router = APIRouter(tags=["balances"])
+def balances_router(db: Database, auth: UserAuth) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["balances"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
 
     @router.get("/balances", response_model=Balances,
                 summary="Open balances, ConnectWise against Xero, per organisation and customer, with each difference"

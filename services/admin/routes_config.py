@@ -10,13 +10,13 @@ from typing import Annotated, Iterator, Literal
 
 import httpx
 import psycopg
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
 from ..common import alert_settings
 from ..common.database import Database
-from ..common.http_app import bearer_auth
-from ..common.secrets import SecretBox, admin_token, secret_key
+from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
+from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..mapping import catalog as catalog_store
 from ..mapping import csv_io
@@ -135,8 +135,12 @@ def _unprocessable(field: str, message: str, where: str = "body") -> HTTPExcepti
 
 
 def config_router(settings: Settings, database: Database, publisher: ChangePublisher | None = None,
-                  exchange_recorder=None) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(bearer_auth(admin_token(settings)))])
+                  exchange_recorder=None, auth: UserAuth | None = None) -> APIRouter:
+    from .users import user_auth
+
+    auth = auth or user_auth(settings, database)
+    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(auth.viewer)],
+                       responses=AUTH_RESPONSES)
     box = SecretBox(secret_key(settings))
     publisher = publisher or ChangePublisher(settings.kafka_bootstrap)
     daily_limit = getattr(settings, "xero_limit_per_day", 5000)
@@ -146,7 +150,9 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             yield conn
 
     Db = Annotated[psycopg.Connection, Depends(db)]
-    Actor = Annotated[str, Header(alias="X-Actor", max_length=100, description="Who is making the change (for the history).")]
+    # Who makes a change, for the history: the authenticated user, never what a header claims.
+    Admin = Annotated[Principal, Depends(auth.admin)]
+    Operator = Annotated[Principal, Depends(auth.operator)]
 
     exchange_recorder = exchange_recorder or xero_exchange_recorder(settings)
 
@@ -175,11 +181,11 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return repo.list_organisations(conn)
 
     @router.post("/organisations", status_code=201, summary="Add an organisation; a refresh token connects it")
-    def create_org(body: OrganisationIn, conn: Db, actor: Actor = "admin") -> dict:
+    def create_org(body: OrganisationIn, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
         if body.refresh_token:
             data["refresh_token"] = body.refresh_token.get_secret_value()
-        return run(conn, repo.create_organisation, data, box, actor)
+        return run(conn, repo.create_organisation, data, box, who.name)
 
     @router.get("/organisations/{org_id}", summary="One organisation")
     def get_org(org_id: OrgId, conn: Db) -> dict:
@@ -189,18 +195,18 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             raise HTTPException(404, str(exc)) from None
 
     @router.put("/organisations/{org_id}", summary="Change an organisation; a refresh token reconnects it")
-    def update_org(org_id: OrgId, body: OrganisationUpdate, conn: Db, actor: Actor = "admin") -> dict:
+    def update_org(org_id: OrgId, body: OrganisationUpdate, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
         if body.refresh_token:
             data["refresh_token"] = body.refresh_token.get_secret_value()
-        return run(conn, repo.update_organisation, org_id, data, box, actor)
+        return run(conn, repo.update_organisation, org_id, data, box, who.name)
 
     @router.delete("/organisations/{org_id}", status_code=204, summary="Remove an organisation and its mappings")
-    def delete_org(org_id: OrgId, conn: Db, actor: Actor = "admin") -> Response:
+    def delete_org(org_id: OrgId, conn: Db, who: Admin) -> Response:
         rules = [r["id"] for r in repo.list_rules(conn) if r["organisation_id"] == org_id]
         if rules:
             raise HTTPException(409, f"routing rules {', '.join(map(str, rules))} send records to {org_id}: change or delete them first")
-        run(conn, repo.delete_organisation, org_id, actor)
+        run(conn, repo.delete_organisation, org_id, who.name)
         return Response(status_code=204)
 
     @router.get("/organisations/{org_id}/rollup", summary="Records synced by type, amounts, open exceptions, last cycle, API budget")
@@ -214,21 +220,21 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return catalog_store.read_catalog(conn, org_id)
 
     @router.put("/organisations/{org_id}/catalog", summary="Replace the organisation's Xero catalog")
-    def put_catalog(org_id: OrgId, body: CatalogIn, conn: Db, actor: Actor = "admin") -> dict:
+    def put_catalog(org_id: OrgId, body: CatalogIn, conn: Db, who: Admin) -> dict:
         get_org(org_id, conn)
         data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
-        return run(conn, catalog_store.store_catalog, org_id, data, actor)
+        return run(conn, catalog_store.store_catalog, org_id, data, who.name)
 
     @router.post("/organisations/{org_id}/catalog/refresh",
                  summary="Reload accounts, tax rates, tracking and contacts from Xero with the organisation's credential")
-    def refresh_catalog(org_id: OrgId, conn: Db, actor: Actor = "admin") -> dict:
+    def refresh_catalog(org_id: OrgId, conn: Db, who: Operator) -> dict:
         from ..integrations.xero.auth import CredentialError
 
         org = get_org(org_id, conn)
         if not settings.xero_url:
             raise HTTPException(503, "CZ_XERO_URL is not set: the Xero API is not configured")
         try:
-            counts = catalog_store.refresh_from_xero(settings, settings.postgres_url, org_id, org["tenant_id"], actor,
+            counts = catalog_store.refresh_from_xero(settings, settings.postgres_url, org_id, org["tenant_id"], who.name,
                                                      exchange_recorder())
         except CredentialError as exc:
             raise HTTPException(409, str(exc)) from None
@@ -245,8 +251,8 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return repo.list_rules(conn)
 
     @router.post("/routing-rules", status_code=201, summary="Add a routing rule")
-    def create_rule(body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:
-        return run(conn, repo.create_rule, body, actor)
+    def create_rule(body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
+        return run(conn, repo.create_rule, body, who.name)
 
     @router.post("/routing-rules/preview", summary="Which organisation a record with these facts would go to, and why")
     def preview_route(body: RoutePreviewIn, conn: Db) -> dict:
@@ -269,25 +275,25 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             raise HTTPException(404, str(exc)) from None
 
     @router.put("/routing-rules/{rule_id}", summary="Replace a routing rule")
-    def update_rule(rule_id: int, body: RoutingRuleRow, conn: Db, actor: Actor = "admin") -> dict:
-        return run(conn, repo.update_rule, rule_id, body, actor)
+    def update_rule(rule_id: int, body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
+        return run(conn, repo.update_rule, rule_id, body, who.name)
 
     @router.delete("/routing-rules/{rule_id}", status_code=204, summary="Delete a routing rule")
-    def delete_rule(rule_id: int, conn: Db, actor: Actor = "admin") -> Response:
-        run(conn, repo.delete_rule, rule_id, actor)
+    def delete_rule(rule_id: int, conn: Db, who: Admin) -> Response:
+        run(conn, repo.delete_rule, rule_id, who.name)
         return Response(status_code=204)
 
     # ---- CSV import / export (declared before /mappings/{table} routes) --------------------
     @router.post("/mappings/import", summary="Import routing rules and mappings from CSV (see docs/mapping.md)",
                  openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
-    async def import_csv(request: Request, conn: Db, actor: Actor = "admin",
+    async def import_csv(request: Request, conn: Db, who: Admin,
                          dry_run: Annotated[bool, Query(description="Only report bad rows; change nothing.")] = False):
         raw = await request.body()
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _unprocessable("csv", f"the file is not UTF-8 text (byte {exc.start})") from None
-        parsed, counts, _changes = csv_io.import_csv(conn, text, actor, dry_run)
+        parsed, counts, _changes = csv_io.import_csv(conn, text, who.name, dry_run)
         errors = [{"line": e.line, "table": e.table, "reason": e.reason} for e in parsed.errors]
         if errors and not dry_run:
             raise HTTPException(422, detail={"message": f"{len(errors)} bad rows: nothing applied", "errors": errors})
@@ -303,7 +309,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
                         headers={"Content-Disposition": 'attachment; filename="mappings.csv"'})
 
     for spec in TABLES.values():
-        _mapping_routes(router, spec, Db, Actor, run)
+        _mapping_routes(router, spec, Db, Admin, run)
 
     # ---- settings and history (the fixed /settings/... routes before /settings/{record_type}) ----
     @router.get("/settings/alerts", summary="Who receives alert emails and the hour (UTC) of the daily digest")
@@ -311,13 +317,13 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return alert_settings.effective(conn, settings).as_json()
 
     @router.put("/settings/alerts", summary="Set the alert recipients and the digest hour (UTC); the next check uses them")
-    def put_alert_settings(body: AlertSettingsIn, conn: Db, actor: Actor = "admin") -> dict:
+    def put_alert_settings(body: AlertSettingsIn, conn: Db, who: Admin) -> dict:
         try:
             recipients = alert_settings.parse_recipients(body.recipients)
         except ValueError as exc:
             raise _unprocessable("recipients", str(exc)) from None
 
-        return run(conn, change_alert_settings, settings, body.digest_hour_utc, recipients, actor)
+        return run(conn, change_alert_settings, settings, body.digest_hour_utc, recipients, who.name)
 
     @router.get("/settings", summary="Settings of every record type")
     def all_settings(conn: Db) -> list[dict]:
@@ -328,8 +334,8 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return repo.get_settings(conn, record_type)
 
     @router.put("/settings/{record_type}", summary="Change cadence (60-1440 min), DRAFT/AUTHORISED, alert mode")
-    def put_settings(record_type: RecordType, body: SettingsIn, conn: Db, actor: Actor = "admin") -> dict:
-        return run(conn, repo.put_settings, record_type, body.model_dump(exclude_none=True), actor)
+    def put_settings(record_type: RecordType, body: SettingsIn, conn: Db, who: Admin) -> dict:
+        return run(conn, repo.put_settings, record_type, body.model_dump(exclude_none=True), who.name)
 
     @router.get("/config/changes", summary="History of configuration changes, newest first")
     def changes(conn: Db, table: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -339,7 +345,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     return router
 
 
-def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Actor, run) -> None:  # noqa: N803 (dependency aliases)
+def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:  # noqa: N803 (dependency aliases)
     Row = spec.model
     Key = create_model(f"{Row.__name__}Key", **{k: (Row.model_fields[k].annotation, ...) for k in spec.key})
     path = f"/mappings/{spec.name}"
@@ -355,14 +361,14 @@ def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Actor, run) -> None:
         return repo.list_mappings(conn, spec, organisation_id)
 
     @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)", name=f"create_{spec.name}")
-    def create_row(body: Row, conn: Db, actor: Actor = "admin") -> dict:
-        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), actor, replace=False))
+    def create_row(body: Row, conn: Db, who: Admin) -> dict:
+        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name, replace=False))
 
     @router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}")
-    def put_row(body: Row, conn: Db, actor: Actor = "admin") -> dict:
-        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), actor))
+    def put_row(body: Row, conn: Db, who: Admin) -> dict:
+        return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name))
 
     @router.delete(path, status_code=204, summary=f"Delete a {spec.name} mapping by its key", name=f"delete_{spec.name}")
-    def delete_row(key: Annotated[Key, Query()], conn: Db, actor: Actor = "admin") -> Response:
-        run(conn, lambda c: repo.delete_mapping(c, spec, key.model_dump(), actor))
+    def delete_row(key: Annotated[Key, Query()], conn: Db, who: Admin) -> Response:
+        run(conn, lambda c: repo.delete_mapping(c, spec, key.model_dump(), who.name))
         return Response(status_code=204)

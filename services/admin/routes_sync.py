@@ -1,18 +1,18 @@
 """Sync control and record status: run a cycle, force-sync a record, replay a
 window (each a command on `sync.commands.v1` for ingest), and list records
 with their sync status from `sync_records`."""
-from __future__ import annotations
 
 import threading
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..common.codec import Codec
 from ..common.commands import Command, as_event, new_command
 from ..common.database import Database
+from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
 from ..common.kafka import make_producer
 from ..common.settings import Settings
 from ..common.lifecycle import Status
@@ -90,9 +90,13 @@ RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}"
 
 
 def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
-                sender: CommandSender | None = None) -> APIRouter:
-    router = APIRouter(tags=["sync"])
+                sender: CommandSender | None = None, auth: UserAuth | None = None) -> APIRouter:
+    from .users import user_auth
+
+    auth = auth or user_auth(settings, db)
+    router = APIRouter(prefix="/api", tags=["sync"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
     sender = sender or CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
+    Operator = Annotated[Principal, Depends(auth.operator)]
 
     @router.get("/sync", response_model=list[SyncState],
                 summary="Each record type's cadence, cursor, last cycle, progress and records by status")
@@ -102,24 +106,25 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
 
     @router.post("/sync/{record_type}/run", status_code=202, response_model=Command,
                  summary="Run a cycle for the record type now")
-    def run_cycle(record_type: RecordType) -> Command:
-        return sender.send("RUN_CYCLE", check_record_type(record_type))
+    def run_cycle(record_type: RecordType, who: Operator) -> Command:
+        return sender.send("RUN_CYCLE", check_record_type(record_type), requested_by=who.name)
 
     @router.post("/records/{record_type}/{record_id}/force-sync", status_code=202, response_model=Command,
                  summary="Push one record through now, whatever its hash and the schedule")
     def force_sync(record_type: RecordType,
                    record_id: Annotated[str, Path(min_length=1, max_length=64,
-                                                  description="ConnectWise id, or Xero PaymentID for xero_payment")]) -> Command:
+                                                  description="ConnectWise id, or Xero PaymentID for xero_payment")],
+                   who: Operator) -> Command:
         check_record_type(record_type)
         if RecordKind(record_type).from_connectwise and not record_id.isdigit():
             raise HTTPException(422, detail=[{"loc": ["path", "record_id"], "type": "value_error",
                                               "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}"}])
-        return sender.send("FORCE_SYNC", record_type, record_id)
+        return sender.send("FORCE_SYNC", record_type, record_id, requested_by=who.name)
 
     @router.post("/replay", status_code=202, response_model=Command,
                  summary="Re-emit every record of a type last updated in [from, to]")
-    def replay(body: ReplayRequest) -> Command:
-        return sender.send("REPLAY", body.record_type, window_from=body.from_, window_to=body.to)
+    def replay(body: ReplayRequest, who: Operator) -> Command:
+        return sender.send("REPLAY", body.record_type, window_from=body.from_, window_to=body.to, requested_by=who.name)
 
     @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")
     def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")] = None,

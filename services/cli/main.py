@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -175,6 +176,50 @@ def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry
         console.print(f"[red]line {err.get('line')}: {err.get('reason')}[/red]")
     console.print(f"{body.get('rows', 0)} rows, {len(body.get('errors', []))} errors, {'nothing applied (dry run)' if dry_run else 'applied' if resp.status_code < 400 else 'nothing applied'}")
     raise typer.Exit(0 if resp.status_code < 400 and not body.get("errors") else 1)
+
+
+users_app = typer.Typer(help="People and roles: add a user (its token is printed once), list them, revoke one.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+ROLE_HELP = ("viewer (reads everything), operator (also force-sync, run, replay, resolve exceptions) or admin "
+             "(also organisations, credentials, mappings, settings, users)")
+
+
+@users_app.command("add")
+def users_add(name: str, role: Annotated[str, typer.Option(help=ROLE_HELP)] = "viewer",
+              password: Annotated[bool, typer.Option(
+                  "--password/--no-password", help="Ask for a password, for the console's sign-in with a name.")] = False,
+              url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Add a user with a role; prints its API token, which is shown this once."""
+    body: dict = {"name": name, "role": role}
+    if password:
+        body["password"] = typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    with _client(url, token) as client:
+        user = _call(client, "POST", "/api/users", json=body)
+    console.print(f"added {user['name']} ({user['role']})")
+    console.print(f"token: {user['token']}")
+    console.print("[yellow]the token is shown this once: keep it now (revoke the user to withdraw it)[/yellow]")
+
+
+@users_app.command("list")
+def users_list(url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Every live user with its role, who added it and when."""
+    with _client(url, token) as client:
+        users = _call(client, "GET", "/api/users")
+    width = max((len(u["name"]) for u in users), default=0)
+    for user in users:
+        console.print(f"{user['name']:{width}}  {user['role']:8}  {'password' if user['has_password'] else 'token only':10}"
+                      f"  added by {user['created_by']} at {user['created_at']}", highlight=False)
+    if not users:
+        console.print("no users yet (the admin token signs in as admin)")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Revoke a user: its token and password stop working and its console sessions end, at once."""
+    with _client(url, token) as client:
+        _call(client, "DELETE", f"/api/users/{quote(name, safe='')}")
+    console.print(f"revoked {name}")
 
 
 @app.command("callbacks")

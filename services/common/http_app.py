@@ -1,14 +1,24 @@
-"""The pieces every FastAPI service shares: /healthz, /metrics, bearer auth, serving."""
+"""The pieces every FastAPI service shares: /healthz, /metrics, bearer auth, serving.
+
+Two doors: `bearer_auth` lets in the one installation token (the services' own calls to each
+other), `UserAuth` looks a bearer token up as a person with a role (the admin API), with one
+dependency per role.
+"""
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from .health import HealthChecks
+from .sign_in_limit import FailedSignIns, TooManyFailures
+
+ROLES = ("viewer", "operator", "admin")  # each role may do all that the ones before it may
 
 
 def add_health_routes(app: FastAPI, checks: HealthChecks) -> None:
@@ -37,6 +47,86 @@ def bearer_auth(token: str) -> Callable:
         return "admin"
 
     return require
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user's name (`admin` for the installation token) and role."""
+
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class ErrorBody(BaseModel):
+    """FastAPI's error answer: `detail` is a message, or a list naming each bad field."""
+
+    detail: Any
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# What every route behind UserAuth may answer besides its own: declared once so the OpenAPI
+# document says it (include it with `responses=AUTH_RESPONSES` on the router).
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("No bearer token, or one that is unknown or revoked"),
+    403: _error("The token's user lacks the role this route needs"),
+    429: _error("Too many failed sign-ins from this address; Retry-After says when to try again"),
+}
+
+
+class UserAuth:
+    """The admin API's door: `Authorization: Bearer <token>` looked up as a Principal.
+
+    `lookup(token)` answers the Principal or None. `viewer`, `operator` and `admin` are the
+    dependencies that let in that role and those above it; each returns the Principal, so a
+    route that records a change names who made it. Bad tokens count as failed sign-ins.
+    """
+
+    def __init__(self, lookup: Callable[[str], Principal | None], failures: FailedSignIns):
+        self.lookup, self.failures = lookup, failures
+        self.viewer, self.operator, self.admin = (self.role(r) for r in ROLES)
+
+    def who(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+        known = getattr(request.state, "principal", None)
+        if known is not None:  # a router's floor and a route's own role: one lookup per request
+            return known
+        if credentials is None or not credentials.credentials:
+            raise HTTPException(401, "Authorization: a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
+        address = client_address(request)
+        try:
+            self.failures.check(address)
+        except TooManyFailures as exc:
+            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+        found = self.lookup(credentials.credentials)
+        if found is None:
+            self.failures.failed(address, "api")
+            raise HTTPException(401, "Authorization: the bearer token is unknown or revoked",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = found
+        return found
+
+    def role(self, needed: str) -> Callable[..., Principal]:
+        if needed not in ROLES:
+            raise ValueError(f"role: {needed!r} is not one of {', '.join(ROLES)}")
+
+        def require(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+            found = self.who(request, credentials)
+            if not found.can(needed):
+                raise HTTPException(403, f"this needs the {needed} role; {found.name} is {found.role}")
+            return found
+
+        require.__name__ = f"requires_{needed}"
+        return require
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     admin_port: int = Field(8080, ge=1, le=65535, description="Port of the admin API and dashboard.")
     admin_token: str = Field("", description="Bearer token for the admin API; empty generates one in the data directory.")
     secret_key: str = Field("", description="Fernet key that encrypts credentials at rest; empty generates one in the data directory.")
+    signin_max_failures: int = Field(10, ge=1, description="Failed sign-ins (bad token or password, API or console) one client address may make in CZ_SIGNIN_WINDOW_SECONDS before it is refused (429) until the window passes.")
+    signin_window_seconds: int = Field(300, ge=1, le=86400, description="Window, in seconds, over which failed sign-ins are counted.")
     ingest_port: int = Field(8101, ge=1, le=65535, description="Health and metrics port of ingest.")
     mapper_port: int = Field(8102, ge=1, le=65535, description="Health and metrics port of mapper.")
     writer_port: int = Field(8103, ge=1, le=65535, description="Health and metrics port of writer.")

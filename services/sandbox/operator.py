@@ -82,7 +82,7 @@ def sandbox_refresh_token(info: dict, tenant_short: str) -> str:
 def configure_demo(info: dict, msp: Msp) -> bool:
     """Returns True when it configured the stack, False when it was configured already."""
     admin = httpx.Client(base_url=info["admin"]["url"], timeout=60,
-                         headers={"Authorization": f"Bearer {info['admin']['token']}", "X-Actor": "demo-setup"})
+                         headers={"Authorization": f"Bearer {info['admin']['token']}"})
     with admin:
         if admin.get("/api/organisations").raise_for_status().json():
             return False

@@ -18,7 +18,7 @@ def drive_payment_cycles(info: dict, every: float = 60.0, minutes: float = 30.0)
     def drive() -> None:
         deadline = time.monotonic() + minutes * 60
         with httpx.Client(base_url=info["admin"]["url"], timeout=30, headers={
-                "Authorization": f"Bearer {info['admin']['token']}", "X-Actor": "demo"}) as admin:
+                "Authorization": f"Bearer {info['admin']['token']}"}) as admin:
             while time.monotonic() < deadline:
                 time.sleep(every)
                 try:

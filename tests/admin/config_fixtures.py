@@ -2,16 +2,22 @@
 router on a fresh database, and a catalog for the three Harbour IT organisations."""
 from __future__ import annotations
 
+import psycopg
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.common.database import Database
 from services.admin.routes_config import config_router
+from services.admin.users import token_hash
 from services.common.settings import Settings
 
 TOKEN = "test-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Actor": "finance@harbour.example"}
+# A named admin of its own (make_client adds it); the X-Actor header claims someone else, and the
+# history must name the user the token belongs to, never what a header says.
+FINANCE = "finance@harbour.example"
+FINANCE_TOKEN = "czu_finance-harbour-test-token"
+AUTH = {"Authorization": f"Bearer {FINANCE_TOKEN}", "X-Actor": "someone-else"}
 
 CATALOG = {
     "accounts": [
@@ -45,7 +51,16 @@ def make_settings(postgres_url: str, kafka_bootstrap: str = "", tmp_path=None) -
                     kafka_bootstrap=kafka_bootstrap, **({"data_dir": tmp_path} if tmp_path else {}))
 
 
+def add_user(postgres_url: str, name: str, role: str, token: str) -> None:
+    """A user with a token the test knows (POST /api/users answers a random one)."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("insert into users (name, role, token_hash, created_by) values (%s, %s, %s, 'tests')"
+                     " on conflict (token_hash) do nothing",
+                     (name, role, token_hash(token)))
+
+
 def make_client(settings: Settings) -> TestClient:
+    add_user(settings.postgres_url, FINANCE, "admin", FINANCE_TOKEN)
     app = FastAPI()
     app.include_router(config_router(settings, Database(settings.postgres_url)))
     return TestClient(app)

@@ -3,9 +3,9 @@ a bad value is refused by name and changes nothing."""
 from __future__ import annotations
 
 try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, make_client, make_settings
+    from .config_fixtures import AUTH, FINANCE, make_client, make_settings
 except ImportError:
-    from config_fixtures import AUTH, make_client, make_settings
+    from config_fixtures import AUTH, FINANCE, make_client, make_settings
 
 
 def test_alert_settings_are_the_environments_until_set_then_recorded(fresh_database):
@@ -23,7 +23,7 @@ def test_alert_settings_are_the_environments_until_set_then_recorded(fresh_datab
                        headers=AUTH)
     assert saved.status_code == 200, saved.text
     assert saved.json()["recipients"] == ["books@h.example", "ops@h.example"] and saved.json()["digest_hour_utc"] == 6
-    assert saved.json()["set_by"] == AUTH["X-Actor"]
+    assert saved.json()["set_by"] == FINANCE
     history = client.get("/api/config/changes", params={"table": "alert_settings"}, headers=AUTH).json()
     assert history[0]["before"]["source"] == "environment" and history[0]["after"]["digest_hour_utc"] == 6
     # The record-type settings route beside it still answers for its types.

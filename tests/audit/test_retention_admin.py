@@ -75,7 +75,8 @@ def test_retention_is_read_and_set_through_the_admin_api_with_its_history(settin
         assert admin.put("/api/settings/audit", json={"retention_days": 60}).status_code == 401
         assert audit_store.retention_days() == 90 and history(settings.postgres_url) == []  # nothing changed
 
-        done = admin.put("/api/settings/audit", json={"retention_days": 120}, headers={**AUTH, "X-Actor": "maria"})
+        maria = admin.post("/api/users", json={"name": "maria", "role": "admin"}, headers=AUTH).json()["token"]
+        done = admin.put("/api/settings/audit", json={"retention_days": 120}, headers={"Authorization": f"Bearer {maria}"})
         assert done.status_code == 200 and done.json()["retention_days"] == 120 and done.json()["set_by"] == "maria"
         assert audit_store.retention_days() == 120  # applied at once, no restart
         assert history(settings.postgres_url) == [{"actor": "maria", "before": {"retention_days": 90},

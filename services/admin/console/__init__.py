@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...common.database import Database
+from ...common.sign_in_limit import FailedSignIns
 from ..overview_query import open_exception_count
 from .context import Console
 from .gate import Gate
@@ -29,7 +30,7 @@ def _page_modules():
             settings_page.settings_router, payments.payments_router, outbox.outbox_router)
 
 
-def build_console(settings, db: Database, authenticate: Authenticator, **parts) -> Console:
+def build_console(settings, db: Database, authenticate: Authenticator, failures: FailedSignIns, **parts) -> Console:
     def on_every_page(_request: Request) -> dict:
         with db.connection() as conn:
             return {"open_exceptions": open_exception_count(conn)}
@@ -37,7 +38,7 @@ def build_console(settings, db: Database, authenticate: Authenticator, **parts) 
     render = Renderer(on_every_page)
     from ...common.secrets import secret_key
 
-    gate = Gate(Sessions(db, secret_key(settings)), authenticate, render)
+    gate = Gate(Sessions(db, secret_key(settings)), authenticate, render, failures)
     return Console(settings=settings, db=db, render=render, gate=gate, **parts)
 
 

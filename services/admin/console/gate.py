@@ -7,6 +7,10 @@ field `csrf_token`, or the `X-CSRF-Token` header htmx sends) and that the
 request comes from the console's own origin. Someone not signed in is sent to
 the sign-in page and, once signed in, back to the page they asked for (an alert
 email's link lands where it pointed).
+
+Sign-in takes a user's name and password, or no name and a token (the admin token
+or a user's API token). Failed sign-ins share the API's counter per client address:
+past the limit the form answers 429 until the window passes.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ...common.http_app import client_address
+from ...common.sign_in_limit import FailedSignIns, TooManyFailures
 from .rendering import Renderer
 from .session import COOKIE, Authenticator, Sessions, Viewer
 
@@ -43,8 +49,8 @@ def _same_origin(request: Request) -> bool:
 
 
 class Gate:
-    def __init__(self, sessions: Sessions, authenticate: Authenticator, renderer: Renderer):
-        self.sessions, self.authenticate, self.renderer = sessions, authenticate, renderer
+    def __init__(self, sessions: Sessions, authenticate: Authenticator, renderer: Renderer, failures: FailedSignIns):
+        self.sessions, self.authenticate, self.renderer, self.failures = sessions, authenticate, renderer, failures
 
     def role(self, needed: str) -> Callable[[Request], Viewer]:
         def viewer(request: Request) -> Viewer:
@@ -94,14 +100,31 @@ class Gate:
             return self.renderer.page(request, "signin.html", next=safe_next(next), error=None)
 
         @router.post("/signin")
-        def sign_in(request: Request, token: str = Form(""), next: str = Form("/")):  # noqa: A002
+        def sign_in(request: Request, token: str = Form(""), name: str = Form(""),
+                    next: str = Form("/")):  # noqa: A002
             target = safe_next(next)
             if not _same_origin(request):
                 raise HTTPException(403, "origin: this form was sent from another site")
-            who = self.authenticate("", token)
+
+            def refused(status: int, error: str, headers: dict | None = None) -> Response:
+                page = self.renderer.page(request, "signin.html", status_code=status, next=target, error=error,
+                                          name=name)
+                page.headers.update(headers or {})
+                return page
+
+            if not token.strip():
+                return refused(401, "token: enter your password, or a token" if name.strip()
+                               else "token: enter the admin token, or your name and password")
+            address = client_address(request)
+            try:
+                self.failures.check(address)
+            except TooManyFailures as exc:
+                return refused(429, str(exc), {"Retry-After": str(exc.retry_after)})
+            who = self.authenticate(name, token)
             if who is None:
-                error = "token: enter the admin token" if not token.strip() else "token: that is not the admin token"
-                return self.renderer.page(request, "signin.html", status_code=401, next=target, error=error)
+                self.failures.failed(address, "console", name.strip() or None)
+                return refused(401, "password: that name and password do not match" if name.strip()
+                               else "token: that is not the admin token or a user's token")
             cookie, _viewer = self.sessions.start(*who)
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(COOKIE, cookie, max_age=int(self.sessions.lifetime.total_seconds()), path="/",

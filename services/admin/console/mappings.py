@@ -23,7 +23,7 @@ MAX_UPLOAD = 5 * 1024 * 1024  # a mapping file of every organisation is far smal
 def mappings_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
-    Operator = Annotated[Viewer, Depends(console.gate.form("operator"))]
+    Admin = Annotated[Viewer, Depends(console.gate.form("admin"))]  # configuration: mappings and routing are the admin's
 
     def page(request: Request, table: str, organisation: str, status_code: int = 200, **extra):
         spec = TABLES.get(table) or TABLES["accounts"]
@@ -47,7 +47,7 @@ def mappings_router(console: Console) -> APIRouter:
         return page(request, table, organisation, flash="Saved." if request.query_params.get("saved") else None)
 
     @router.post("/mappings/{table}")
-    async def save(request: Request, table: str, viewer: Operator):
+    async def save(request: Request, table: str, viewer: Admin):
         form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
         spec = TABLES.get(table)
         organisation = form.get("organisation_id", "")
@@ -70,7 +70,7 @@ def mappings_router(console: Console) -> APIRouter:
         return back(table, organisation, saved="1")
 
     @router.post("/mappings/{table}/delete")
-    async def delete(request: Request, table: str, viewer: Operator):
+    async def delete(request: Request, table: str, viewer: Admin):
         form = {k: str(v) for k, v in (await request.form()).items()}
         spec = TABLES.get(table)
         if spec is None:
@@ -84,7 +84,7 @@ def mappings_router(console: Console) -> APIRouter:
         return back(table, form.get("organisation_id", ""))
 
     @router.post("/mappings-import")
-    async def import_csv(request: Request, viewer: Operator):
+    async def import_csv(request: Request, viewer: Admin):
         """`check` shows every bad row and changes nothing; `apply` applies all rows, or none if any is bad."""
         form = await request.form()
         upload, text = form.get("file"), str(form.get("csv_text") or "")

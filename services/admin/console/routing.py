@@ -26,7 +26,7 @@ def first_error(exc: ValidationError) -> str:
 def routing_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
-    Operator = Annotated[Viewer, Depends(console.gate.form("operator"))]
+    Admin = Annotated[Viewer, Depends(console.gate.form("admin"))]  # configuration: mappings and routing are the admin's
 
     def page(request: Request, status_code: int = 200, **extra):
         with console.db.connection() as conn:
@@ -59,7 +59,7 @@ def routing_router(console: Console) -> APIRouter:
         return page(request, preview=result, asked=dict(request.query_params))
 
     @router.post("/routing/rules")
-    async def add_rule(request: Request, viewer: Operator):
+    async def add_rule(request: Request, viewer: Admin):
         form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
         try:
             row = RoutingRuleRow(kind=form.get("kind", ""), organisation_id=form.get("organisation_id", ""),
@@ -76,7 +76,7 @@ def routing_router(console: Console) -> APIRouter:
         return RedirectResponse("/routing", status_code=303)
 
     @router.post("/routing/rules/{rule_id}/delete")
-    def delete_rule(request: Request, rule_id: int, viewer: Operator):
+    def delete_rule(request: Request, rule_id: int, viewer: Admin):
         try:
             with console.db.unit_of_work() as conn:
                 repo.delete_rule(conn, rule_id, viewer.name)

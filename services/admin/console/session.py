@@ -6,10 +6,10 @@ sign-out ends it for good, not only in the browser that signed out. The CSRF
 token of a session is derived from its id, so it needs no storage and changes
 with every sign-in.
 
-Roles are ranked viewer < operator < admin. Today the admin token is the only
-credential and signs in as `admin`; a user table (the hardening issue) adds an
-`Authenticator` that returns a person's own name and role, and every page
-already says which role it needs.
+Roles are ranked viewer < operator < admin. The `Authenticator` the console is
+given says who a name and secret are: the admin service's is its users
+(`services/admin/users.py`: a name and password, or a token, the admin token
+signing in as `admin`), and every page says which role it needs.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from ...common.database import Database
+from ...common.http_app import ROLES
 
 COOKIE = "cz_session"
 LIFETIME = timedelta(hours=8)  # a working day; the cookie and the row expire together
-ROLES = ("viewer", "operator", "admin")
 
 
 @dataclass(frozen=True)
