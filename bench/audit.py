@@ -114,15 +114,17 @@ def search_mix(n: int, rng: random.Random) -> dict[str, list[dict]]:
     def customer() -> str:
         return rng.choice(CUSTOMERS).split()[0].lower()
 
+    def days_from(back: int, length: int) -> dict:
+        start = day(back)
+        return {"from": start.isoformat(), "to": (start + timedelta(days=length)).isoformat()}
+
     kinds = {
         "newest first, no filter, up to a day": lambda: {"to": day(60).isoformat()},
         "one customer (part of the name)": lambda: {"customer": customer()},
         "customer + status class": lambda: {"customer": rng.choice(CUSTOMERS), "status": rng.choice(["4xx", "5xx"])},
-        "organisation + record type + one week": lambda: (lambda d: {
-            "organisation": rng.choice(ORGS), "record_type": rng.choice(RECORD_TYPES),
-            "from": d.isoformat(), "to": (d + timedelta(days=6)).isoformat()})(day(80)),
-        "organisation + one month": lambda: (lambda d: {"organisation": rng.choice(ORGS), "from": d.isoformat(),
-                                                        "to": (d + timedelta(days=30)).isoformat()})(day(60)),
+        "organisation + record type + one week": lambda: {"organisation": rng.choice(ORGS),
+                                                          "record_type": rng.choice(RECORD_TYPES), **days_from(80, 6)},
+        "organisation + one month": lambda: {"organisation": rng.choice(ORGS), **days_from(60, 30)},
         "failures of an organisation": lambda: {"organisation": rng.choice(ORGS), "status": "FAILED,EXCEPTION,5xx"},
         "q = an invoice number": lambda: {"q": f"INV-{number()}"},
         "q = a number alone": lambda: {"q": str(number())},

@@ -33,8 +33,8 @@ def condition_email(episode: dict, waiting: list[dict], admin_url: str, sender: 
                  f"It began {utc_text(episode['opened_at'])}. Last known: {episode['message']}"]
     elif ended:
         subject = f"{_title(_BEGAN, episode)} (over now)"
-        lines = [f"{_title(_BEGAN, episode)} from {utc_text(episode['opened_at'])} to {utc_text(episode['resolved_at'])};"
-                 " this could not be emailed while it lasted.", episode["message"]]
+        lines = [(f"{_title(_BEGAN, episode)} from {utc_text(episode['opened_at'])} to "
+                  f"{utc_text(episode['resolved_at'])}; this could not be emailed while it lasted."), episode["message"]]
     else:
         subject = _title(_BEGAN, episode)
         lines = [episode["message"], f"Since: {utc_text(episode['opened_at'])}"]

@@ -15,7 +15,7 @@ from services.common.secrets import SecretBox
 from services.common.settings import Settings
 from services.ingest.cycle import Emitter, Pipeline, run_cycle
 from services.ingest.store import Store
-from services.integrations.connectwise.client import CwClient
+from services.integrations.connectwise.client import CwApiError, CwClient
 from services.integrations.xero.auth import PostgresTokenStore
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def subjects(mail_dir) -> list[str]:
 
 
 def failing_cycle(pipeline, record_type: str) -> None:
-    with pytest.raises(Exception):  # the client gave up after its retries: the cycle fails
+    with pytest.raises(CwApiError):  # the client gave up after its retries: the cycle fails
         run_cycle(pipeline, record_type)
 
 
