@@ -15,6 +15,7 @@ from ..faults import FaultMiddleware, Faults
 from . import oauth, routes
 from .books import books_control_router
 from .control import control_router, shared_control_router
+from .history import history_control_router
 from .idempotency import IdempotencyStore
 from .routes_credits import credit_control_router
 from .ratelimit import Limits, RateLimiter
@@ -62,6 +63,7 @@ def create_app(state: XeroState, faults: Faults | None = None, *, limits: Limits
     app.include_router(shared_control_router(runtime))
     app.include_router(credit_control_router(runtime))
     app.include_router(books_control_router(runtime))
+    app.include_router(history_control_router(runtime))
 
     @app.get("/healthz")
     async def healthz() -> dict:
