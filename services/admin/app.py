@@ -22,12 +22,14 @@ from .routes_audit import audit_router
 from .routes_audit_settings import AuditSettings, audit_settings_router
 from .routes_balances import balances_router
 from .routes_config import config_router, xero_exchange_recorder
+from .routes_real_books import real_books_router
 from .routes_sync import CommandSender, sync_router
 from .routes_users import users_router
 from .users import Users, user_auth
 
 DESCRIPTION = """The admin API of Connect Zero: sync control, records, audit log, exceptions,
-configuration (organisations, routing rules, mapping tables, settings) and balances.
+configuration (organisations, routing rules, mapping tables, settings), balances, and each
+organisation's sync settings and shadow-run report.
 Every route except `/healthz` and `/metrics` needs `Authorization: Bearer <token>`: the installation's
 admin token, or a user's own token (`POST /api/users`). A user's role decides what it may do: a viewer
 reads everything; an operator also force-syncs, runs cycles, replays and resolves exceptions; an admin
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Before /api/settings/{record_type}, which would match it.
     app.include_router(audit_settings_router(settings, db, audit_settings, auth=auth))
     app.include_router(config_router(settings, db, publisher, recorder, auth=auth))
+    app.include_router(real_books_router(settings, db, sender, publisher, auth))
     app.include_router(audit_router(settings, db, auth=auth))
     console = build_console(settings, db, users.sign_in, auth.failures, sender=sender, publisher=publisher,
                             box=SecretBox(secret_key(settings)), audit=AuditClient(settings),

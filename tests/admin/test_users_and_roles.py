@@ -131,6 +131,9 @@ NEEDS = {
     "GET /api/audit": "viewer", "GET /api/audit.csv": "viewer", "GET /api/audit/{entry_id}": "viewer",
     "GET /api/exceptions": "viewer", "POST /api/exceptions/{exception_id}/resolve": "operator",
     "POST /api/alerts/digest": "operator", "GET /api/outbox": "viewer",
+    "GET /api/organisations/{org_id}/sync-settings": "viewer", "PUT /api/organisations/{org_id}/sync-settings": "admin",
+    "GET /api/organisations/{org_id}/shadow-report": "viewer",
+    "GET /api/organisations/{org_id}/shadow-report.csv": "viewer",
 }
 PATH_VALUES = {"name": "nobody", "record_type": "invoice", "record_id": "1", "org_id": "nowhere", "rule_id": "1",
                "table": "accounts", "entry_id": "e1", "exception_id": "1"}
