@@ -24,9 +24,9 @@ STATIC = Path(__file__).parent.parent / "static"
 
 def _page_modules():
     # Imported here: each page module imports the Console it is given, not the other way round.
-    from . import audit, exceptions, organisations, outbox, overview, payments, records, routing, settings_page, mappings
+    from . import audit, books, exceptions, organisations, outbox, overview, payments, records, routing, settings_page, mappings
     return (overview.overview_router, records.records_router, audit.audit_router, exceptions.exceptions_router,
-            organisations.organisations_router, routing.routing_router, mappings.mappings_router,
+            organisations.organisations_router, books.books_router, routing.routing_router, mappings.mappings_router,
             settings_page.settings_router, payments.payments_router, outbox.outbox_router)
 
 
