@@ -12,9 +12,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Sequence, TypeVar
+from decimal import Decimal
+from typing import Callable, Hashable, Iterable, Sequence, TypeVar
 
-from ..common.record_kinds import CREDIT_NOTES, INVOICES, PAYMENTS
+from ..common.record_kinds import CREDIT_NOTES, INVOICES, PAYMENTS, RecordKind
 
 MAX_BATCH = 50
 # What the writer writes: documents, and money (payments, and credit note allocations).
@@ -22,6 +23,7 @@ ENDPOINTS = {doc.endpoint: doc.id_field for doc in (INVOICES, CREDIT_NOTES, PAYM
 OPERATIONS = ("UPSERT", "VOID", "DELETE")
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class BadWriteRequest(ValueError):
@@ -43,6 +45,8 @@ class WriteRequest:
     mapped_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     seq: int = 0  # arrival order, the tie-breaker when mapped_at is equal
     observed_at: datetime | None = None  # when ingest read the content (orders status changes)
+    total: Decimal | None = None  # what ConnectWise says the document totals
+    contact_details: str | None = None  # the contact's billing details to keep in step (JSON), if any
 
     @property
     def record_key(self) -> tuple[str, str, int]:
@@ -51,6 +55,10 @@ class WriteRequest:
     @property
     def id_field(self) -> str:
         return ENDPOINTS[self.endpoint]
+
+    @property
+    def kind(self) -> RecordKind:
+        return RecordKind.parse(self.record_type)
 
     @classmethod
     def from_record(cls, record: dict, seq: int = 0) -> "WriteRequest":
@@ -85,6 +93,8 @@ class WriteRequest:
             mapped_at=mapped_at,
             seq=seq,
             observed_at=record.get("observed_at"),
+            total=record.get("total"),
+            contact_details=record.get("contact_details"),
         )
 
 
@@ -122,10 +132,10 @@ def chunks(items: Sequence[T], size: int = MAX_BATCH) -> list[list[T]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def batches(items: Iterable[T], key, size: int = MAX_BATCH) -> list[tuple[object, list[T]]]:
+def batches(items: Iterable[T], key: Callable[[T], K], size: int = MAX_BATCH) -> list[tuple[K, list[T]]]:
     """Groups items by `key(item)` (e.g. endpoint and method), keeping first-seen order,
     and cuts each group into batches of at most `size`."""
-    groups: dict[object, list[T]] = {}
+    groups: dict[K, list[T]] = {}
     for item in items:
         groups.setdefault(key(item), []).append(item)
     return [(k, chunk) for k, group in groups.items() for chunk in chunks(group, size)]

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Callable
 
 from ..common.lifecycle import Event
+from .adoption import KIND as ADOPTION_MISMATCH
+from .adoption import Differs
 from .batching import WriteRequest
 from .ledger import Entry, Outcome
 
@@ -57,3 +59,19 @@ class Reporter:
         self.result(req, outcome, xero_id, status, total=total)
         return Outcome(req.record_type, str(req.cw_id), outcome, Event.WRITTEN, xero_id=xero_id, xero_status=status,
                        written_hash=req.content_hash, natural_key=req.natural_key, observed_at=req.observed_at)
+
+    def adopted(self, req: WriteRequest, document: dict, id_field: str) -> Outcome:
+        """Xero already holds a document that stands for this one: linked, nothing written. To the rest
+        of the product it is what Xero held unchanged; the ledger keeps it was adopted."""
+        xero_id, status = str(document.get(id_field) or "") or None, document.get("Status")
+        self.result(req, "UNCHANGED", xero_id, status)
+        return Outcome(req.record_type, str(req.cw_id), "ADOPTED", Event.WRITTEN, xero_id=xero_id, xero_status=status,
+                       written_hash=req.content_hash, natural_key=req.natural_key,
+                       error=f"adopted the document Xero already held ({xero_id})", observed_at=req.observed_at)
+
+    def differs(self, req: WriteRequest, found: Differs) -> Outcome:
+        """A document in Xero carries this one's number but differs: both sides go to a person."""
+        self.result(req, "REJECTED", errors=[found.message])
+        self.exception(req, ADOPTION_MISMATCH, found.message, {**found.details, "request_id": req.request_id})
+        return Outcome(req.record_type, str(req.cw_id), "REJECTED", Event.REJECTED, natural_key=req.natural_key,
+                       error=found.message, observed_at=req.observed_at)
