@@ -18,7 +18,7 @@ from ..common.links import links, pages
 from ..common.audit_query import audit_filters
 from ..common.record_kinds import RECORD_TYPES
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
+from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..common.outbox import read_messages
@@ -41,7 +41,9 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
     auth = auth or user_auth(settings, db)
     upstream = {"Authorization": f"Bearer {admin_token(settings)}"}  # the services' own door
     audit = AuditClient(settings)
-    router = APIRouter(prefix="/api", dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
+    router = APIRouter(prefix="/api", dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES,
+                       route_class=DocumentedRoute)
+    audit_down: Responses = {503: error("The audit service cannot be reached; try again shortly")}
     Operator = Annotated[Principal, Depends(auth.operator)]
 
     async def get(path: str, params: dict | None = None) -> Response:
@@ -51,19 +53,21 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
             raise HTTPException(503, detail=str(exc)) from None
 
     @router.get("/audit", tags=["audit"], summary="Audit entries, newest first (cursor paging)",
+                responses=audit_down,
                 description="Every API exchange and every event. Pass `next_cursor` back as `cursor` for the next page.")
     async def audit_page(filters: Filters) -> Response:
         return await get("/audit", filters)
 
     @router.get("/audit.csv", tags=["audit"], summary="CSV of every entry matching the filters (streamed)",
-                response_class=StreamingResponse)
+                response_class=StreamingResponse, responses=audit_down)
     async def audit_csv(filters: Filters) -> Response:
         try:
             return await audit.csv(filters)
         except AuditUnavailable as exc:
             raise HTTPException(503, detail=str(exc)) from None
 
-    @router.get("/audit/{entry_id}", tags=["audit"], summary="One audit entry in full (request, response, payload)")
+    @router.get("/audit/{entry_id}", tags=["audit"], summary="One audit entry in full (request, response, payload)",
+                responses={**audit_down, 404: error("No audit entry has this id (or it is past the retention)")})
     async def audit_entry(entry_id: Annotated[str, Path(max_length=200)]) -> Response:
         return await get(f"/audit/{quote(entry_id, safe='')}")
 
@@ -83,8 +87,9 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
         return {"exceptions": items, "count": len(items)}
 
     @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
+                 responses={404: error("No open exception has this id")},
                  summary="Mark an exception resolved (a new occurrence opens a new one)")
-    def resolve(request: Request, exception_id: int, who: Operator) -> dict:
+    def resolve(request: Request, exception_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], who: Operator) -> dict:
         with db.connection() as conn:
             row = exceptions_store.resolve(conn, exception_id, who.name)
         if row is None:
@@ -92,7 +97,9 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
         admin = str(request.base_url).rstrip("/")
         return {**exceptions_store.as_json(row), "links": links(admin, row), "pages": pages(admin, row)}
 
-    @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now")
+    @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now",
+                 responses={503: error("The alerts service cannot be reached, or the SMTP server did not take the "
+                                       "email (it is sent when the server is back)")})
     async def send_digest(_who: Operator) -> Response:
         url = alerts_service_url(settings)
         async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
+from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, Principal, Responses, UserAuth, error
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..mapping.history import record_change
@@ -78,18 +78,19 @@ def audit_settings_router(settings: Settings, db: Database, audit_settings: Audi
 
     auth = auth or user_auth(settings, db)
     router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(auth.viewer)],
-                       responses=AUTH_RESPONSES)
+                       responses=AUTH_RESPONSES, route_class=DocumentedRoute)
+    audit_down: Responses = {503: error("The audit service cannot be reached; nothing was changed, try again shortly")}
     retention = audit_settings or AuditSettings(settings, db)
 
     @router.get("/settings/audit", summary="Audit log settings: retention in days, and who set it when",
-                response_model=AuditSettingsOut)
+                response_model=AuditSettingsOut, responses=audit_down)
     def get_audit_settings():
         try:
             return retention.get()
         except Refused as exc:
             return exc.response
 
-    @router.put("/settings/audit", response_model=AuditSettingsOut,
+    @router.put("/settings/audit", response_model=AuditSettingsOut, responses=audit_down,
                 summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts")
     def put_audit_settings(body: AuditSettingsIn, who: Annotated[Principal, Depends(auth.admin)]):
         try:

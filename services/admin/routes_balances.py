@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, UserAuth
+from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, UserAuth
 from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
 CSV_COLUMNS = ("organisation_id", "customer", "invoice_number", "cw_invoice_id", "xero_invoice_id", "cw_balance",
@@ -92,7 +92,8 @@ OnlyDifferences = Annotated[bool, Query(description="Only customers and invoices
 
 
 def balances_router(db: Database, auth: UserAuth) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["balances"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
+    router = APIRouter(prefix="/api", tags=["balances"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES,
+                       route_class=DocumentedRoute)
 
     @router.get("/balances", response_model=Balances,
                 summary="Open balances, ConnectWise against Xero, per organisation and customer, with each difference"

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
 from ..common import alert_settings
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
+from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..mapping import catalog as catalog_store
@@ -31,6 +31,7 @@ from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row
 
 OrgId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Organisation id (slug).")]
 RecordType = Annotated[Literal[RECORD_TYPES], Path(description=f"One of {', '.join(RECORD_TYPES)}")]
+RuleId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Routing rule id.")]
 
 
 class _In(BaseModel):
@@ -130,6 +131,13 @@ def change_alert_settings(conn, settings: Settings, digest_hour_utc: int, recipi
     return after
 
 
+# What a configuration route answers besides its success, route by route.
+NO_ORG: Responses = {404: error("No organisation has this id")}
+ORG_TAKEN: Responses = {409: error("Another organisation has this id, name or Xero tenant id")}
+NO_RULE: Responses = {404: error("No routing rule has this id")}
+RULE_TAKEN: Responses = {409: error("A routing rule of this kind and value (or a second default) exists")}
+
+
 def _unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
     return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
 
@@ -140,7 +148,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
 
     auth = auth or user_auth(settings, database)
     router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(auth.viewer)],
-                       responses=AUTH_RESPONSES)
+                       responses=AUTH_RESPONSES, route_class=DocumentedRoute)
     box = SecretBox(secret_key(settings))
     publisher = publisher or ChangePublisher(settings.kafka_bootstrap)
     daily_limit = getattr(settings, "xero_limit_per_day", 5000)
@@ -180,28 +188,32 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     def list_orgs(conn: Db) -> list[dict]:
         return repo.list_organisations(conn)
 
-    @router.post("/organisations", status_code=201, summary="Add an organisation; a refresh token connects it")
+    @router.post("/organisations", status_code=201, responses=ORG_TAKEN,
+                 summary="Add an organisation; a refresh token connects it")
     def create_org(body: OrganisationIn, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
         if body.refresh_token:
             data["refresh_token"] = body.refresh_token.get_secret_value()
         return run(conn, repo.create_organisation, data, box, who.name)
 
-    @router.get("/organisations/{org_id}", summary="One organisation")
+    @router.get("/organisations/{org_id}", responses=NO_ORG, summary="One organisation")
     def get_org(org_id: OrgId, conn: Db) -> dict:
         try:
             return repo._public(repo.get_organisation(conn, org_id))
         except repo.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.put("/organisations/{org_id}", summary="Change an organisation; a refresh token reconnects it")
+    @router.put("/organisations/{org_id}", responses={**NO_ORG, **ORG_TAKEN},
+                summary="Change an organisation; a refresh token reconnects it")
     def update_org(org_id: OrgId, body: OrganisationUpdate, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
         if body.refresh_token:
             data["refresh_token"] = body.refresh_token.get_secret_value()
         return run(conn, repo.update_organisation, org_id, data, box, who.name)
 
-    @router.delete("/organisations/{org_id}", status_code=204, summary="Remove an organisation and its mappings")
+    @router.delete("/organisations/{org_id}", status_code=204, summary="Remove an organisation and its mappings",
+                   response_class=Response,
+                   responses={**NO_ORG, 409: error("Routing rules still send records to the organisation")})
     def delete_org(org_id: OrgId, conn: Db, who: Admin) -> Response:
         rules = [r["id"] for r in repo.list_rules(conn) if r["organisation_id"] == org_id]
         if rules:
@@ -209,23 +221,28 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         run(conn, repo.delete_organisation, org_id, who.name)
         return Response(status_code=204)
 
-    @router.get("/organisations/{org_id}/rollup", summary="Records synced by type, amounts, open exceptions, last cycle, API budget")
+    @router.get("/organisations/{org_id}/rollup", responses=NO_ORG,
+                summary="Records synced by type, amounts, open exceptions, last cycle, API budget")
     def org_rollup(org_id: OrgId, conn: Db) -> dict:
         get_org(org_id, conn)
         return rollup(conn, org_id, daily_limit)
 
-    @router.get("/organisations/{org_id}/catalog", summary="The organisation's Xero accounts, tax rates, tracking options, contacts")
+    @router.get("/organisations/{org_id}/catalog", responses=NO_ORG,
+                summary="The organisation's Xero accounts, tax rates, tracking options, contacts")
     def get_catalog(org_id: OrgId, conn: Db) -> dict:
         get_org(org_id, conn)
         return catalog_store.read_catalog(conn, org_id)
 
-    @router.put("/organisations/{org_id}/catalog", summary="Replace the organisation's Xero catalog")
+    @router.put("/organisations/{org_id}/catalog", responses=NO_ORG, summary="Replace the organisation's Xero catalog")
     def put_catalog(org_id: OrgId, body: CatalogIn, conn: Db, who: Admin) -> dict:
         get_org(org_id, conn)
         data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
         return run(conn, catalog_store.store_catalog, org_id, data, who.name)
 
-    @router.post("/organisations/{org_id}/catalog/refresh",
+    @router.post("/organisations/{org_id}/catalog/refresh", responses={
+                     **NO_ORG, 409: error("The organisation has no working Xero credential: connect it again"),
+                     502: error("Xero refused the call or could not be reached"),
+                     503: error("The Xero API is not configured (CZ_XERO_URL)")},
                  summary="Reload accounts, tax rates, tracking and contacts from Xero with the organisation's credential")
     def refresh_catalog(org_id: OrgId, conn: Db, who: Operator) -> dict:
         from ..integrations.xero.auth import CredentialError
@@ -250,7 +267,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     def list_rules(conn: Db) -> list[dict]:
         return repo.list_rules(conn)
 
-    @router.post("/routing-rules", status_code=201, summary="Add a routing rule")
+    @router.post("/routing-rules", status_code=201, responses=RULE_TAKEN, summary="Add a routing rule")
     def create_rule(body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
         return run(conn, repo.create_rule, body, who.name)
 
@@ -267,24 +284,27 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             return {"organisation_id": None, "rule_id": None, "reason": str(exc)}
         return {"organisation_id": chosen.organisation_id, "rule_id": chosen.rule.id, "reason": chosen.reason}
 
-    @router.get("/routing-rules/{rule_id}", summary="One routing rule")
-    def get_rule(rule_id: int, conn: Db) -> dict:
+    @router.get("/routing-rules/{rule_id}", responses=NO_RULE, summary="One routing rule")
+    def get_rule(rule_id: RuleId, conn: Db) -> dict:
         try:
             return repo._rule(conn, rule_id)
         except repo.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.put("/routing-rules/{rule_id}", summary="Replace a routing rule")
-    def update_rule(rule_id: int, body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
+    @router.put("/routing-rules/{rule_id}", responses={**NO_RULE, **RULE_TAKEN}, summary="Replace a routing rule")
+    def update_rule(rule_id: RuleId, body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
         return run(conn, repo.update_rule, rule_id, body, who.name)
 
-    @router.delete("/routing-rules/{rule_id}", status_code=204, summary="Delete a routing rule")
-    def delete_rule(rule_id: int, conn: Db, who: Admin) -> Response:
+    @router.delete("/routing-rules/{rule_id}", status_code=204, summary="Delete a routing rule",
+                   response_class=Response, responses=NO_RULE)
+    def delete_rule(rule_id: RuleId, conn: Db, who: Admin) -> Response:
         run(conn, repo.delete_rule, rule_id, who.name)
         return Response(status_code=204)
 
     # ---- CSV import / export (declared before /mappings/{table} routes) --------------------
     @router.post("/mappings/import", summary="Import routing rules and mappings from CSV (see docs/mapping.md)",
+                 responses={422: error("Bad rows, nothing applied: `detail` holds `message` and `errors` (line, table,"
+                                       " reason), or a query parameter or the file's encoding is wrong")},
                  openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def import_csv(request: Request, conn: Db, who: Admin,
                          dry_run: Annotated[bool, Query(description="Only report bad rows; change nothing.")] = False):
@@ -339,7 +359,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
 
     @router.get("/config/changes", summary="History of configuration changes, newest first")
     def changes(conn: Db, table: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                before_seq: int | None = None) -> list[dict]:
+                before_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None) -> list[dict]:
         return repo.list_changes(conn, table, limit, before_seq)
 
     return router
@@ -360,7 +380,9 @@ def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:
     def list_rows(conn: Db, organisation_id: str | None = None) -> list[dict]:
         return repo.list_mappings(conn, spec, organisation_id)
 
-    @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)", name=f"create_{spec.name}")
+    @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)",
+                 name=f"create_{spec.name}",
+                 responses={409: error(f"A {spec.name} mapping with this key exists (PUT replaces it)")})
     def create_row(body: Row, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name, replace=False))
 
@@ -368,7 +390,9 @@ def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:
     def put_row(body: Row, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name))
 
-    @router.delete(path, status_code=204, summary=f"Delete a {spec.name} mapping by its key", name=f"delete_{spec.name}")
+    @router.delete(path, status_code=204, summary=f"Delete a {spec.name} mapping by its key",
+                   name=f"delete_{spec.name}",
+                   response_class=Response, responses={404: error(f"No {spec.name} mapping has this key")})
     def delete_row(key: Annotated[Key, Query()], conn: Db, who: Admin) -> Response:
         run(conn, lambda c: repo.delete_mapping(c, spec, key.model_dump(), who.name))
         return Response(status_code=204)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from ..common.codec import Codec
 from ..common.commands import Command, as_event, new_command
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
+from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
 from ..common.kafka import make_producer
 from ..common.settings import Settings
 from ..common.lifecycle import Status
@@ -86,7 +86,10 @@ class CommandSender:
         return command
 
 
-RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
+# Checked by the route (422 naming the value and the choices), listed in the document.
+RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}",
+                                 json_schema_extra={"enum": list(RECORD_TYPES)})]
+NOT_QUEUED: Responses = {503: error(f"The broker did not take the command on {SYNC_COMMANDS.name}; try again shortly")}
 
 
 def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
@@ -94,7 +97,8 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
     from .users import user_auth
 
     auth = auth or user_auth(settings, db)
-    router = APIRouter(prefix="/api", tags=["sync"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES)
+    router = APIRouter(prefix="/api", tags=["sync"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES,
+                       route_class=DocumentedRoute)
     sender = sender or CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
     Operator = Annotated[Principal, Depends(auth.operator)]
 
@@ -104,12 +108,13 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
         with db.connection() as conn:
             return sync_states(conn)
 
-    @router.post("/sync/{record_type}/run", status_code=202, response_model=Command,
+    @router.post("/sync/{record_type}/run", status_code=202, response_model=Command, responses=NOT_QUEUED,
                  summary="Run a cycle for the record type now")
     def run_cycle(record_type: RecordType, who: Operator) -> Command:
         return sender.send("RUN_CYCLE", check_record_type(record_type), requested_by=who.name)
 
     @router.post("/records/{record_type}/{record_id}/force-sync", status_code=202, response_model=Command,
+                 responses=NOT_QUEUED,
                  summary="Push one record through now, whatever its hash and the schedule")
     def force_sync(record_type: RecordType,
                    record_id: Annotated[str, Path(min_length=1, max_length=64,
@@ -121,18 +126,19 @@ def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
                                               "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}"}])
         return sender.send("FORCE_SYNC", record_type, record_id, requested_by=who.name)
 
-    @router.post("/replay", status_code=202, response_model=Command,
+    @router.post("/replay", status_code=202, response_model=Command, responses=NOT_QUEUED,
                  summary="Re-emit every record of a type last updated in [from, to]")
     def replay(body: ReplayRequest, who: Operator) -> Command:
         return sender.send("REPLAY", body.record_type, window_from=body.from_, window_to=body.to, requested_by=who.name)
 
     @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")
-    def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")] = None,
+    def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}",
+                                                         json_schema_extra={"enum": list(RECORD_TYPES)})] = None,
                 status: Annotated[Status | None, Query(description="Sync status")] = None,
                 organisation: Annotated[str | None, Query(description="Organisation id")] = None,
                 q: Annotated[str | None, Query(description="ConnectWise id, number, customer or Xero id")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> RecordPage:
+                offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0) -> RecordPage:
         if record_type is not None:
             check_record_type(record_type, "query")
         with db.connection() as conn:

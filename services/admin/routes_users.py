@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ..common.http_app import AUTH_RESPONSES, ErrorBody, Principal, UserAuth
+from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, ErrorBody, Principal, UserAuth
 from .users import UserError, Users
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 256
@@ -56,7 +56,7 @@ def _refused(exc: UserError) -> HTTPException:
 
 
 def users_router(users: Users, auth: UserAuth) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["users"], responses=AUTH_RESPONSES)
+    router = APIRouter(prefix="/api", tags=["users"], responses=AUTH_RESPONSES, route_class=DocumentedRoute)
     Admin = Annotated[Principal, Depends(auth.admin)]
 
     @router.get("/whoami", response_model=WhoAmI, summary="The user and role of this token")

@@ -7,10 +7,13 @@ dependency per role.
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Coroutine
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -19,6 +22,8 @@ from .health import HealthChecks
 from .sign_in_limit import FailedSignIns, TooManyFailures
 
 ROLES = ("viewer", "operator", "admin")  # each role may do all that the ones before it may
+# The largest id, sequence number or offset PostgreSQL holds (bigint): the bound of such a parameter.
+BIGINT_MAX = 2**63 - 1
 
 
 def add_health_routes(app: FastAPI, checks: HealthChecks) -> None:
@@ -70,17 +75,97 @@ class ErrorBody(BaseModel):
     detail: Any
 
 
-def _error(description: str) -> dict[str, Any]:
+def error(description: str) -> dict[str, Any]:
+    """An error answer for a route's `responses`: `{"detail": ...}` and what it means there."""
     return {"model": ErrorBody, "description": description}
 
 
+_error = error
+Responses = dict[int | str, dict[str, Any]]  # a route's or router's `responses`
+
 # What every route behind UserAuth may answer besides its own: declared once so the OpenAPI
 # document says it (include it with `responses=AUTH_RESPONSES` on the router).
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+AUTH_RESPONSES: Responses = {
     401: _error("No bearer token, or one that is unknown or revoked"),
     403: _error("The token's user lacks the role this route needs"),
     429: _error("Too many failed sign-ins from this address; Retry-After says when to try again"),
 }
+
+
+NUL_REFUSED = "text may not contain the NUL character (\\u0000)"
+
+
+def _nul_in(value: Any, loc: list) -> list | None:
+    """The location of the first string (or object key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_in(key, [*loc, key]) or _nul_in(item, [*loc, key])
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, [*loc, index])
+            if found:
+                return found
+    return None
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The names of the query parameters a route reads, its dependencies' and a model's fields included."""
+    names: set[str] = set()
+    for param in dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names |= {f.alias or name for name, f in model.model_fields.items()}
+        names.add(param.alias)
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def _nul_field(request: Request, query: set[str], body: bool) -> list | None:
+    """Where a NUL character is in what the route reads: its path and query parameters, its JSON body."""
+    params = {k: v for k, v in request.query_params.multi_items() if k in query}
+    found = _nul_in(dict(request.path_params), ["path"]) or _nul_in(params, ["query"])
+    if found or not body or "json" not in request.headers.get("content-type", ""):
+        return found
+    try:
+        parsed = json.loads(await request.body())
+    except ValueError:
+        return None  # FastAPI answers what it cannot parse itself (400 or 422)
+    return _nul_in(parsed, ["body"])
+
+
+class DocumentedRoute(APIRoute):
+    """An admin API route that refuses, and documents, what FastAPI would otherwise let through or answer
+    on its own (routers pass `route_class=DocumentedRoute`):
+
+    - a JSON body that cannot be read at all (not UTF-8 text) is a 400, now in the route's OpenAPI entry;
+    - a NUL character in any path or query parameter or JSON string is a 422 naming the field, before the
+      route runs: PostgreSQL text cannot hold it, so it would otherwise fail deep inside as a 500.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.body_field is not None and 400 not in self.responses:
+            self.responses = {**self.responses, 400: _error("The body could not be read as JSON (not UTF-8 text)")}
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        query = _query_names(self.dependant)
+        body = self.body_field is not None
+
+        async def refusing_nul(request: Request) -> Response:
+            loc = await _nul_field(request, query, body)
+            if loc:
+                field = ".".join(str(part) for part in loc[1:]) or loc[0]
+                raise RequestValidationError([{"loc": tuple(loc), "msg": f"{field}: {NUL_REFUSED}",
+                                               "type": "value_error", "input": None}])
+            return await handler(request)
+
+        return refusing_nul
 
 
 class UserAuth:
