@@ -173,6 +173,18 @@ class AuditStore:
         pass
 
 
+# chdb reads a query parameter's value in ClickHouse's escaped (TSV) form: a backslash, tab, newline or
+# other control character in it (a searched word, an entry id) must be escaped, or the query fails.
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\b": "\\b", "\f": "\\f", "\0": "\\0"}
+_ESCAPED = re.compile("[\\\\\t\n\r\b\f\0]")
+
+
+def _escaped(params: dict) -> dict | None:
+    """Query parameters as chdb reads them (None for none)."""
+    return {name: _ESCAPED.sub(lambda m: _ESCAPES[m.group()], value) if isinstance(value, str) else value
+            for name, value in params.items()} or None
+
+
 class ChdbStore(AuditStore):
     def __init__(self, path: Path):
         from chdb import session as chs
@@ -185,7 +197,7 @@ class ChdbStore(AuditStore):
         self._session.query(sql, "TSV")
 
     def _rows(self, sql: Sql) -> list[dict]:
-        text = self._session.query(sql.text, "JSONEachRow", params=sql.params or None).bytes()
+        text = self._session.query(sql.text, "JSONEachRow", params=_escaped(sql.params)).bytes()
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def _insert_json(self, data: bytes) -> None:
@@ -201,7 +213,7 @@ class ChdbStore(AuditStore):
 
         session = chs.Session(self.path)
         try:
-            with session.send_query(sql.text, fmt, params=sql.params or None) as stream:
+            with session.send_query(sql.text, fmt, params=_escaped(sql.params)) as stream:
                 for chunk in stream:
                     data = chunk.bytes()
                     if data:

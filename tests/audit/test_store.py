@@ -210,3 +210,15 @@ def test_a_table_made_before_the_search_index_gets_it_and_searches_alike(tmp_pat
         assert ids(old.page(parse_query({"q": "inv-7"}))) == ["before"]
     finally:
         old.close()
+
+
+def test_control_characters_and_backslashes_in_what_is_searched_are_text(store):
+    """An entry id or a filter holding a newline, tab or backslash finds what holds it, and errs on nothing
+    (chdb reads query parameters escaped: unescaped, the query failed and the API answered 500)."""
+    store.insert([entry_from_message("api.exchanges.v1", "api_exchange", exchange(
+        exchange_id="odd", started_at=BASE, customer="Back\\slash\tand tab Pty Ltd"), b"", None)])
+    for entry_id in ("a\nb", "tab\there", "back\\slash", "\x08\x1d\r\x0c", "\U000ee7de?\x084\n\x1d"):
+        assert store.get(entry_id) is None
+    assert ids(store.page(parse_query({"customer": "back\\slash\tand"}))) == ["odd"]
+    assert ids(store.page(parse_query({"q": "back\\slash"}))) == ["odd"]
+    assert ids(store.page(parse_query({"organisation": "line\nbreak"}))) == []
