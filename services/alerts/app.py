@@ -25,7 +25,7 @@ from ..common.database import Database
 from ..common.health import HealthChecks, kafka_check, postgres_check
 from ..common.http_app import add_health_routes, bearer_auth
 from ..common.consumer_policy import run_consumer
-from ..common.kafka import make_consumer, message_context
+from ..common.kafka import Poison, make_consumer, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.settings import Settings
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
@@ -48,18 +48,20 @@ class ExceptionRecorder:
         self.group = group or settings.alerts_group
         self.running = False
 
-    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
-        poison, new = [], 0
+    def handle(self, msgs: list[Message]) -> Poison:
+        poison: Poison = []
+        new = 0
         now = datetime.now(timezone.utc)
         with self.db.connection() as conn:  # raises if Postgres is down: the policy retries the batch
             for msg in msgs:
-                MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
+                topic, value = msg.topic() or "", msg.value() or b""
+                MESSAGES.labels(service=SERVICE, topic=topic).inc()
                 try:
-                    schema, record = self.codec.decode(msg.value())
-                    meaning = interpret(schema, record, event_entry_id(msg.topic(), msg.value()), now)
+                    schema, record = self.codec.decode(value)
+                    meaning = interpret(schema, record, event_entry_id(topic, value), now)
                     with conn.transaction():  # one savepoint per message: a bad one spoils only itself
                         if isinstance(meaning, NewException):
-                            if store.record_exception(conn, meaning, msg.topic()) is not None:
+                            if store.record_exception(conn, meaning, topic) is not None:
                                 new += 1
                                 log.info("exception %s on %s %s", meaning.kind, meaning.record_type,
                                          meaning.record_id, extra=message_context(msg))

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
-
+from ..common.db import Conn
 from ..common.secrets import SecretBox
 from ..integrations.xero.auth import PostgresTokenStore
 from .conditions import CycleState, OrganisationState
@@ -16,14 +15,14 @@ log = logging.getLogger(__name__)
 CW_SOURCE_PREFIX = "cw:"  # ingest's cursor of each ConnectWise record type: cw:<record type>
 
 
-def connectwise_cycles(conn: psycopg.Connection) -> list[CycleState]:
+def connectwise_cycles(conn: Conn) -> list[CycleState]:
     rows = conn.execute("select source, failed_cycles, failing_since, last_error from sync_cursors"
                         " where source like %s", (CW_SOURCE_PREFIX + "%",)).fetchall()
     return [CycleState(r["source"].removeprefix(CW_SOURCE_PREFIX), r["failed_cycles"], r["failing_since"],
                        r["last_error"]) for r in rows]
 
 
-def organisations(conn: psycopg.Connection, box: SecretBox) -> list[OrganisationState]:
+def organisations(conn: Conn, box: SecretBox) -> list[OrganisationState]:
     rows = conn.execute(
         "select o.id, o.name, o.status, o.credential_sealed is not null as has_credential, o.credential_updated_at,"
         " f.last_failure, f.waiting, f.message"
@@ -42,7 +41,7 @@ def organisations(conn: psycopg.Connection, box: SecretBox) -> list[Organisation
     return found
 
 
-def _last_token_use(conn: psycopg.Connection, tokens: PostgresTokenStore, organisation_id: str, connected_at):
+def _last_token_use(conn: Conn, tokens: PostgresTokenStore, organisation_id: str, connected_at):
     """When the refresh token was last spent: its working copy's last rotation, or, before the
     first use, when it was connected. None when the credential cannot be read (a changed key)."""
     try:

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge
 
 from ..common import alert_settings, locks
 from ..common.database import Database
+from ..common.db import one_row
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from . import compose, condition_store, facts, smtp, store
@@ -73,7 +74,7 @@ class Notifier:
             self._watch(conn, now)
             self._send_conditions(conn, now)
             self._send_exceptions(conn, now, force_digest, sent)
-            OPEN.set(conn.execute("select count(*) as n from exceptions where status = 'open'").fetchone()["n"])
+            OPEN.set(one_row(conn, "select count(*) as n from exceptions where status = 'open'")["n"])
         return sent
 
     def _watch(self, conn, now: datetime) -> None:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import psycopg
-
+from ..common.db import Conn, one_row
 from .rules import NewException, Pending
 
 _LIST_COLUMNS = ("id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
                  "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by")
 
 
-def record_exception(conn: psycopg.Connection, exc: NewException, source_topic: str) -> int | None:
+def record_exception(conn: Conn, exc: NewException, source_topic: str) -> int | None:
     """Opens the exception or counts a repeat of the open one. Returns its id
     when this event was new, None when the event had been seen already."""
     seen = conn.execute("select 1 from exception_events where event_id = %s", (exc.event_id,)).fetchone()
     if seen:
         return None
-    row = conn.execute(
+    row = one_row(
+        conn,
         """insert into exceptions (kind, record_type, record_id, organisation_id, customer, message, details,
                                    audit_entry_id, source_topic, first_seen, last_seen)
            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -32,12 +32,12 @@ def record_exception(conn: psycopg.Connection, exc: NewException, source_topic: 
            returning id""",
         (exc.kind, exc.record_type, exc.record_id, exc.organisation_id, exc.customer, exc.message,
          json.dumps(exc.details), exc.audit_entry_id, source_topic, exc.raised_at, exc.raised_at),
-    ).fetchone()
+    )
     conn.execute("insert into exception_events (event_id, exception_id) values (%s, %s)", (exc.event_id, row["id"]))
     return row["id"]
 
 
-def resolve_record(conn: psycopg.Connection, record_type: str, record_id: str, by: str) -> int:
+def resolve_record(conn: Conn, record_type: str, record_id: str, by: str) -> int:
     """Resolves every open exception of a record; returns how many."""
     cur = conn.execute(
         "update exceptions set status = 'resolved', resolved_at = now(), resolved_by = %s "
@@ -47,7 +47,7 @@ def resolve_record(conn: psycopg.Connection, record_type: str, record_id: str, b
     return cur.rowcount
 
 
-def pending(conn: psycopg.Connection) -> list[Pending]:
+def pending(conn: Conn) -> list[Pending]:
     """Open exceptions no email has named, but for those an open condition of the same kind
     holds for their organisation: its one email names them (condition_store.cover_exceptions)."""
     rows = conn.execute(
@@ -59,11 +59,11 @@ def pending(conn: psycopg.Connection) -> list[Pending]:
     return [Pending(r["id"], r["kind"], r["record_type"], r["first_seen"]) for r in rows]
 
 
-def alert_modes(conn: psycopg.Connection) -> dict[str, str]:
+def alert_modes(conn: Conn) -> dict[str, str]:
     return {r["record_type"]: r["alert_mode"] for r in conn.execute("select record_type, alert_mode from record_type_settings")}
 
 
-def fetch(conn: psycopg.Connection, ids: list[int]) -> list[dict]:
+def fetch(conn: Conn, ids: list[int]) -> list[dict]:
     """Those still open and not yet emailed, locked so a second sender skips them."""
     if not ids:
         return []
@@ -74,14 +74,14 @@ def fetch(conn: psycopg.Connection, ids: list[int]) -> list[dict]:
     ).fetchall()
 
 
-def mark_notified(conn: psycopg.Connection, ids: list[int]) -> None:
+def mark_notified(conn: Conn, ids: list[int]) -> None:
     conn.execute("update exceptions set notified_at = now() where id = any(%s)", (ids,))
 
 
-def last_digest(conn: psycopg.Connection) -> date | None:
+def last_digest(conn: Conn) -> date | None:
     row = conn.execute("select max(day) as day from alert_digests").fetchone()
     return row["day"] if row else None
 
 
-def record_digest(conn: psycopg.Connection, day: date, count: int) -> None:
+def record_digest(conn: Conn, day: date, count: int) -> None:
     conn.execute("insert into alert_digests (day, exceptions) values (%s, %s) on conflict (day) do nothing", (day, count))

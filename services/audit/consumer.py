@@ -16,7 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from ..common.codec import Codec
 from ..common.consumer_policy import Unavailable, run_consumer
-from ..common.kafka import make_consumer, message_context
+from ..common.kafka import Poison, make_consumer, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.settings import Settings
 from ..common.topics import ALL_TOPICS
@@ -42,14 +42,15 @@ class AuditConsumer:
         self.group, self.topics, self.max_batch = group or settings.audit_group, topics or audited_topics(), max_batch
         self.running = False
 
-    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+    def handle(self, msgs: list[Message]) -> Poison:
         """Stores a batch; returns the poison messages. Raises if the store is down,
         so nothing is committed and the batch comes again."""
-        rows, sources, poison = [], [], []
+        rows, sources = [], []
+        poison: Poison = []
         for msg in msgs:
             try:
                 schema, record = self.codec.decode(msg.value())
-                rows.append(entry_from_message(msg.topic(), schema, record, msg.value(), msg.timestamp()[1]))
+                rows.append(entry_from_message(msg.topic() or "", schema, record, msg.value() or b"", msg.timestamp()[1]))
                 sources.append(msg)
             except Exception as exc:  # anything undecodable is poison, whatever the cause
                 poison.append((msg, exc))
@@ -60,7 +61,7 @@ class AuditConsumer:
             MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
         return poison
 
-    def _insert(self, rows: list[dict], sources: list[Message]) -> list[tuple[Message, BaseException]]:
+    def _insert(self, rows: list[dict], sources: list[Message]) -> Poison:
         if not rows:
             return []
         started = time.perf_counter()
@@ -71,7 +72,7 @@ class AuditConsumer:
             if problem is not None:  # the store is down: retry the batch later, lose nothing
                 raise Unavailable(f"audit store: {problem}") from exc
             # The store is up, so a row itself is bad: find it, park it, keep the rest.
-            bad = []
+            bad: Poison = []
             for row, msg in zip(rows, sources):
                 try:
                     self.store.insert([row])
@@ -93,7 +94,7 @@ class AuditConsumer:
         run_consumer(SERVICE, self.settings.kafka_bootstrap, subscribed, self._logged_handle, stop,
                      max_batch=self.max_batch, on_running=lambda running: setattr(self, "running", running))
 
-    def _logged_handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+    def _logged_handle(self, msgs: list[Message]) -> Poison:
         poison = self.handle(msgs)
         for msg, error in poison:
             log.warning("undecodable message: %s", error, extra=message_context(msg))

@@ -48,7 +48,7 @@ def _utc(value: Any, fallback: datetime) -> datetime:
 
 
 def _base(entry_id: str, at: datetime, kind: str, topic: str) -> dict:
-    row = {c: "" for c in COLUMNS}
+    row: dict[str, Any] = {c: "" for c in COLUMNS}
     row.update(entry_id=entry_id, at=at.astimezone(timezone.utc), kind=kind, topic=topic, duration_ms=0.0)
     return row
 

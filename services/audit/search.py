@@ -12,7 +12,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..common.audit_query import DEFAULT_LIMIT, MAX_LIMIT
 from ..common.record_kinds import RECORD_TYPES
@@ -96,8 +96,9 @@ def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
         value = params.get(name)
         return value.strip() or None if isinstance(value, str) else value
 
-    start = _instant("from", get("from"), end=False) if get("from") else None
-    end = _instant("to", get("to"), end=True) if get("to") else None
+    start_text, end_text = get("from"), get("to")
+    start = _instant("from", start_text, end=False) if start_text else None
+    end = _instant("to", end_text, end=True) if end_text else None
     if start and end and start >= end:
         raise QueryError("to", "must be later than from")
     record_type = get("record_type")
@@ -117,7 +118,8 @@ def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
         raise QueryError("limit", f"{limit_text!r} is not a whole number") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError("limit", f"must be between 1 and {MAX_LIMIT}")
-    cursor = Cursor.decode(get("cursor")) if get("cursor") else None
+    cursor_text = get("cursor")
+    cursor = Cursor.decode(cursor_text) if cursor_text else None
     api = (get("api") or "").lower() or None
     if api and api not in APIS:
         raise QueryError("api", f"{api!r} is not one of {', '.join(APIS)}")
@@ -132,7 +134,8 @@ class Sql:
 
 
 def where(query: AuditQuery) -> Sql:
-    clauses, params = [], {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
 
     def bind(value, ch_type: str) -> str:
         name = f"p{len(params)}"

@@ -18,8 +18,10 @@ import logging
 import re
 from datetime import timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 from urllib.parse import urlparse
+
+import urllib3
 
 from ..common.settings import Settings
 from .entries import COLUMNS
@@ -249,7 +251,8 @@ class ServerStore(AuditStore):
 
     def _stream(self, sql: Sql, fmt: str) -> Iterator[bytes]:
         # The sync client hands back the urllib3 response; read it in blocks, not lines.
-        response = self._client.raw_stream(sql.text, parameters=sql.params or None, fmt=fmt)
+        response = cast(urllib3.BaseHTTPResponse,
+                        self._client.raw_stream(sql.text, parameters=sql.params or None, fmt=fmt))
         try:
             yield from response.stream(64 * 1024)
         finally:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-import psycopg
-
+from .db import Conn
 from .settings import Settings
 
 
@@ -43,7 +42,7 @@ def check_hour(hour: int) -> int:
     return hour
 
 
-def effective(conn: psycopg.Connection, settings: Settings) -> AlertSettings:
+def effective(conn: Conn, settings: Settings) -> AlertSettings:
     row = conn.execute("select digest_hour_utc, recipients, set_by, set_at from alert_settings").fetchone()
     if row:
         return AlertSettings(row["digest_hour_utc"], parse_recipients(row["recipients"]), "set", row["set_by"],
@@ -51,7 +50,7 @@ def effective(conn: psycopg.Connection, settings: Settings) -> AlertSettings:
     return AlertSettings(settings.alert_digest_hour_utc, parse_recipients(settings.alert_email_to), "environment")
 
 
-def store(conn: psycopg.Connection, digest_hour_utc: int, recipients: list[str], actor: str) -> None:
+def store(conn: Conn, digest_hour_utc: int, recipients: list[str], actor: str) -> None:
     conn.execute("insert into alert_settings (digest_hour_utc, recipients, set_by) values (%s, %s, %s)"
                  " on conflict (id) do update set digest_hour_utc = excluded.digest_hour_utc,"
                  " recipients = excluded.recipients, set_by = excluded.set_by, set_at = now()",

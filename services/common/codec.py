@@ -75,6 +75,8 @@ class Codec:
             )
         except Exception as exc:  # fastavro raises several types for a bad body
             raise FramingError(f"Avro body does not match schema {name!r} (id {schema_id}): {exc}") from exc
+        if not isinstance(record, dict):  # every schema of the product is a record
+            raise FramingError(f"schema {name!r} (id {schema_id}) does not describe a record")
         return name, record
 
     def register_all(self, registry_url: str, subjects: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from typing import Callable
 import psycopg
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 
-from .kafka import BatchHandler, consume_batches, make_producer
+from .kafka import BatchHandler, Poison, consume_batches, make_producer
 from .settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -67,14 +67,14 @@ def isolating(handle: BatchHandler, service: str) -> BatchHandler:
     outage, hands its messages over one at a time, each tried `ATTEMPTS` times, and
     returns those that still fail as poison (with their error) for the dead-letter topic.
     An outage or a fatal error is raised as it is."""
-    def handle_isolated(msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+    def handle_isolated(msgs: list[Message]) -> Poison:
         try:
             return handle(msgs)
         except Exception as exc:
             if verdict(exc) is not Verdict.DEAD_LETTER:
                 raise
             log.warning("%s: a batch of %d failed (%s); handling its messages one at a time", service, len(msgs), exc)
-        poison: list[tuple[Message, BaseException]] = []
+        poison: Poison = []
         for msg in msgs:
             for attempt in range(1, ATTEMPTS + 1):
                 try:
@@ -103,7 +103,7 @@ def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consu
     failures, progressed = 0, False
     isolated = isolating(handle, service) if handle is not None else None
 
-    def handled(msgs: list[Message]) -> list[tuple[Message, BaseException]]:
+    def handled(msgs: list[Message]) -> Poison:
         nonlocal progressed
         assert isolated is not None
         poison = isolated(msgs)

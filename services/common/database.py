@@ -13,11 +13,12 @@ a connection out of the pool while the lock is held. Lock ids are in `locks.py`.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, cast
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+
+from .db import Conn, one_row
 
 CONNECT_TIMEOUT = 5
 WAIT_FOR_CONNECTION = 10.0  # seconds a caller waits for a connection before PoolTimeout
@@ -26,30 +27,32 @@ WAIT_FOR_CONNECTION = 10.0  # seconds a caller waits for a connection before Poo
 class Database:
     def __init__(self, url: str, *, max_size: int = 4, name: str = "connectzero"):
         self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False, name=name,
+        # The pool's connections answer dict rows (row_factory below); the pool's type cannot see it.
+        self.pool = cast("ConnectionPool[Conn]", ConnectionPool(
+                                   url, min_size=1, max_size=max_size, open=False, name=name,
                                    timeout=WAIT_FOR_CONNECTION, check=ConnectionPool.check_connection,
                                    kwargs={"row_factory": dict_row, "autocommit": True,
-                                           "connect_timeout": CONNECT_TIMEOUT})
+                                           "connect_timeout": CONNECT_TIMEOUT}))
         # Opened without waiting: a service starts while Postgres is down and connects when it is back.
         self.pool.open(wait=False)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[Conn]:
         with self.pool.connection() as conn:
             yield conn
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[psycopg.Connection]:
+    def unit_of_work(self) -> Iterator[Conn]:
         with self.pool.connection() as conn, conn.transaction():
             yield conn
 
     @contextmanager
-    def session_lock(self, lock: int, key: int = 0) -> Iterator[psycopg.Connection | None]:
+    def session_lock(self, lock: int, key: int = 0) -> Iterator[Conn | None]:
         """Tries the advisory lock (`lock`, `key`) without waiting; yields the connection that
         holds it, or None when another session holds it. Released (and the connection
         returned) when the block ends."""
         with self.pool.connection() as conn:
-            held = bool(conn.execute("select pg_try_advisory_lock(%s, %s) as ok", (lock, key)).fetchone()["ok"])
+            held = bool(one_row(conn, "select pg_try_advisory_lock(%s, %s) as ok", (lock, key))["ok"])
             try:
                 yield conn if held else None
             finally:

@@ -8,17 +8,28 @@ what is here twenty lines of code.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from . import locks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Every connection of the product answers rows as dicts (column name -> value).
+Conn = psycopg.Connection[DictRow]
 
 
-def connect(url: str, **kwargs) -> psycopg.Connection:
+def connect(url: str, **kwargs) -> Conn:
     return psycopg.connect(url, row_factory=dict_row, connect_timeout=5, **kwargs)
+
+
+def one_row(conn: Conn, query: Any, params: Any = None) -> DictRow:
+    """The row of a query that always answers one (an aggregate, an insert ... returning)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row where one was certain: {str(query)[:80]}")
+    return row
 
 
 def migrate(url: str) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-import psycopg
+from .db import Conn
 
 _MARK = re.compile(r"\[cz:(payment|refund):(\d+)\]")
 REFERENCE_LIMIT = 255  # Xero's Reference length
@@ -34,7 +34,7 @@ def marked_source(reference: str | None) -> tuple[str, int] | None:
     return (found.group(1), int(found.group(2))) if found else None
 
 
-def written_by_writer(conn: psycopg.Connection, organisation_id: str, xero_payment_id: str) -> bool:
+def written_by_writer(conn: Conn, organisation_id: str, xero_payment_id: str) -> bool:
     """Whether the writer created this Xero payment (from ConnectWise money)."""
     row = conn.execute("select 1 from xero_ledger where organisation_id = %s and xero_id = %s"
                        " and record_type in ('payment', 'refund') limit 1",
@@ -42,7 +42,7 @@ def written_by_writer(conn: psycopg.Connection, organisation_id: str, xero_payme
     return row is not None
 
 
-def payments_written_by_writer(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+def payments_written_by_writer(conn: Conn, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """`written_by_writer` for a batch of (organisation id, Xero PaymentID), in one query."""
     if not keys:
         return set()
@@ -53,14 +53,14 @@ def payments_written_by_writer(conn: psycopg.Connection, keys: list[tuple[str, s
     return {(r["organisation_id"], r["xero_id"]) for r in rows}
 
 
-def created_by_matcher(conn: psycopg.Connection, cw_payment_id: int | str) -> bool:
+def created_by_matcher(conn: Conn, cw_payment_id: int | str) -> bool:
     """Whether the matcher created this ConnectWise payment (from a Xero payment)."""
     row = conn.execute("select 1 from cw_payment_applications where cw_payment_id = %s limit 1",
                        (int(cw_payment_id),)).fetchone()
     return row is not None
 
 
-def matcher_in_flight(conn: psycopg.Connection, cw_invoice_id: int | str) -> bool:
+def matcher_in_flight(conn: Conn, cw_invoice_id: int | str) -> bool:
     """Whether the matcher has an application on this invoice whose ConnectWise payment it
     has not settled yet: a new ConnectWise payment there may be its own, so it waits."""
     row = conn.execute("select 1 from cw_payment_applications where cw_invoice_id = %s"

@@ -7,11 +7,13 @@ from datetime import datetime
 
 import psycopg
 
+from .db import Conn
+
 _LIST_COLUMNS = ("id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
                  "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by")
 
 
-def list_exceptions(conn: psycopg.Connection, status: str | None = "open", record_type: str | None = None,
+def list_exceptions(conn: Conn, status: str | None = "open", record_type: str | None = None,
                     organisation: str | None = None, limit: int = 500) -> list[dict]:
     clauses, params = [], []
     for column, value in (("status", status), ("record_type", record_type), ("organisation_id", organisation)):
@@ -25,7 +27,7 @@ def list_exceptions(conn: psycopg.Connection, status: str | None = "open", recor
     ).fetchall()
 
 
-def resolve(conn: psycopg.Connection, exception_id: int, by: str) -> dict | None:
+def resolve(conn: Conn, exception_id: int, by: str) -> dict | None:
     return conn.execute(
         f"update exceptions set status = 'resolved', resolved_at = now(), resolved_by = %s "
         f"where id = %s and status = 'open' returning {_LIST_COLUMNS}",
@@ -40,7 +42,7 @@ def as_json(row: dict) -> dict:
 COLUMNS = _LIST_COLUMNS  # what every reader of the table selects
 
 
-def reopen(conn: psycopg.Connection, exception_id: int) -> dict | None:
+def reopen(conn: Conn, exception_id: int) -> dict | None:
     """Opens again an exception a person resolved too soon. None when it is not resolved, or when
     the record has since raised the same problem anew (that open exception is the one to follow)."""
     try:

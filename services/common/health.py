@@ -73,13 +73,13 @@ def serve_health(host: str, port: int, checks: HealthChecks) -> ThreadingHTTPSer
 def kafka_check(bootstrap: str) -> Check:
     from confluent_kafka.admin import AdminClient
 
-    from .kafka import client_log
+    from .kafka import client_config
 
     admin: list[AdminClient] = []  # made on first use: an app that is never checked holds no client
 
     def check() -> str | None:
         if not admin:
-            admin.append(AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "logger": client_log}))
+            admin.append(AdminClient(client_config(bootstrap, **{"socket.timeout.ms": 2000})))
         try:
             admin[0].list_topics(timeout=2)
         except Exception as exc:

@@ -17,24 +17,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable, Generic
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from .codec import Codec
 from .consumer_policy import Verdict, pause, verdict
 from .hint_window import Hint, HintWindow, commit_positions
-from .kafka import send_to_dead_letter
+from .kafka import is_consume_error, send_to_dead_letter
 from .metrics import MESSAGES, POISON
 from .topics import Topic
 
 log = logging.getLogger(__name__)
-Work = Callable[[str, list[Hint], HintWindow, float], None]  # (group, hints, window, now)
+# (group, hints, window, now)
+Work = Callable[[str, list[Hint], HintWindow[Hint], float], None]
 
 
-class HintConsumer:
+class HintConsumer(Generic[Hint]):
     def __init__(self, service: str, topic: Topic, codec: Codec, read: Callable[[dict], Hint],
-                 group_of: Callable[[Hint], str], work: Work, window: HintWindow,
+                 group_of: Callable[[Hint], str], work: Work[Hint], window: HintWindow[Hint],
                  clock: Callable[[], float] = time.monotonic):
         self.service, self.topic, self.codec, self.read, self.group_of = service, topic, codec, read, group_of
         self.work, self.window, self.clock = work, window, clock
@@ -46,9 +47,7 @@ class HintConsumer:
     def take_in(self, msgs: list, producer) -> None:
         now = self.clock()
         for msg in msgs:
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consume error: %s", msg.error())
+            if is_consume_error(msg):
                 continue
             self.consumed[msg.partition()] = msg.offset()
             try:
@@ -108,7 +107,7 @@ class HintConsumer:
             self.running = False
 
 
-def run_hint_consumer(service: str, open_consumer: Callable[[], Consumer], make: Callable[[], HintConsumer],
+def run_hint_consumer(service: str, open_consumer: Callable[[], Consumer], make: Callable[[], HintConsumer[Any]],
                       producer, stop: threading.Event) -> None:
     """Consumes until `stop`; a broken consumer is rebuilt after a growing pause, resuming from its
     committed offsets (what was not done comes again)."""

@@ -19,9 +19,18 @@ commits only offsets whose hints are done: a crash loses none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Any, Generic, Protocol, TypeVar
 
-Hint = Hashable  # orderable too: hints are handed over sorted
+
+class _Key(Protocol):
+    """What a hint must be: hashable (one per record) and orderable (handed over sorted)."""
+
+    def __hash__(self) -> int: ...
+
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+Hint = TypeVar("Hint", bound=_Key)
 
 
 @dataclass
@@ -32,7 +41,7 @@ class _Pending:
     waiting_since: float | None = None  # when it started waiting for a write in flight
 
 
-class HintWindow:
+class HintWindow(Generic[Hint]):
     def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5,
                  max_delay: float | None = None):
         if window <= 0:
@@ -65,14 +74,16 @@ class HintWindow:
         fresh = self._fresh()
         if fresh:
             oldest = min(p.first_seen for p in fresh)
-            times.append(min(self._last_added + self.window, oldest + self.max_delay))
+            last = oldest if self._last_added is None else self._last_added
+            times.append(min(last + self.window, oldest + self.max_delay))
         return min(times, default=None)
 
     def due(self, now: float) -> bool:
         if any(p.held_until is not None and p.held_until <= now for p in self._pending.values()):
             return True
         fresh = self._fresh()
-        return bool(fresh) and (len(fresh) >= self.max_batch or now >= self.next_due())
+        due_at = self.next_due()
+        return bool(fresh) and (len(fresh) >= self.max_batch or (due_at is not None and now >= due_at))
 
     def take(self, now: float) -> list[Hint]:
         """The hints to fetch now: every fresh one (once they stopped coming, or the oldest waited

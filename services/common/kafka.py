@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -20,9 +20,14 @@ log = logging.getLogger(__name__)
 client_log = logging.getLogger("kafka.client")
 
 
+def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    """A client's configuration: its broker, and its log lines through Python logging."""
+    return {"bootstrap.servers": bootstrap, "logger": client_log, **extra}
+
+
 def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
     """Creates every declared topic that does not exist yet; returns those created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": client_log})
+    admin = AdminClient(client_config(bootstrap))
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -48,10 +53,8 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
 
 def make_producer(bootstrap: str, **extra) -> Producer:
     # Idempotent producer: a retried send is never written twice.
-    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "compression.type": "none",
-              "logger": client_log}
-    config.update(extra)
-    return Producer(config)
+    return Producer(client_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 5, "compression.type": "none",
+                                                **extra}))
 
 
 # For consumers a person waits on (force-sync): a broker that answers a fetch only when the
@@ -62,17 +65,14 @@ LOW_LATENCY = {"fetch.wait.max.ms": 20}
 def make_consumer(bootstrap: str, group: str, topics: list[str], session_timeout_ms: int = 10000,
                   on_assign=None, **extra) -> Consumer:
     """A consumer that commits only when told to; `extra` adds or overrides librdkafka settings."""
-    config = {
-        "bootstrap.servers": bootstrap,
+    consumer = Consumer(client_config(bootstrap, **{
         "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
-        "logger": client_log,
-    }
-    config.update(extra)
-    consumer = Consumer(config)
+        **extra,
+    }))
     if on_assign is None:
         consumer.subscribe(topics)
     else:
@@ -91,20 +91,34 @@ def message_context(msg: Message) -> dict:
     }
 
 
+def is_consume_error(msg: Message) -> bool:
+    """True when `msg` is the consumer's report of an error rather than a message (logged,
+    unless it only says a partition's end was reached)."""
+    error = msg.error()
+    if error is None:
+        return False
+    if error.code() != KafkaError._PARTITION_EOF:
+        log.warning("consume error: %s", error)
+    return True
+
+
 def send_to_dead_letter(producer: Producer, msg: Message, error: BaseException, service: str) -> None:
-    topic = BY_NAME.get(msg.topic())
-    dlq = topic.dlq if topic else f"{msg.topic()}.dlq"
+    origin = msg.topic() or ""
+    topic = BY_NAME.get(origin)
+    dlq = topic.dlq if topic else f"{origin}.dlq"
     producer.produce(
         dlq,
         key=msg.key(),
         value=msg.value(),
-        headers=dead_letter_headers(error, msg.topic(), msg.partition(), msg.offset(), service),
+        headers=[*dead_letter_headers(error, origin, msg.partition(), msg.offset(), service)],
     )
     producer.flush(10)
     log.warning("parked poison message in %s: %s", dlq, error, extra=message_context(msg))
 
 
-BatchHandler = Callable[[list[Message]], list["tuple[Message, BaseException]"]]
+# The messages of a batch that could not be processed (poison), each with why.
+Poison = list[tuple[Message, BaseException]]
+BatchHandler = Callable[[list[Message]], Poison]
 
 
 def consume_batches(
@@ -124,9 +138,7 @@ def consume_batches(
         msgs = consumer.consume(num_messages=max_batch, timeout=poll_timeout)
         good = []
         for msg in msgs:
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consume error: %s", msg.error())
+            if is_consume_error(msg):
                 continue
             good.append(msg)
         if not good:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
+from typing import overload
 
 
 class Status(StrEnum):
@@ -90,6 +91,10 @@ class State:
     observed_at: datetime | None  # the observation the status is about
 
 
+@overload
+def millis(moment: None) -> None: ...
+@overload
+def millis(moment: datetime | int) -> datetime: ...
 def millis(moment: datetime | int | None) -> datetime | None:
     """Observation times travel in Avro as milliseconds: compare them at that precision
     (an int is Avro's own form, milliseconds since the epoch)."""

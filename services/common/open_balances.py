@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import psycopg
+from .db import Conn
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -93,7 +93,7 @@ def by_customer(rows: list[InvoiceBalance], only_differences: bool = False) -> l
 
 def organisation_total(rows: list[InvoiceBalance]) -> Decimal:
     """The metric: the sum of absolute differences (a difference either way counts)."""
-    return sum((abs(r.difference) for r in differing(rows)), ZERO)
+    return sum((abs(r.difference or ZERO) for r in differing(rows)), ZERO)
 
 
 _PENDING = ("pending", "mapped", "waiting", "failed")
@@ -125,7 +125,7 @@ order by r.organisation_id, customer, r.cw_id::bigint
 """
 
 
-def balance_rows(conn: psycopg.Connection, organisation: str | None = None,
+def balance_rows(conn: Conn, organisation: str | None = None,
                  customer: str | None = None) -> list[InvoiceBalance]:
     pattern = None if customer is None else "%" + customer.replace("%", r"\%").replace("_", r"\_") + "%"
     return [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]

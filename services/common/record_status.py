@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from .db import Conn
 from .lifecycle import Event, State, Status, millis, next_state
 
 ERROR_LIMIT = 2000
@@ -115,7 +115,7 @@ def xero_state(record_type: str, cw_id: str, xero_status: str, *, organisation_i
                         xero_id=xero_id, xero_status=xero_status, at=at or datetime.now(timezone.utc))
 
 
-def record_changes(conn: psycopg.Connection, changes: list[StatusChange]) -> None:
+def record_changes(conn: Conn, changes: list[StatusChange]) -> None:
     """Applies `changes` in order, in one transaction; rows are locked in key order so
     services recording at once never deadlock."""
     if not changes:
@@ -139,7 +139,7 @@ def record_changes(conn: psycopg.Connection, changes: list[StatusChange]) -> Non
             current[change.key] = apply(current.get(change.key), change)
         # One statement for every row (arrays, one per column): a page of a thousand records
         # costs one round trip, not a thousand.
-        rows_out = [current[k] for k in keys]
+        rows_out = [row for k in keys if (row := current[k]) is not None]  # every key had a change
         columns = [[_value(name, row.get(name)) for row in rows_out] for name in _COLUMNS]
         conn.execute(_UPDATE, [datetime.now(timezone.utc), *columns])
 

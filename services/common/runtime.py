@@ -29,7 +29,7 @@ def run_service(name: str, work: Callable[[Settings, threading.Event], None],
         settings = load_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     configure_logging(name, settings.log_level, settings.log_json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

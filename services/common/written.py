@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
+from .db import Conn
 
 LIVE_EXCLUDED = ("DELETED",)  # a document or payment removed in Xero is no longer held there
 
@@ -22,7 +22,7 @@ class Written:
     xero_status: str | None
 
 
-def written(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Written]]:
+def written(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Written]]:
     """For each (record type, ConnectWise id): where Xero holds it, by organisation id."""
     if not keys:
         return {}
@@ -37,7 +37,7 @@ def written(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> dict[tuple
     return found
 
 
-def written_to(conn: psycopg.Connection, record_type: str, cw_id: object) -> list[str]:
+def written_to(conn: Conn, record_type: str, cw_id: object) -> list[str]:
     """The organisations whose Xero holds this record."""
     return [w.organisation_id for w in written(conn, [(record_type, str(cw_id))]).get((record_type, str(cw_id)), [])]
 
@@ -54,7 +54,7 @@ class Held:
     write_in_flight: bool  # a write's outcome is not stored yet: Xero may be showing that write
 
 
-def held_by_xero_ids(conn: psycopg.Connection, organisation_id: str, xero_ids: list[str]) -> dict[str, Held]:
+def held_by_xero_ids(conn: Conn, organisation_id: str, xero_ids: list[str]) -> dict[str, Held]:
     """Xero id (lower case) -> what the ledger holds under it, for the ids it knows."""
     if not xero_ids:
         return {}
@@ -66,7 +66,7 @@ def held_by_xero_ids(conn: psycopg.Connection, organisation_id: str, xero_ids: l
     return {r["xero_id"].lower(): Held(**r) for r in rows}
 
 
-def set_xero_status(conn: psycopg.Connection, held: Held, xero_status: str) -> bool:
+def set_xero_status(conn: Conn, held: Held, xero_status: str) -> bool:
     """Xero's state of a record, as Xero now reports it, so the writer's status rules see it
     (an approval kept, a voided record never written over). Not while a write is in flight:
     the writer stores that outcome itself. Returns whether the ledger changed."""
@@ -78,7 +78,7 @@ def set_xero_status(conn: psycopg.Connection, held: Held, xero_status: str) -> b
     return cur.rowcount > 0
 
 
-def invoices_by_xero_id(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def invoices_by_xero_id(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """The ConnectWise invoice each (organisation id, Xero InvoiceID) was written from."""
     if not keys:
         return {}

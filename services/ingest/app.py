@@ -22,7 +22,7 @@ from ..common.topics import SYNC_COMMANDS
 from . import realtime
 from .commands import CommandHandler
 from .cycle import Emitter, Pipeline
-from .scheduler import Scheduler
+from .scheduler import DEFAULT_OVERLAP, Scheduler
 from .store import Store
 from .xero_payment_store import XeroPaymentStore
 from .xero_payments import XeroPayments
@@ -61,7 +61,7 @@ def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
     live = realtime.start(settings, codec, producer, db, stop, lambda: make_pipeline(settings, codec, producer, db))
     scheduler = Scheduler(make_pipeline(settings, codec, producer, db), tick_seconds=tick_seconds,
                           xero_payments=make_xero_payments(settings, codec, producer, db), run=live.run_cycle,
-                          **({"overlap": overlap} if overlap is not None else {}))
+                          overlap=DEFAULT_OVERLAP if overlap is None else overlap)
     handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
                              xero_payments=make_xero_payments(settings, codec, producer, db))
 

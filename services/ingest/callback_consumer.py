@@ -42,7 +42,7 @@ class CallbackWork:
     def __init__(self, pipeline: Pipeline, store: CallbackStore):
         self.pipeline, self.store = pipeline, store
 
-    def __call__(self, cw_type: str, hints: list[Hint], window: HintWindow, now: float) -> None:
+    def __call__(self, cw_type: str, hints: list[Hint], window: HintWindow[Hint], now: float) -> None:
         busy = self.store.writes_in_flight(ENDPOINTS[cw_type].record_types, [h.cw_id for h in hints])
         waiting = [h for h in hints if h.cw_id in busy]
         overdue = set(window.wait_for_write(waiting, now))

@@ -35,6 +35,7 @@ class CommandHandler:
             self.pipeline.store.request_cycle(command.record_type)
             self.wake_scheduler()
         elif command.action == "FORCE_SYNC":
+            assert command.record_id is not None  # parse_command refuses a force-sync without one
             try:
                 result = force_sync(self.pipeline, command.record_type, command.record_id)
             except CwApiError as exc:
@@ -45,6 +46,7 @@ class CommandHandler:
             log.info("force-sync of %s %s: %d emitted%s", command.record_type, command.record_id, result.emitted,
                      " (deleted in ConnectWise)" if result.deleted else "")
         else:
+            assert command.window_from is not None and command.window_to is not None  # parse_command checked them
             result = replay(self.pipeline, command.record_type, command.window_from, command.window_to)
             log.info("replay of %s %s..%s: %d emitted", command.record_type, command.window_from,
                      command.window_to, result.emitted)

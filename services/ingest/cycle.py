@@ -128,8 +128,8 @@ def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, re
     if not changed:
         return
     managers: dict[int, str | None] = {}
-    if source.look_up_managers:
-        managers = p.managers.lookup(_company_id(rec, source) for rec, _ in changed if _company_id(rec, source) is not None)
+    if source.look_up_managers and p.managers is not None:  # made with the pipeline
+        managers = p.managers.lookup(cid for rec, _ in changed if (cid := _company_id(rec, source)) is not None)
     observed = p.clock()
     events = []
     for rec, hash_ in changed:

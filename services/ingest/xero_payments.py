@@ -164,7 +164,7 @@ class XeroPayments:
             params = {"page": str(page), "pageSize": str(PAGE_SIZE), "order": f"{ORDER[collection]} ASC"}
             if where:
                 params.update(where=where, summaryOnly="true")
-            body = self._get(org, collection, params, since)
+            body = self._get(org, collection, params, since) or {}  # None only for one record's path
             items = body.get(collection) or []
             stamp = body.get("DateTimeUTC")
             yield items, xero_time(stamp, "DateTimeUTC") if stamp else None

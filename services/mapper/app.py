@@ -155,9 +155,9 @@ def _outcome(decision: Decision) -> str:
 def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None,
               store: MoneyStore | None = None) -> faust.App:
     codec = codec or Codec.from_directory()
-    db = Database(settings.postgres_url) if source is None or store is None else None
-    source = source or MappingSource(db)
-    store = store or MoneyStore(db)
+    if source is None or store is None:
+        db = Database(settings.postgres_url)
+        source, store = source or MappingSource(db), store or MoneyStore(db)
     app = make_app("mapper", settings)
     outputs = {XERO_WRITES.name: raw_topic(app, XERO_WRITES), SYNC_EXCEPTIONS.name: raw_topic(app, SYNC_EXCEPTIONS)}
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from . import repository as repo
-from .rows import RULES, TABLES, Known, TableSpec, check_row, row_key
+from .rows import RULES, TABLES, Known, MappingRow, RoutingRuleRow, TableSpec, check_row, row_key
 
 COLUMNS = ("table", "organisation_id", "kind", "caption", "value", "priority", "side", "source", "source_kind",
            "account_code", "tax_type", "category", "option", "company_identifier", "contact_id")
@@ -51,7 +51,7 @@ class RowError:
 
 @dataclass
 class ParsedFile:
-    rows: list[tuple[int, str, object]] = field(default_factory=list)  # (line, table, validated row)
+    rows: list[tuple[int, str, MappingRow]] = field(default_factory=list)  # (line, table, validated row)
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -137,7 +137,7 @@ def import_csv(conn, text: str, actor: str, dry_run: bool) -> tuple[ParsedFile, 
     with conn.transaction():
         before = repo.config_version(conn)
         for _line, table, row in parsed.rows:
-            if table == "routing_rules":
+            if isinstance(row, RoutingRuleRow):
                 repo.upsert_rule(conn, row, actor)
             else:
                 repo.put_mapping(conn, TABLES[table], row, actor)

@@ -17,7 +17,7 @@ from .model import MappingProblem, SyncSettings, XeroFacts
 
 @dataclass(frozen=True)
 class Dating:
-    date: str  # the Date to write, YYYY-MM-DD
+    date: str | None  # the Date to write, YYYY-MM-DD (None: the record has none)
     moved_from: str | None = None  # the ConnectWise date, when the document was moved out of a locked period
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..common.record_kinds import RecordKind
+
+if TYPE_CHECKING:  # the index is built on first use (model stays free of contacts' imports)
+    from .contacts import ContactIndex
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
@@ -72,7 +76,7 @@ class Catalog:
     tax_rates: dict[str, TaxRate] = field(default_factory=dict)
     tracking: dict[str, frozenset[str]] = field(default_factory=dict)  # category -> active options
     contacts: list[Contact] = field(default_factory=list)
-    _contact_index: object = field(default=None, repr=False, compare=False)
+    _contact_index: ContactIndex | None = field(default=None, repr=False, compare=False)
 
     def contact_candidates(self, company_identifier: str, company_name: str) -> list[Contact]:
         """The contacts that could match, from an index built on first use."""

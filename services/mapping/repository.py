@@ -14,7 +14,7 @@ import psycopg
 
 from ..common.secrets import SecretBox
 from .history import changes_since, config_version, list_changes, record_change  # noqa: F401 (one place for callers)
-from .rows import RULES, TABLES, TableSpec, _Row
+from .rows import RULES, TABLES, MappingRow, RoutingRuleRow, TableSpec
 from .snapshot import load_known, load_snapshot  # noqa: F401
 
 ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "payment_account_code",
@@ -40,9 +40,7 @@ class Invalid(ValueError):
 
 # ---- organisations ---------------------------------------------------------------
 
-def _public(row: dict | None) -> dict | None:
-    if row is None:
-        return None
+def _public(row: dict) -> dict:
     out = {k: row[k] for k in ORG_PUBLIC}
     out["connected"] = row.get("credential_sealed") is not None
     return out
@@ -159,7 +157,7 @@ def _check_org(conn, org_id: str) -> None:
         raise Invalid("organisation_id", f"unknown organisation {org_id!r}")
 
 
-def create_rule(conn, rule: _Row, actor: str) -> dict:
+def create_rule(conn, rule: RoutingRuleRow, actor: str) -> dict:
     _check_org(conn, rule.organisation_id)
     try:
         row = conn.execute(
@@ -172,7 +170,7 @@ def create_rule(conn, rule: _Row, actor: str) -> dict:
     return row
 
 
-def update_rule(conn, rule_id: int, rule: _Row, actor: str) -> dict:
+def update_rule(conn, rule_id: int, rule: RoutingRuleRow, actor: str) -> dict:
     before = _rule(conn, rule_id, lock=True)
     _check_org(conn, rule.organisation_id)
     try:
@@ -186,7 +184,7 @@ def update_rule(conn, rule_id: int, rule: _Row, actor: str) -> dict:
     return row
 
 
-def upsert_rule(conn, rule: _Row, actor: str) -> dict:
+def upsert_rule(conn, rule: RoutingRuleRow, actor: str) -> dict:
     """Creates the rule, or updates the one with the same kind, caption and value."""
     existing = conn.execute("select id, organisation_id, priority from routing_rules where kind=%s and caption=%s and value=%s",
                             (rule.kind, rule.caption, rule.value)).fetchone()
@@ -219,7 +217,7 @@ def get_mapping(conn, spec: TableSpec, key: dict, lock: bool = False) -> dict | 
                         [key[k] for k in spec.key]).fetchone()
 
 
-def put_mapping(conn, spec: TableSpec, row: _Row, actor: str, replace: bool = True) -> dict:
+def put_mapping(conn, spec: TableSpec, row: MappingRow, actor: str, replace: bool = True) -> dict:
     values = row.model_dump()
     before = get_mapping(conn, spec, values, lock=True)
     if before is not None and not replace:

@@ -75,16 +75,16 @@ def settle(amounts: list[Decimal], rates: list[Decimal], total: Decimal, tax: De
     if abs(tax_gap) > CENT * len(taxed):
         return Gap("sales_tax", tax, f"ConnectWise tax {tax} differs from the {sum(computed, ZERO)} Xero computes "
                                      "with the mapped tax types, by more than a cent a taxed line")
-    taxes: list[Decimal | None] = [None] * len(amounts)
+    written: dict[int, Decimal] = {}  # line -> the tax amount written on it
     if tax_gap:
         # Every taxed line gets its amount written, so the document no longer depends on Xero's own rounding.
-        for i in taxed:
-            taxes[i] = computed[i]
+        written = {i: computed[i] for i in taxed}
         step = CENT if tax_gap > 0 else -CENT
         exact = {i: amounts[i] * rates[i] / 100 - computed[i] for i in taxed}  # how far each rounded the other way
         nearest = sorted(taxed, key=lambda i: (-exact[i] if step > 0 else exact[i], i))
         for i in nearest[: int(abs(tax_gap) / CENT)]:
-            taxes[i] += step
+            written[i] += step
+    taxes = [written.get(i) for i in range(len(amounts))]
     lines_total = sum(amounts, ZERO)
     rounding = total - tax - lines_total
     if abs(rounding) > tolerance(len(amounts)):

@@ -16,11 +16,11 @@ from .model import DEFAULT_PRIORITY
 Text = Field(min_length=1, max_length=255)
 
 
-class _Row(BaseModel):
+class MappingRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class RoutingRuleRow(_Row):
+class RoutingRuleRow(MappingRow):
     kind: Literal["location", "member", "tag", "default"]
     organisation_id: str = Text
     value: str = Field("", max_length=255, description="Location id, member identifier or tag value; empty for default.")
@@ -45,21 +45,21 @@ class RoutingRuleRow(_Row):
         return self
 
 
-class AccountRow(_Row):
+class AccountRow(MappingRow):
     organisation_id: str = Text
     side: Literal["sales", "purchases"]
     source: str = Field(min_length=1, max_length=100, description="ConnectWise catalog item identifier or product class, or * for any.")
     account_code: str = Field(min_length=1, max_length=10)
 
 
-class TaxRow(_Row):
+class TaxRow(MappingRow):
     organisation_id: str = Text
     side: Literal["sales", "purchases"]
     source: str = Field(min_length=1, max_length=100, description="ConnectWise tax code, exempt for non-taxable lines, or *.")
     tax_type: str = Field(min_length=1, max_length=50)
 
 
-class TrackingRow(_Row):
+class TrackingRow(MappingRow):
     organisation_id: str = Text
     source_kind: Literal["location", "department", "catalog_item", "product_class"]
     source: str = Field(min_length=1, max_length=100,
@@ -68,7 +68,7 @@ class TrackingRow(_Row):
     option: str = Field(min_length=1, max_length=100)
 
 
-class ContactRow(_Row):
+class ContactRow(MappingRow):
     organisation_id: str = Text
     company_identifier: str = Field(min_length=1, max_length=100)
     contact_id: str = Field(min_length=1, max_length=64, description="Xero ContactID.")
@@ -78,7 +78,7 @@ class ContactRow(_Row):
 class TableSpec:
     name: str  # as in the API and CSV
     sql: str  # Postgres table
-    model: type[_Row]
+    model: type[MappingRow]
     key: tuple[str, ...]
     values: tuple[str, ...]
 
@@ -106,21 +106,26 @@ class Known:
     tracking: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # org -> category -> options
 
 
-def check_row(table: str, row: _Row, known: Known) -> tuple[str, str] | None:
+def check_row(table: str, row: MappingRow, known: Known) -> tuple[str, str] | None:
     """(field, reason) a well-shaped row cannot be applied, or None."""
-    org = row.organisation_id
+    values = row.model_dump()  # the table decides which fields the row has
+    org = values["organisation_id"]
     if org not in known.organisations:
         return "organisation_id", f"unknown organisation {org!r}"
-    if table == "accounts" and row.account_code not in known.accounts.get(org, set()):
-        return "account_code", f"unknown account code {row.account_code!r} in Xero organisation {org!r}{_empty(known.accounts, org)}"
-    if table == "tax" and row.tax_type not in known.tax_types.get(org, set()):
-        return "tax_type", f"unknown tax type {row.tax_type!r} in Xero organisation {org!r}{_empty(known.tax_types, org)}"
+    if table == "accounts" and values["account_code"] not in known.accounts.get(org, set()):
+        return "account_code", (f"unknown account code {values['account_code']!r} in Xero organisation {org!r}"
+                                f"{_empty(known.accounts, org)}")
+    if table == "tax" and values["tax_type"] not in known.tax_types.get(org, set()):
+        return "tax_type", (f"unknown tax type {values['tax_type']!r} in Xero organisation {org!r}"
+                            f"{_empty(known.tax_types, org)}")
     if table == "tracking":
         options = known.tracking.get(org, {})
-        if row.category not in options:
-            return "category", f"unknown tracking category {row.category!r} in Xero organisation {org!r}{_empty(known.tracking, org)}"
-        if row.option not in options[row.category]:
-            return "option", f"unknown tracking option {row.option!r} in category {row.category!r} of Xero organisation {org!r}"
+        category, option = values["category"], values["option"]
+        if category not in options:
+            return "category", (f"unknown tracking category {category!r} in Xero organisation {org!r}"
+                                f"{_empty(known.tracking, org)}")
+        if option not in options[category]:
+            return "option", f"unknown tracking option {option!r} in category {category!r} of Xero organisation {org!r}"
     return None
 
 
@@ -128,5 +133,5 @@ def _empty(catalog: dict, org: str) -> str:
     return "" if catalog.get(org) else " (its Xero catalog is empty: refresh it first)"
 
 
-def row_key(spec: TableSpec, row: _Row) -> tuple:
+def row_key(spec: TableSpec, row: MappingRow) -> tuple:
     return tuple(getattr(row, k) for k in spec.key)

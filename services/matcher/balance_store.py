@@ -6,30 +6,29 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import psycopg
-
+from ..common.db import Conn
 from ..common.open_balances import InvoiceBalance
 
 CW_BALANCES_CURSOR = "matcher:cw_balances"
 
 
-def last_checks(conn: psycopg.Connection) -> dict[str, dict]:
+def last_checks(conn: Conn) -> dict[str, dict]:
     return {r["organisation_id"]: r for r in conn.execute("select * from balance_checks")}
 
 
-def finished_cycles(conn: psycopg.Connection) -> dict[str, datetime]:
+def finished_cycles(conn: Conn) -> dict[str, datetime]:
     """Each organisation's last successful payment cycle (ingest's cursors)."""
     return {r["source"].removeprefix("xero:payments:"): r["last_cycle_finished"] for r in conn.execute(
         "select source, last_cycle_finished from sync_cursors where source like 'xero:payments:%'"
         " and last_cycle_finished is not null and last_cycle_status in ('ok', 'requested')")}
 
 
-def cw_cursor(conn: psycopg.Connection) -> datetime | None:
+def cw_cursor(conn: Conn) -> datetime | None:
     row = conn.execute("select cursor_at from sync_cursors where source = %s", (CW_BALANCES_CURSOR,)).fetchone()
     return row["cursor_at"] if row else None
 
 
-def save_cw_balances(conn: psycopg.Connection, rows: list[dict], newest: datetime | None) -> None:
+def save_cw_balances(conn: Conn, rows: list[dict], newest: datetime | None) -> None:
     with conn.transaction():
         with conn.cursor() as cur:
             cur.executemany(
@@ -46,7 +45,7 @@ def save_cw_balances(conn: psycopg.Connection, rows: list[dict], newest: datetim
                          " updated_at = now()", (CW_BALANCES_CURSOR, newest))
 
 
-def record_check(conn: psycopg.Connection, organisation_id: str, found: list[InvoiceBalance], at: datetime,
+def record_check(conn: Conn, organisation_id: str, found: list[InvoiceBalance], at: datetime,
                  cycle_finished_at: datetime | None, invoices: int, total: Decimal) -> list[dict]:
     """Stores this check's differences; returns those that outlived a full cycle and were never
     raised (now marked raised), each with when it was first seen. Differences gone are forgotten

@@ -109,7 +109,7 @@ class Matcher:
         balances = {i: inv.balance for i, inv in invoices.items()}
         applied = self.ledger.applied_on(sorted({found[m.key][0] for m in moneys if m.source is Source.OVERPAYMENT
                                                  and m.key in found}))
-        plans = []
+        plans: list[tuple[XeroMoney, Decision, CwInvoice | None]] = []
         for money in moneys:
             state = states.get(money.key) or PaymentState()
             if money.key in stuck:
@@ -189,10 +189,10 @@ class Matcher:
         rows = self.ledger.intend([(m, a.cw_invoice_id, a.amount, highest[a.cw_invoice_id]) for m, a, _ in applies])
         landed, never = [], []
         try:
-            for (money, action, invoice), row_id in zip(applies, rows):
+            for (money, apply, invoice), row_id in zip(applies, rows):
                 tags = _tags(money, invoice)
                 try:
-                    landed.append((row_id, self.cw.apply(action.cw_invoice_id, action.amount, money.payment_date, tags)))
+                    landed.append((row_id, self.cw.apply(apply.cw_invoice_id, apply.amount, money.payment_date, tags)))
                 except Refused as exc:
                     never.append(row_id)
                     refused[money.key] = str(exc)
@@ -204,11 +204,11 @@ class Matcher:
 
 def _stale(money: XeroMoney, state: PaymentState | None) -> bool:
     """An older version of the payment than the one already decided (a late redelivery)."""
-    stale = state is not None and state.version is not None and money.updated_at < state.version
-    if stale:
-        log.info("%s: version %s is older than the one decided (%s); ignored", money.label, money.updated_at,
-                 state.version)
-    return stale
+    if state is None or state.version is None or money.updated_at >= state.version:
+        return False
+    log.info("%s: version %s is older than the one decided (%s); ignored", money.label, money.updated_at,
+             state.version)
+    return True
 
 
 def _tags(money: XeroMoney, invoice: CwInvoice | None = None) -> dict:

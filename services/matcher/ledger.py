@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import psycopg
-
 from ..common import echo
 from ..common.database import Database
+from ..common.db import Conn
 from ..common.record_kinds import RecordKind
 from ..common.record_status import StatusChange, record_changes
 from ..common.written import invoices_by_xero_id
@@ -98,7 +97,7 @@ class PostgresLedger:
             with self.db.connection() as conn:
                 written = invoices_by_xero_id(conn, by_xero)
             for key, (xero_id, _) in wanted.items():
-                if (key[0], xero_id) in written:
+                if xero_id and (key[0], xero_id) in written:
                     found[key] = (written[(key[0], xero_id)], "ledger")
         numbers = sorted({n for key, (_, names) in wanted.items() if key not in found for n in names})
         if numbers:
@@ -209,7 +208,7 @@ class PostgresLedger:
                     (RECORD_TYPE, list(RESOLVABLE), *_pairs([m.key for m in settled])))
 
 
-def resolve_settled(conn: psycopg.Connection) -> int:
+def resolve_settled(conn: Conn) -> int:
     """Resolves exceptions still open on payments the matcher has settled since. The matcher
     resolves them as it settles a payment, but the alerts service records an exception from
     Kafka, so one raised moments before the payment settled can be recorded after that; this

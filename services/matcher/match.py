@@ -47,7 +47,7 @@ class Applied:
 
     row_id: int
     cw_invoice_id: int
-    cw_payment_id: int | None
+    cw_payment_id: int  # an application is live once ConnectWise answered its payment
     amount: Decimal
     invoice_number: str = ""
 
@@ -136,9 +136,9 @@ def _apply(money: XeroMoney, facts: Facts) -> Decision:
     invoice = target.invoice if target else None
     if invoice is None or (target and target.problem):
         actions, said = _reversal(money, live)
-        why = (target.problem if target else None) or "its ConnectWise invoice could not be found"
-        return Decision(Event.RAISED, said + f"not applied: {why}", actions,
-                        Raise(UNMATCHED, f"{money.label} of {_money(money.amount)} cannot be matched: {why}"))
+        missing = (target.problem if target else None) or "its ConnectWise invoice could not be found"
+        return Decision(Event.RAISED, said + f"not applied: {missing}", actions,
+                        Raise(UNMATCHED, f"{money.label} of {_money(money.amount)} cannot be matched: {missing}"))
     if live is not None and live.cw_invoice_id == invoice.id and live.amount == money.amount:
         return Decision(Event.WRITTEN, f"applied {_money(money.amount)} to ConnectWise invoice {invoice.number}"
                                        f" (ConnectWise payment {live.cw_payment_id})", settles=True)

@@ -17,7 +17,7 @@ from confluent_kafka import Message
 from prometheus_client import Counter
 
 from ..common.codec import Codec, FramingError
-from ..common.kafka import message_context
+from ..common.kafka import Poison, message_context
 from ..common.metrics import MESSAGES, POISON
 from ..common.record_kinds import RecordKind
 from ..common.topics import SYNC_EXCEPTIONS
@@ -31,17 +31,19 @@ DECIDED = Counter("cz_matcher_payments_total", "Xero payments decided by the mat
 
 
 def exception_event(outcome: Outcome) -> dict:
-    money, invoice = outcome.money, outcome.target
+    money, invoice, raised = outcome.money, outcome.target, outcome.exception
+    if raised is None:
+        raise ValueError(f"Xero payment {money.payment_id}: its outcome raised no exception to publish")
     details = {"xero_payment_id": money.payment_id, "amount": f"{money.amount:.2f}", "source": money.source.value,
                "status": money.status, "invoice_number": money.invoice_number or ""}
     if invoice is not None:
         details.update(cw_invoice_id=str(invoice.id), cw_invoice_number=invoice.number,
                        cw_balance=f"{invoice.balance:.2f}")
-    return {"exception_id": str(uuid.uuid4()), "kind": outcome.exception.kind,
+    return {"exception_id": str(uuid.uuid4()), "kind": raised.kind,
             "record_type": RecordKind.XERO_PAYMENT.value, "record_id": money.payment_id,
             "organisation_id": money.organisation_id,
             "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name,
-            "message": outcome.exception.message, "details": details, "audit_entry_id": None,
+            "message": raised.message, "details": details, "audit_entry_id": None,
             "raised_at": datetime.now(timezone.utc)}
 
 
@@ -56,8 +58,9 @@ class MatcherService:
                                                                                       exception_event(outcome)))
         self.producer.poll(0)
 
-    def handle(self, msgs: list[Message]) -> list[tuple[Message, BaseException]]:
-        poison, moneys = [], []
+    def handle(self, msgs: list[Message]) -> Poison:
+        poison: Poison = []
+        moneys = []
         for msg in msgs:
             MESSAGES.labels(service=SERVICE, topic=msg.topic()).inc()
             try:

@@ -74,6 +74,7 @@ def settle(rows: list[InFlight], ledger: Ledger, cw: ConnectWise) -> list[InFlig
         payments = cw.payments(invoice_id)
         outcome = assign(group, payments, ledger.claimed([p.id for p in payments]))
         for row in outcome.remove_again:
+            assert row.cw_payment_id is not None  # found among the invoice's payments
             cw.remove(invoice_id, row.cw_payment_id, {"organisation_id": row.organisation_id,
                                                        "record_id": row.xero_payment_id})
             outcome.removed.append(row.row_id)

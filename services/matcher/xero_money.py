@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Literal, overload
 
 CENT = Decimal("0.01")
 REMOVED_STATUSES = frozenset({"DELETED", "VOIDED"})
@@ -89,6 +90,10 @@ def _utc(value: object, name: str) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+@overload
+def _text(record: dict, name: str, required: Literal[True]) -> str: ...
+@overload
+def _text(record: dict, name: str, required: bool = False) -> str | None: ...
 def _text(record: dict, name: str, required: bool = False) -> str | None:
     value = record.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -101,8 +106,8 @@ def _text(record: dict, name: str, required: bool = False) -> str | None:
 def from_event(record: dict) -> XeroMoney:
     """Validates a decoded `xero_payment_received` record."""
     try:
-        amount = Decimal(record.get("amount"))
-    except (InvalidOperation, TypeError, ValueError):
+        amount = Decimal(record["amount"])
+    except (InvalidOperation, TypeError, ValueError, KeyError):
         raise BadEvent(f"amount: not a number ({record.get('amount')!r})") from None
     if not amount.is_finite() or amount < 0:
         raise BadEvent(f"amount: must be zero or more, got {amount}")

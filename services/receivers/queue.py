@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from confluent_kafka import Producer
+
 from ..common.codec import Codec
 from ..common.kafka import make_producer
 from ..common.topics import Topic
@@ -18,7 +20,7 @@ class HintQueue:
     def __init__(self, bootstrap: str, codec: Codec, timeout: float = 3.0):
         # The timeout leaves room inside Xero's 5 seconds for everything else.
         self.bootstrap, self.codec, self.timeout = bootstrap, codec, timeout
-        self._producer = None
+        self._producer: Producer | None = None
         self._lock = threading.Lock()
 
     def put(self, topic: Topic, items: list[tuple[str, dict]]) -> None:

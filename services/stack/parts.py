@@ -28,7 +28,7 @@ class ProcessSpec:
     health: Callable[[], "str | None"] = lambda: None  # None when healthy, else the reason
     user: str | None = None
     prepare: Callable[[], None] | None = None  # runs before each (re)start
-    after_start: Callable[[], None] | None = None  # runs once healthy, after each (re)start
+    after_start: Callable[[], object] | None = None  # runs once healthy, after each (re)start
     kind: str = "service"  # "part" or "service"
     port: int | None = None  # must be free before start: a health check would otherwise see the squatter
 

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from confluent_kafka import KafkaError
 from prometheus_client import Counter
 
 from ..common.codec import Codec
@@ -72,7 +73,8 @@ class Publisher:
                               on_delivery=lambda err, _msg: errors.append(err) if err else None)
 
     def publish(self, changes: list[StateChange]) -> None:
-        now, errors = datetime.now(timezone.utc), []
+        now = datetime.now(timezone.utc)
+        errors: list[KafkaError] = []
         for c in changes:
             held = c.held
             key = f"{held.record_type}:{held.cw_id}"
@@ -116,7 +118,7 @@ class StateWork:
     def __init__(self, client: XeroClient, store: StateStore, publisher: Publisher):
         self.client, self.store, self.publisher = client, store, publisher
 
-    def __call__(self, group: str, hints: list[DocumentHint], window: HintWindow, now: float) -> None:
+    def __call__(self, group: str, hints: list[DocumentHint], window: HintWindow[DocumentHint], now: float) -> None:
         tenant_id, category = group.split("|", 1)
         if category in PAYMENT_CATEGORIES:
             self.publisher.payment_cycle()

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from tenacity import Retrying, retry_if_exception_type
 
-from ...common.db import connect
+from ...common.db import connect, one_row
 from ...common.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,9 @@ class TokenEndpointUnavailable(Exception):
 def _wait_for_token_endpoint(retry_state) -> float:
     """Exponential backoff after a failure; exactly Retry-After after a 429."""
     exc = retry_state.outcome.exception() if retry_state.outcome else None
-    if getattr(exc, "retry_after", 0.0) > 0:
-        return exc.retry_after
+    retry_after = getattr(exc, "retry_after", 0.0)
+    if retry_after > 0:
+        return retry_after
     return min(0.5 * 2 ** (retry_state.attempt_number - 1), 10.0)
 
 
@@ -120,7 +121,7 @@ class PostgresTokenStore:
             # The first use of a credential creates its working copy from the seed.
             conn.execute("insert into xero_tokens (credential_id, refresh_token_sealed) values (%s, %s) "
                          "on conflict (credential_id) do nothing", (cred, self.box.seal(seed)))
-            row = conn.execute("select * from xero_tokens where credential_id = %s for update", (cred,)).fetchone()
+            row = one_row(conn, "select * from xero_tokens where credential_id = %s for update", (cred,))
             now = datetime.now(timezone.utc)
             if row["access_token_sealed"] and row["access_expires_at"] and row["access_expires_at"] - margin > now:
                 return AccessToken(self.box.open(row["access_token_sealed"]), row["access_expires_at"])

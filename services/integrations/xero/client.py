@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Mapping
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -157,7 +157,8 @@ class XeroClient:
                                           headers=headers,
                                           extensions={"cz": {"organisation_id": org.organisation_id, **(tags or {})}})
         started = self.gate.acquire(org.organisation_id)
-        status, resp_headers = None, {}
+        status: int | None = None
+        resp_headers: Mapping[str, str] = {}
         try:
             if self.on_call:
                 self.on_call(org.organisation_id)
@@ -249,7 +250,8 @@ class XeroClient:
         return items[0]
 
     def _get_all(self, org: XeroOrg, endpoint: str, params: dict, tags: dict | None) -> list[dict]:
-        items, page = [], 1
+        items: list[dict] = []
+        page = 1
         while True:
             resp = self.request(org, "GET", endpoint, params={**params, "page": str(page)}, tags=tags)
             body = _json(resp)
