@@ -29,7 +29,7 @@ def configure_sandbox(description: dict, resolved: Settings) -> None:
     if done.returncode != 0:
         raise RuntimeError((done.stderr or done.stdout).strip()[-2000:])
     if done.stdout.strip() == "configured":
-        console.print("configured the sandbox's three Xero organisations, routing rules and mappings")
+        console.print("configured the sandbox's Xero organisations, routing rules and mappings")
     drive_payment_cycles(description)
 
 

@@ -31,6 +31,7 @@ ORGANISATIONS = tuple(
         ("Harbour IT Adelaide Pty Ltd", "adelaide"),
         ("Harbour IT Sydney Pty Ltd", "sydney"),
         ("Harbour IT Holdings Pty Ltd", "holdings"),
+        ("Harbour IT New Zealand Ltd", "auckland"),  # the Auckland office's books; it bills in NZD
     )
 )
 

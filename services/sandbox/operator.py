@@ -1,8 +1,10 @@
 """The sandbox's operator: configures a fresh stack for the synthetic MSP, as an
-operator would through the admin API: connect the three Xero organisations, load
+operator would through the admin API: connect the Xero organisations, load
 their catalogs, set their payment accounts, approve invoices on creation, and
 import routing rules and mapping tables from CSV. Runs once: a stack whose admin
-API already lists organisations is left as it is. It talks to the product only
+API already lists organisations is left as it is. Before that, on every start, it
+sets what the Xero simulator keeps in memory only, as an accountant would in Xero's
+settings: the New Zealand organisation takes NZD. It talks to the product only
 through its public API, so the product never imports the sandbox:
 
     python -m services.sandbox.operator <stack.json | -> [--seed S] [--scale N]
@@ -31,7 +33,10 @@ TAX_TYPES = {  # ConnectWise tax code -> (sales, purchases) Xero tax types
     "GST": ("OUTPUT", "INPUT"),
     "GST Free": ("EXEMPTOUTPUT", "EXEMPTEXPENSES"),
     "exempt": ("EXEMPTOUTPUT", "EXEMPTEXPENSES"),
+    "GST NZ": ("OUTPUT2", "INPUT2"),  # the Auckland office's 15%
 }
+# Currencies each Xero organisation has enabled besides its base one (Settings > Currencies).
+SANDBOX_CURRENCIES = {"auckland": ["NZD"]}
 
 
 def demo_mapping_rows(msp: Msp) -> list[dict]:
@@ -79,8 +84,17 @@ def sandbox_refresh_token(info: dict, tenant_short: str) -> str:
     return resp.json()["refresh_token"]
 
 
+def set_sandbox_books(info: dict) -> None:
+    """The simulator's books settings (lost when it restarts): each organisation's currencies."""
+    root = info["xero"]["token_url"].rsplit("/connect/token", 1)[0]
+    for short, codes in SANDBOX_CURRENCIES.items():
+        httpx.post(f"{root}/_sandbox/xero/books", json={"organisation": short, "currencies": codes},
+                   timeout=10).raise_for_status()
+
+
 def configure_demo(info: dict, msp: Msp) -> bool:
     """Returns True when it configured the stack, False when it was configured already."""
+    set_sandbox_books(info)
     admin = httpx.Client(base_url=info["admin"]["url"], timeout=60,
                          headers={"Authorization": f"Bearer {info['admin']['token']}"})
     with admin:

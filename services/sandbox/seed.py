@@ -1,5 +1,5 @@
-"""The synthetic MSP both simulators serve: "Harbour IT", four offices, three
-Xero organisations. `generate(seed, scale)` is deterministic: the same seed,
+"""The synthetic MSP both simulators serve: "Harbour IT", four Australian offices and
+one in New Zealand, four Xero organisations. `generate(seed, scale)` is deterministic: the same seed,
 scale and anchor give the same records, ids and amounts every time. The record
 classes (plain dataclasses, documented) live in seed_model.py and are
 re-exported here.
@@ -7,7 +7,8 @@ re-exported here.
 Routing intent (what the product's routing rules should express): a company
 whose custom field "Xero Entity" is "Holdings" -> the Holdings organisation;
 otherwise by location: Adelaide -> Adelaide; Sydney, Melbourne, Brisbane ->
-Sydney. Vendors exist as supplier contacts in every organisation; most (not
+Sydney; Auckland -> Auckland (Harbour IT New Zealand, whose customers are billed in
+NZD at the rate the MSP records on each invoice, with New Zealand's 15% GST). Vendors exist as supplier contacts in every organisation; most (not
 all) customers have a contact in their organisation, so the demo shows a
 missing-contact exception.
 """
@@ -20,23 +21,27 @@ from decimal import Decimal
 from .seed_model import (  # noqa: F401  (re-exported for the simulators)
     CREDIT_APPLIED, PAYMENT, REFUND, XERO_ENTITY_FIELD_ID, Account, CatalogItem, Company, Department,
     Invoice, InvoiceLine, Location, Member, Msp, Payment, PurchaseOrder, PurchaseOrderLine, TaxCode, TaxRate,
-    TrackingCategory, XeroContact, XeroPaymentPlan, money,
+    TrackingCategory, XeroContact, XeroPaymentPlan, money, recorded_rate,
 )
 
 DEFAULT_ANCHOR = date(2026, 11, 20)  # "today" of the data unless the caller passes one
 D = Decimal
 
-LOCATIONS = [Location(1, "Adelaide", "adelaide"), Location(2, "Sydney", "sydney"),
-             Location(3, "Melbourne", "sydney"), Location(4, "Brisbane", "sydney")]
+AU_LOCATIONS = [Location(1, "Adelaide", "adelaide"), Location(2, "Sydney", "sydney"),
+                Location(3, "Melbourne", "sydney"), Location(4, "Brisbane", "sydney")]
+AUCKLAND = Location(5, "Auckland", "auckland", "NZD")
+LOCATIONS = [*AU_LOCATIONS, AUCKLAND]
 DEPARTMENTS = [Department(1, "MS", "Managed Services"), Department(2, "PRJ", "Projects"),
                Department(3, "SD", "Service Desk"), Department(4, "AM", "Account Management")]
 STAFF = [  # first, last, location, department
     ("Olivia", "Nguyen", 1, 4), ("Jack", "Thompson", 1, 1), ("Mia", "Kowalski", 1, 3),
     ("Liam", "O'Brien", 2, 4), ("Charlotte", "Singh", 2, 2), ("Noah", "Williams", 2, 1),
     ("Amelia", "Rossi", 3, 4), ("William", "Chen", 3, 3), ("Isla", "Papadopoulos", 3, 2),
-    ("Henry", "Walker", 4, 4), ("Grace", "Murphy", 4, 1), ("Lucas", "Tran", 4, 3)]
+    ("Henry", "Walker", 4, 4), ("Grace", "Murphy", 4, 1), ("Lucas", "Tran", 4, 3),
+    ("Aroha", "Ngata", 5, 4), ("Tama", "Reid", 5, 1)]
 TAX_CODES = [TaxCode(1, "GST", D("10.00"), "OUTPUT", "INPUT"),
-             TaxCode(2, "GST Free", D("0.00"), "EXEMPTOUTPUT", "EXEMPTEXPENSES")]
+             TaxCode(2, "GST Free", D("0.00"), "EXEMPTOUTPUT", "EXEMPTEXPENSES"),
+             TaxCode(3, "GST NZ", D("15.00"), "OUTPUT2", "INPUT2")]
 CATALOG = [  # identifier, description, class, price, cost, account, cost account, service line
     ("MS-DESKTOP", "Managed desktop support - per seat per month", "Agreement", "95.00", "22.00", "210", "310", "Managed Services"),
     ("MS-SERVER", "Managed server - per server per month", "Agreement", "295.00", "64.00", "210", "310", "Managed Services"),
@@ -78,6 +83,9 @@ TAX_RATES = [
     TaxRate("EXEMPTOUTPUT", "GST Free Income", D("0.00"), True, False),
     TaxRate("EXEMPTEXPENSES", "GST Free Expenses", D("0.00"), False, True),
     TaxRate("BASEXCLUDED", "BAS Excluded", D("0.00"), True, True),
+    # New Zealand's GST, for the Auckland office's customers.
+    TaxRate("OUTPUT2", "15% GST on Income", D("15.00"), True, False),
+    TaxRate("INPUT2", "15% GST on Expenses", D("15.00"), False, True),
 ]
 TRACKING = [TrackingCategory("Region", tuple(l.name for l in LOCATIONS)),
             TrackingCategory("Service Line", ("Managed Services", "Cloud & Licensing", "Hardware", "Projects", "Support"))]
@@ -89,6 +97,9 @@ NAME_B = ["Legal", "Dental", "Logistics", "Accounting", "Engineering", "Architec
           "Freight", "Pharmacy", "Builders", "Wealth", "Vets", "Consulting", "Foods", "Plumbing"]
 NAME_C = ["Pty Ltd", "Group", "Partners", "Co", "Services"]
 INVOICE_TYPES = [("Standard", 60), ("Agreement", 22), ("Miscellaneous", 8), ("Progress", 6), ("DownPayment", 4)]
+NZ_NAMES = ["Kauri Legal", "Waitemata Dental", "Ponsonby Architects", "Tamaki Logistics", "Rangitoto Accounting",
+            "Manukau Freight", "Hauraki Medical", "Pohutukawa Realty", "Takapuna Vets", "Onehunga Builders"]
+NZ_PRICE = D("1.10")  # the Auckland office's price list: the catalog's prices, in NZD, a tenth up
 
 
 def generate(seed: int, scale: int, anchor: date = DEFAULT_ANCHOR) -> Msp:
@@ -116,10 +127,13 @@ def generate(seed: int, scale: int, anchor: date = DEFAULT_ANCHOR) -> Msp:
     # Drawn after everything above (and from no random source), so the records above keep
     # their ids, numbers and amounts whatever happens here.
     msp.payments += _credit_memo_money(msp)
-    msp.next_ids = {"invoice": max(i.id for i in invoices) + 1, "line": next_line,
+    # The New Zealand office, from a random source of its own: the Australian records above keep
+    # their ids, numbers and amounts.
+    next_line = _new_zealand_office(random.Random(f"nz-{seed}"), msp, scale, catalog, next_line)
+    msp.next_ids = {"invoice": max(i.id for i in msp.invoices) + 1, "line": next_line,
                     "payment": max((p.id for p in payments), default=0) + 1,
-                    "purchase_order": max(p.id for p in pos) + 1, "company": max(c.id for c in companies) + 1,
-                    "invoice_number": 10001 + len(invoices)}
+                    "purchase_order": max(p.id for p in pos) + 1, "company": max(c.id for c in msp.companies) + 1,
+                    "invoice_number": 10001 + len(msp.invoices)}
     return msp
 
 
@@ -134,7 +148,7 @@ def _companies(rng: random.Random, scale: int, members: list[Member]) -> list[Co
             if len(used) >= len(NAME_A) * len(NAME_B) * len(NAME_C):
                 name = f"{name} {n}"
         used.add(name)
-        location = LOCATIONS[n % 4] if n < 4 else rng.choices(LOCATIONS, weights=(30, 35, 20, 15))[0]
+        location = AU_LOCATIONS[n % 4] if n < 4 else rng.choices(AU_LOCATIONS, weights=(30, 35, 20, 15))[0]
         # Every 8th company is tagged for the Holdings organisation; a few carry other tag values
         # that route nowhere special, as real tag fields do.
         tag = "Holdings" if n % 8 == 5 else ("Retail" if n % 17 == 3 else None)
@@ -227,7 +241,7 @@ def _purchase_orders(rng, scale, anchor, vendors, catalog) -> list[PurchaseOrder
     for n in range(count):
         day = anchor - timedelta(days=int(120 * (count - n) / count))
         vendor = rng.choice(vendors)
-        location = rng.choices(LOCATIONS, weights=(30, 35, 20, 15))[0]
+        location = rng.choices(AU_LOCATIONS, weights=(30, 35, 20, 15))[0]
         lines = [PurchaseOrderLine(k + 1, item.id, item.description, D(rng.randint(1, 20)), item.cost)
                  for k, item in enumerate(rng.sample(goods, rng.randint(1, 3)))]
         stamp = datetime.combine(day, time(11), tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 300))
@@ -265,6 +279,46 @@ def _xero_payments(rng, msp: Msp) -> list[XeroPaymentPlan]:
     for k, org in enumerate(o.short for o in msp.organisations):
         plans.append(XeroPaymentPlan(org, f"XR-{9001 + k}", money(D(rng.randint(100, 900)) + D("0.37")), msp.anchor, "unmatchable"))
     return plans
+
+
+def _new_zealand_office(rng: random.Random, msp: Msp, scale: int, catalog: list[CatalogItem], line_id: int) -> int:
+    """Auckland's customers (each with a contact in the New Zealand organisation) and their
+    invoices in NZD, each with the rate the MSP recorded and New Zealand's GST; appended to
+    the MSP's companies, contacts and invoices. Answers the next free line id."""
+    staff = [m for m in msp.members if m.location_id == AUCKLAND.id]
+    manager = next(m.id for m in staff if m.department_id == 4)
+    tax = next(t for t in msp.tax_codes if t.name == "GST NZ")
+    first_id = max(c.id for c in msp.companies) + 1
+    customers = []
+    for k in range(max(3, 8 * scale)):
+        name = NZ_NAMES[k % len(NZ_NAMES)] + (f" {k // len(NZ_NAMES) + 1}" if k >= len(NZ_NAMES) else "") + " Ltd"
+        ident = "".join(w[0] for w in name.split()[:2]).upper() + f"NZ{k + 1:02d}"
+        customers.append(Company(first_id + k, ident, name, AUCKLAND.id, manager, tax.id,
+                                 rng.choice(["Net 14", "Net 30", "Net 30"]), f"accounts@{ident.lower()}.example.co.nz",
+                                 currency=AUCKLAND.currency))
+    msp.companies += customers
+    msp.__post_init__()  # the company index
+    msp.xero_contacts += [XeroContact(AUCKLAND.organisation, c.id, c.name, c.identifier, c.email, False)
+                          for c in customers]
+    count = max(3, 20 * scale)
+    first_invoice = max(i.id for i in msp.invoices) + 1
+    for n in range(count):
+        company = customers[n % len(customers)] if n < len(customers) else rng.choice(customers)
+        kind = rng.choices(["Standard", "Agreement", "Miscellaneous"], [6, 3, 1])[0]
+        day = msp.anchor - timedelta(days=int(120 * (count - n) / count) + rng.randint(0, 2))
+        lines = []
+        for item, qty in _lines_for(rng, kind, catalog):
+            lines.append(InvoiceLine(line_id, item.id, item.description, qty, money(item.price * NZ_PRICE),
+                                     money(item.cost * NZ_PRICE), item.taxable))
+            line_id += 1
+        member = rng.choice(staff)
+        stamp = datetime.combine(day, time(9), tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 480))
+        msp.invoices.append(Invoice(
+            first_invoice + n, f"INV-{10001 + len(msp.invoices)}", kind, company.id, AUCKLAND.id, member.department_id,
+            member.id, day, day + timedelta(days=int(company.billing_terms.split()[1])), company.billing_terms, tax.id,
+            tax.rate, "Sent" if day < msp.anchor - timedelta(days=3) else "New", lines, stamp,
+            currency=AUCKLAND.currency, exchange_rate=recorded_rate(AUCKLAND.currency, day)))
+    return line_id
 
 
 MAX_CREDIT_APPLICATIONS, MAX_REFUNDS = 3, 2

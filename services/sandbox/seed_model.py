@@ -12,12 +12,23 @@ from ..common.sandbox_identity import ORGANISATIONS
 
 CENT = Decimal("0.01")
 XERO_ENTITY_FIELD_ID = 7  # id of the "Xero Entity" custom field definition in ConnectWise
+EXCHANGE_RATE_FIELD_ID = 8  # id of the "Exchange Rate" custom field the MSP fills on invoices in another currency
+BASE_CURRENCY = "AUD"  # the MSP's own currency, and its Xero organisations' base currency
+CURRENCY_NAMES = {"AUD": "Australian Dollar", "NZD": "New Zealand Dollar"}
 # ConnectWise payment types (Payment.type): money received, a credit memo applied, money paid back.
 PAYMENT, CREDIT_APPLIED, REFUND = "Payment", "Credit Memo", "Refund"
 
 
 def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def recorded_rate(currency: str, day: date) -> Decimal | None:
+    """The rate the MSP records on an invoice in another currency: units of `currency` to one
+    Australian dollar, moving a little from day to day (None for the base currency)."""
+    if currency == BASE_CURRENCY:
+        return None
+    return Decimal("1.0850") + Decimal(day.toordinal() % 41) / 1000
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class Location:
     id: int
     name: str
     organisation: str
+    currency: str = BASE_CURRENCY  # what its customers are billed in
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Company:
     email: str
     xero_entity: str | None = None
     is_vendor: bool = False
+    currency: str = BASE_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,8 @@ class Invoice:
     """A ConnectWise invoice of any type (Standard, Agreement, Miscellaneous, Progress,
     DownPayment, CreditMemo). `apply_to_id` links a credit memo to the invoice it credits.
     `tax_rate` is the percent of the invoice's tax code; `updated_at` is the initial
-    `_info.lastUpdated`."""
+    `_info.lastUpdated`. An invoice in another currency than the base one carries the
+    `exchange_rate` the MSP recorded (units of it to one base unit)."""
     id: int
     invoice_number: str
     type: str
@@ -130,6 +144,8 @@ class Invoice:
     lines: list[InvoiceLine]
     updated_at: datetime
     apply_to_id: int | None = None
+    currency: str = BASE_CURRENCY
+    exchange_rate: Decimal | None = None
 
     @property
     def subtotal(self) -> Decimal:

@@ -111,7 +111,8 @@ def stack_description(resolved: Settings, pids: dict[str, int]) -> dict:
         "xero": {"url": resolved.xero_url, "token_url": resolved.xero_token_url,
                  "connections_url": resolved.xero_connections_url, "client_id": resolved.xero_client_id,
                  "client_secret": resolved.xero_client_secret,
-                 "organisations": [{"name": o.name, "tenant_id": o.tenant_id} for o in identity.ORGANISATIONS]
+                 "organisations": [{"name": o.name, "short": o.short, "tenant_id": o.tenant_id}
+                                   for o in identity.ORGANISATIONS]
                  if resolved.sandbox else []},
         "kafka": {"bootstrap": resolved.kafka_bootstrap},
         "postgres": {"url": resolved.postgres_url},

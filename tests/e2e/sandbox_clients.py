@@ -1,5 +1,5 @@
 """Clients for the sandbox as a test sees it: ConnectWise with the API member's
-keys, and Xero with a token that reaches all three organisations."""
+keys, and Xero with a token that reaches every organisation."""
 from __future__ import annotations
 
 import base64
@@ -25,7 +25,7 @@ class XeroReader:
                            auth=(xero["client_id"], xero["client_secret"]), timeout=10).json()["access_token"]
         self.client = httpx.Client(base_url=xero["url"], timeout=30,
                                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-        self.tenants = {o["name"]: o["tenant_id"] for o in xero["organisations"]}
+        self.organisations = xero["organisations"]
 
     def call(self, method: str, path: str, short: str, **kw) -> dict:
         """A call that waits out the organisation's rate limit, which the product's own calls share:
@@ -43,7 +43,8 @@ class XeroReader:
         return self.call("GET", path, short, params=params)
 
     def tenant(self, short: str) -> str:
-        return next(t for name, t in self.tenants.items() if short.lower() in name.lower())
+        return next(o["tenant_id"] for o in self.organisations
+                    if o.get("short") == short or short.lower() in o["name"].lower())
 
     def invoices(self, short: str, number: str) -> list[dict]:
         return self.get("/Invoices", short, {"InvoiceNumbers": number})["Invoices"]

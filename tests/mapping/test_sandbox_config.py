@@ -1,7 +1,9 @@
 """The demo configuration (services/sandbox/operator.py) against the Xero simulator and
 a real PostgreSQL: every synthetic invoice and credit memo routes where the
 MSP's routing intent says, maps with its catalog item's account and Service
-Line, and only the customers without a Xero contact raise exceptions."""
+Line, and only the customers without a Xero contact raise exceptions; the Auckland
+office's invoices go to the New Zealand organisation in NZD at the rate ConnectWise
+recorded."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -15,7 +17,7 @@ from services.common.secrets import SecretBox
 from services.mapping import repository as repo
 from services.mapping.catalog import refresh_from_xero
 from services.mapping.csv_io import import_csv
-from services.sandbox.operator import demo_mapping_rows, to_csv
+from services.sandbox.operator import demo_mapping_rows, set_sandbox_books, to_csv
 from services.mapping.translate import XeroDocument, translate
 from services.common import sandbox_identity as identity
 from services.sandbox.seed import generate
@@ -47,9 +49,10 @@ def as_record(msp, inv) -> dict:
         "company_identifier": company.identifier, "company_name": company.name, "date": inv.date.isoformat(),
         "due_date": inv.due_date.isoformat(), "location_id": inv.location_id, "department_id": inv.department_id,
         "member_identifier": members.get(inv.member_id), "account_manager_identifier": members.get(company.account_manager_id),
-        "currency": "AUD", "tax_code": tax_code.name, "subtotal": inv.subtotal, "sales_tax": inv.sales_tax,
+        "currency": inv.currency, "tax_code": tax_code.name, "subtotal": inv.subtotal, "sales_tax": inv.sales_tax,
         "total": inv.total, "balance": inv.total,
-        "custom_fields": [{"caption": "Xero Entity", "value": company.xero_entity}],
+        "custom_fields": [{"caption": "Xero Entity", "value": company.xero_entity}]
+        + ([{"caption": "Exchange Rate", "value": str(inv.exchange_rate)}] if inv.exchange_rate else []),
         "lines": [{"id": l.id, "description": l.description, "catalog_item": items[l.catalog_item_id].identifier,
                    "product_class": items[l.catalog_item_id].product_class, "quantity": l.quantity, "price": l.price,
                    "cost": l.cost, "taxable": l.taxable} for l in inv.lines],
@@ -65,7 +68,8 @@ def configured(fresh_database, tmp_path):
         settings = make_settings(fresh_database, tmp_path=tmp_path).model_copy(update={
             "xero_url": f"{base}/api.xro/2.0", "xero_token_url": f"{base}/connect/token",
             "xero_client_id": identity.XERO_CLIENT_ID, "xero_client_secret": identity.XERO_CLIENT_SECRET})
-        token = sign_in(base)["refresh_token"]  # one sign-in reaches all three organisations
+        set_sandbox_books({"xero": {"token_url": f"{base}/connect/token"}})  # NZD in the New Zealand organisation
+        token = sign_in(base)["refresh_token"]  # one sign-in reaches every organisation
         with connect(settings.postgres_url, autocommit=True) as conn:
             for org in identity.ORGANISATIONS:
                 with conn.transaction():
@@ -91,7 +95,7 @@ def test_sandbox_invoices_route_and_map_as_the_msp_intends(configured):
     has_contact = {(c.organisation, c.company_id) for c in msp.xero_contacts}
     items = {c.identifier: c for c in msp.catalog}
     now = datetime.now(timezone.utc)
-    seen = {"write": 0, "missing_contact": 0}
+    seen = {"write": 0, "missing_contact": 0, "NZD": 0}
     for inv in msp.invoices:
         record = as_record(msp, inv)
         company = msp.company(inv.company_id)
@@ -108,9 +112,15 @@ def test_sandbox_invoices_route_and_map_as_the_msp_intends(configured):
         assert isinstance(doc, XeroDocument)
         assert doc.subtotal == abs(inv.subtotal)
         assert abs(doc.total - abs(inv.total)) <= D("0.01") * len(inv.lines)
+        if inv.currency == "NZD":
+            assert expected_org == "auckland" and doc.element["CurrencyCode"] == "NZD"
+            assert D(doc.element["CurrencyRate"]) == inv.exchange_rate
+            seen["NZD"] += 1
+        else:
+            assert doc.element["CurrencyCode"] == "AUD" and "CurrencyRate" not in doc.element
         for line, item in zip(doc.element["LineItems"], record["lines"]):
             catalog_item = items[item["catalog_item"]]
             assert line["AccountCode"] == catalog_item.xero_account
             assert {"Name": "Service Line", "Option": catalog_item.service_line} in line["Tracking"]
             assert {"Name": "Region", "Option": msp.location(inv.location_id).name} in line["Tracking"]
-    assert seen["write"] > 100 and seen["missing_contact"] >= 1
+    assert seen["write"] > 100 and seen["missing_contact"] >= 1 and seen["NZD"] == 20

@@ -142,7 +142,8 @@ def test_purchase_orders_and_their_line_items(cw):
 
 
 def test_people_and_places(cw):
-    assert [l["name"] for l in cw.get("/system/locations").json()] == ["Adelaide", "Sydney", "Melbourne", "Brisbane"]
+    assert [l["name"] for l in cw.get("/system/locations").json()] == ["Adelaide", "Sydney", "Melbourne", "Brisbane",
+                                                                       "Auckland"]
     members = cw.get("/system/members", params={"conditions": 'defaultLocation/name = "Sydney"'}).json()
     assert len(members) == 3 and all(m["defaultLocation"]["id"] == 2 for m in members)
     assert cw.get("/system/departments/count").json()["count"] == 4
@@ -267,3 +268,24 @@ def test_purchase_order_written_through_the_api(cw, server):
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "vendorCompany"
     assert cw.delete(f"/procurement/purchaseorders/{po['id']}").status_code == 204
     assert cw.get(f"/procurement/purchaseorders/{po['id']}/lineitems").status_code == 404
+
+
+def test_an_auckland_invoice_is_in_nzd_with_the_rate_the_msp_recorded(cw, server):
+    msp = server.state.msp
+    seeded = next(i for i in msp.invoices if i.location_id == 5)
+    invoice = decimal_json(cw.get(f"/finance/invoices/{seeded.id}"))
+    assert invoice["currency"]["currencyCode"] == "NZD" and invoice["currency"]["name"] == "New Zealand Dollar"
+    fields = {f["caption"]: f.get("value") for f in invoice["customFields"]}
+    assert fields["Exchange Rate"] == str(seeded.exchange_rate) and fields["Xero Entity"] is None
+    assert invoice["salesTax"] == seeded.sales_tax and invoice["taxCode"]["name"] == "GST NZ"
+    company = cw.get(f"/company/companies/{seeded.company_id}").json()
+    assert company["currency"]["currencyCode"] == "NZD" and company["country"]["name"] == "New Zealand"
+    # One made through the API for an Auckland customer is billed in NZD at the day's rate too.
+    created = cw.post("/finance/invoices", json={"type": "Standard", "company": {"id": seeded.company_id}})
+    assert created.status_code == 201, created.text
+    assert created.json()["currency"]["currencyCode"] == "NZD"
+    assert {f["caption"] for f in created.json()["customFields"]} == {"Xero Entity", "Exchange Rate"}
+    australian = decimal_json(cw.get("/finance/invoices/1001"))
+    assert australian["currency"]["currencyCode"] == "AUD"
+    assert [f["caption"] for f in australian["customFields"]] == ["Xero Entity"]
+    assert cw.delete(f"/finance/invoices/{created.json()['id']}").status_code == 204

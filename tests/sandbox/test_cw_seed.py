@@ -14,14 +14,16 @@ def test_same_seed_same_data_and_other_seed_differs():
 def test_scale_sets_the_size():
     tiny, one, three = generate(7, 0), generate(7, 1), generate(7, 3)
     assert len(tiny.invoices) < 20 and len(tiny.companies) < 20
-    assert len(one.invoices) == 300 and len(three.invoices) == 900
+    australian = lambda msp: [i for i in msp.invoices if i.location_id != 5]  # noqa: E731
+    assert len(australian(one)) == 300 and len(australian(three)) == 900
+    assert len(one.invoices) == 320 and len(three.invoices) == 960  # and Auckland's
     assert len(three.companies) > len(one.companies) > 60
 
 
 def test_msp_shape():
     msp = generate(7, 1)
-    assert [l.name for l in msp.locations] == ["Adelaide", "Sydney", "Melbourne", "Brisbane"]
-    assert len(msp.members) == 12 and {m.location_id for m in msp.members} == {1, 2, 3, 4}
+    assert [l.name for l in msp.locations] == ["Adelaide", "Sydney", "Melbourne", "Brisbane", "Auckland"]
+    assert len(msp.members) == 14 and {m.location_id for m in msp.members} == {1, 2, 3, 4, 5}
     assert {i.type for i in msp.invoices} == {"Standard", "Agreement", "Miscellaneous", "Progress",
                                                "DownPayment", "CreditMemo"}
     assert {c.code for c in msp.accounts} >= {"090", "200", "210", "220", "310"}
@@ -51,7 +53,7 @@ def test_routing_intent_and_missing_contacts():
     for scale in (0, 1):
         msp = generate(7, scale)
         routes = {msp.organisation_for(msp.company(i.company_id), i.location_id) for i in msp.invoices}
-        assert routes == {"adelaide", "sydney", "holdings"}
+        assert routes == {"adelaide", "sydney", "holdings", "auckland"}
         with_contact = {(c.organisation, c.company_id) for c in msp.xero_contacts}
         invoiced = {msp.company(i.company_id) for i in msp.invoices}
         missing = [c for c in invoiced if (msp.organisation_for(c), c.id) not in with_contact]
@@ -93,3 +95,19 @@ def test_the_tiny_set_has_a_credit_application_and_a_refund():
     msp = generate(7, 0)
     assert [(p.id, p.invoice_id, p.type, p.credit_id, p.amount) for p in msp.payments if p.type != "Payment"] == [
         (3, 1009, "Refund", None, Decimal("181.50")), (5, 1011, "Credit Memo", 1012, Decimal("1287.00"))]
+
+
+def test_the_auckland_office_bills_in_nzd_at_a_recorded_rate_with_new_zealands_gst():
+    msp = generate(7, 1)
+    nz = [i for i in msp.invoices if i.location_id == 5]
+    assert len(nz) == 20 and {msp.organisation_for(msp.company(i.company_id), i.location_id) for i in nz} == {"auckland"}
+    assert all(i.currency == "NZD" and i.tax_rate == Decimal("15.00") for i in nz)
+    assert all(Decimal("1.08") < i.exchange_rate < Decimal("1.13") and i.exchange_rate.as_tuple().exponent == -4
+               for i in nz)
+    assert len({i.exchange_rate for i in nz}) > 1  # the rate of each invoice's day
+    assert all(i.currency == "AUD" and i.exchange_rate is None for i in msp.invoices if i.location_id != 5)
+    contacts = {(c.organisation, c.company_id) for c in msp.xero_contacts}
+    assert all(("auckland", i.company_id) in contacts for i in nz)
+    assert max(i.id for i in msp.invoices) < msp.next_ids["invoice"]
+    assert len({i.invoice_number for i in msp.invoices}) == len(msp.invoices)
+    assert f"INV-{msp.next_ids['invoice_number']}" not in {i.invoice_number for i in msp.invoices}

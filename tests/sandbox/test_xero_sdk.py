@@ -89,7 +89,7 @@ def test_settings_and_contacts(sim):
     assert rates["BASEXCLUDED"].report_tax_type == "BASEXCLUDED"
     categories = api.get_tracking_categories(TENANT).tracking_categories
     assert [c.name for c in categories] == ["Region", "Service Line"]
-    assert [o.name for o in categories[0].options] == ["Adelaide", "Sydney", "Melbourne", "Brisbane"]
+    assert [o.name for o in categories[0].options] == ["Adelaide", "Sydney", "Melbourne", "Brisbane", "Auckland"]
     contacts = api.get_contacts(TENANT, page=1).contacts
     assert contacts and all(c.contact_status == "ACTIVE" and c.name for c in contacts)
 

@@ -23,11 +23,26 @@ APPLY_TO_TYPES = ("All", "Agreement", "Project", "ProjectPhase", "SalesOrder", "
 TERMS = {"Net 7": 1, "Net 14": 2, "Net 30": 3}
 CURRENCY = {"id": 1, "symbol": "$", "currencyCode": "AUD", "decimalSeparator": ".",
             "numberOfDecimals": 2, "name": "Australian Dollar"}
+CURRENCY_IDS = {"AUD": 1, "NZD": 2}
+STATES = {"Adelaide": ("SA", "5000"), "Sydney": ("NSW", "2000"), "Melbourne": ("VIC", "3000"),
+          "Brisbane": ("QLD", "4000"), "Auckland": ("AUK", "1010")}
+COUNTRIES = {"AUD": {"id": 7, "name": "Australia"}, "NZD": {"id": 9, "name": "New Zealand"}}
 UPDATED_BY = "cwapi"
 
 
 def at_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=timezone.utc)
+
+
+def currency(code: str) -> dict[str, Any]:
+    """A currency reference as ConnectWise shows it on a company or an invoice."""
+    return {**CURRENCY, "id": CURRENCY_IDS[code], "currencyCode": code, "name": m.CURRENCY_NAMES[code]}
+
+
+def exchange_rate_field(rate: Decimal | None) -> dict[str, Any]:
+    """The "Exchange Rate" custom field the MSP fills on an invoice in another currency."""
+    return {"id": m.EXCHANGE_RATE_FIELD_ID, "caption": "Exchange Rate", "type": "Number", "entryMethod": "EntryField",
+            "numberOfDecimals": 6, "value": None if rate is None else str(rate)}
 
 
 def info(stamp: datetime, by: str = UPDATED_BY) -> dict[str, Any]:
@@ -73,9 +88,8 @@ def company(co: m.Company, msp: m.Msp, stamp: datetime) -> dict[str, Any]:
     return {"id": co.id, "identifier": co.identifier, "name": co.name,
             "status": {"id": 1, "name": "Active"}, "types": [kind],
             "addressLine1": f"{10 + co.id % 190} {('King', 'George', 'Collins', 'Queen')[co.id % 4]} Street",
-            "city": loc.name, "state": {"Adelaide": "SA", "Sydney": "NSW", "Melbourne": "VIC", "Brisbane": "QLD"}[loc.name],
-            "zip": {"Adelaide": "5000", "Sydney": "2000", "Melbourne": "3000", "Brisbane": "4000"}[loc.name],
-            "country": {"id": 7, "name": "Australia"}, "phoneNumber": f"08{co.id:08d}"[:10],
+            "city": loc.name, "state": STATES[loc.name][0], "zip": STATES[loc.name][1],
+            "country": COUNTRIES[co.currency], "phoneNumber": f"08{co.id:08d}"[:10],
             "website": f"www.{co.identifier.lower()}.example.com.au", "accountNumber": co.identifier,
             "invoiceToEmailAddress": co.email, "taxCode": {"id": tax.id, "name": tax.name},
             "billingTerms": {"id": TERMS.get(co.billing_terms, 3), "name": co.billing_terms},
@@ -83,7 +97,7 @@ def company(co: m.Company, msp: m.Msp, stamp: datetime) -> dict[str, Any]:
                                  "name": f"{manager.first_name} {manager.last_name}"},
             # The company's home office; ConnectWise keeps it on the company's site, the
             # simulator exposes it flat so routing per location has something to read.
-            "locationId": loc.id, "deletedFlag": False, "currency": dict(CURRENCY),
+            "locationId": loc.id, "deletedFlag": False, "currency": currency(co.currency),
             "customFields": [custom_field(co.xero_entity)], "_info": info(stamp)}
 
 
@@ -105,7 +119,9 @@ def invoice(inv: m.Invoice, msp: m.Msp, companies: dict[int, dict[str, Any]]) ->
             "taxCode": {"id": tax.id, "name": tax.name},
             "subtotal": Decimal("0.00"), "salesTax": Decimal("0.00"), "total": Decimal("0.00"),
             "payments": Decimal("0.00"), "credits": Decimal("0.00"), "balance": Decimal("0.00"),
-            "currency": dict(CURRENCY), "customFields": [custom_field(msp.company(inv.company_id).xero_entity)],
+            "currency": currency(inv.currency),
+            "customFields": [custom_field(msp.company(inv.company_id).xero_entity)]
+            + ([exchange_rate_field(inv.exchange_rate)] if inv.currency != m.BASE_CURRENCY else []),
             "_info": info(inv.updated_at)}
 
 

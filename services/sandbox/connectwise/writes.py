@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .. import seed_model as m
 from ..seed_model import money
 from . import records as r
 from .conditions import ConditionError, parse_datetime
@@ -121,8 +122,8 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
         "taxCode": {"id": tax_id, "name": next(t.name for t in state.msp.tax_codes if t.id == tax_id)},
         "subtotal": zero, "salesTax": zero, "total": zero,
         "payments": kept.get("payments", zero), "credits": kept.get("credits", zero), "balance": zero,
-        "currency": dict(r.CURRENCY),
-        "customFields": _custom_fields(body.get("customFields"), existing, company),
+        "currency": dict(existing["currency"]) if existing else dict(company["currency"]),
+        "customFields": _custom_fields(body.get("customFields"), existing, company, day),
         "_info": kept["_info"],
     }
 
@@ -132,9 +133,13 @@ def _term_days(terms: dict[str, Any]) -> int:
     return int(words[-1]) if words and words[-1].isdigit() else 30
 
 
-def _custom_fields(given: Any, existing: Record | None, company: Record) -> list[Record]:
+def _custom_fields(given: Any, existing: Record | None, company: Record, day: datetime) -> list[Record]:
+    """As the invoice had them, or a new invoice's: its company's Xero Entity and, billed in
+    another currency, the exchange rate the MSP records for the day."""
+    code = company["currency"]["currencyCode"]
     current = copy.deepcopy(existing["customFields"]) if existing else [
-        r.custom_field(next((f.get("value") for f in company["customFields"] if f["caption"] == "Xero Entity"), None))]
+        r.custom_field(next((f.get("value") for f in company["customFields"] if f["caption"] == "Xero Entity"), None))
+    ] + ([r.exchange_rate_field(m.recorded_rate(code, day.date()))] if code != m.BASE_CURRENCY else [])
     if given is None:
         return current
     if not isinstance(given, list):
