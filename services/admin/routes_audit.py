@@ -22,6 +22,7 @@ from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Princ
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..common.outbox import read_messages
+from .api_models import AuditEntry, AuditPage, DigestSent, ExceptionList, Outbox, SyncExceptionOut, ok
 from .audit_client import AuditClient, AuditUnavailable, passthrough
 
 Filters = Annotated[dict, Depends(audit_filters)]
@@ -53,13 +54,14 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
             raise HTTPException(503, detail=str(exc)) from None
 
     @router.get("/audit", tags=["audit"], summary="Audit entries, newest first (cursor paging)",
-                responses=audit_down,
+                response_model=None, responses={**ok(AuditPage), **audit_down},
                 description="Every API exchange and every event. Pass `next_cursor` back as `cursor` for the next page.")
     async def audit_page(filters: Filters) -> Response:
         return await get("/audit", filters)
 
     @router.get("/audit.csv", tags=["audit"], summary="CSV of every entry matching the filters (streamed)",
-                response_class=StreamingResponse, responses=audit_down)
+                response_class=StreamingResponse,
+                responses={200: {"content": {"text/csv": {}}, "description": "The entries as CSV"}, **audit_down})
     async def audit_csv(filters: Filters) -> Response:
         try:
             return await audit.csv(filters)
@@ -67,11 +69,14 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
             raise HTTPException(503, detail=str(exc)) from None
 
     @router.get("/audit/{entry_id}", tags=["audit"], summary="One audit entry in full (request, response, payload)",
-                responses={**audit_down, 404: error("No audit entry has this id (or it is past the retention)")})
+                response_model=None, responses={**ok(AuditEntry), **audit_down,
+                                                404: error("No audit entry has this id (or it is past the retention)")})
     async def audit_entry(entry_id: Annotated[str, Path(max_length=200)]) -> Response:
         return await get(f"/audit/{quote(entry_id, safe='')}")
 
-    @router.get("/exceptions", tags=["exceptions"], summary="Exceptions with their audit entry and force-sync links (`links`, API routes) and console pages (`pages`)")
+    @router.get("/exceptions", tags=["exceptions"], response_model=None, responses=ok(ExceptionList),
+                summary="Exceptions with their audit entry and force-sync links (`links`, API routes) and console pages"
+                        " (`pages`)")
     def exceptions(
         request: Request,
         status: Annotated[Literal["open", "resolved", "all"], Query(description="open (default), resolved or all")] = "open",
@@ -87,7 +92,7 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
         return {"exceptions": items, "count": len(items)}
 
     @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"],
-                 responses={404: error("No open exception has this id")},
+                 response_model=None, responses={**ok(SyncExceptionOut), 404: error("No open exception has this id")},
                  summary="Mark an exception resolved (a new occurrence opens a new one)")
     def resolve(request: Request, exception_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], who: Operator) -> dict:
         with db.connection() as conn:
@@ -98,8 +103,9 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
         return {**exceptions_store.as_json(row), "links": links(admin, row), "pages": pages(admin, row)}
 
     @router.post("/alerts/digest", tags=["exceptions"], summary="Send the exception digest now",
-                 responses={503: error("The alerts service cannot be reached, or the SMTP server did not take the "
-                                       "email (it is sent when the server is back)")})
+                 response_model=None,
+                 responses={**ok(DigestSent), 503: error("The alerts service cannot be reached, or the SMTP server did "
+                                                         "not take the email (it is sent when the server is back)")})
     async def send_digest(_who: Operator) -> Response:
         url = alerts_service_url(settings)
         async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
@@ -108,7 +114,8 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
             except httpx.TransportError as exc:
                 raise _unreachable("alerts", url, exc) from None
 
-    @router.get("/outbox", tags=["exceptions"], summary="Emails captured by the embedded SMTP server, newest first")
+    @router.get("/outbox", tags=["exceptions"], response_model=None, responses=ok(Outbox),
+                summary="Emails captured by the embedded SMTP server, newest first")
     def outbox(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
         messages = read_messages(settings.data_dir, limit)
         return {"messages": messages, "count": len(messages)}

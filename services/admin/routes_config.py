@@ -24,6 +24,8 @@ from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
 from ..mapping.history import record_change
 from ..common.record_kinds import RECORD_TYPES
+from .api_models import (AlertSettings, Catalog, CatalogCounts, ConfigChange, ImportResult, Organisation,
+                         RecordTypeSettings, Rollup, RoutePreview, RoutingRule, ok)
 from ..mapping.model import Rule
 from ..mapping.rollup import rollup
 from ..mapping.routing import RoutingError, route
@@ -102,6 +104,25 @@ class CatalogIn(_In):
                                 contact_number=(str | None, None), account_number=(str | None, None),
                                 name=(str, Field(min_length=1)),
                                 status=(str, "ACTIVE"))] = []
+
+
+# What identifies an entry of each list of a catalog: Xero holds one of each.
+CATALOG_KEYS = {"accounts": ("code",), "tax_rates": ("tax_type",), "tracking": ("category", "option"),
+                "contacts": ("contact_id",)}
+
+
+def _listed_twice(body: CatalogIn) -> tuple[list, str] | None:
+    """The first catalog entry whose key an earlier entry of its list has: where it is and what it repeats."""
+    for name, key in CATALOG_KEYS.items():
+        seen: dict[tuple, int] = {}
+        for index, entry in enumerate(getattr(body, name)):
+            values = tuple(getattr(entry, k) for k in key)
+            if values in seen:
+                field = f"{name}.{index}.{key[-1]}"
+                return [name, index, key[-1]], (f"{field}: {'/'.join(values)!r} is listed twice (also at "
+                                                f"{name}.{seen[values]}); Xero holds one of each")
+            seen[values] = index
+    return None
 
 
 def xero_exchange_recorder(settings: Settings):
@@ -184,11 +205,13 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return result
 
     # ---- organisations ---------------------------------------------------------------
-    @router.get("/organisations", summary="Organisations (credentials never included)")
+    @router.get("/organisations", response_model=None, responses=ok(list[Organisation]),
+                summary="Organisations (credentials never included)")
     def list_orgs(conn: Db) -> list[dict]:
         return repo.list_organisations(conn)
 
-    @router.post("/organisations", status_code=201, responses=ORG_TAKEN,
+    @router.post("/organisations", status_code=201, response_model=None,
+                 responses={**ok(Organisation, status=201), **ORG_TAKEN},
                  summary="Add an organisation; a refresh token connects it")
     def create_org(body: OrganisationIn, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
@@ -196,14 +219,15 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             data["refresh_token"] = body.refresh_token.get_secret_value()
         return run(conn, repo.create_organisation, data, box, who.name)
 
-    @router.get("/organisations/{org_id}", responses=NO_ORG, summary="One organisation")
+    @router.get("/organisations/{org_id}", response_model=None, responses={**ok(Organisation), **NO_ORG},
+                summary="One organisation")
     def get_org(org_id: OrgId, conn: Db) -> dict:
         try:
             return repo._public(repo.get_organisation(conn, org_id))
         except repo.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.put("/organisations/{org_id}", responses={**NO_ORG, **ORG_TAKEN},
+    @router.put("/organisations/{org_id}", response_model=None, responses={**ok(Organisation), **NO_ORG, **ORG_TAKEN},
                 summary="Change an organisation; a refresh token reconnects it")
     def update_org(org_id: OrgId, body: OrganisationUpdate, conn: Db, who: Admin) -> dict:
         data = body.model_dump(exclude_none=True)
@@ -221,25 +245,31 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         run(conn, repo.delete_organisation, org_id, who.name)
         return Response(status_code=204)
 
-    @router.get("/organisations/{org_id}/rollup", responses=NO_ORG,
+    @router.get("/organisations/{org_id}/rollup", response_model=None, responses={**ok(Rollup), **NO_ORG},
                 summary="Records synced by type, amounts, open exceptions, last cycle, API budget")
     def org_rollup(org_id: OrgId, conn: Db) -> dict:
         get_org(org_id, conn)
         return rollup(conn, org_id, daily_limit)
 
-    @router.get("/organisations/{org_id}/catalog", responses=NO_ORG,
+    @router.get("/organisations/{org_id}/catalog", response_model=None, responses={**ok(Catalog), **NO_ORG},
                 summary="The organisation's Xero accounts, tax rates, tracking options, contacts")
     def get_catalog(org_id: OrgId, conn: Db) -> dict:
         get_org(org_id, conn)
         return catalog_store.read_catalog(conn, org_id)
 
-    @router.put("/organisations/{org_id}/catalog", responses=NO_ORG, summary="Replace the organisation's Xero catalog")
+    @router.put("/organisations/{org_id}/catalog", response_model=None, responses={**ok(CatalogCounts), **NO_ORG},
+                summary="Replace the organisation's Xero catalog")
     def put_catalog(org_id: OrgId, body: CatalogIn, conn: Db, who: Admin) -> dict:
         get_org(org_id, conn)
+        twice = _listed_twice(body)
+        if twice:
+            loc, message = twice
+            raise HTTPException(422, detail=[{"loc": ["body", *loc], "msg": message, "type": "value_error"}])
         data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
         return run(conn, catalog_store.store_catalog, org_id, data, who.name)
 
-    @router.post("/organisations/{org_id}/catalog/refresh", responses={
+    @router.post("/organisations/{org_id}/catalog/refresh", response_model=None, responses={
+                     **ok(CatalogCounts),
                      **NO_ORG, 409: error("The organisation has no working Xero credential: connect it again"),
                      502: error("Xero refused the call or could not be reached"),
                      503: error("The Xero API is not configured (CZ_XERO_URL)")},
@@ -263,15 +293,19 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         return counts
 
     # ---- routing rules ---------------------------------------------------------------
-    @router.get("/routing-rules", summary="Routing rules in the order they are tried")
+    @router.get("/routing-rules", response_model=None, responses=ok(list[RoutingRule]),
+                summary="Routing rules in the order they are tried")
     def list_rules(conn: Db) -> list[dict]:
         return repo.list_rules(conn)
 
-    @router.post("/routing-rules", status_code=201, responses=RULE_TAKEN, summary="Add a routing rule")
+    @router.post("/routing-rules", status_code=201, response_model=None,
+                 responses={**ok(RoutingRule, status=201), **RULE_TAKEN},
+                 summary="Add a routing rule")
     def create_rule(body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
         return run(conn, repo.create_rule, body, who.name)
 
-    @router.post("/routing-rules/preview", summary="Which organisation a record with these facts would go to, and why")
+    @router.post("/routing-rules/preview", response_model=None, responses=ok(RoutePreview),
+                 summary="Which organisation a record with these facts would go to, and why")
     def preview_route(body: RoutePreviewIn, conn: Db) -> dict:
         record = {"location_id": body.location_id, "member_identifier": body.member,
                   "account_manager_identifier": body.account_manager,
@@ -284,14 +318,16 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             return {"organisation_id": None, "rule_id": None, "reason": str(exc)}
         return {"organisation_id": chosen.organisation_id, "rule_id": chosen.rule.id, "reason": chosen.reason}
 
-    @router.get("/routing-rules/{rule_id}", responses=NO_RULE, summary="One routing rule")
+    @router.get("/routing-rules/{rule_id}", response_model=None, responses={**ok(RoutingRule), **NO_RULE},
+                summary="One routing rule")
     def get_rule(rule_id: RuleId, conn: Db) -> dict:
         try:
             return repo._rule(conn, rule_id)
         except repo.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.put("/routing-rules/{rule_id}", responses={**NO_RULE, **RULE_TAKEN}, summary="Replace a routing rule")
+    @router.put("/routing-rules/{rule_id}", response_model=None, responses={**ok(RoutingRule), **NO_RULE, **RULE_TAKEN},
+                summary="Replace a routing rule")
     def update_rule(rule_id: RuleId, body: RoutingRuleRow, conn: Db, who: Admin) -> dict:
         return run(conn, repo.update_rule, rule_id, body, who.name)
 
@@ -303,8 +339,10 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
 
     # ---- CSV import / export (declared before /mappings/{table} routes) --------------------
     @router.post("/mappings/import", summary="Import routing rules and mappings from CSV (see docs/mapping.md)",
-                 responses={422: error("Bad rows, nothing applied: `detail` holds `message` and `errors` (line, table,"
-                                       " reason), or a query parameter or the file's encoding is wrong")},
+                 response_model=None,
+                 responses={**ok(ImportResult), 422: error(
+                     "Bad rows, nothing applied: `detail` holds `message` and `errors` (line, table, reason), or a "
+                     "query parameter or the file's encoding is wrong")},
                  openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def import_csv(request: Request, conn: Db, who: Admin,
                          dry_run: Annotated[bool, Query(description="Only report bad rows; change nothing.")] = False):
@@ -332,11 +370,13 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         _mapping_routes(router, spec, Db, Admin, run)
 
     # ---- settings and history (the fixed /settings/... routes before /settings/{record_type}) ----
-    @router.get("/settings/alerts", summary="Who receives alert emails and the hour (UTC) of the daily digest")
+    @router.get("/settings/alerts", response_model=None, responses=ok(AlertSettings),
+                summary="Who receives alert emails and the hour (UTC) of the daily digest")
     def get_alert_settings(conn: Db) -> dict:
         return alert_settings.effective(conn, settings).as_json()
 
-    @router.put("/settings/alerts", summary="Set the alert recipients and the digest hour (UTC); the next check uses them")
+    @router.put("/settings/alerts", response_model=None, responses=ok(AlertSettings),
+                summary="Set the alert recipients and the digest hour (UTC); the next check uses them")
     def put_alert_settings(body: AlertSettingsIn, conn: Db, who: Admin) -> dict:
         try:
             recipients = alert_settings.parse_recipients(body.recipients)
@@ -345,19 +385,23 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
 
         return run(conn, change_alert_settings, settings, body.digest_hour_utc, recipients, who.name)
 
-    @router.get("/settings", summary="Settings of every record type")
+    @router.get("/settings", response_model=None, responses=ok(list[RecordTypeSettings]),
+                summary="Settings of every record type")
     def all_settings(conn: Db) -> list[dict]:
         return [repo.get_settings(conn, t) for t in RECORD_TYPES]
 
-    @router.get("/settings/{record_type}", summary="Cadence, status on create and alert mode of a record type")
+    @router.get("/settings/{record_type}", response_model=None, responses=ok(RecordTypeSettings),
+                summary="Cadence, status on create and alert mode of a record type")
     def get_settings(record_type: RecordType, conn: Db) -> dict:
         return repo.get_settings(conn, record_type)
 
-    @router.put("/settings/{record_type}", summary="Change cadence (60-1440 min), DRAFT/AUTHORISED, alert mode")
+    @router.put("/settings/{record_type}", response_model=None, responses=ok(RecordTypeSettings),
+                summary="Change cadence (60-1440 min), DRAFT/AUTHORISED, alert mode")
     def put_settings(record_type: RecordType, body: SettingsIn, conn: Db, who: Admin) -> dict:
         return run(conn, repo.put_settings, record_type, body.model_dump(exclude_none=True), who.name)
 
-    @router.get("/config/changes", summary="History of configuration changes, newest first")
+    @router.get("/config/changes", response_model=None, responses=ok(list[ConfigChange]),
+                summary="History of configuration changes, newest first")
     def changes(conn: Db, table: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 before_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None) -> list[dict]:
         return repo.list_changes(conn, table, limit, before_seq)
@@ -376,17 +420,20 @@ def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:
             raise _unprocessable(*problem)
         return body
 
-    @router.get(path, summary=f"{spec.name} mappings", name=f"list_{spec.name}")
+    @router.get(path, summary=f"{spec.name} mappings", name=f"list_{spec.name}", response_model=None,
+                responses=ok(list[Row]))
     def list_rows(conn: Db, organisation_id: str | None = None) -> list[dict]:
         return repo.list_mappings(conn, spec, organisation_id)
 
     @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)",
-                 name=f"create_{spec.name}",
-                 responses={409: error(f"A {spec.name} mapping with this key exists (PUT replaces it)")})
+                 name=f"create_{spec.name}", response_model=None, 
+                 responses={**ok(Row, status=201),
+                            409: error(f"A {spec.name} mapping with this key exists (PUT replaces it)")})
     def create_row(body: Row, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name, replace=False))
 
-    @router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}")
+    @router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}", response_model=None, 
+                responses=ok(Row))
     def put_row(body: Row, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name))
 
