@@ -41,7 +41,8 @@ class SyncSettingsIn(BaseModel):
     lock_date_treatment: Literal[LOCK_DATE_TREATMENTS] = Field(
         None, description="A document dated inside Xero's lock dates: `exception` (period_locked), or "
                           "`first_open_day` (dated the first open day, its own date kept in the reference).")
-    rounding_account_code: str | None = Field(None, min_length=1, max_length=10, description=(
+    rounding_account_code: str | None = Field(
+        None, min_length=1, max_length=10, pattern=r"^[^\x00-\x1f]+$", description=(
         "An active account of the organisation's Xero catalog for a rounding line, when per-line tax cannot make "
         "the document total what ConnectWise says; null: none (such a difference is a total_mismatch exception)."))
     customer_details: bool = Field(None, description="The Xero contact's billing email, address and phone follow "
@@ -135,7 +136,7 @@ def real_books_router(settings: Settings, db: Database, sender: CommandSender, p
             _known(conn, org_id)
             return sync_settings.get_settings(conn, org_id)
 
-    @router.put("/organisations/{org_id}/sync-settings", response_model=SyncSettingsChanged, response_model_by_alias=True,
+    @router.put("/organisations/{org_id}/sync-settings", response_model=SyncSettingsChanged,
                 summary="Change the organisation's sync settings; going live (or an earlier go-live date) sends the "
                         "records concerned through again")
     def put_sync_settings(org_id: OrgId, body: SyncSettingsIn, who: Admin) -> dict:

@@ -89,7 +89,9 @@ def test_a_viewer_reads_the_settings_an_admin_changes_them_in_their_name(client)
 @pytest.mark.parametrize("body, field", [
     ({"mode": "dry-run"}, "mode"), ({"mode": None}, "mode"), ({"lock_date_treatment": "later"}, "lock_date_treatment"),
     ({"go_live_date": "1 November"}, "go_live_date"), ({"rounding_account_code": "999"}, "rounding_account_code"),
-    ({"rounding_account_code": ""}, "rounding_account_code"), ({"customer_details": "maybe"}, "customer_details"),
+    ({"rounding_account_code": ""}, "rounding_account_code"), ({"rounding_account_code": "8\x0060"},
+                                                                "rounding_account_code"),
+    ({"customer_details": "maybe"}, "customer_details"), ({"customer_details": None}, "customer_details"),
     ({"colour": "red"}, "colour"), ({"mode": "shadow", "rounding_account_code": "999"}, "rounding_account_code"),
 ])
 def test_a_bad_value_is_refused_by_name_and_nothing_changes(client, body, field):

@@ -20,8 +20,8 @@ def test_the_auckland_offices_invoices_reach_the_new_zealand_organisation_in_nzd
     assert auckland and all(i.currency == "NZD" for i in auckland)
     with Stack.admin_for(info) as admin:
         for invoice in auckland:
-            synced = wait_for(lambda: (r := record(admin, "invoice", invoice.id)) and r["status"] == "synced" and r,
-                              60, what=f"{invoice.invoice_number} written")
+            synced = wait_for(lambda cw_id=invoice.id: (r := record(admin, "invoice", cw_id))
+                              and r["status"] == "synced" and r, 60, what=f"{invoice.invoice_number} written")
             assert synced["organisation_id"] == "auckland"
             in_cw = cw.get(f"/finance/invoices/{invoice.id}").json()
             [written] = xero.invoices("auckland", invoice.invoice_number)
@@ -33,6 +33,7 @@ def test_the_auckland_offices_invoices_reach_the_new_zealand_organisation_in_nzd
             assert {t["Option"] for line in written["LineItems"] for t in line["Tracking"]
                     if t["Name"] == "Region"} == {"Auckland"}
         # Nothing of Auckland's went to the Australian organisations.
-        assert all(xero.invoices(short, auckland[0].invoice_number) == [] for short in ("adelaide", "sydney", "holdings"))
+        number = auckland[0].invoice_number
+        assert all(xero.invoices(short, number) == [] for short in ("adelaide", "sydney", "holdings"))
         settings = admin.get("/api/organisations/auckland/sync-settings")
         assert settings.status_code == 200 and settings.json()["mode"] == "live"
