@@ -154,7 +154,7 @@ def real_books_router(settings: Settings, db: Database, sender: CommandSender, p
                         "delete, skip, wait or which exception, with counts per outcome")
     def shadow_report(org_id: OrgId, outcome: Outcome = None, record_type: RecordType = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> ShadowReport:
+                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> ShadowReport:
         with db.connection() as conn:
             _known(conn, org_id)
             current = sync_settings.get_settings(conn, org_id)

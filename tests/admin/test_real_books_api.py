@@ -174,7 +174,7 @@ def test_the_shadow_report_is_paged_filtered_counted_and_exported(client):
     assert [(r["cw_id"], r["detail"]) for r in exceptions["items"]] == [("1005", "adoption_mismatch")]
     assert exceptions["counts"]["create"] == 3
     for params, field in (({"outcome": "maybe"}, "outcome"), ({"record_type": "bill"}, "record_type"),
-                          ({"limit": 0}, "limit")):
+                          ({"limit": 0}, "limit"), ({"offset": 10 ** 20}, "offset")):
         refused = client.get(url, params=params, headers=viewer)
         assert refused.status_code == 422 and field in refused.text
 
