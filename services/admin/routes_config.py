@@ -96,7 +96,9 @@ class CatalogIn(_In):
                                 **{"class": (Literal["ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE", ""], "")},
                                 status=(str, "ACTIVE"), type=(str, ""), payments_enabled=(bool, False))] = []
     tax_rates: list[create_model("CatalogTaxRate", __base__=_In, tax_type=(str, Field(min_length=1)), name=(str, ""),
-                                 rate=(str | None, Field(None, pattern=r"^-?\d+(\.\d+)?$")), applies_to=(list[str], []),
+                                 rate=(str | None, Field(None, pattern=r"^-?\d{1,5}(\.\d{1,4})?$", description=(
+                                     "Percent: up to 5 digits and 4 decimals, as it is kept."))),
+                                 applies_to=(list[str], []),
                                  status=(str, "ACTIVE"))] = []
     tracking: list[create_model("CatalogTracking", __base__=_In, category=(str, Field(min_length=1)),
                                 option=(str, Field(min_length=1)), status=(str, "ACTIVE"))] = []

@@ -62,3 +62,12 @@ def test_the_document_declares_what_the_routes_answer(client):
     assert {"200", "409", "502", "503"} <= set(refresh)
     organisation = paths["/api/organisations/{org_id}"]["get"]["responses"]["200"]["content"]["application/json"]
     assert organisation["schema"] == {"$ref": "#/components/schemas/Organisation"}
+
+
+def test_a_tax_rate_beyond_what_is_kept_is_refused_naming_it(client):
+    rates = [{"tax_type": "BIG", "rate": "-6600320414"}]
+    resp = client.put("/api/organisations/adelaide/catalog", json={**CATALOG, "tax_rates": rates}, headers=AUTH)
+    refused(resp, "body", "tax_rates", 0, "rate")
+    rates = [{"tax_type": "OK", "rate": "99999.9999"}]
+    assert client.put("/api/organisations/adelaide/catalog", json={**CATALOG, "tax_rates": rates},
+                      headers=AUTH).status_code == 200
