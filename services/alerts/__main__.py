@@ -15,7 +15,7 @@ def main() -> None:
         notifier = Notifier(settings)
     except ValueError as exc:  # a bad CZ_SMTP_URL or CZ_ALERT_EMAIL_TO: say which, do not start
         print(f"invalid settings: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     recorder = ExceptionRecorder(settings, Codec.from_directory(), on_new=notifier.wake.set)
     serve(create_app(settings, recorder, notifier), settings.host, settings.alerts_port)
 

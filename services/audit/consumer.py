@@ -73,7 +73,7 @@ class AuditConsumer:
                 raise Unavailable(f"audit store: {problem}") from exc
             # The store is up, so a row itself is bad: find it, park it, keep the rest.
             bad: Poison = []
-            for row, msg in zip(rows, sources):
+            for row, msg in zip(rows, sources, strict=True):
                 try:
                     self.store.insert([row])
                 except Exception as exc:

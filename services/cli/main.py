@@ -37,7 +37,7 @@ def up() -> None:
         settings = load_settings()
     except SettingsError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     raise typer.Exit(run_stack(settings))
 
 
@@ -72,7 +72,7 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs) -> dict:
         resp = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
         console.print(f"[red]admin API unreachable at {client.base_url}: {exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {"text": resp.text}
     if resp.status_code >= 400:
         console.print(f"[red]{method} {path} refused ({resp.status_code}): {json.dumps(body)}[/red]")
@@ -169,7 +169,7 @@ def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry
                                headers={"Content-Type": "text/csv"})
         except httpx.HTTPError as exc:
             console.print(f"[red]admin API unreachable: {exc}[/red]")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         progress.update(task, completed=1, total=1)
     body = resp.json()
     for err in body.get("errors", []):
@@ -258,7 +258,7 @@ def callbacks(action: Annotated[str, typer.Argument(help="list, register or remo
                     console.print(f"{cb['id']} {cb.get('type')} {redact_text(str(cb.get('url')))}")
     except CwApiError as exc:
         console.print(f"[red]{redact_text(str(exc))}[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

@@ -115,9 +115,9 @@ def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
 
     ids = [int(inv["id"]) for inv in invoices]
     if len(invoices) <= 1:
-        return {i: read(inv) for i, inv in zip(ids, invoices)}
+        return {i: read(inv) for i, inv in zip(ids, invoices, strict=True)}
     with ThreadPoolExecutor(WORKERS) as pool:
-        return dict(zip(ids, pool.map(read, invoices)))
+        return dict(zip(ids, pool.map(read, invoices), strict=True))
 
 
 def _record(p, kind: RecordKind, events: list[dict], observed: datetime, result) -> None:

@@ -70,7 +70,7 @@ def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> d
     if len(records) == 1:
         return {ids[0]: lines(records[0])}
     with ThreadPoolExecutor(LINE_ITEM_WORKERS) as pool:
-        return dict(zip(ids, pool.map(lines, records)))
+        return dict(zip(ids, pool.map(lines, records), strict=True))
 
 
 def _invoice_source(record_type: str) -> Source:

@@ -97,7 +97,7 @@ def parse(text: str, known: Known) -> ParsedFile:
         if len(cells) != len(header):
             out.errors.append(RowError(line, "", f"malformed row: {len(cells)} fields, the header has {len(header)}"))
             continue
-        values = {h: c.strip() for h, c in zip(header, cells)}
+        values = {h: c.strip() for h, c in zip(header, cells, strict=True)}
         table = values.pop("table")
         spec = SPECS.get(table)
         if spec is None:

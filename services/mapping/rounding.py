@@ -69,7 +69,7 @@ def settle(amounts: list[Decimal], rates: list[Decimal], total: Decimal, tax: De
     """`amounts`: each line's amount as Xero rounds it; `rates`: its tax rate in percent (0 when untaxed);
     `total`, `tax`: ConnectWise's document total and tax, positive."""
     total, tax = cents(total), cents(tax)
-    computed = [xero_line_tax(a, r) if r else ZERO for a, r in zip(amounts, rates)]
+    computed = [xero_line_tax(a, r) if r else ZERO for a, r in zip(amounts, rates, strict=True)]
     taxed = [i for i, r in enumerate(rates) if r]
     tax_gap = tax - sum(computed, ZERO)
     if abs(tax_gap) > CENT * len(taxed):

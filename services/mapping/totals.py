@@ -24,7 +24,7 @@ def settle_lines(record: dict, org: OrgMapping, side: str, items: list[dict], am
     if isinstance(result, Gap):
         kind = "tax_mismatch" if result.field == "sales_tax" else "total_mismatch"
         return MappingProblem(kind, result.field, _money(result.value), result.message)
-    for item, given in zip(items, result.taxes):
+    for item, given in zip(items, result.taxes, strict=True):
         if given is not None:
             item["TaxAmount"] = _money(given)
     if result.rounding:

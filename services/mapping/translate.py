@@ -86,17 +86,17 @@ def _lines(record: dict, kind: str) -> list[_Line]:
     if kind is RecordKind.PROCUREMENT:
         record_taxed = record["sales_tax"] != ZERO
         lines = [
-            _Line(f"lines[{i}]", l["description"], l["quantity"], l["unit_cost"], l.get("product"), l.get("product_class"),
-                  l["tax"] != ZERO if l.get("tax") is not None else record_taxed)
-            for i, l in enumerate(record.get("lines") or []) if not l.get("canceled")
+            _Line(f"lines[{i}]", line["description"], line["quantity"], line["unit_cost"], line.get("product"), line.get("product_class"),
+                  line["tax"] != ZERO if line.get("tax") is not None else record_taxed)
+            for i, line in enumerate(record.get("lines") or []) if not line.get("canceled")
         ]
         if record.get("freight_cost"):
             lines.append(_Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], None, "freight", record_taxed))
     else:
         lines = [
-            _Line(f"lines[{i}]", l["description"], l["quantity"], l["price"], l.get("catalog_item"), l.get("product_class"),
-                  l.get("taxable", True))
-            for i, l in enumerate(record.get("lines") or [])
+            _Line(f"lines[{i}]", line["description"], line["quantity"], line["price"], line.get("catalog_item"), line.get("product_class"),
+                  line.get("taxable", True))
+            for i, line in enumerate(record.get("lines") or [])
         ]
     if not lines:
         # An invoice without product lines (an agreement invoice, say) still carries its subtotal.
@@ -104,7 +104,7 @@ def _lines(record: dict, kind: str) -> list[_Line]:
                        record["sales_tax"] != ZERO)]
     if kind is RecordKind.CREDIT_NOTE and record["total"] < ZERO:
         # ConnectWise credit memos carry negative amounts; Xero credit notes carry positive ones.
-        lines = [_Line(l.field, l.description, l.quantity, -l.unit, l.catalog_item, l.product_class, l.taxable) for l in lines]
+        lines = [_Line(line.field, line.description, line.quantity, -line.unit, line.catalog_item, line.product_class, line.taxable) for line in lines]
     return lines
 
 

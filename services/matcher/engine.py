@@ -189,7 +189,7 @@ class Matcher:
         rows = self.ledger.intend([(m, a.cw_invoice_id, a.amount, highest[a.cw_invoice_id]) for m, a, _ in applies])
         landed, never = [], []
         try:
-            for (money, apply, invoice), row_id in zip(applies, rows):
+            for (money, apply, invoice), row_id in zip(applies, rows, strict=True):
                 tags = _tags(money, invoice)
                 try:
                     landed.append((row_id, self.cw.apply(apply.cw_invoice_id, apply.amount, money.payment_date, tags)))

@@ -142,7 +142,7 @@ class PostgresLedger:
 
     def intend(self, intents: list[tuple[XeroMoney, int, Decimal, int]]) -> list[int]:
         columns = list(zip(*[(m.organisation_id, m.payment_id, m.invoice_id, invoice_id, amount, m.payment_date, highest)
-                             for m, invoice_id, amount, highest in intents]))
+                             for m, invoice_id, amount, highest in intents], strict=True))
         rows = self._rows(
             "insert into cw_payment_applications (organisation_id, xero_payment_id, xero_invoice_id, cw_invoice_id,"
             " amount, payment_date, max_cw_payment_before, state) select *, 'applying' from unnest(%s::text[],"

@@ -13,7 +13,7 @@ def main() -> None:
         settings = load_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     configure_logging("receivers", settings.log_level, settings.log_json)
     logging.getLogger("receivers").info("receivers listening on %s:%s", settings.host, settings.receivers_port)
     # serve() turns uvicorn's access log off: a callback URL's path is its secret.

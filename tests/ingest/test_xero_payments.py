@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from cryptography.fernet import Fernet
 
+from services.common.codec import FramingError
 from services.common.database import Database
 from services.common.exchanges import ExchangeRecorder
 from services.common.secrets import SecretBox
@@ -64,7 +65,10 @@ class Events:
             for msg in self.consumer.consume(200, 0.2):
                 if msg.error():
                     continue
-                name, record = self.codec.decode(msg.value())
+                try:
+                    name, record = self.codec.decode(msg.value())
+                except FramingError:  # another test's poison on the shared broker
+                    continue
                 if record["organisation_id"] in self.orgs:
                     assert msg.key().decode() == record["payment_id"]
                     new.append(record)
