@@ -90,6 +90,8 @@ def fuzz_stack(kafka_bootstrap: str, postgres_url: str, data_dir: Path) -> Itera
         smtp_url = parts.enter_context(smtp_capture(data_dir))
         settings = Settings(data_dir=data_dir, admin_token=TOKEN, secret_key=Fernet.generate_key().decode(),
                             kafka_bootstrap=kafka_bootstrap, postgres_url=postgres_url, smtp_url=smtp_url,
+                            # ignored_auth sends wrong tokens on purpose: no lock-out (tests/admin checks the limit)
+                            signin_max_failures=1_000_000_000,
                             alert_check_seconds=3600, admin_port=free_port(), audit_port=free_port(),
                             alerts_port=free_port(), xero_url=f"{xero}/api.xro/2.0",
                             xero_token_url=f"{xero}/connect/token", xero_client_id=identity.XERO_CLIENT_ID,

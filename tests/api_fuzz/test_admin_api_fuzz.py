@@ -6,8 +6,10 @@ coverage (each parameter's boundaries and wrong types), fuzzing (random valid an
 stateful (sequences that feed one answer into the next call: create an organisation, then read, change
 and delete it). A bounded number of examples per route keeps it to about a minute.
 
-It fails on any 5xx, and on any answer the document does not describe: its status code, its content
-type, its headers or its body. A failure prints schemathesis's report with a curl line per problem.
+It fails on any 5xx, on any answer the document does not describe (its status code, its content type,
+its headers or its body), on a route that answers without the token, and on a resource that is still there
+after its DELETE or missing after its creation. A failure prints schemathesis's report with a curl line per
+problem; CZ_FUZZ_SEED and CZ_FUZZ_EXAMPLES look further.
 """
 from __future__ import annotations
 
@@ -23,7 +25,10 @@ from .servers import fuzz_stack
 pytestmark = pytest.mark.integration
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance", "response_headers_conformance")
+          "response_schema_conformance", "response_headers_conformance",
+          # and what a sequence shows: a deleted resource stays gone, a created one can be read back, and a route
+          # that needs the token refuses a request without it or with a wrong one
+          "use_after_free", "ensure_resource_availability", "ignored_auth")
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 MAX_EXAMPLES = int(os.environ.get("CZ_FUZZ_EXAMPLES", "50"))  # per route and phase
 SEED = os.environ.get("CZ_FUZZ_SEED", "20261127")  # fixed, so a run repeats; set another to look further
