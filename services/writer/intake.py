@@ -15,9 +15,9 @@ import threading
 import time
 from typing import Callable
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from ..common.kafka import send_to_dead_letter
+from ..common.kafka import is_consume_error, send_to_dead_letter
 from .lanes import Item, Lanes, Work
 from .offsets import OffsetTracker
 
@@ -26,8 +26,12 @@ COMMIT_EVERY = 0.2  # seconds between commits of what is done
 Decode = Callable[[Message], Item]
 
 
-def _partition(msg: Message) -> tuple[str, int]:
-    return (msg.topic(), msg.partition())
+def _position(msg: Message) -> tuple[tuple[str, int], int]:
+    """((topic, partition), offset) of a consumed message, which always has them."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("a consumed message without its topic, partition or offset")
+    return (topic, partition), offset
 
 
 def consume_in_lanes(consumer: Consumer, producer: Producer, service: str, should_stop: Callable[[], bool],
@@ -43,7 +47,7 @@ def consume_in_lanes(consumer: Consumer, producer: Producer, service: str, shoul
             send_to_dead_letter(producer, msg, error, service)
         with lock:
             for msg in msgs:
-                tracker.finished(_partition(msg), msg.offset())
+                tracker.finished(*_position(msg))
 
     def commit() -> None:
         with lock:
@@ -62,12 +66,10 @@ def consume_in_lanes(consumer: Consumer, producer: Producer, service: str, shoul
             if lanes.fatal is not None:
                 raise lanes.fatal
             for msg in consumer.consume(num_messages=max_batch, timeout=poll_timeout):
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        log.warning("consume error: %s", msg.error())
+                if is_consume_error(msg):
                     continue
                 with lock:
-                    tracker.started(_partition(msg), msg.offset())
+                    tracker.started(*_position(msg))
                 try:
                     item = decode(msg)
                 except Exception as exc:  # cannot be a write request: parked at once

@@ -50,15 +50,15 @@ class MoneyWriter:
         done: list[Outcome] = []
         for req in requests:
             entry = entries.get((req.record_type, str(req.cw_id)))
-            live = _live(entry)
+            live = entry if _live(entry) else None  # the entry of money Xero holds
             if req.operation not in ("UPSERT", "DELETE"):
                 done.append(self.report.rejected(req, [f"operation {req.operation} does not apply to money"],
                                                  "bad_request", entry))
-            elif req.operation == "UPSERT" and live and entry.written_hash == req.content_hash:
+            elif req.operation == "UPSERT" and live and live.written_hash == req.content_hash:
                 done.append(self.report.unchanged(req, entry))
             elif req.operation == "DELETE" and not live:
                 done.append(self.report.unchanged(req, entry, "nothing in Xero to remove"))
-            elif live and (not self._remove(org, req, entry, final=req.operation == "DELETE")
+            elif live and (not self._remove(org, req, live, final=req.operation == "DELETE")
                            or req.operation == "DELETE"):
                 pass  # removed (or refused), and reported
             else:
@@ -120,7 +120,7 @@ class MoneyWriter:
                                                      for r in group])
             return
         outcomes = []
-        for req, element in zip(group, answered):
+        for req, element in zip(group, answered, strict=True):  # the client checks the count
             if status.element_failed(element):
                 errors = status.element_errors(element) or ["Xero refused it without a message"]
                 outcomes.append(self.report.rejected(req, errors, "xero_validation", advice=_advice(req)))

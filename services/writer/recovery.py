@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 def _best(found: list[dict]) -> dict | None:
     """Prefers a live record to a deleted or voided one carrying the same number."""
     live = [f for f in found if f.get("Status") not in ("DELETED", "VOIDED")]
-    return (live or found or [None])[0]
+    candidates = live or found
+    return candidates[0] if candidates else None
 
 
 def _key(entry: Entry) -> NaturalKey | None:
