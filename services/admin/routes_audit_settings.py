@@ -21,7 +21,7 @@ from .audit_client import TIMEOUT, audit_service_url, passthrough
 
 
 class AuditSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"retention_days": 180}]})
     retention_days: int = Field(ge=30, le=365, description="Days the audit log keeps entries, 30 to 365. Applied at "
                                                            "once: older entries are deleted in the background.")
 

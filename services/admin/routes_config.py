@@ -41,6 +41,8 @@ class _In(BaseModel):
 
 
 class OrganisationIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "sydney", "name": "Harbour IT Sydney Pty Ltd", "tenant_id": "t-sydney", "create_contacts": False}]})
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Short id used in rules and CSV, e.g. adelaide.")
     name: str = Field(min_length=1, max_length=255)
     tenant_id: str = Field(min_length=1, max_length=64, description="Xero tenant id of the organisation.")
@@ -72,6 +74,9 @@ class TagIn(_In):
 class RoutePreviewIn(_In):
     """The facts of a ConnectWise record that routing looks at."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"location_id": 2, "member": "jsmith", "tags": [{"caption": "Xero Entity", "value": "Holdings"}]}]})
+
     location_id: int | None = None
     member: str | None = Field(None, max_length=100, description="The invoice's member identifier.")
     account_manager: str | None = Field(None, max_length=100, description="The company's account manager identifier.")
@@ -79,12 +84,16 @@ class RoutePreviewIn(_In):
 
 
 class SettingsIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"cadence_minutes": 120, "create_status": "AUTHORISED", "alert_mode": "digest"}]})
     cadence_minutes: int | None = Field(None, ge=60, le=1440, description="Minutes between cycles, 60 to 1440.")
     create_status: Literal["DRAFT", "AUTHORISED"] | None = None
     alert_mode: Literal["immediate", "digest"] | None = None
 
 
 class AlertSettingsIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"digest_hour_utc": 7, "recipients": "finance@harbour.example, ops@harbour.example"}]})
     digest_hour_utc: int = Field(ge=0, le=23, description="Hour (UTC) the daily digest is sent.")
     recipients: str = Field(min_length=3, max_length=2000, description="Comma-separated email addresses.")
 

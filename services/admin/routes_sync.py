@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..common.codec import Codec
 from ..common.commands import Command, as_event, new_command
@@ -37,6 +37,9 @@ def _as_utc(value: datetime | date) -> datetime:
 
 class ReplayRequest(BaseModel):
     """A window of ConnectWise `lastUpdated` times; a bare date means its midnight UTC."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"record_type": "invoice", "from": "2026-11-01", "to": "2026-11-02T12:00:00Z"}]})
     record_type: RecordKind
     from_: datetime = Field(alias="from", description="Start of the window (ISO-8601; UTC when no offset).")
     to: datetime = Field(description="End of the window, inclusive.")

@@ -18,7 +18,8 @@ UserName = Annotated[str, Path(pattern=NAME_PATTERN, description="The user's nam
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "sam@harbour.example", "role": "operator", "password": "correct horse battery"}]})
     name: str = Field(pattern=NAME_PATTERN, description="A person's name or email: letters, digits and . _ @ + -, "
                                                         "up to 100; unique (ignoring case) among live users.")
     role: Role = Field(description="viewer reads everything; operator also force-syncs, runs cycles, replays and "
