@@ -8,13 +8,13 @@ from collections import defaultdict
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from ..common.kafka import client_log
+from ..common.kafka import client_config
 
 TIMEOUT = 5.0
 
 
 def make_admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, "logger": client_log})
+    return AdminClient(client_config(bootstrap, **{"socket.timeout.ms": 3000}))
 
 
 def consumer_lag(admin: AdminClient) -> dict[tuple[str, str], int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
+from ..common.db import Conn
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,6 @@ class OrgLabel:
     currency: str | None  # the Xero organisation's base currency, when known
 
 
-def organisation_labels(conn: psycopg.Connection) -> dict[str, OrgLabel]:
+def organisation_labels(conn: Conn) -> dict[str, OrgLabel]:
     return {r["id"]: OrgLabel(r["id"], r["name"], r.get("base_currency"))
             for r in conn.execute("select * from organisations order by name")}

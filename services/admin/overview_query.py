@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-import psycopg
+from ..common.db import Conn, one_row
 
 
 @dataclass
@@ -33,7 +33,7 @@ class OrganisationOverview:
         return min(100.0, 100.0 * self.xero_calls_today / self.day_limit) if self.day_limit else 0.0
 
 
-def organisation_overviews(conn: psycopg.Connection, day_start: datetime, day_limit: int) -> list[OrganisationOverview]:
+def organisation_overviews(conn: Conn, day_start: datetime, day_limit: int) -> list[OrganisationOverview]:
     """`day_start` is the viewer's midnight (UTC instant): "today" is the viewer's day."""
     orgs = {r["id"]: OrganisationOverview(r["id"], r["name"], r["status"], r["credential_sealed"] is not None,
                                           r.get("base_currency"), day_limit=day_limit)
@@ -66,11 +66,10 @@ def organisation_overviews(conn: psycopg.Connection, day_start: datetime, day_li
     return list(orgs.values())
 
 
-def unrouted_exceptions(conn: psycopg.Connection) -> int:
+def unrouted_exceptions(conn: Conn) -> int:
     """Open exceptions of records no organisation took yet (no route, unreadable)."""
-    return conn.execute("select count(*) as n from exceptions where status = 'open' and organisation_id = ''"
-                        ).fetchone()["n"]
+    return one_row(conn, "select count(*) as n from exceptions where status = 'open' and organisation_id = ''")["n"]
 
 
-def open_exception_count(conn: psycopg.Connection) -> int:
-    return conn.execute("select count(*) as n from exceptions where status = 'open'").fetchone()["n"]
+def open_exception_count(conn: Conn) -> int:
+    return one_row(conn, "select count(*) as n from exceptions where status = 'open'")["n"]

@@ -3,7 +3,7 @@ matcher decided, classed as a finance person sorts them (matched in full, partia
 unmatched, skipped), with its invoice and the note saying what was applied or why not."""
 from __future__ import annotations
 
-import psycopg
+from ..common.db import Conn, one_row
 
 # How each decided payment reads: the matcher's outcome and exception, and the invoice's balance after it.
 _CLASS = """case
@@ -16,7 +16,7 @@ _CLASS = """case
 CLASSES = ("matched", "partial", "over", "unmatched", "waiting", "skipped")
 
 
-def payment_counts(conn: psycopg.Connection, organisation: str | None) -> dict[str, int]:
+def payment_counts(conn: Conn, organisation: str | None) -> dict[str, int]:
     rows = conn.execute(
         f"select {_CLASS} as class, count(*) as n from matcher_payments m"
         " left join cw_invoice_balances b on b.cw_invoice_id = m.cw_invoice_id"
@@ -24,14 +24,14 @@ def payment_counts(conn: psycopg.Connection, organisation: str | None) -> dict[s
     return {r["class"]: r["n"] for r in rows}
 
 
-def list_payments(conn: psycopg.Connection, organisation: str | None, klass: str | None, limit: int,
+def list_payments(conn: Conn, organisation: str | None, klass: str | None, limit: int,
                   offset: int) -> tuple[list[dict], int]:
     where = f"(%(o)s::text is null or m.organisation_id = %(o)s) and (%(c)s::text is null or {_CLASS} = %(c)s)"
     params = {"o": organisation, "c": klass, "l": limit, "off": offset}
     base = (" from matcher_payments m left join cw_invoice_balances b on b.cw_invoice_id = m.cw_invoice_id"
             " left join sync_records r on r.record_type = 'xero_payment' and r.cw_id = m.xero_payment_id"
             f" where {where}")
-    total = conn.execute(f"select count(*) as n{base}", params).fetchone()["n"]
+    total = one_row(conn, f"select count(*) as n{base}", params)["n"]
     rows = conn.execute(
         f"select m.organisation_id, m.xero_payment_id, m.amount, m.outcome, m.exception_kind, m.note, m.decided_at,"
         f" m.cw_invoice_id, b.invoice_number, b.company_name, b.balance, r.customer, {_CLASS} as class{base}"

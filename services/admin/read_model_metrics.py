@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
@@ -28,7 +29,7 @@ QUANTILES = (0.5, 0.95)
 class ReadModelMetrics:
     def __init__(self, settings: Settings, db: Database):
         self.settings, self.db = settings, db
-        self._admin = None
+        self._admin: AdminClient | None = None
         self._lock = threading.Lock()
         self._cached: tuple[float, list] | None = None
         self._registered = False
@@ -102,15 +103,14 @@ class ReadModelMetrics:
                 " extract(epoch from status_changed_at - last_updated)) as q from sync_records"
                 f" where status = 'synced' and last_updated is not null and status_changed_at > now() - interval '{LATENCY_WINDOW}'"
                 " group by 1", (list(QUANTILES),)):
-            for quantile, value in zip(QUANTILES, r["q"]):
+            for quantile, value in zip(QUANTILES, r["q"], strict=True):
                 latency.add_metric([r["record_type"], str(quantile)], max(0.0, value))
         return [records, exceptions, calls, budget, latency]
 
     def _lag(self) -> GaugeMetricFamily:
-        if self._admin is None:
-            self._admin = make_admin(self.settings.kafka_bootstrap)
+        admin = self._admin = self._admin or make_admin(self.settings.kafka_bootstrap)
         lag = GaugeMetricFamily("cz_consumer_lag", "Messages not yet consumed, per consumer group and topic",
                                 labels=["group", "topic"])
-        for (group, topic), value in sorted(consumer_lag(self._admin).items()):
+        for (group, topic), value in sorted(consumer_lag(admin).items()):
             lag.add_metric([group, topic], value)
         return lag

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import psycopg
 from pydantic import BaseModel
+
+from ..common.db import Conn, one_row
 
 
 class RecordRow(BaseModel):
@@ -48,7 +49,7 @@ class SyncState(BaseModel):
     records_by_status: dict[str, int]
 
 
-def sync_states(conn: psycopg.Connection) -> list[SyncState]:
+def sync_states(conn: Conn) -> list[SyncState]:
     """Each record type's cadence, cursor, last cycle, progress and records by status."""
     rows = conn.execute(
         "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
@@ -70,11 +71,12 @@ SORTS = {"updated": "updated_at", "number": "record_number", "customer": "custom
          "status": "status", "organisation": "organisation_id", "total": "total", "changed": "last_updated"}
 
 
-def list_records(conn: psycopg.Connection, record_type: str | None, status: str | None, organisation: str | None,
+def list_records(conn: Conn, record_type: str | None, status: str | None, organisation: str | None,
                  q: str | None, limit: int, offset: int, *, sort: str = "updated", descending: bool = True,
                  updated_from: datetime | None = None, updated_to: datetime | None = None) -> RecordPage:
     """A page of records matching every filter given; `sort` is a key of SORTS (ties by type and id)."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if record_type:
         where.append("record_type = %s")
         args.append(record_type)
@@ -96,7 +98,7 @@ def list_records(conn: psycopg.Connection, record_type: str | None, status: str 
         args.append(updated_to)
     clause = (" where " + " and ".join(where)) if where else ""
     order = f"{SORTS.get(sort, 'updated_at')} {'desc' if descending else 'asc'} nulls last"
-    total = conn.execute(f"select count(*) as n from sync_records{clause}", args).fetchone()["n"]
+    total = one_row(conn, f"select count(*) as n from sync_records{clause}", args)["n"]
     rows = conn.execute(
         f"select {_COLUMNS} from sync_records{clause} order by {order}, record_type, cw_id limit %s offset %s",
         [*args, limit, offset]).fetchall()
@@ -111,7 +113,7 @@ class RecordDetail(RecordRow):
     status_changed_at: datetime | None
 
 
-def get_record(conn: psycopg.Connection, record_type: str, cw_id: str) -> RecordDetail | None:
+def get_record(conn: Conn, record_type: str, cw_id: str) -> RecordDetail | None:
     row = conn.execute(f"select {_COLUMNS}, status_changed_at from sync_records where record_type = %s and cw_id = %s",
                        (record_type, cw_id)).fetchone()
     return RecordDetail(**row) if row else None

@@ -10,9 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
-import psycopg
 from pydantic import BaseModel
 
+from ..common.db import Conn, one_row
 from ..common.shadow_report import OUTCOMES
 
 CSV_COLUMNS = ("organisation_id", "record_type", "cw_id", "record_number", "customer", "total", "outcome", "detail",
@@ -43,7 +43,7 @@ _WHERE = (" where o.organisation_id = %(org)s and (%(outcome)s::text is null or 
 _ORDER = " order by o.record_type, length(o.cw_id), o.cw_id"
 
 
-def outcome_counts(conn: psycopg.Connection, org_id: str, record_type: str | None = None) -> dict[str, int]:
+def outcome_counts(conn: Conn, org_id: str, record_type: str | None = None) -> dict[str, int]:
     """Records of the organisation's report per outcome, every outcome named (0 when none)."""
     rows = conn.execute("select outcome, count(*) as n from shadow_outcomes where organisation_id = %s"
                         " and (%s::text is null or record_type = %s) group by outcome",
@@ -52,16 +52,16 @@ def outcome_counts(conn: psycopg.Connection, org_id: str, record_type: str | Non
     return {outcome: found.get(outcome, 0) for outcome in OUTCOMES}
 
 
-def list_outcomes(conn: psycopg.Connection, org_id: str, outcome: str | None, record_type: str | None,
+def list_outcomes(conn: Conn, org_id: str, outcome: str | None, record_type: str | None,
                   limit: int, offset: int) -> tuple[list[ShadowRow], int]:
     """One page of the report (by record type and ConnectWise id) and how many rows the filter holds."""
     params = {"org": org_id, "outcome": outcome, "type": record_type, "limit": limit, "offset": offset}
-    total = conn.execute("select count(*) as n from shadow_outcomes o" + _WHERE, params).fetchone()["n"]
+    total = one_row(conn, "select count(*) as n from shadow_outcomes o" + _WHERE, params)["n"]
     rows = conn.execute(_SELECT + _WHERE + _ORDER + " limit %(limit)s offset %(offset)s", params).fetchall()
     return [ShadowRow(**r) for r in rows], total
 
 
-def all_outcomes(conn: psycopg.Connection, org_id: str, outcome: str | None,
+def all_outcomes(conn: Conn, org_id: str, outcome: str | None,
                  record_type: str | None) -> Iterable[dict]:
     params = {"org": org_id, "outcome": outcome, "type": record_type}
     return conn.execute(_SELECT + _WHERE + _ORDER, params).fetchall()

@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..common.database import Database
+from ..common.db import one_row
 from ..common.http_app import ROLES, Principal, UserAuth
 from ..common.secrets import admin_token
 from ..common.sign_in_limit import FailedSignIns
@@ -113,9 +114,8 @@ class Users:
                                  (name,)).fetchone()
             if taken:
                 raise UserError("name", f"a user named {name!r} exists; revoke it first to reuse the name", 409)
-            row = conn.execute("insert into users (name, role, password_hash, token_hash, created_by)"
-                               " values (%s, %s, %s, %s, %s) returning *",
-                               (name, role, password_hash, token_hash(token), actor)).fetchone()
+            row = one_row(conn, "insert into users (name, role, password_hash, token_hash, created_by)"
+                          " values (%s, %s, %s, %s, %s) returning *", (name, role, password_hash, token_hash(token), actor))
             user = _user(row)
             record_change(conn, "users", name, "insert", actor, None, _public(user))
         return user, token

@@ -27,7 +27,8 @@ def service_filters(request: Request) -> dict[str, str]:
     for name in ("from", "to"):
         if name in out:
             moment = local_instant(request, name, out[name])
-            out[name] = moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            if moment is not None:  # the text was not empty
+                out[name] = moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return out
 
 

@@ -4,11 +4,13 @@ with the API routes, one of each per process)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from fastapi import HTTPException
 
 from ...common.commands import Command
 from ...common.database import Database
+from ...common.exchanges import ExchangeRecorder
 from ...common.secrets import SecretBox
 from ...common.settings import Settings
 from ...mapping.changes import ChangePublisher
@@ -33,7 +35,7 @@ class Console:
     publisher: ChangePublisher
     box: SecretBox
     audit: AuditClient
-    exchange_recorder: object  # () -> ExchangeRecorder | None, for Xero calls the console makes
+    exchange_recorder: Callable[[], ExchangeRecorder | None]  # for Xero calls the console makes
     audit_settings: AuditSettings  # the audit log's retention, through the audit service
 
     def send(self, action: str, record_type: str, record_id: str | None = None, requested_by: str = "console",

@@ -73,7 +73,8 @@ class Gate:
             sent = request.headers.get("x-csrf-token")
             if sent is None and request.headers.get("content-type", "").startswith(
                     ("application/x-www-form-urlencoded", "multipart/form-data")):
-                sent = (await request.form()).get("csrf_token")
+                field = (await request.form()).get("csrf_token")
+                sent = field if isinstance(field, str) else None
             if not sent or not hmac.compare_digest(str(sent).encode(), found.csrf_token.encode()):
                 raise HTTPException(403, "csrf_token: missing or stale; reload the page and try again")
             if not _same_origin(request):

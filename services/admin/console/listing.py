@@ -33,7 +33,8 @@ class Listing:
     @classmethod
     def of(cls, request: Request, sorts: tuple[str, ...] | dict, default: str, descending: bool = True) -> "Listing":
         params = request.query_params
-        sort = params.get("sort") if params.get("sort") in sorts else default
+        asked = params.get("sort")
+        sort = asked if asked is not None and asked in sorts else default
         order = params.get("dir")
         try:
             page = max(1, int(params.get("page", "1")))

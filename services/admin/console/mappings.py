@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile  # what a parsed form holds (FastAPI's own is a subclass)
 
 from ...mapping import catalog as catalog_store
 from ...mapping import csv_io
@@ -88,7 +89,7 @@ def mappings_router(console: Console) -> APIRouter:
         """`check` shows every bad row and changes nothing; `apply` applies all rows, or none if any is bad."""
         form = await request.form()
         upload, text = form.get("file"), str(form.get("csv_text") or "")
-        if upload is not None and getattr(upload, "filename", ""):
+        if isinstance(upload, UploadFile) and upload.filename:
             raw = await upload.read(MAX_UPLOAD + 1)
             if len(raw) > MAX_UPLOAD:
                 return page(request, "accounts", "", 413, import_error="file: larger than 5 MB")

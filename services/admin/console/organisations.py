@@ -110,7 +110,7 @@ def organisations_router(console: Console) -> APIRouter:
             grant = unseal(box, viewer.session_id, request.cookies.get(GRANT_COOKIE))
         except ConnectError as exc:
             return console.render.page(request, "xero_connect.html", status_code=400, error=str(exc), choices=[])
-        chosen = [t for t in form.getlist("tenant") if t in grant["tenants"]]
+        chosen = [t for t in form.getlist("tenant") if isinstance(t, str) and t in grant["tenants"]]
         if not chosen:
             return console.render.page(request, "xero_connect.html", status_code=422, choices=[], error=
                                        "tenant: tick at least one organisation to add (or start again)")

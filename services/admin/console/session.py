@@ -48,7 +48,7 @@ class Authenticator(Protocol):
 def admin_token_authenticator(token: str) -> Authenticator:
     """The admin token signs in as `admin` with the admin role, whatever name is typed."""
 
-    def authenticate(_name: str, secret: str) -> tuple[str, str] | None:
+    def authenticate(name: str, secret: str) -> tuple[str, str] | None:  # any name: the token says who
         if secret and hmac.compare_digest(secret.strip().encode(), token.encode()):
             return "admin", "admin"
         return None

@@ -23,11 +23,11 @@ from .routing import first_error
 from .session import Viewer
 
 
-def _refusal(exc: Exception) -> str:
+def _refusal(exc: Refused | HTTPException) -> str:
     """What the audit service said, for the person at the console."""
     if isinstance(exc, HTTPException):
         return str(exc.detail)
-    body = exc.response.body.decode(errors="replace")
+    body = bytes(exc.response.body).decode(errors="replace")
     try:
         detail = json.loads(body).get("detail", body)
     except ValueError:
