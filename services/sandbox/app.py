@@ -8,7 +8,7 @@ import contextlib
 import logging
 import random
 import socket
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -100,7 +100,7 @@ class Sandbox:
         servers = [_Server(uvicorn.Config(app, host=self.host, port=port, log_level="warning", access_log=False,
                                           lifespan="auto", timeout_graceful_shutdown=3))
                    for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))]
-        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
         mutator = asyncio.create_task(self._mutate_forever()) if self.mutate_seconds > 0 else None
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -142,7 +142,7 @@ def _add_cw_control(sandbox: Sandbox) -> None:
         done = await asyncio.to_thread(sandbox.mutate_once)
         return JSONResponse(_jsonable(done))
 
-    routes = {"/_sandbox/faults": (faults, ["POST"]), "/_sandbox/state": (state, ["GET"]),
+    routes: dict[str, tuple[Callable[..., Awaitable[JSONResponse]], list[str]]] = {"/_sandbox/faults": (faults, ["POST"]), "/_sandbox/state": (state, ["GET"]),
               "/_sandbox/mutate": (mutate, ["POST"])}
     for path, (endpoint, methods) in routes.items():
         if (path, methods[0]) not in existing:

@@ -87,7 +87,7 @@ TAX_RATES = [
     TaxRate("OUTPUT2", "15% GST on Income", D("15.00"), True, False),
     TaxRate("INPUT2", "15% GST on Expenses", D("15.00"), False, True),
 ]
-TRACKING = [TrackingCategory("Region", tuple(l.name for l in LOCATIONS)),
+TRACKING = [TrackingCategory("Region", tuple(loc.name for loc in LOCATIONS)),
             TrackingCategory("Service Line", ("Managed Services", "Cloud & Licensing", "Hardware", "Projects", "Support"))]
 VENDORS = ["Dell Technologies Australia", "Ingram Micro Australia", "Dicker Data", "Leader Computers",
            "Fortinet Distribution ANZ", "Pax8 Australia"]
@@ -109,9 +109,9 @@ def generate(seed: int, scale: int, anchor: date = DEFAULT_ANCHOR) -> Msp:
     if scale < 0:
         raise ValueError("scale: must be 0 or more")
     rng = random.Random(seed)
-    members = [Member(i, f"{f[0]}{l}".lower().replace("'", ""), f, l,
-                      f"{f.lower()}.{l.lower().replace(chr(39), '')}@harbourit.com.au", loc, dep)
-               for i, (f, l, loc, dep) in enumerate(STAFF, start=1)]
+    members = [Member(i, f"{first[0]}{last}".lower().replace("'", ""), first, last,
+                      f"{first.lower()}.{last.lower().replace(chr(39), '')}@harbourit.com.au", loc, dep)
+               for i, (first, last, loc, dep) in enumerate(STAFF, start=1)]
     catalog = [CatalogItem(i, c[0], c[1], c[2], D(c[3]), D(c[4]), c[5], c[6], c[7])
                for i, c in enumerate(CATALOG, start=1)]
     companies = _companies(rng, scale, members)
@@ -140,7 +140,8 @@ def generate(seed: int, scale: int, anchor: date = DEFAULT_ANCHOR) -> Msp:
 def _companies(rng: random.Random, scale: int, members: list[Member]) -> list[Company]:
     managers = {m.location_id: m.id for m in members if m.department_id == 4}
     count = max(6, 60 * scale)
-    companies, used = [], set()
+    companies: list[Company] = []
+    used: set[str] = set()
     for n in range(count):
         name = None
         while name is None or name in used:
@@ -182,7 +183,8 @@ def _lines_for(rng: random.Random, kind: str, catalog: list[CatalogItem]) -> lis
     return [(by_id["LAB-PROJECT"], D(rng.randint(10, 40)))]  # DownPayment: a deposit against project labour
 
 
-def _invoices(rng, scale, anchor, customers, members, catalog):
+def _invoices(rng: random.Random, scale: int, anchor: date, customers: list[Company], members: list[Member],
+              catalog: list[CatalogItem]) -> tuple[list[Invoice], int]:
     count = max(12, 300 * scale)
     invoices: list[Invoice] = []
     line_id = 1
@@ -221,8 +223,8 @@ def _invoices(rng, scale, anchor, customers, members, catalog):
     return invoices, line_id
 
 
-def _payments(rng, anchor, invoices) -> list[Payment]:
-    payments = []
+def _payments(rng: random.Random, anchor: date, invoices: list[Invoice]) -> list[Payment]:
+    payments: list[Payment] = []
     for inv in invoices:
         if inv.type == "CreditMemo" or inv.date > anchor - timedelta(days=14) or rng.random() > 0.4:
             continue
@@ -352,8 +354,11 @@ def _credit_memo_money(msp: Msp) -> list[Payment]:
         added.append(Payment(next_id, invoice_id, amount, min(day, msp.anchor), kind, credit_id))
         next_id += 1
 
-    for memo in (i for i in msp.invoices if i.type == "CreditMemo" and i.apply_to_id in by_id):
-        source, credit = by_id[memo.apply_to_id], -memo.total
+    for memo in msp.invoices:
+        source = by_id.get(memo.apply_to_id) if memo.apply_to_id is not None else None
+        if memo.type != "CreditMemo" or source is None:
+            continue
+        credit = -memo.total
         open_amount = source.total - paid.get(source.id, D(0))
         if open_amount == 0 or source.invoice_number in planned:
             if refunds == MAX_REFUNDS:

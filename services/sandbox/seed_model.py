@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeAlias
 
 from ..common.sandbox_identity import ORGANISATIONS
 
@@ -17,6 +18,8 @@ BASE_CURRENCY = "AUD"  # the MSP's own currency, and its Xero organisations' bas
 CURRENCY_NAMES = {"AUD": "Australian Dollar", "NZD": "New Zealand Dollar"}
 # ConnectWise payment types (Payment.type): money received, a credit memo applied, money paid back.
 PAYMENT, CREDIT_APPLIED, REFUND = "Payment", "Credit Memo", "Refund"
+# The date type under a name no field shadows (Invoice has a field named `date`).
+Day: TypeAlias = date
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -135,8 +138,8 @@ class Invoice:
     location_id: int
     department_id: int
     member_id: int
-    date: date
-    due_date: date
+    date: Day
+    due_date: Day
     billing_terms: str
     tax_code_id: int
     tax_rate: Decimal
@@ -190,11 +193,11 @@ class PurchaseOrder:
 
     @property
     def subtotal(self) -> Decimal:
-        return money(sum((money(l.quantity * l.unit_cost) for l in self.lines), Decimal(0)))
+        return money(sum((money(line.quantity * line.unit_cost) for line in self.lines), Decimal(0)))
 
     @property
     def sales_tax(self) -> Decimal:
-        taxable = sum((money(l.quantity * l.unit_cost) for l in self.lines if l.taxable), Decimal(0))
+        taxable = sum((money(line.quantity * line.unit_cost) for line in self.lines if line.taxable), Decimal(0))
         return money((taxable + self.freight_cost) * self.tax_rate / 100)
 
     @property
@@ -299,7 +302,7 @@ class Msp:
         return self._companies[company_id]
 
     def location(self, location_id: int) -> Location:
-        return next(l for l in self.locations if l.id == location_id)
+        return next(loc for loc in self.locations if loc.id == location_id)
 
     def organisation_for(self, company: Company, location_id: int | None = None) -> str:
         """The routing intent: tag first, then the record's (or company's) location."""

@@ -47,7 +47,8 @@ _KEYWORDS = {"and", "or", "not", "true", "false", "null"} | _WORD_OPS
 
 
 def _tokens(text: str) -> list[tuple[str, Any, int]]:
-    out, pos = [], 0
+    out: list[tuple[str, Any, int]] = []
+    pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:

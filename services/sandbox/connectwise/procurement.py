@@ -20,8 +20,8 @@ def _recompute(state: CwState, po_id: int) -> Record:
     po = dict(state.c["purchaseorders"].by_id[po_id])
     rate = state.tax_rates.get(po["taxCode"]["id"], ZERO)
     lines = [state.c["lineitems"].by_id[i] for i in state.lines_of.get(po_id, [])]
-    subtotal = money(sum((money(l["quantity"] * l["unitCost"]) for l in lines), ZERO))
-    tax = money(sum((l["tax"] for l in lines), ZERO) + po["freightCost"] * rate / 100)
+    subtotal = money(sum((money(line["quantity"] * line["unitCost"]) for line in lines), ZERO))
+    tax = money(sum((line["tax"] for line in lines), ZERO) + po["freightCost"] * rate / 100)
     po.update(subTotal=subtotal, salesTax=tax, total=subtotal + po["freightCost"] + tax,
               _info={**po["_info"], "lastUpdated": state.now()})
     state.c["purchaseorders"].put(po)
@@ -136,7 +136,10 @@ def patch_purchase_order(state: CwState, po_id: int, ops: Any) -> Record:
                 raise invalid("PurchaseOrder", path or "op", "only replace operations are supported")
             if path in ("status/name", "status/id", "status"):
                 names = {v: k for k, v in r.PO_STATUSES.items()}
-                status = names.get(value) if path == "status/id" else (value.get("name") if isinstance(value, dict) else value)
+                if path == "status/id":
+                    status = names.get(value) if isinstance(value, int) else None
+                else:
+                    status = value.get("name") if isinstance(value, dict) else value
             elif path == "vendorInvoiceNumber":
                 po[path] = str(value)
             elif path == "vendorInvoiceDate":

@@ -33,7 +33,8 @@ def procurement_routes(router: APIRouter, state: CwState) -> None:
         if not isinstance(body, dict):
             raise CwError(400, "InvalidObject", "the request body must be a JSON object")
         product = body.get("product")
-        item = state.catalog.get(product.get("id")) if isinstance(product, dict) else None
+        product_id = product.get("id") if isinstance(product, dict) else None
+        item = state.catalog.get(product_id) if isinstance(product_id, int) else None
         if item is None:
             raise invalid("PurchaseOrderLineItem", "product", "product must reference a catalog item by id")
         cost = parse_money(body["unitCost"], "unitCost", "PurchaseOrderLineItem") if body.get("unitCost") is not None else None

@@ -24,7 +24,8 @@ from .store import Collection, Record
 Clock = Callable[[], datetime]
 Listener = Callable[[str, str, Record], None]  # (callback type, action, record)
 ZERO = Decimal("0.00")
-_LAST_UPDATED = {("lastupdated",): ("_info", "lastUpdated")}
+Aliases = dict[tuple[str, ...], tuple[str, ...]]  # a condition's field path -> the record's path
+_LAST_UPDATED: Aliases = {("lastupdated",): ("_info", "lastUpdated")}
 
 
 def utc_now() -> datetime:
@@ -42,7 +43,7 @@ class CwState:
         indexed = {"invoices": (("invoiceNumber",), ("company", "id")), "products": (("invoice", "id"),),
                    "payments": (("invoice", "id"),), "lineitems": (("purchaseOrderId",),),
                    "purchaseorders": (("poNumber",),), "companies": (("identifier",),)}
-        aliases = {"payments": {("credit", "id"): ("credit", "id"), ("credit", "identifier"): ("credit", "identifier")}}
+        aliases: dict[str, Aliases] = {"payments": {("credit", "id"): ("credit", "id"), ("credit", "identifier"): ("credit", "identifier")}}
         self.c: dict[str, Collection] = {n: Collection(n, {**_LAST_UPDATED, **aliases.get(n, {})},
                                                        (("id",),) + indexed.get(n, ()))
                                          for n in names}
@@ -87,10 +88,10 @@ class CwState:
             for seq, line in enumerate(inv.lines, start=1):
                 self._put_child("products", self.products_of, inv.id, r.product(line, seq, record, self.catalog))
         for pay in msp.payments:
-            inv = self.c["invoices"].by_id[pay.invoice_id]
+            paid = self.c["invoices"].by_id[pay.invoice_id]
             memo = self.c["invoices"].by_id[pay.credit_id] if pay.credit_id is not None else None
-            stamp = max(inv["_info"]["lastUpdated"], r.at_midnight(pay.payment_date))
-            self._put_child("payments", self.payments_of, inv["id"], r.payment(pay, inv, stamp, memo))
+            stamp = max(paid["_info"]["lastUpdated"], r.at_midnight(pay.payment_date))
+            self._put_child("payments", self.payments_of, paid["id"], r.payment(pay, paid, stamp, memo))
             if memo is not None:
                 self.applied_from.setdefault(memo["id"], []).append(pay.id)
         for inv_id in list(self.c["invoices"].ids):
@@ -99,9 +100,9 @@ class CwState:
         for po in msp.purchase_orders:
             self.c["purchaseorders"].put(r.purchase_order(po, companies))
             self.lines_of[po.id] = []
-            for line in po.lines:
+            for po_line in po.lines:
                 self._put_child("lineitems", self.lines_of, po.id,
-                                r.po_line(line, line_id, po, self.catalog[line.catalog_item_id]))
+                                r.po_line(po_line, line_id, po, self.catalog[po_line.catalog_item_id]))
                 line_id += 1
         self.next_ids = {"invoices": msp.next_ids["invoice"], "products": msp.next_ids["line"],
                          "payments": msp.next_ids["payment"], "purchaseorders": msp.next_ids["purchase_order"],
@@ -226,7 +227,7 @@ class CwState:
                     raise cash.not_a_memo(credit_id)
             cash.check(inv, kind, amount, memo)
             now = self.now()
-            payment = {"id": self.new_id("payments"), "type": kind, "invoice": r.invoice_ref(inv),
+            payment: Record = {"id": self.new_id("payments"), "type": kind, "invoice": r.invoice_ref(inv),
                        "credit": r.invoice_ref(memo) if memo else None, "amount": amount,
                        "paymentDate": payment_date, "appliedBy": applied_by, "_info": r.info(now)}
             self._put_child("payments", self.payments_of, invoice_id, payment)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from .. import seed_model as m
 from ..seed_model import money
@@ -20,7 +20,17 @@ from .store import Record
 READ_ONLY = {"id", "subtotal", "total", "salesTax", "payments", "credits", "balance", "_info"}
 
 
+@overload
+def _ref_id(body: dict[str, Any], name: str, resource: str, required: Literal[True]) -> int: ...
+
+
+@overload
+def _ref_id(body: dict[str, Any], name: str, resource: str, required: bool = False) -> int | None: ...
+
+
 def _ref_id(body: dict[str, Any], name: str, resource: str, required: bool = False) -> int | None:
+    """The numeric id of reference `name` (`{"id": n}` or a bare n); None when absent,
+    unless `required`, when absence is a 400."""
     value = body.get(name)
     if value is None:
         if required:

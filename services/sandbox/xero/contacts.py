@@ -34,7 +34,7 @@ def _errors(org: Organisation, raw: dict, existing: dict | None) -> list[str]:
 def save_contacts(state: XeroState, org: Organisation, elements: list, *, method: str, summarize: bool,
                   target_id: str | None = None) -> tuple[int, list[dict], bool]:
     with state.lock:
-        plans = []
+        plans: list[tuple[Any, dict | None, list[str]]] = []
         for raw in elements:
             if not isinstance(raw, dict):
                 plans.append((raw, None, ["The element must be an object."]))

@@ -21,7 +21,9 @@ KINDS = {"overpayment": ("OverpaymentID", "Overpayments"), "prepayment": ("Prepa
 def allocation_errors(org: Organisation, credit: dict, raw: Any) -> tuple[list[str], dict]:
     if not isinstance(raw, dict):
         return ["The element must be an object."], {}
-    ref = raw.get("Invoice") if isinstance(raw.get("Invoice"), dict) else {}
+    ref = raw.get("Invoice")
+    if not isinstance(ref, dict):
+        ref = {}
     invoice = org.invoices.get(str(ref.get("InvoiceID", "")).lower())
     errors: list[str] = []
     if invoice is None or invoice["Type"] != "ACCREC":
@@ -69,7 +71,7 @@ def record_prepayment(state: XeroState, org: Organisation, contact_id: str, amou
     now = state.clock.now()
     amount = cents(amount)
     bank = next(a for a in org.accounts.values() if a["Type"] == "BANK" and a["Status"] == "ACTIVE")
-    record = {
+    record: dict[str, Any] = {
         "PrepaymentID": str(uuid.uuid4()), "Type": "RECEIVE-PREPAYMENT", "Contact": {"ContactID": contact_id},
         "Date": on or now.date(), "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
         "LineItems": [{"Description": reference or "Prepayment", "Quantity": Decimal(1), "UnitAmount": amount,

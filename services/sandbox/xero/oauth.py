@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ...common.sandbox_identity import ORGANISATIONS, XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from .state import Clock, XeroState, stable_id
@@ -199,7 +199,7 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
         return JSONResponse({"code": tokens.new_code(tenants), "tenants": list(tenants)})
 
     @api.get("/identity/connect/authorize")
-    async def authorize(request: Request, redirect_uri: str) -> RedirectResponse:
+    async def authorize(request: Request, redirect_uri: str) -> Response:
         """Xero's consent screen, consented at once to every organisation. With `code_challenge` (PKCE,
         S256 only, as Xero) the code is redeemed only with its `code_verifier` and the same redirect_uri."""
         params = request.query_params

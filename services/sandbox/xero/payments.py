@@ -134,7 +134,9 @@ def allocation_errors(org: Organisation, credit: dict, raw: Any) -> tuple[list[s
     if not isinstance(raw, dict):
         return ["The element must be an object."], {}
     errors: list[str] = []
-    ref = raw.get("Invoice") if isinstance(raw.get("Invoice"), dict) else {}
+    ref = raw.get("Invoice")
+    if not isinstance(ref, dict):
+        ref = {}
     invoice = org.invoices.get(str(ref.get("InvoiceID", "")).lower())
     if invoice is None:
         errors.append(v.NOT_FOUND)
@@ -201,7 +203,7 @@ def record_overpayment(state: XeroState, org: Organisation, contact_id: str, amo
     now = state.clock.now()
     amount = cents(amount)
     overpayment_id = str(uuid.uuid4())
-    record = {
+    record: dict[str, Any] = {
         "OverpaymentID": overpayment_id, "Type": "RECEIVE-OVERPAYMENT", "Contact": {"ContactID": contact_id},
         "Date": on, "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
         "LineItems": [{"Description": reference or "Overpayment", "Quantity": Decimal(1), "UnitAmount": amount,

@@ -100,7 +100,7 @@ class PaymentsMutator:
         if contact is None or revenue is None:
             return None
         now = self.state.clock.now()
-        invoice = {"InvoiceID": str(uuid.uuid4()), "Type": "ACCREC", "InvoiceNumber": number,
+        invoice: dict[str, Any] = {"InvoiceID": str(uuid.uuid4()), "Type": "ACCREC", "InvoiceNumber": number,
                    "Contact": {"ContactID": contact["ContactID"]}, "Status": "AUTHORISED",
                    "LineAmountTypes": "NoTax", "CurrencyCode": "AUD", "CurrencyRate": Decimal(1),
                    "Date": now.date(), "DueDate": now.date(), "Reference": "Raised in Xero",

@@ -25,13 +25,15 @@ class QueryError(ValueError):
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    out, pos = [], 0
+    out: list[tuple[str, str]] = []
+    pos = 0
     text = text.strip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
+        # Every alternative of _TOKEN is a named group, so a match names its kind.
+        kind = match.lastgroup if match else None
+        if match is None or kind is None or match.end() == pos:
             raise QueryError(f"where: cannot parse near '{text[pos:pos + 20]}'")
-        kind = match.lastgroup
         out.append((kind, match.group(kind)))
         pos = match.end()
         while pos < len(text) and text[pos].isspace():
@@ -58,12 +60,25 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: a(r) or b(r)
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: a(r) and b(r)
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]):
         self.tokens, self.i = tokens, 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def peek_text(self) -> str | None:
+        """The text of the next token, None at the end."""
+        token = self.peek()
+        return None if token is None else token[1]
 
     def take(self, expected: str | None = None) -> tuple[str, str]:
         token = self.peek()
@@ -74,24 +89,23 @@ class _Parser:
 
     def parse(self) -> Predicate:
         predicate = self.or_expr()
-        if self.peek() is not None:
-            raise QueryError(f"where: unexpected '{self.peek()[1]}'")
+        rest = self.peek_text()
+        if rest is not None:
+            raise QueryError(f"where: unexpected '{rest}'")
         return predicate
 
     def or_expr(self) -> Predicate:
         left = self.and_expr()
-        while self.peek() and self.peek()[1].upper() in ("OR", "||"):
+        while (self.peek_text() or "").upper() in ("OR", "||"):
             self.take()
-            right, prev = self.and_expr(), left
-            left = lambda r, a=prev, b=right: a(r) or b(r)
+            left = _either(left, self.and_expr())
         return left
 
     def and_expr(self) -> Predicate:
         left = self.unary()
-        while self.peek() and self.peek()[1].upper() in ("AND", "&&"):
+        while (self.peek_text() or "").upper() in ("AND", "&&"):
             self.take()
-            right, prev = self.unary(), left
-            left = lambda r, a=prev, b=right: a(r) and b(r)
+            left = _both(left, self.unary())
         return left
 
     def unary(self) -> Predicate:
@@ -122,7 +136,8 @@ class _Parser:
                 self.take(")")
                 test = {"Contains": str.__contains__, "StartsWith": str.startswith, "EndsWith": str.endswith}[method]
                 return lambda r: test(str(field_value(r, path) or "").lower(), needle)
-        if self.peek() is None or self.peek()[0] != "op" or self.peek()[1] in ("AND", "OR", ")"):
+        following = self.peek()
+        if following is None or following[0] != "op" or following[1] in ("AND", "OR", ")"):
             return lambda r: bool(field_value(r, name))  # a bare boolean field
         return self._compare(name)
 
@@ -160,7 +175,7 @@ class _Parser:
         if upper in ("GUID", "DATETIME", "DATE"):
             self.take("(")
             args = []
-            while self.peek() and self.peek()[1] != ")":
+            while self.peek_text() not in (None, ")"):
                 tok_kind, tok = self.take()
                 if tok != ",":
                     args.append(tok[1:-1] if tok_kind == "str" else tok)
@@ -169,7 +184,11 @@ class _Parser:
                 return args[0].lower()
             if len(args) == 1 and not args[0].isdigit():
                 return datetime.fromisoformat(args[0])
-            return datetime(*[int(a) for a in args])
+            parts = [int(a) for a in args]
+            if not 3 <= len(parts) <= 7:
+                raise QueryError(f"where: {text}() takes a year, month and day, then optionally hour, minute, second")
+            year, month, day, hour, minute, second, microsecond = parts + [0] * (7 - len(parts))
+            return datetime(year, month, day, hour, minute, second, microsecond)
         raise QueryError(f"where: unexpected value '{text}'")
 
 

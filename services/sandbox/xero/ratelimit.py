@@ -68,7 +68,8 @@ class RateLimiter:
             self._trim(minute, now - 60)
             self._trim(day, now - 86400)
             self._trim(self._app, now - 60)
-            problem, retry = None, 0
+            problem: str | None = None
+            retry: float = 0
             if len(day) >= limits.per_day:
                 problem, retry = "day", day[0] + 86400 - now
             elif len(self._app) >= limits.app_per_minute:

@@ -69,7 +69,7 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
                 checked = [pay.payment_errors(the_org, raw) for raw in elements_of(payload, "Payments")]
                 failed = any(errors for errors, _ in checked)
                 out = []
-                for raw, (errors, parts) in zip(elements_of(payload, "Payments"), checked):
+                for raw, (errors, parts) in zip(elements_of(payload, "Payments"), checked, strict=True):
                     if errors or (failed and summarize(request)):
                         shown = {k: raw.get(k) for k in ("Invoice", "CreditNote", "Account", "Amount", "Reference")
                                  } if isinstance(raw, dict) else {}
