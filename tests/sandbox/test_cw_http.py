@@ -266,6 +266,10 @@ def test_purchase_order_written_through_the_api(cw, server):
     assert decimal_json(closed)["subTotal"] == Decimal("4620.00")
     bad = cw.post("/procurement/purchaseorders", json={"locationId": 3})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "vendorCompany"
+    for path, value in (("status/id", 99), ("status/name", ["Closed"]), ("status", {"name": 7})):
+        refused = cw.patch(f"/procurement/purchaseorders/{po['id']}", json=[{"op": "replace", "path": path,
+                                                                              "value": value}])
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == path, (path, refused.text)
     assert cw.delete(f"/procurement/purchaseorders/{po['id']}").status_code == 204
     assert cw.get(f"/procurement/purchaseorders/{po['id']}/lineitems").status_code == 404
 

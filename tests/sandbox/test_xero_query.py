@@ -45,12 +45,15 @@ def numbers(where: str) -> list[str]:
     ('InvoiceNumber.StartsWith("INV")', ["INV-1", "INV-2"]),
     ("SentToContact==true", ["INV-1"]),
     ('Status!="DRAFT"', ["INV-1", "CN-3"]),
+    ('SentToContact && Total < 50', ["INV-1"]),
+    ('SentToContact || Status=="PAID"', ["INV-1", "CN-3"]),
 ])
 def test_where_forms(where, expected):
     assert numbers(where) == expected
 
 
-@pytest.mark.parametrize("bad", ['Status=="AUTHORISED" AND', 'Status=>"X"', '(Status=="X"', '"x"=="x"'])
+@pytest.mark.parametrize("bad", ['Status=="AUTHORISED" AND', 'Status=>"X"', '(Status=="X"', '"x"=="x"',
+                                 'Contact.ContactID==guid()'])
 def test_where_refuses_what_it_cannot_parse(bad):
     with pytest.raises(ValueError):
         query.where(bad)

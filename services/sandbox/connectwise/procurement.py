@@ -138,8 +138,13 @@ def patch_purchase_order(state: CwState, po_id: int, ops: Any) -> Record:
                 names = {v: k for k, v in r.PO_STATUSES.items()}
                 if path == "status/id":
                     status = names.get(value) if isinstance(value, int) else None
+                    if status is None:
+                        raise invalid("PurchaseOrder", path, f"{value!r} is not the id of a purchase order status")
                 else:
-                    status = value.get("name") if isinstance(value, dict) else value
+                    named = value.get("name") if isinstance(value, dict) else value
+                    if not isinstance(named, str):
+                        raise invalid("PurchaseOrder", path, f"{named!r} is not the name of a purchase order status")
+                    status = named
             elif path == "vendorInvoiceNumber":
                 po[path] = str(value)
             elif path == "vendorInvoiceDate":

@@ -137,7 +137,7 @@ class _Parser:
                 test = {"Contains": str.__contains__, "StartsWith": str.startswith, "EndsWith": str.endswith}[method]
                 return lambda r: test(str(field_value(r, path) or "").lower(), needle)
         following = self.peek()
-        if following is None or following[0] != "op" or following[1] in ("AND", "OR", ")"):
+        if following is None or following[0] != "op" or following[1] in ("&&", "||", ")"):
             return lambda r: bool(field_value(r, name))  # a bare boolean field
         return self._compare(name)
 
@@ -181,6 +181,8 @@ class _Parser:
                     args.append(tok[1:-1] if tok_kind == "str" else tok)
             self.take(")")
             if upper == "GUID":
+                if len(args) != 1:
+                    raise QueryError(f"where: {text}() takes one id in quotes")
                 return args[0].lower()
             if len(args) == 1 and not args[0].isdigit():
                 return datetime.fromisoformat(args[0])
