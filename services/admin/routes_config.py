@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
 from ..common import alert_settings
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
+from ..common.http_app import (AUTH_RESPONSES, BIGINT_MAX, NUL_REFUSED, DocumentedRoute, Principal, Responses, UserAuth,
+                               error)
 from ..common.secrets import SecretBox, secret_key
 from ..common.settings import Settings
 from ..mapping import catalog as catalog_store
@@ -362,6 +363,9 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _unprocessable("csv", f"the file is not UTF-8 text (byte {exc.start})") from None
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise _unprocessable("csv", f"line {line}: {NUL_REFUSED}")
         parsed, counts, _changes = csv_io.import_csv(conn, text, who.name, dry_run)
         errors = [{"line": e.line, "table": e.table, "reason": e.reason} for e in parsed.errors]
         if errors and not dry_run:

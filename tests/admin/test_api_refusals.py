@@ -71,3 +71,12 @@ def test_a_tax_rate_beyond_what_is_kept_is_refused_naming_it(client):
     rates = [{"tax_type": "OK", "rate": "99999.9999"}]
     assert client.put("/api/organisations/adelaide/catalog", json={**CATALOG, "tax_rates": rates},
                       headers=AUTH).status_code == 200
+
+
+def test_a_csv_import_holding_a_nul_character_is_refused_naming_its_line(client):
+    csv = b"table,organisation_id,side,source,account_code\naccounts,adelaide,sales,a\x00b,200\n"
+    for dry_run in ("true", "false"):
+        resp = client.post("/api/mappings/import", params={"dry_run": dry_run}, content=csv,
+                           headers={**AUTH, "Content-Type": "text/csv"})
+        assert refused(resp, "body", "csv").startswith("line 2: text may not contain the NUL character")
+    assert client.get("/api/mappings/accounts", headers=AUTH).json() == []
