@@ -167,8 +167,10 @@ def where(query: AuditQuery) -> Sql:
     for term in query.terms:  # every word must appear somewhere, in any case
         clauses.append(f"{SEARCH_TEXT} LIKE concat('%', lowerUTF8({bind(_like_literal(term), 'String')}), '%')")
     if query.cursor:
-        at = bind(query.cursor.at_ms, "Int64")
-        clauses.append(f"(at, entry_id) < (fromUnixTimestamp64Milli({at}, 'UTC'), {bind(query.cursor.entry_id, 'String')})")
+        at = f"fromUnixTimestamp64Milli({bind(query.cursor.at_ms, 'Int64')}, 'UTC')"
+        # `at <=` alone is what the primary key and the monthly partitions can skip by; the tuple keeps
+        # the order exact among entries of the same millisecond.
+        clauses.append(f"at <= {at} AND (at, entry_id) < ({at}, {bind(query.cursor.entry_id, 'String')})")
     return Sql(" AND ".join(clauses) or "1", params)
 
 
