@@ -93,20 +93,34 @@ AUTH_RESPONSES: Responses = {
 
 
 NUL_REFUSED = "text may not contain the NUL character (\\u0000)"
+SURROGATE_REFUSED = "text may not contain a lone surrogate (\\ud800 to \\udfff): it is not Unicode"
 
 
-def _nul_in(value: Any, loc: list) -> list | None:
-    """The location of the first string (or object key) holding a NUL character, if any."""
+def _text_refused(text: str) -> str | None:
+    """Why PostgreSQL (or a JSON answer) could not hold this text, if it could not."""
+    if "\x00" in text:
+        return NUL_REFUSED
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_REFUSED
+    return None
+
+
+def _refused_in(value: Any, loc: list) -> tuple[list, str] | None:
+    """The location of the first string (or object key) that cannot be kept as text, and why."""
     if isinstance(value, str):
-        return loc if "\x00" in value else None
+        reason = _text_refused(value)
+        return (loc, reason) if reason else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _nul_in(key, [*loc, key]) or _nul_in(item, [*loc, key])
+            shown = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
+            found = _refused_in(key, [*loc, shown]) or _refused_in(item, [*loc, shown])
             if found:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_in(item, [*loc, index])
+            found = _refused_in(item, [*loc, index])
             if found:
                 return found
     return None
@@ -125,17 +139,17 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-async def _nul_field(request: Request, query: set[str], body: bool) -> list | None:
-    """Where a NUL character is in what the route reads: its path and query parameters, its JSON body."""
+async def _refused_text(request: Request, query: set[str], body: bool) -> tuple[list, str] | None:
+    """Text the route reads (path and query parameters, JSON body) that cannot be kept: where, and why."""
     params = {k: v for k, v in request.query_params.multi_items() if k in query}
-    found = _nul_in(dict(request.path_params), ["path"]) or _nul_in(params, ["query"])
+    found = _refused_in(dict(request.path_params), ["path"]) or _refused_in(params, ["query"])
     if found or not body or "json" not in request.headers.get("content-type", ""):
         return found
     try:
         parsed = json.loads(await request.body())
     except ValueError:
         return None  # FastAPI answers what it cannot parse itself (400 or 422)
-    return _nul_in(parsed, ["body"])
+    return _refused_in(parsed, ["body"])
 
 
 class DocumentedRoute(APIRoute):
@@ -143,8 +157,9 @@ class DocumentedRoute(APIRoute):
     on its own (routers pass `route_class=DocumentedRoute`):
 
     - a JSON body that cannot be read at all (not UTF-8 text) is a 400, now in the route's OpenAPI entry;
-    - a NUL character in any path or query parameter or JSON string is a 422 naming the field, before the
-      route runs: PostgreSQL text cannot hold it, so it would otherwise fail deep inside as a 500.
+    - a NUL character or a lone surrogate in any path or query parameter or JSON string is a 422 naming the
+      field, before the route runs: PostgreSQL text cannot hold either, and an answer echoing a lone surrogate
+      cannot be encoded, so each would otherwise fail deep inside as a 500.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -157,15 +172,16 @@ class DocumentedRoute(APIRoute):
         query = _query_names(self.dependant)
         body = self.body_field is not None
 
-        async def refusing_nul(request: Request) -> Response:
-            loc = await _nul_field(request, query, body)
-            if loc:
+        async def refusing_what_cannot_be_kept(request: Request) -> Response:
+            found = await _refused_text(request, query, body)
+            if found:
+                loc, reason = found
                 field = ".".join(str(part) for part in loc[1:]) or loc[0]
-                raise RequestValidationError([{"loc": tuple(loc), "msg": f"{field}: {NUL_REFUSED}",
-                                               "type": "value_error", "input": None}])
+                raise RequestValidationError([{"loc": tuple(loc), "msg": f"{field}: {reason}", "type": "value_error",
+                                               "input": None}])
             return await handler(request)
 
-        return refusing_nul
+        return refusing_what_cannot_be_kept
 
 
 class UserAuth:

@@ -80,3 +80,15 @@ def test_a_csv_import_holding_a_nul_character_is_refused_naming_its_line(client)
                            headers={**AUTH, "Content-Type": "text/csv"})
         assert refused(resp, "body", "csv").startswith("line 2: text may not contain the NUL character")
     assert client.get("/api/mappings/accounts", headers=AUTH).json() == []
+
+
+def test_a_lone_surrogate_is_refused_naming_the_field(client):
+    """JSON may spell a lone surrogate (\\ud800); it is not Unicode: PostgreSQL cannot keep it, and an error answer
+    echoing it could not be encoded (both were 500s)."""
+    json_headers = {**AUTH, "Content-Type": "application/json"}
+    resp = client.post("/api/organisations", headers=json_headers,
+                       content=b'{"id": "x1", "name": "bad\\ud800name", "tenant_id": "t-x"}')
+    assert "lone surrogate" in refused(resp, "body", "name")
+    resp = client.post("/api/organisations", headers=json_headers,
+                       content=b'{"id": "x1", "name": "n", "tenant_id": "t-x", "\\udc00": 1}')
+    refused(resp, "body", "\\udc00")
