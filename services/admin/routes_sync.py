@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..common.codec import Codec
 from ..common.commands import Command, as_event, new_command
@@ -54,9 +54,17 @@ class ReplayRequest(BaseModel):
                 pass
         return value
 
+    @field_validator("from_", "to", mode="after")
+    @classmethod
+    def _in_utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        try:
+            return _as_utc(value)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+            name = "from" if info.field_name == "from_" else info.field_name
+            raise ValueError(f"{name}: {value.isoformat()} is before year 1 or after 9999 in UTC") from None
+
     @model_validator(mode="after")
     def _ordered(self) -> "ReplayRequest":
-        self.from_, self.to = _as_utc(self.from_), _as_utc(self.to)
         if self.from_ > self.to:
             raise ValueError(f"from: {self.from_.isoformat()} is after to {self.to.isoformat()}")
         return self

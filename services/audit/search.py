@@ -81,13 +81,18 @@ def _instant(name: str, text: str, end: bool) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if end and day == date.max:  # the whole of 9999-12-31: nothing is later
+                return datetime.max.replace(tzinfo=timezone.utc)
             moment = datetime.combine(day + timedelta(days=1) if end else day, time(), timezone.utc)
             return moment
         # An unencoded "+02:00" in a query string arrives as " 02:00".
         moment = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
     except ValueError:
         raise QueryError(name, f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-11-25 or 2026-11-25T08:00:00Z)") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    try:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise QueryError(name, f"{text!r} is before year 1 or after 9999 in UTC") from None
 
 
 def parse_query(params: Mapping[str, str | None]) -> AuditQuery:

@@ -92,3 +92,22 @@ def test_a_lone_surrogate_is_refused_naming_the_field(client):
     resp = client.post("/api/organisations", headers=json_headers,
                        content=b'{"id": "x1", "name": "n", "tenant_id": "t-x", "\\udc00": 1}')
     refused(resp, "body", "\\udc00")
+
+
+def test_a_replay_window_outside_the_calendar_in_utc_is_refused_naming_its_end(fresh_database, tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from services.admin.routes_sync import sync_router
+    from services.common.database import Database
+
+    settings = make_settings(fresh_database, "127.0.0.1:9", tmp_path)  # refused before anything is sent
+    app = FastAPI()
+    app.include_router(sync_router(settings, Database(settings.postgres_url)))
+    with TestClient(app, headers={"Authorization": f"Bearer {settings.admin_token}"}) as http:
+        resp = http.post("/api/replay", json={"record_type": "invoice", "from": "0001-01-01T00:00:00+01:00",
+                                              "to": "2000-01-01"})
+        assert "before year 1 or after 9999 in UTC" in refused(resp, "body", "from")
+        resp = http.post("/api/replay", json={"record_type": "invoice", "from": "2000-01-01",
+                                              "to": "9999-12-31T23:59:59-01:00"})
+        refused(resp, "body", "to")

@@ -222,3 +222,16 @@ def test_control_characters_and_backslashes_in_what_is_searched_are_text(store):
     assert ids(store.page(parse_query({"customer": "back\\slash\tand"}))) == ["odd"]
     assert ids(store.page(parse_query({"q": "back\\slash"}))) == ["odd"]
     assert ids(store.page(parse_query({"organisation": "line\nbreak"}))) == []
+
+
+def test_dates_at_the_ends_of_the_calendar_are_answered_not_failed(store):
+    import pytest
+
+    from services.audit.search import QueryError
+
+    rows = seed(store)
+    assert len(all_pages(store, {"to": "9999-12-31"})) == len(rows)  # the whole last day: everything
+    assert len(all_pages(store, {"from": "0001-01-01"})) == len(rows)
+    for params in ({"from": "0001-01-01T00:00:00+01:00"}, {"to": "9999-12-31T23:59:59-01:00"}):
+        with pytest.raises(QueryError, match="before year 1 or after 9999"):
+            parse_query(params)
