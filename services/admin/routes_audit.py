@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from ..common import exceptions as exceptions_store
 from ..common.links import links, pages
 from ..common.audit_query import audit_filters
-from ..common.record_kinds import RECORD_TYPES
+from ..common.record_kinds import RecordTypeName
 from ..common.database import Database
 from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
 from ..common.secrets import admin_token
@@ -80,7 +80,7 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
     def exceptions(
         request: Request,
         status: Annotated[Literal["open", "resolved", "all"], Query(description="open (default), resolved or all")] = "open",
-        record_type: Annotated[Literal[RECORD_TYPES] | None, Query(description="Only this record type.")] = None,
+        record_type: Annotated[RecordTypeName | None, Query(description="Only this record type.")] = None,
         organisation: Annotated[str | None, Query(description="Only this organisation id.")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict:

@@ -6,15 +6,16 @@ pending history is published on config.changes.v1. The mapper compares the
 history's latest seq before each record, so a change applies to the next one.
 """
 
-from typing import Annotated, Iterator, Literal
+from types import GenericAlias
+from typing import Annotated, Any, Callable, Iterator, Literal
 
 import httpx
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
 from ..common import alert_settings
 from ..common.database import Database
+from ..common.db import Conn
 from ..common.http_app import (AUTH_RESPONSES, BIGINT_MAX, NUL_REFUSED, DocumentedRoute, Principal, Responses, UserAuth,
                                error)
 from ..common.secrets import SecretBox, secret_key
@@ -24,16 +25,16 @@ from ..mapping import csv_io
 from ..mapping import repository as repo
 from ..mapping.changes import ChangePublisher
 from ..mapping.history import record_change
-from ..common.record_kinds import RECORD_TYPES
+from ..common.record_kinds import RECORD_TYPES, RecordTypeName
 from .api_models import (AlertSettings, Catalog, CatalogCounts, ConfigChange, ImportResult, Organisation,
                          RecordTypeSettings, Rollup, RoutePreview, RoutingRule, ok)
 from ..mapping.model import Rule
 from ..mapping.rollup import rollup
 from ..mapping.routing import RoutingError, route
-from ..mapping.rows import TABLES, RoutingRuleRow, TableSpec, check_row
+from ..mapping.rows import TABLES, MappingRow, RoutingRuleRow, TableSpec, check_row
 
 OrgId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Organisation id (slug).")]
-RecordType = Annotated[Literal[RECORD_TYPES], Path(description=f"One of {', '.join(RECORD_TYPES)}")]
+RecordType = Annotated[RecordTypeName, Path(description=f"One of {', '.join(RECORD_TYPES)}")]
 RuleId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Routing rule id.")]
 
 
@@ -99,23 +100,45 @@ class AlertSettingsIn(_In):
     recipients: str = Field(min_length=3, max_length=2000, description="Comma-separated email addresses.")
 
 
+class CatalogAccount(_In):
+    code: str = Field(min_length=1, max_length=10)
+    name: str = ""
+    class_: Literal["ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE", ""] = Field("", alias="class")
+    status: str = "ACTIVE"
+    type: str = ""
+    payments_enabled: bool = False
+
+
+class CatalogTaxRate(_In):
+    tax_type: str = Field(min_length=1)
+    name: str = ""
+    rate: str | None = Field(None, pattern=r"^-?\d{1,5}(\.\d{1,4})?$",
+                             description="Percent: up to 5 digits and 4 decimals, as it is kept.")
+    applies_to: list[str] = []
+    status: str = "ACTIVE"
+
+
+class CatalogTracking(_In):
+    category: str = Field(min_length=1)
+    option: str = Field(min_length=1)
+    status: str = "ACTIVE"
+
+
+class CatalogContact(_In):
+    contact_id: str = Field(min_length=1)
+    contact_number: str | None = None
+    account_number: str | None = None
+    name: str = Field(min_length=1)
+    status: str = "ACTIVE"
+
+
 class CatalogIn(_In):
     """An organisation's Xero catalog, for setting one up without calling Xero."""
 
-    accounts: list[create_model("CatalogAccount", __base__=_In, code=(str, Field(min_length=1, max_length=10)), name=(str, ""),
-                                **{"class": (Literal["ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE", ""], "")},
-                                status=(str, "ACTIVE"), type=(str, ""), payments_enabled=(bool, False))] = []
-    tax_rates: list[create_model("CatalogTaxRate", __base__=_In, tax_type=(str, Field(min_length=1)), name=(str, ""),
-                                 rate=(str | None, Field(None, pattern=r"^-?\d{1,5}(\.\d{1,4})?$", description=(
-                                     "Percent: up to 5 digits and 4 decimals, as it is kept."))),
-                                 applies_to=(list[str], []),
-                                 status=(str, "ACTIVE"))] = []
-    tracking: list[create_model("CatalogTracking", __base__=_In, category=(str, Field(min_length=1)),
-                                option=(str, Field(min_length=1)), status=(str, "ACTIVE"))] = []
-    contacts: list[create_model("CatalogContact", __base__=_In, contact_id=(str, Field(min_length=1)),
-                                contact_number=(str | None, None), account_number=(str | None, None),
-                                name=(str, Field(min_length=1)),
-                                status=(str, "ACTIVE"))] = []
+    accounts: list[CatalogAccount] = []
+    tax_rates: list[CatalogTaxRate] = []
+    tracking: list[CatalogTracking] = []
+    contacts: list[CatalogContact] = []
 
 
 # What identifies an entry of each list of a catalog: Xero holds one of each.
@@ -186,11 +209,11 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     publisher = publisher or ChangePublisher(settings.kafka_bootstrap)
     daily_limit = getattr(settings, "xero_limit_per_day", 5000)
 
-    def db() -> Iterator[psycopg.Connection]:
+    def db() -> Iterator[Conn]:
         with database.connection() as conn:
             yield conn
 
-    Db = Annotated[psycopg.Connection, Depends(db)]
+    Db = Annotated[Conn, Depends(db)]
     # Who makes a change, for the history: the authenticated user, never what a header claims.
     Admin = Annotated[Principal, Depends(auth.admin)]
     Operator = Annotated[Principal, Depends(auth.operator)]
@@ -277,7 +300,7 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
         if twice:
             loc, message = twice
             raise HTTPException(422, detail=[{"loc": ["body", *loc], "msg": message, "type": "value_error"}])
-        data = catalog_store.CatalogData(**{k: [r.model_dump() for r in v] for k, v in body})
+        data = catalog_store.CatalogData(**{k: [r.model_dump(by_alias=True) for r in v] for k, v in body})
         return run(conn, catalog_store.store_catalog, org_id, data, who.name)
 
     @router.post("/organisations/{org_id}/catalog/refresh", response_model=None, responses={
@@ -424,9 +447,17 @@ def config_router(settings: Settings, database: Database, publisher: ChangePubli
     return router
 
 
+def _with_body(endpoint: Callable, model: type[MappingRow]) -> Callable:
+    """FastAPI reads a route's body type from its annotations: the table's own row model (one
+    function serves every mapping table, so its annotation names their common base)."""
+    endpoint.__annotations__["body"] = model
+    return endpoint
+
+
 def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:  # noqa: N803 (dependency aliases)
     Row = spec.model
-    Key = create_model(f"{Row.__name__}Key", **{k: (Row.model_fields[k].annotation, ...) for k in spec.key})
+    key_fields: dict[str, Any] = {k: (Row.model_fields[k].annotation, ...) for k in spec.key}
+    Key = create_model(f"{Row.__name__}Key", **key_fields)
     path = f"/mappings/{spec.name}"
 
     def checked(conn, body):
@@ -436,21 +467,24 @@ def _mapping_routes(router: APIRouter, spec: TableSpec, Db, Admin, run) -> None:
         return body
 
     @router.get(path, summary=f"{spec.name} mappings", name=f"list_{spec.name}", response_model=None,
-                responses=ok(list[Row]))
+                responses=ok(GenericAlias(list, Row)))  # list[Row], the table's own row model
     def list_rows(conn: Db, organisation_id: str | None = None) -> list[dict]:
         return repo.list_mappings(conn, spec, organisation_id)
 
-    @router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)",
-                 name=f"create_{spec.name}", response_model=None, 
-                 responses={**ok(Row, status=201),
-                            409: error(f"A {spec.name} mapping with this key exists (PUT replaces it)")})
-    def create_row(body: Row, conn: Db, who: Admin) -> dict:
+    def create_row(body: MappingRow, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name, replace=False))
 
-    @router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}", response_model=None, 
-                responses=ok(Row))
-    def put_row(body: Row, conn: Db, who: Admin) -> dict:
+    router.post(path, status_code=201, summary=f"Add a {spec.name} mapping (409 if its key exists)",
+                name=f"create_{spec.name}", response_model=None,
+                responses={**ok(Row, status=201),
+                           409: error(f"A {spec.name} mapping with this key exists (PUT replaces it)")}
+                )(_with_body(create_row, Row))
+
+    def put_row(body: MappingRow, conn: Db, who: Admin) -> dict:
         return run(conn, lambda c: repo.put_mapping(c, spec, checked(c, body), who.name))
+
+    router.put(path, summary=f"Add or replace a {spec.name} mapping", name=f"put_{spec.name}", response_model=None,
+               responses=ok(Row))(_with_body(put_row, Row))
 
     @router.delete(path, status_code=204, summary=f"Delete a {spec.name} mapping by its key",
                    name=f"delete_{spec.name}",

@@ -9,21 +9,22 @@ a go-live date moved earlier, those that were before it. Each is a replay of a w
 one record type on sync.commands.v1, as `POST /api/replay` sends it.
 """
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, Principal, UserAuth
-from ..common.record_kinds import RECORD_TYPES
+from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, Principal, UserAuth, error
+from ..common.record_kinds import RECORD_TYPES, RecordTypeName
 from ..common.settings import Settings
-from ..common.shadow_report import OUTCOMES
+from ..common.shadow_report import OUTCOMES, Outcome
 from ..mapping import repository as repo
 from ..mapping import sync_settings
 from ..mapping.changes import ChangePublisher
-from ..mapping.model import LOCK_DATE_TREATMENTS, MODES
+from ..mapping.model import LockDateTreatment, Mode
 from .routes_config import OrgId
 from .routes_sync import CommandSender
 from .shadow_report_query import ShadowRow, all_outcomes, as_csv, list_outcomes, outcome_counts
@@ -35,18 +36,27 @@ class SyncSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     go_live_date: date | None = Field(None, description="Records dated before it are never written "
                                                         "(`before_go_live`); null: every record is written.")
-    mode: Literal[MODES] = Field(None, description="`live` writes to Xero; `shadow` decides everything and writes "
+    mode: Mode | SkipJsonSchema[None] = Field(None, description="`live` writes to Xero; `shadow` decides everything and writes "
                                                   "nothing, reporting what would happen. Going live sends the shadow "
                                                   "run's records through again.")
-    lock_date_treatment: Literal[LOCK_DATE_TREATMENTS] = Field(
+    lock_date_treatment: LockDateTreatment | SkipJsonSchema[None] = Field(
         None, description="A document dated inside Xero's lock dates: `exception` (period_locked), or "
                           "`first_open_day` (dated the first open day, its own date kept in the reference).")
     rounding_account_code: str | None = Field(
         None, min_length=1, max_length=10, pattern=r"^[^\x00-\x1f]+$", description=(
         "An active account of the organisation's Xero catalog for a rounding line, when per-line tax cannot make "
         "the document total what ConnectWise says; null: none (such a difference is a total_mismatch exception)."))
-    customer_details: bool = Field(None, description="The Xero contact's billing email, address and phone follow "
-                                                     "the ConnectWise company's billing contact.")
+    customer_details: bool | SkipJsonSchema[None] = Field(
+        None, description="The Xero contact's billing email, address and phone follow the ConnectWise company's "
+                          "billing contact.")
+
+    @field_validator("mode", "lock_date_treatment", "customer_details")
+    @classmethod
+    def _left_out_not_null(cls, value: object, info: ValidationInfo) -> object:
+        # None is only the default (left out, unchanged): these cannot be cleared.
+        if value is None:
+            raise ValueError(f"{info.field_name} may be left out but not null")
+        return value
 
 
 class SyncSettingsOut(BaseModel):
@@ -123,10 +133,11 @@ def change_sync_settings(db: Database, publisher: ChangePublisher, postgres_url:
 def real_books_router(settings: Settings, db: Database, sender: CommandSender, publisher: ChangePublisher,
                       auth: UserAuth) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["real books"], dependencies=[Depends(auth.viewer)],
-                       responses=AUTH_RESPONSES)
+                       responses={**AUTH_RESPONSES, 404: error("No organisation has this id")},
+                       route_class=DocumentedRoute)
     Admin = Annotated[Principal, Depends(auth.admin)]
-    Outcome = Annotated[Literal[OUTCOMES] | None, Query(description=f"One of {', '.join(OUTCOMES)}")]
-    RecordType = Annotated[Literal[RECORD_TYPES] | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")]
+    OutcomeParam = Annotated[Outcome | None, Query(description=f"One of {', '.join(OUTCOMES)}")]
+    RecordType = Annotated[RecordTypeName | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")]
 
     @router.get("/organisations/{org_id}/sync-settings", response_model=SyncSettingsOut,
                 summary="The organisation's go-live date, live or shadow mode, lock-date treatment, rounding account "
@@ -137,6 +148,8 @@ def real_books_router(settings: Settings, db: Database, sender: CommandSender, p
             return sync_settings.get_settings(conn, org_id)
 
     @router.put("/organisations/{org_id}/sync-settings", response_model=SyncSettingsChanged,
+                responses={503: error("The settings are saved but the records they concern could not be queued "
+                                      "for another pass: replay the windows the answer names")},
                 summary="Change the organisation's sync settings; going live (or an earlier go-live date) sends the "
                         "records concerned through again")
     def put_sync_settings(org_id: OrgId, body: SyncSettingsIn, who: Admin) -> dict:
@@ -152,7 +165,7 @@ def real_books_router(settings: Settings, db: Database, sender: CommandSender, p
     @router.get("/organisations/{org_id}/shadow-report", response_model=ShadowReport,
                 summary="What the organisation's shadow run would do with each record: create, update, adopt, void, "
                         "delete, skip, wait or which exception, with counts per outcome")
-    def shadow_report(org_id: OrgId, outcome: Outcome = None, record_type: RecordType = None,
+    def shadow_report(org_id: OrgId, outcome: OutcomeParam = None, record_type: RecordType = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                       offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> ShadowReport:
         with db.connection() as conn:
@@ -166,7 +179,7 @@ def real_books_router(settings: Settings, db: Database, sender: CommandSender, p
     @router.get("/organisations/{org_id}/shadow-report.csv", response_class=Response,
                 responses={200: {"content": {"text/csv": {}}}},
                 summary="The shadow report as CSV, every row of the filter view")
-    def shadow_report_csv(org_id: OrgId, outcome: Outcome = None, record_type: RecordType = None) -> Response:
+    def shadow_report_csv(org_id: OrgId, outcome: OutcomeParam = None, record_type: RecordType = None) -> Response:
         with db.connection() as conn:
             _known(conn, org_id)
             body = as_csv(all_outcomes(conn, org_id, outcome, record_type))

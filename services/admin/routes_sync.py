@@ -6,6 +6,7 @@ import threading
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
+from confluent_kafka import Producer
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -76,7 +77,7 @@ class CommandSender:
 
     def __init__(self, bootstrap: str, codec: Codec, timeout: float = 10.0):
         self.bootstrap, self.codec, self.timeout = bootstrap, codec, timeout
-        self._producer = None
+        self._producer: Producer | None = None
         self._lock = threading.Lock()
 
     def send(self, action: str, record_type: str, record_id: str | None = None,

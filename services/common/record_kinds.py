@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 from .topics import CW_INVOICES, CW_CREDIT_NOTES, CW_PAYMENTS, CW_PROCUREMENTS, CW_REFUNDS, XERO_PAYMENTS, Topic
 
@@ -92,6 +93,10 @@ _SPECS = {
 
 # ConnectWise to Xero first, then Xero payments back to ConnectWise.
 RECORD_TYPES: tuple[str, ...] = tuple(k.value for k in RecordKind)
+# The same names as a type, for what a checker and an API's schema read (a route's record_type).
+RecordTypeName = Literal["invoice", "credit_note", "procurement", "payment", "refund", "xero_payment"]
+if get_args(RecordTypeName) != RECORD_TYPES:
+    raise ImportError("RecordTypeName must name every RecordKind, in order")
 # The documents the mapper routes and maps into Xero documents.
 DOCUMENT_KINDS = (RecordKind.INVOICE, RecordKind.CREDIT_NOTE, RecordKind.PROCUREMENT)
 # Money moving between the two systems.

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal, get_args
 
-OUTCOMES = ("create", "update", "adopt", "void", "delete", "skip", "wait", "exception")
+Outcome = Literal["create", "update", "adopt", "void", "delete", "skip", "wait", "exception"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from ..common.record_kinds import RecordKind
 
@@ -97,8 +97,10 @@ class MappingProblem:
     message: str
 
 
-MODES = ("live", "shadow")
-LOCK_DATE_TREATMENTS = ("exception", "first_open_day")
+Mode = Literal["live", "shadow"]
+MODES: tuple[str, ...] = get_args(Mode)
+LockDateTreatment = Literal["exception", "first_open_day"]
+LOCK_DATE_TREATMENTS: tuple[str, ...] = get_args(LockDateTreatment)
 
 
 @dataclass(frozen=True)
