@@ -1,4 +1,5 @@
 """Entry point of the admin API."""
+
 from ..common.http_app import serve
 from ..common.logs import configure_logging
 from ..common.settings import load_settings

@@ -4,6 +4,7 @@ These routes build their answers as plain dicts from the database (and the audit
 here describe them, route by route (`responses={200: {"model": ...}}`), and the generated-request test
 (tests/api_fuzz) checks every answer against them. An answer may carry more than a model names.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

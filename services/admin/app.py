@@ -1,5 +1,6 @@
 """Wiring of the admin service: the JSON API (bearer token), the operator's console
 (signed-in sessions) and health, over one Postgres pool and one of each sender."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -65,8 +66,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(config_router(settings, db, publisher, recorder, auth=auth))
     app.include_router(real_books_router(settings, db, sender, publisher, auth))
     app.include_router(audit_router(settings, db, auth=auth))
-    console = build_console(settings, db, users.sign_in, auth.failures, sender=sender, publisher=publisher,
-                            box=SecretBox(secret_key(settings)), audit=AuditClient(settings),
-                            exchange_recorder=recorder, audit_settings=audit_settings)
+    console = build_console(
+        settings,
+        db,
+        users.sign_in,
+        auth.failures,
+        sender=sender,
+        publisher=publisher,
+        box=SecretBox(secret_key(settings)),
+        audit=AuditClient(settings),
+        exchange_recorder=recorder,
+        audit_settings=audit_settings,
+    )
     install_console(app, console)
     return app

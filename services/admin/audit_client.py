@@ -1,6 +1,7 @@
 """The admin service's client of the audit service: the audit log lives in chdb,
 which one process only may open, so the API routes and the console both reach it
 over HTTP, here. A CSV export streams straight through."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -30,8 +31,9 @@ class AuditClient:
         self.headers = {"Authorization": f"Bearer {admin_token(settings)}"}
 
     def _unavailable(self, exc: Exception) -> AuditUnavailable:
-        return AuditUnavailable(f"the audit service at {self.base} is unreachable ({type(exc).__name__}); "
-                                "try again shortly")
+        return AuditUnavailable(
+            f"the audit service at {self.base} is unreachable ({type(exc).__name__}); try again shortly"
+        )
 
     async def get(self, path: str, params: dict | None = None) -> httpx.Response:
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
@@ -50,8 +52,9 @@ class AuditClient:
         """The export of `filters`, streamed; an error answer is passed through as it came."""
         client = httpx.AsyncClient(timeout=EXPORT_TIMEOUT)
         try:
-            resp = await client.send(client.build_request("GET", f"{self.base}/audit.csv", params=filters,
-                                                          headers=self.headers), stream=True)
+            resp = await client.send(
+                client.build_request("GET", f"{self.base}/audit.csv", params=filters, headers=self.headers), stream=True
+            )
         except httpx.TransportError as exc:
             await client.aclose()
             raise self._unavailable(exc) from None
@@ -68,8 +71,12 @@ class AuditClient:
         headers = {k: v for k, v in resp.headers.items() if k.lower() == "content-disposition"}
         if filename:
             headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-        return StreamingResponse(resp.aiter_raw(), media_type=resp.headers.get("content-type", "text/csv"),
-                                 headers=headers, background=BackgroundTask(close))
+        return StreamingResponse(
+            resp.aiter_raw(),
+            media_type=resp.headers.get("content-type", "text/csv"),
+            headers=headers,
+            background=BackgroundTask(close),
+        )
 
 
 def passthrough(resp: httpx.Response) -> Response:

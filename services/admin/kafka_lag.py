@@ -1,6 +1,7 @@
 """Consumer lag per group and topic, read from the broker: the newest offset of each
 partition less the offset the group committed there. Every service's consumer group
 is seen from here, Faust's and confluent-kafka's alike, without asking the services."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,8 +30,9 @@ def consumer_lag(admin: AdminClient) -> dict[tuple[str, str], int]:
     if not committed:
         return {}
     partitions = {(topic, partition) for _group, topic, partition in committed}
-    futures = admin.list_offsets({TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions},
-                                 request_timeout=TIMEOUT)
+    futures = admin.list_offsets(
+        {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}, request_timeout=TIMEOUT
+    )
     latest = {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
     lag: dict[tuple[str, str], int] = defaultdict(int)
     for (group, topic, partition), offset in committed.items():

@@ -1,4 +1,5 @@
 """The organisations as console pages show them beside records and money: name and currency."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,5 +15,7 @@ class OrgLabel:
 
 
 def organisation_labels(conn: Conn) -> dict[str, OrgLabel]:
-    return {r["id"]: OrgLabel(r["id"], r["name"], r.get("base_currency"))
-            for r in conn.execute("select * from organisations order by name")}
+    return {
+        r["id"]: OrgLabel(r["id"], r["name"], r.get("base_currency"))
+        for r in conn.execute("select * from organisations order by name")
+    }

@@ -1,6 +1,7 @@
 """The console's overview read model: per organisation, what was synced today and in
 the last cycle, open exceptions, Xero calls used today and the open-balance
 difference; and where each payment cycle stands. Plain SQL given a connection."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,16 +36,26 @@ class OrganisationOverview:
 
 def organisation_overviews(conn: Conn, day_start: datetime, day_limit: int) -> list[OrganisationOverview]:
     """`day_start` is the viewer's midnight (UTC instant): "today" is the viewer's day."""
-    orgs = {r["id"]: OrganisationOverview(r["id"], r["name"], r["status"], r["credential_sealed"] is not None,
-                                          r.get("base_currency"), day_limit=day_limit)
-            for r in conn.execute("select * from organisations order by name")}
+    orgs = {
+        r["id"]: OrganisationOverview(
+            r["id"],
+            r["name"],
+            r["status"],
+            r["credential_sealed"] is not None,
+            r.get("base_currency"),
+            day_limit=day_limit,
+        )
+        for r in conn.execute("select * from organisations order by name")
+    }
     for r in conn.execute(
-            "select r.organisation_id, r.record_type,"
-            " count(*) filter (where r.status_changed_at >= %(day)s) as today,"
-            " count(*) filter (where r.status_changed_at >= c.last_cycle_started) as last_cycle"
-            " from sync_records r left join sync_cursors c on c.source = case when r.record_type = 'xero_payment'"
-            " then 'xero:payments:' || r.organisation_id else 'cw:' || r.record_type end"
-            " where r.status = 'synced' and r.organisation_id is not null group by 1, 2", {"day": day_start}):
+        "select r.organisation_id, r.record_type,"
+        " count(*) filter (where r.status_changed_at >= %(day)s) as today,"
+        " count(*) filter (where r.status_changed_at >= c.last_cycle_started) as last_cycle"
+        " from sync_records r left join sync_cursors c on c.source = case when r.record_type = 'xero_payment'"
+        " then 'xero:payments:' || r.organisation_id else 'cw:' || r.record_type end"
+        " where r.status = 'synced' and r.organisation_id is not null group by 1, 2",
+        {"day": day_start},
+    ):
         org = orgs.get(r["organisation_id"])
         if org is not None:
             org.synced_today[r["record_type"]] = r["today"]
@@ -56,9 +67,10 @@ def organisation_overviews(conn: Conn, day_start: datetime, day_limit: int) -> l
         if r["organisation_id"] in orgs:
             orgs[r["organisation_id"]].xero_calls_today = r["calls"]
     for r in conn.execute(
-            "select o.id, c.last_cycle_finished, c.last_cycle_status, b.checked_at, b.differences, b.difference_total"
-            " from organisations o left join sync_cursors c on c.source = 'xero:payments:' || o.id"
-            " left join balance_checks b on b.organisation_id = o.id"):
+        "select o.id, c.last_cycle_finished, c.last_cycle_status, b.checked_at, b.differences, b.difference_total"
+        " from organisations o left join sync_cursors c on c.source = 'xero:payments:' || o.id"
+        " left join balance_checks b on b.organisation_id = o.id"
+    ):
         org = orgs[r["id"]]
         org.last_payment_cycle, org.last_payment_cycle_status = r["last_cycle_finished"], r["last_cycle_status"]
         org.balance_checked_at, org.balance_differences = r["checked_at"], r["differences"]

@@ -1,6 +1,7 @@
 """The console's read model of Xero payments applied back in ConnectWise: each payment the
 matcher decided, classed as a finance person sorts them (matched in full, partial, over,
 unmatched, skipped), with its invoice and the note saying what was applied or why not."""
+
 from __future__ import annotations
 
 from ..common.db import Conn, one_row
@@ -20,20 +21,27 @@ def payment_counts(conn: Conn, organisation: str | None) -> dict[str, int]:
     rows = conn.execute(
         f"select {_CLASS} as class, count(*) as n from matcher_payments m"
         " left join cw_invoice_balances b on b.cw_invoice_id = m.cw_invoice_id"
-        " where %(o)s::text is null or m.organisation_id = %(o)s group by 1", {"o": organisation}).fetchall()
+        " where %(o)s::text is null or m.organisation_id = %(o)s group by 1",
+        {"o": organisation},
+    ).fetchall()
     return {r["class"]: r["n"] for r in rows}
 
 
-def list_payments(conn: Conn, organisation: str | None, klass: str | None, limit: int,
-                  offset: int) -> tuple[list[dict], int]:
+def list_payments(
+    conn: Conn, organisation: str | None, klass: str | None, limit: int, offset: int
+) -> tuple[list[dict], int]:
     where = f"(%(o)s::text is null or m.organisation_id = %(o)s) and (%(c)s::text is null or {_CLASS} = %(c)s)"
     params = {"o": organisation, "c": klass, "l": limit, "off": offset}
-    base = (" from matcher_payments m left join cw_invoice_balances b on b.cw_invoice_id = m.cw_invoice_id"
-            " left join sync_records r on r.record_type = 'xero_payment' and r.cw_id = m.xero_payment_id"
-            f" where {where}")
+    base = (
+        " from matcher_payments m left join cw_invoice_balances b on b.cw_invoice_id = m.cw_invoice_id"
+        " left join sync_records r on r.record_type = 'xero_payment' and r.cw_id = m.xero_payment_id"
+        f" where {where}"
+    )
     total = one_row(conn, f"select count(*) as n{base}", params)["n"]
     rows = conn.execute(
         f"select m.organisation_id, m.xero_payment_id, m.amount, m.outcome, m.exception_kind, m.note, m.decided_at,"
         f" m.cw_invoice_id, b.invoice_number, b.company_name, b.balance, r.customer, {_CLASS} as class{base}"
-        " order by m.decided_at desc, m.xero_payment_id limit %(l)s offset %(off)s", params).fetchall()
+        " order by m.decided_at desc, m.xero_payment_id limit %(l)s offset %(off)s",
+        params,
+    ).fetchall()
     return rows, total

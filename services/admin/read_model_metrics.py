@@ -5,6 +5,7 @@ ConnectWise to its write in Xero; consumer lag per group and topic; and whether 
 backing parts answer. Counters in each service say what happened; these say how
 things stand, read from Postgres and the broker at scrape time (cached a few
 seconds, so several scrapers cost one read)."""
+
 from __future__ import annotations
 
 import logging
@@ -75,42 +76,61 @@ class ReadModelMetrics:
         return families
 
     def _from_postgres(self, conn) -> list:
-        records = GaugeMetricFamily("cz_records", "Records by type, organisation and sync status",
-                                    labels=["record_type", "organisation", "status"])
-        for r in conn.execute("select record_type, coalesce(organisation_id, '') as org, status, count(*) as n"
-                              " from sync_records group by 1, 2, 3"):
+        records = GaugeMetricFamily(
+            "cz_records",
+            "Records by type, organisation and sync status",
+            labels=["record_type", "organisation", "status"],
+        )
+        for r in conn.execute(
+            "select record_type, coalesce(organisation_id, '') as org, status, count(*) as n"
+            " from sync_records group by 1, 2, 3"
+        ):
             records.add_metric([r["record_type"], r["org"], r["status"]], r["n"])
-        exceptions = GaugeMetricFamily("cz_exceptions_open_by_kind", "Open exceptions by kind and organisation",
-                                       labels=["kind", "organisation"])
+        exceptions = GaugeMetricFamily(
+            "cz_exceptions_open_by_kind", "Open exceptions by kind and organisation", labels=["kind", "organisation"]
+        )
         # Every kind ever raised is reported, at zero once resolved, so a panel shows the fall to none.
-        for r in conn.execute("select kind, organisation_id as org, count(*) filter (where status = 'open') as n"
-                              " from exceptions group by 1, 2"):
+        for r in conn.execute(
+            "select kind, organisation_id as org, count(*) filter (where status = 'open') as n"
+            " from exceptions group by 1, 2"
+        ):
             exceptions.add_metric([r["kind"], r["org"]], r["n"])
-        calls = GaugeMetricFamily("cz_xero_calls_today", "Xero calls made today (UTC day) per organisation",
-                                  labels=["organisation"])
-        budget = GaugeMetricFamily("cz_xero_day_budget_remaining", "Xero calls left today per organisation",
-                                   labels=["organisation"])
+        calls = GaugeMetricFamily(
+            "cz_xero_calls_today", "Xero calls made today (UTC day) per organisation", labels=["organisation"]
+        )
+        budget = GaugeMetricFamily(
+            "cz_xero_day_budget_remaining", "Xero calls left today per organisation", labels=["organisation"]
+        )
         limit = self.settings.xero_limit_per_day
-        for r in conn.execute("select o.id, coalesce(u.calls, 0) as calls from organisations o left join api_usage u"
-                              " on u.organisation_id = o.id and u.day = (now() at time zone 'utc')::date"):
+        for r in conn.execute(
+            "select o.id, coalesce(u.calls, 0) as calls from organisations o left join api_usage u"
+            " on u.organisation_id = o.id and u.day = (now() at time zone 'utc')::date"
+        ):
             calls.add_metric([r["id"]], r["calls"])
             budget.add_metric([r["id"]], max(0, limit - r["calls"]))
         latency = GaugeMetricFamily(
-            "cz_sync_latency_seconds", "Seconds from a change in ConnectWise to its write in Xero, over records "
-            f"written in the last {LATENCY_WINDOW}", labels=["record_type", "quantile"])
+            "cz_sync_latency_seconds",
+            "Seconds from a change in ConnectWise to its write in Xero, over records "
+            f"written in the last {LATENCY_WINDOW}",
+            labels=["record_type", "quantile"],
+        )
         for r in conn.execute(
-                "select record_type, percentile_cont(%s::float8[]) within group (order by"
-                " extract(epoch from status_changed_at - last_updated)) as q from sync_records"
-                f" where status = 'synced' and last_updated is not null and status_changed_at > now() - interval '{LATENCY_WINDOW}'"
-                " group by 1", (list(QUANTILES),)):
+            "select record_type, percentile_cont(%s::float8[]) within group (order by"
+            " extract(epoch from status_changed_at - last_updated)) as q from sync_records"
+            " where status = 'synced' and last_updated is not null and status_changed_at > now() - interval "
+            f"'{LATENCY_WINDOW}'"
+            " group by 1",
+            (list(QUANTILES),),
+        ):
             for quantile, value in zip(QUANTILES, r["q"], strict=True):
                 latency.add_metric([r["record_type"], str(quantile)], max(0.0, value))
         return [records, exceptions, calls, budget, latency]
 
     def _lag(self) -> GaugeMetricFamily:
         admin = self._admin = self._admin or make_admin(self.settings.kafka_bootstrap)
-        lag = GaugeMetricFamily("cz_consumer_lag", "Messages not yet consumed, per consumer group and topic",
-                                labels=["group", "topic"])
+        lag = GaugeMetricFamily(
+            "cz_consumer_lag", "Messages not yet consumed, per consumer group and topic", labels=["group", "topic"]
+        )
         for (group, topic), value in sorted(consumer_lag(admin).items()):
             lag.add_metric([group, topic], value)
         return lag

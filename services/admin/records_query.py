@@ -1,6 +1,7 @@
 """The admin API's read models of records: the records list with its filters, and where
 each record type's polling stands. Plain SQL over `sync_records` and `sync_cursors`,
 given a connection; the routes own nothing but the HTTP."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ class RecordPage(BaseModel):
 
 class SyncState(BaseModel):
     """Where a record type's polling stands (ConnectWise types; xero_payment is polled per organisation)."""
+
     record_type: str
     cadence_minutes: int
     cursor_at: datetime | None
@@ -54,26 +56,50 @@ def sync_states(conn: Conn) -> list[SyncState]:
     rows = conn.execute(
         "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
         " c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
-        " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type").fetchall()
+        " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type"
+    ).fetchall()
     counts: dict[str, dict[str, int]] = {}
     for r in conn.execute("select record_type, status, count(*) as n from sync_records group by 1, 2"):
         counts.setdefault(r["record_type"], {})[r["status"]] = r["n"]
     states = []
     for r in rows:
         started, status = r["last_cycle_started"], r["last_cycle_status"]
-        due = None if started is None or status in ("requested", "running") else started + timedelta(minutes=r["cadence_minutes"])
+        due = (
+            None
+            if started is None or status in ("requested", "running")
+            else started + timedelta(minutes=r["cadence_minutes"])
+        )
         states.append(SyncState(**r, next_due_at=due, records_by_status=counts.get(r["record_type"], {})))
     return states
 
 
 # Columns a records list may be sorted by (what a person clicks), and the SQL each sorts on.
-SORTS = {"updated": "updated_at", "number": "record_number", "customer": "customer", "type": "record_type",
-         "status": "status", "organisation": "organisation_id", "total": "total", "changed": "last_updated"}
+SORTS = {
+    "updated": "updated_at",
+    "number": "record_number",
+    "customer": "customer",
+    "type": "record_type",
+    "status": "status",
+    "organisation": "organisation_id",
+    "total": "total",
+    "changed": "last_updated",
+}
 
 
-def list_records(conn: Conn, record_type: str | None, status: str | None, organisation: str | None,
-                 q: str | None, limit: int, offset: int, *, sort: str = "updated", descending: bool = True,
-                 updated_from: datetime | None = None, updated_to: datetime | None = None) -> RecordPage:
+def list_records(
+    conn: Conn,
+    record_type: str | None,
+    status: str | None,
+    organisation: str | None,
+    q: str | None,
+    limit: int,
+    offset: int,
+    *,
+    sort: str = "updated",
+    descending: bool = True,
+    updated_from: datetime | None = None,
+    updated_to: datetime | None = None,
+) -> RecordPage:
     """A page of records matching every filter given; `sort` is a key of SORTS (ties by type and id)."""
     where: list[str] = []
     args: list[object] = []
@@ -101,12 +127,15 @@ def list_records(conn: Conn, record_type: str | None, status: str | None, organi
     total = one_row(conn, f"select count(*) as n from sync_records{clause}", args)["n"]
     rows = conn.execute(
         f"select {_COLUMNS} from sync_records{clause} order by {order}, record_type, cw_id limit %s offset %s",
-        [*args, limit, offset]).fetchall()
+        [*args, limit, offset],
+    ).fetchall()
     return RecordPage(items=[RecordRow(**r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-_COLUMNS = ("record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id, xero_status,"
-            " xero_status_changed_at, total, last_updated, emitted_at, updated_at, last_error")
+_COLUMNS = (
+    "record_type, cw_id, record_number as number, customer, status, organisation_id, xero_id, xero_status,"
+    " xero_status_changed_at, total, last_updated, emitted_at, updated_at, last_error"
+)
 
 
 class RecordDetail(RecordRow):
@@ -114,6 +143,8 @@ class RecordDetail(RecordRow):
 
 
 def get_record(conn: Conn, record_type: str, cw_id: str) -> RecordDetail | None:
-    row = conn.execute(f"select {_COLUMNS}, status_changed_at from sync_records where record_type = %s and cw_id = %s",
-                       (record_type, cw_id)).fetchone()
+    row = conn.execute(
+        f"select {_COLUMNS}, status_changed_at from sync_records where record_type = %s and cw_id = %s",
+        (record_type, cw_id),
+    ).fetchone()
     return RecordDetail(**row) if row else None

@@ -22,8 +22,12 @@ from .audit_client import TIMEOUT, audit_service_url, passthrough
 
 class AuditSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"retention_days": 180}]})
-    retention_days: int = Field(ge=30, le=365, description="Days the audit log keeps entries, 30 to 365. Applied at "
-                                                           "once: older entries are deleted in the background.")
+    retention_days: int = Field(
+        ge=30,
+        le=365,
+        description="Days the audit log keeps entries, 30 to 365. Applied at "
+        "once: older entries are deleted in the background.",
+    )
 
 
 class AuditSettingsOut(BaseModel):
@@ -51,11 +55,15 @@ class AuditSettings:
 
     def _call(self, method: str, **kwargs) -> dict:
         try:
-            resp = httpx.request(method, f"{self.base}/settings/retention", headers=self.upstream, timeout=TIMEOUT,
-                                 **kwargs)
+            resp = httpx.request(
+                method, f"{self.base}/settings/retention", headers=self.upstream, timeout=TIMEOUT, **kwargs
+            )
         except httpx.TransportError as exc:
-            raise HTTPException(503, detail=f"the audit service at {self.base} is unreachable ({type(exc).__name__}); "
-                                            "nothing was changed, try again shortly") from None
+            raise HTTPException(
+                503,
+                detail=f"the audit service at {self.base} is unreachable ({type(exc).__name__}); "
+                "nothing was changed, try again shortly",
+            ) from None
         if resp.status_code != 200:
             raise Refused(passthrough(resp))
         return resp.json()
@@ -67,31 +75,52 @@ class AuditSettings:
         before = self._call("GET")
         with self.db.unit_of_work() as conn:  # the history row commits only if the audit service took the change
             if before["retention_days"] != days:
-                record_change(conn, "audit_settings", "retention_days", "update", actor,
-                              {"retention_days": before["retention_days"]}, {"retention_days": days})
+                record_change(
+                    conn,
+                    "audit_settings",
+                    "retention_days",
+                    "update",
+                    actor,
+                    {"retention_days": before["retention_days"]},
+                    {"retention_days": days},
+                )
             return self._call("PUT", json={"retention_days": days, "set_by": actor})
 
 
-def audit_settings_router(settings: Settings, db: Database, audit_settings: AuditSettings | None = None,
-                          auth: UserAuth | None = None) -> APIRouter:
+def audit_settings_router(
+    settings: Settings, db: Database, audit_settings: AuditSettings | None = None, auth: UserAuth | None = None
+) -> APIRouter:
     from .users import user_auth
 
     auth = auth or user_auth(settings, db)
-    router = APIRouter(prefix="/api", tags=["configuration"], dependencies=[Depends(auth.viewer)],
-                       responses=AUTH_RESPONSES, route_class=DocumentedRoute)
+    router = APIRouter(
+        prefix="/api",
+        tags=["configuration"],
+        dependencies=[Depends(auth.viewer)],
+        responses=AUTH_RESPONSES,
+        route_class=DocumentedRoute,
+    )
     audit_down: Responses = {503: error("The audit service cannot be reached; nothing was changed, try again shortly")}
     retention = audit_settings or AuditSettings(settings, db)
 
-    @router.get("/settings/audit", summary="Audit log settings: retention in days, and who set it when",
-                response_model=AuditSettingsOut, responses=audit_down)
+    @router.get(
+        "/settings/audit",
+        summary="Audit log settings: retention in days, and who set it when",
+        response_model=AuditSettingsOut,
+        responses=audit_down,
+    )
     def get_audit_settings():
         try:
             return retention.get()
         except Refused as exc:
             return exc.response
 
-    @router.put("/settings/audit", response_model=AuditSettingsOut, responses=audit_down,
-                summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts")
+    @router.put(
+        "/settings/audit",
+        response_model=AuditSettingsOut,
+        responses=audit_down,
+        summary="Set the audit log's retention (30-365 days): applied at once, kept across restarts",
+    )
     def put_audit_settings(body: AuditSettingsIn, who: Annotated[Principal, Depends(auth.admin)]):
         try:
             return retention.put(body.retention_days, who.name)

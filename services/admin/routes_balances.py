@@ -18,8 +18,17 @@ from ..common.database import Database
 from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, UserAuth
 from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
-CSV_COLUMNS = ("organisation_id", "customer", "invoice_number", "cw_invoice_id", "xero_invoice_id", "cw_balance",
-               "xero_amount_due", "difference", "cause")
+CSV_COLUMNS = (
+    "organisation_id",
+    "customer",
+    "invoice_number",
+    "cw_invoice_id",
+    "xero_invoice_id",
+    "cw_balance",
+    "xero_amount_due",
+    "difference",
+    "cause",
+)
 
 
 class InvoiceDifference(BaseModel):
@@ -58,9 +67,15 @@ class Balances(BaseModel):
 
 
 def _difference(row: InvoiceBalance) -> InvoiceDifference:
-    return InvoiceDifference(cw_invoice_id=row.cw_invoice_id, invoice_number=row.number,
-                             xero_invoice_id=row.xero_invoice_id, cw_balance=row.cw_balance,
-                             xero_amount_due=row.xero_amount_due, difference=row.difference, cause=row.cause)
+    return InvoiceDifference(
+        cw_invoice_id=row.cw_invoice_id,
+        invoice_number=row.number,
+        xero_invoice_id=row.xero_invoice_id,
+        cw_balance=row.cw_balance,
+        xero_amount_due=row.xero_amount_due,
+        difference=row.difference,
+        cause=row.cause,
+    )
 
 
 def organisation_checks(conn, organisation: str | None) -> list[OrganisationCheck]:
@@ -70,7 +85,8 @@ def organisation_checks(conn, organisation: str | None) -> list[OrganisationChec
         " c.last_cycle_status as last_payment_cycle_status, b.checked_at, b.invoices, b.differences, b.difference_total"
         " from organisations o left join sync_cursors c on c.source = 'xero:payments:' || o.id"
         " left join balance_checks b on b.organisation_id = o.id where %s::text is null or o.id = %s order by o.id",
-        (organisation, organisation)).fetchall()
+        (organisation, organisation),
+    ).fetchall()
     return [OrganisationCheck(**r) for r in rows]
 
 
@@ -79,10 +95,19 @@ def as_csv(rows: list[InvoiceBalance]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.organisation_id, r.customer, r.number, r.cw_invoice_id, r.xero_invoice_id,
-                         "" if r.cw_balance is None else f"{r.cw_balance:.2f}",
-                         "" if r.xero_amount_due is None else f"{r.xero_amount_due:.2f}",
-                         "" if r.difference is None else f"{r.difference:.2f}", r.cause or ""])
+        writer.writerow(
+            [
+                r.organisation_id,
+                r.customer,
+                r.number,
+                r.cw_invoice_id,
+                r.xero_invoice_id,
+                "" if r.cw_balance is None else f"{r.cw_balance:.2f}",
+                "" if r.xero_amount_due is None else f"{r.xero_amount_due:.2f}",
+                "" if r.difference is None else f"{r.difference:.2f}",
+                r.cause or "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -92,32 +117,55 @@ OnlyDifferences = Annotated[bool, Query(description="Only customers and invoices
 
 
 def balances_router(db: Database, auth: UserAuth) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["balances"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES,
-                       route_class=DocumentedRoute)
+    router = APIRouter(
+        prefix="/api",
+        tags=["balances"],
+        dependencies=[Depends(auth.viewer)],
+        responses=AUTH_RESPONSES,
+        route_class=DocumentedRoute,
+    )
 
-    @router.get("/balances", response_model=Balances,
-                summary="Open balances, ConnectWise against Xero, per organisation and customer, with each difference"
-                        " and its likely cause")
-    def balances(organisation: Organisation = None, customer: Customer = None,
-                 only_differences: OnlyDifferences = False) -> Balances:
+    @router.get(
+        "/balances",
+        response_model=Balances,
+        summary="Open balances, ConnectWise against Xero, per organisation and customer, with each difference"
+        " and its likely cause",
+    )
+    def balances(
+        organisation: Organisation = None, customer: Customer = None, only_differences: OnlyDifferences = False
+    ) -> Balances:
         with db.connection() as conn:
             rows = balance_rows(conn, organisation, customer)
             checks = organisation_checks(conn, organisation)
-        customers = [CustomerBalance(organisation_id=t.organisation_id, customer=t.customer, invoices=t.invoices,
-                                     cw_balance=t.cw_balance, xero_amount_due=t.xero_amount_due,
-                                     difference=t.difference, differences=[_difference(r) for r in t.differences])
-                     for t in by_customer(rows, only_differences)]
+        customers = [
+            CustomerBalance(
+                organisation_id=t.organisation_id,
+                customer=t.customer,
+                invoices=t.invoices,
+                cw_balance=t.cw_balance,
+                xero_amount_due=t.xero_amount_due,
+                difference=t.difference,
+                differences=[_difference(r) for r in t.differences],
+            )
+            for t in by_customer(rows, only_differences)
+        ]
         return Balances(customers=customers, organisations=checks)
 
-    @router.get("/balances.csv", summary="The same view as CSV, one line per synced invoice",
-                response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-    def balances_csv(organisation: Organisation = None, customer: Customer = None,
-                     only_differences: OnlyDifferences = False) -> Response:
+    @router.get(
+        "/balances.csv",
+        summary="The same view as CSV, one line per synced invoice",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    def balances_csv(
+        organisation: Organisation = None, customer: Customer = None, only_differences: OnlyDifferences = False
+    ) -> Response:
         with db.connection() as conn:
             rows = balance_rows(conn, organisation, customer)
         if only_differences:
             rows = [r for r in rows if r.difference not in (None, Decimal(0))]
-        return Response(as_csv(rows), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="balances.csv"'})
+        return Response(
+            as_csv(rows), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="balances.csv"'}
+        )
 
     return router

@@ -22,11 +22,18 @@ from ..common.topics import SYNC_COMMANDS
 from .records_query import RecordPage, SyncState, list_records, sync_states
 
 
-
 def check_record_type(record_type: str, where: str = "path") -> str:
     if record_type not in RECORD_TYPES:
-        raise HTTPException(422, detail=[{"loc": [where, "record_type"], "type": "value_error",
-                                          "msg": f"record_type: {record_type!r} is not one of {', '.join(RECORD_TYPES)}"}])
+        raise HTTPException(
+            422,
+            detail=[
+                {
+                    "loc": [where, "record_type"],
+                    "type": "value_error",
+                    "msg": f"record_type: {record_type!r} is not one of {', '.join(RECORD_TYPES)}",
+                }
+            ],
+        )
     return record_type
 
 
@@ -39,8 +46,9 @@ def _as_utc(value: datetime | date) -> datetime:
 class ReplayRequest(BaseModel):
     """A window of ConnectWise `lastUpdated` times; a bare date means its midnight UTC."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"record_type": "invoice", "from": "2026-11-01", "to": "2026-11-02T12:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"record_type": "invoice", "from": "2026-11-01", "to": "2026-11-02T12:00:00Z"}]}
+    )
     record_type: RecordKind
     from_: datetime = Field(alias="from", description="Start of the window (ISO-8601; UTC when no offset).")
     to: datetime = Field(description="End of the window, inclusive.")
@@ -80,77 +88,135 @@ class CommandSender:
         self._producer: Producer | None = None
         self._lock = threading.Lock()
 
-    def send(self, action: str, record_type: str, record_id: str | None = None,
-             window_from: datetime | None = None, window_to: datetime | None = None,
-             requested_by: str = "admin") -> Command:
+    def send(
+        self,
+        action: str,
+        record_type: str,
+        record_id: str | None = None,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+        requested_by: str = "admin",
+    ) -> Command:
         command = new_command(action, record_type, record_id, window_from, window_to)
         value = self.codec.encode(SYNC_COMMANDS.schema, as_event(command, requested_by))
         errors: list = []
         with self._lock:
             if self._producer is None:
                 self._producer = make_producer(self.bootstrap)
-            self._producer.produce(SYNC_COMMANDS.name, key=record_type.encode(), value=value,
-                                   on_delivery=lambda err, _msg: errors.append(err) if err else None)
+            self._producer.produce(
+                SYNC_COMMANDS.name,
+                key=record_type.encode(),
+                value=value,
+                on_delivery=lambda err, _msg: errors.append(err) if err else None,
+            )
             remaining = self._producer.flush(self.timeout)
         if remaining or errors:
-            raise HTTPException(503, detail=f"the command could not be queued on {SYNC_COMMANDS.name}: "
-                                            f"{errors[0] if errors else 'broker did not acknowledge in time'}")
+            raise HTTPException(
+                503,
+                detail=f"the command could not be queued on {SYNC_COMMANDS.name}: "
+                f"{errors[0] if errors else 'broker did not acknowledge in time'}",
+            )
         return command
 
 
 # Checked by the route (422 naming the value and the choices), listed in the document.
-RecordType = Annotated[str, Path(description=f"One of {', '.join(RECORD_TYPES)}",
-                                 json_schema_extra={"enum": list(RECORD_TYPES)})]
+RecordType = Annotated[
+    str, Path(description=f"One of {', '.join(RECORD_TYPES)}", json_schema_extra={"enum": list(RECORD_TYPES)})
+]
 NOT_QUEUED: Responses = {503: error(f"The broker did not take the command on {SYNC_COMMANDS.name}; try again shortly")}
 
 
-def sync_router(settings: Settings, db: Database, codec: Codec | None = None,
-                sender: CommandSender | None = None, auth: UserAuth | None = None) -> APIRouter:
+def sync_router(
+    settings: Settings,
+    db: Database,
+    codec: Codec | None = None,
+    sender: CommandSender | None = None,
+    auth: UserAuth | None = None,
+) -> APIRouter:
     from .users import user_auth
 
     auth = auth or user_auth(settings, db)
-    router = APIRouter(prefix="/api", tags=["sync"], dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES,
-                       route_class=DocumentedRoute)
+    router = APIRouter(
+        prefix="/api",
+        tags=["sync"],
+        dependencies=[Depends(auth.viewer)],
+        responses=AUTH_RESPONSES,
+        route_class=DocumentedRoute,
+    )
     sender = sender or CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
     Operator = Annotated[Principal, Depends(auth.operator)]
 
-    @router.get("/sync", response_model=list[SyncState],
-                summary="Each record type's cadence, cursor, last cycle, progress and records by status")
+    @router.get(
+        "/sync",
+        response_model=list[SyncState],
+        summary="Each record type's cadence, cursor, last cycle, progress and records by status",
+    )
     def sync_status() -> list[SyncState]:
         with db.connection() as conn:
             return sync_states(conn)
 
-    @router.post("/sync/{record_type}/run", status_code=202, response_model=Command, responses=NOT_QUEUED,
-                 summary="Run a cycle for the record type now")
+    @router.post(
+        "/sync/{record_type}/run",
+        status_code=202,
+        response_model=Command,
+        responses=NOT_QUEUED,
+        summary="Run a cycle for the record type now",
+    )
     def run_cycle(record_type: RecordType, who: Operator) -> Command:
         return sender.send("RUN_CYCLE", check_record_type(record_type), requested_by=who.name)
 
-    @router.post("/records/{record_type}/{record_id}/force-sync", status_code=202, response_model=Command,
-                 responses=NOT_QUEUED,
-                 summary="Push one record through now, whatever its hash and the schedule")
-    def force_sync(record_type: RecordType,
-                   record_id: Annotated[str, Path(min_length=1, max_length=64,
-                                                  description="ConnectWise id, or Xero PaymentID for xero_payment")],
-                   who: Operator) -> Command:
+    @router.post(
+        "/records/{record_type}/{record_id}/force-sync",
+        status_code=202,
+        response_model=Command,
+        responses=NOT_QUEUED,
+        summary="Push one record through now, whatever its hash and the schedule",
+    )
+    def force_sync(
+        record_type: RecordType,
+        record_id: Annotated[
+            str, Path(min_length=1, max_length=64, description="ConnectWise id, or Xero PaymentID for xero_payment")
+        ],
+        who: Operator,
+    ) -> Command:
         check_record_type(record_type)
         if RecordKind(record_type).from_connectwise and not record_id.isdigit():
-            raise HTTPException(422, detail=[{"loc": ["path", "record_id"], "type": "value_error",
-                                              "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}"}])
+            raise HTTPException(
+                422,
+                detail=[
+                    {
+                        "loc": ["path", "record_id"],
+                        "type": "value_error",
+                        "msg": f"record_id: a ConnectWise id is a number, not {record_id!r}",
+                    }
+                ],
+            )
         return sender.send("FORCE_SYNC", record_type, record_id, requested_by=who.name)
 
-    @router.post("/replay", status_code=202, response_model=Command, responses=NOT_QUEUED,
-                 summary="Re-emit every record of a type last updated in [from, to]")
+    @router.post(
+        "/replay",
+        status_code=202,
+        response_model=Command,
+        responses=NOT_QUEUED,
+        summary="Re-emit every record of a type last updated in [from, to]",
+    )
     def replay(body: ReplayRequest, who: Operator) -> Command:
         return sender.send("REPLAY", body.record_type, window_from=body.from_, window_to=body.to, requested_by=who.name)
 
-    @router.get("/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation")
-    def records(record_type: Annotated[str | None, Query(description=f"One of {', '.join(RECORD_TYPES)}",
-                                                         json_schema_extra={"enum": list(RECORD_TYPES)})] = None,
-                status: Annotated[Status | None, Query(description="Sync status")] = None,
-                organisation: Annotated[str | None, Query(description="Organisation id")] = None,
-                q: Annotated[str | None, Query(description="ConnectWise id, number, customer or Xero id")] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0) -> RecordPage:
+    @router.get(
+        "/records", response_model=RecordPage, summary="Records with their sync status, Xero id and organisation"
+    )
+    def records(
+        record_type: Annotated[
+            str | None,
+            Query(description=f"One of {', '.join(RECORD_TYPES)}", json_schema_extra={"enum": list(RECORD_TYPES)}),
+        ] = None,
+        status: Annotated[Status | None, Query(description="Sync status")] = None,
+        organisation: Annotated[str | None, Query(description="Organisation id")] = None,
+        q: Annotated[str | None, Query(description="ConnectWise id, number, customer or Xero id")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+    ) -> RecordPage:
         if record_type is not None:
             check_record_type(record_type, "query")
         with db.connection() as conn:

@@ -18,18 +18,32 @@ UserName = Annotated[str, Path(pattern=NAME_PATTERN, description="The user's nam
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "sam@harbour.example", "role": "operator", "password": "correct horse battery"}]})
-    name: str = Field(pattern=NAME_PATTERN, description="A person's name or email: letters, digits and . _ @ + -, "
-                                                        "up to 100; unique (ignoring case) among live users.")
-    role: Role = Field(description="viewer reads everything; operator also force-syncs, runs cycles, replays and "
-                                   "resolves exceptions; admin also changes organisations, credentials, mappings, "
-                                   "settings and users.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "sam@harbour.example", "role": "operator", "password": "correct horse battery"}]
+        },
+    )
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="A person's name or email: letters, digits and . _ @ + -, "
+        "up to 100; unique (ignoring case) among live users.",
+    )
+    role: Role = Field(
+        description="viewer reads everything; operator also force-syncs, runs cycles, replays and "
+        "resolves exceptions; admin also changes organisations, credentials, mappings, "
+        "settings and users."
+    )
     # Its length is checked by the route, not by pydantic, whose error would echo the password back.
-    password: SecretStr | None = Field(None, json_schema_extra={"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
-                                       description=(
-        f"For the console's sign-in with name and password ({PASSWORD_MIN} to {PASSWORD_MAX} characters); kept only "
-        "as its argon2id hash. Without one, the user signs in with its token."))
+    password: SecretStr | None = Field(
+        None,
+        json_schema_extra={"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+        description=(
+            f"For the console's sign-in with name and password ({PASSWORD_MIN} to {PASSWORD_MAX} characters); kept "
+            "only "
+            "as its argon2id hash. Without one, the user signs in with its token."
+        ),
+    )
 
 
 class UserOut(BaseModel):
@@ -41,8 +55,10 @@ class UserOut(BaseModel):
 
 
 class NewUser(UserOut):
-    token: str = Field(description="The user's API token (`Authorization: Bearer <token>`): shown this once, "
-                                   "never again; revoke the user to withdraw it.")
+    token: str = Field(
+        description="The user's API token (`Authorization: Bearer <token>`): shown this once, "
+        "never again; revoke the user to withdraw it."
+    )
 
 
 class WhoAmI(BaseModel):
@@ -64,9 +80,13 @@ def users_router(users: Users, auth: UserAuth) -> APIRouter:
     def whoami(who: Annotated[Principal, Depends(auth.viewer)]) -> WhoAmI:
         return WhoAmI(name=who.name, role=who.role)
 
-    @router.post("/users", status_code=201, response_model=NewUser,
-                 responses={409: {"model": ErrorBody, "description": "A live user has that name"}},
-                 summary="Add a user; the answer holds its API token, shown this once")
+    @router.post(
+        "/users",
+        status_code=201,
+        response_model=NewUser,
+        responses={409: {"model": ErrorBody, "description": "A live user has that name"}},
+        summary="Add a user; the answer holds its API token, shown this once",
+    )
     def add_user(body: UserIn, who: Admin) -> NewUser:
         password = body.password.get_secret_value() if body.password is not None else None
         try:
@@ -81,9 +101,13 @@ def users_router(users: Users, auth: UserAuth) -> APIRouter:
     def list_users(_who: Admin) -> list[UserOut]:
         return [UserOut(**u.as_json()) for u in users.list()]
 
-    @router.delete("/users/{name}", status_code=204, response_class=Response,
-                   responses={404: {"model": ErrorBody, "description": "No live user has that name"}},
-                   summary="Revoke a user: its token and password stop working and its console sessions end")
+    @router.delete(
+        "/users/{name}",
+        status_code=204,
+        response_class=Response,
+        responses={404: {"model": ErrorBody, "description": "No live user has that name"}},
+        summary="Revoke a user: its token and password stop working and its console sessions end",
+    )
     def revoke_user(name: UserName, who: Admin) -> Response:
         try:
             users.revoke(name, who.name)

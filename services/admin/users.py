@@ -9,6 +9,7 @@ The installation's admin token (CZ_ADMIN_TOKEN, or the one generated in the data
 stays the first admin, `admin`, for the first start and for scripts; no user may take its name.
 Adding and revoking a user is a configuration change, recorded in the history with who made it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,13 @@ class User:
     created_at: datetime
 
     def as_json(self) -> dict:
-        return {"name": self.name, "role": self.role, "has_password": self.has_password,
-                "created_by": self.created_by, "created_at": self.created_at}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "has_password": self.has_password,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+        }
 
 
 def token_hash(token: str) -> str:
@@ -75,14 +81,17 @@ class Users:
         if not token.startswith(TOKEN_PREFIX):
             return None
         with self.db.connection() as conn:
-            row = conn.execute("select name, role from users where token_hash = %s and revoked_at is null",
-                               (token_hash(token),)).fetchone()
+            row = conn.execute(
+                "select name, role from users where token_hash = %s and revoked_at is null", (token_hash(token),)
+            ).fetchone()
         return Principal(row["name"], row["role"]) if row else None
 
     def by_password(self, name: str, password: str) -> Principal | None:
         with self.db.connection() as conn:
-            row = conn.execute("select id, name, role, password_hash from users where lower(name) = lower(%s)"
-                               " and revoked_at is null", (name.strip(),)).fetchone()
+            row = conn.execute(
+                "select id, name, role, password_hash from users where lower(name) = lower(%s) and revoked_at is null",
+                (name.strip(),),
+            ).fetchone()
             stored = row["password_hash"] if row and row["password_hash"] else _UNKNOWN_USER_HASH
             try:
                 _hasher.verify(stored, password)
@@ -110,12 +119,17 @@ class Users:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         password_hash = _hasher.hash(password) if password else None
         with self.db.unit_of_work() as conn:
-            taken = conn.execute("select 1 from users where lower(name) = lower(%s) and revoked_at is null",
-                                 (name,)).fetchone()
+            taken = conn.execute(
+                "select 1 from users where lower(name) = lower(%s) and revoked_at is null", (name,)
+            ).fetchone()
             if taken:
                 raise UserError("name", f"a user named {name!r} exists; revoke it first to reuse the name", 409)
-            row = one_row(conn, "insert into users (name, role, password_hash, token_hash, created_by)"
-                          " values (%s, %s, %s, %s, %s) returning *", (name, role, password_hash, token_hash(token), actor))
+            row = one_row(
+                conn,
+                "insert into users (name, role, password_hash, token_hash, created_by)"
+                " values (%s, %s, %s, %s, %s) returning *",
+                (name, role, password_hash, token_hash(token), actor),
+            )
             user = _user(row)
             record_change(conn, "users", name, "insert", actor, None, _public(user))
         return user, token
@@ -128,12 +142,16 @@ class Users:
     def revoke(self, name: str, actor: str) -> User:
         """Revokes the user's token and password and ends its console sessions, at once."""
         with self.db.unit_of_work() as conn:
-            row = conn.execute("update users set revoked_at = now(), revoked_by = %s where lower(name) = lower(%s)"
-                               " and revoked_at is null returning *", (actor, name)).fetchone()
+            row = conn.execute(
+                "update users set revoked_at = now(), revoked_by = %s where lower(name) = lower(%s)"
+                " and revoked_at is null returning *",
+                (actor, name),
+            ).fetchone()
             if row is None:
                 raise UserError("name", f"no user named {name!r}", 404)
-            conn.execute("update console_sessions set ended_at = now() where user_name = %s and ended_at is null",
-                         (row["name"],))
+            conn.execute(
+                "update console_sessions set ended_at = now() where user_name = %s and ended_at is null", (row["name"],)
+            )
             user = _user(row)
             record_change(conn, "users", row["name"], "delete", actor, _public(user), None)
         return user

@@ -1,4 +1,5 @@
 """Entry point of the alerts service."""
+
 import sys
 
 from ..common.codec import Codec

@@ -6,6 +6,7 @@ Recording and sending are apart on purpose: the consumer commits offsets once
 an exception is in Postgres, and the notifier sends whatever is open and not
 yet emailed, so an SMTP outage delays an alert but never loses it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,12 +38,17 @@ log = logging.getLogger(__name__)
 SERVICE = "alerts"
 
 
-
 class ExceptionRecorder:
     """Consumes exceptions and write results into the exceptions table."""
 
-    def __init__(self, settings: Settings, codec: Codec, on_new=lambda: None, group: str | None = None,
-                 db: Database | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        on_new=lambda: None,
+        group: str | None = None,
+        db: Database | None = None,
+    ):
         self.settings, self.codec, self.on_new = settings, codec, on_new
         self.db = db or Database(settings.postgres_url)
         self.group = group or settings.alerts_group
@@ -63,8 +69,13 @@ class ExceptionRecorder:
                         if isinstance(meaning, NewException):
                             if store.record_exception(conn, meaning, topic) is not None:
                                 new += 1
-                                log.info("exception %s on %s %s", meaning.kind, meaning.record_type,
-                                         meaning.record_id, extra=message_context(msg))
+                                log.info(
+                                    "exception %s on %s %s",
+                                    meaning.kind,
+                                    meaning.record_type,
+                                    meaning.record_id,
+                                    extra=message_context(msg),
+                                )
                         elif isinstance(meaning, Settled):
                             store.resolve_record(conn, meaning.record_type, meaning.record_id, "written to Xero")
                 except (ValueError, KeyError, TypeError, psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -78,11 +89,22 @@ class ExceptionRecorder:
 
     def run(self, stop: threading.Event) -> None:
         def subscribed():
-            return make_consumer(self.settings.kafka_bootstrap, self.group,
-                                 [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name], self.settings.session_timeout_ms)
+            return make_consumer(
+                self.settings.kafka_bootstrap,
+                self.group,
+                [SYNC_EXCEPTIONS.name, XERO_WRITE_RESULTS.name],
+                self.settings.session_timeout_ms,
+            )
 
-        run_consumer(SERVICE, self.settings.kafka_bootstrap, subscribed, self.handle, stop, max_batch=200,
-                     on_running=lambda running: setattr(self, "running", running))
+        run_consumer(
+            SERVICE,
+            self.settings.kafka_bootstrap,
+            subscribed,
+            self.handle,
+            stop,
+            max_batch=200,
+            on_running=lambda running: setattr(self, "running", running),
+        )
 
 
 def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier: Notifier) -> FastAPI:
@@ -91,7 +113,10 @@ def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         threads = []
-        for name, target in (("alerts-recorder", recorder.run if recorder else None), ("alerts-notifier", notifier.run)):
+        for name, target in (
+            ("alerts-recorder", recorder.run if recorder else None),
+            ("alerts-notifier", notifier.run),
+        ):
             if target is not None:
                 threads.append(threading.Thread(target=target, args=(stop,), name=name, daemon=True))
                 threads[-1].start()
@@ -116,8 +141,11 @@ def create_app(settings: Settings, recorder: ExceptionRecorder | None, notifier:
         try:
             return notifier.send_due(force_digest=force_digest)
         except smtp.SEND_ERRORS as exc:  # what could not go out stays pending: the next check sends it
-            raise HTTPException(503, detail=f"the SMTP server {notifier.target.host}:{notifier.target.port} did not "
-                                            f"take the email ({type(exc).__name__}); it is sent when the server is back") from None
+            raise HTTPException(
+                503,
+                detail=f"the SMTP server {notifier.target.host}:{notifier.target.port} did not "
+                f"take the email ({type(exc).__name__}); it is sent when the server is back",
+            ) from None
 
     @api.post("/digest/send", summary="Send the digest now (all open digest-mode exceptions not yet emailed)")
     def send_digest() -> dict:

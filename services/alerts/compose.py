@@ -4,6 +4,7 @@ alone gets its own), or one digest a day.
 Each exception says what is wrong, with which record, in which organisation,
 and links to its audit entry and to force-sync the record once it is fixed.
 """
+
 from __future__ import annotations
 
 import email.policy
@@ -39,18 +40,26 @@ def describe(exc: dict, admin_url: str) -> str:
         f"Organisation:  {exc.get('organisation_id') or 'not routed yet'}",
         f"Problem:       {exc['message']}",
         f"First seen:    {utc_text(exc['first_seen'])}"
-        + (f" (seen {exc['occurrences']} times, last {utc_text(exc['last_seen'])})" if exc.get("occurrences", 1) > 1 else ""),
+        + (
+            f" (seen {exc['occurrences']} times, last {utc_text(exc['last_seen'])})"
+            if exc.get("occurrences", 1) > 1
+            else ""
+        ),
     ]
     if link["exception"]:
         lines.append(f"Open it:       {link['exception']}")
-    lines += [f"Record page:   {link['record']}  (Force sync is on that page)",
-              f"Audit entry:   {link['audit_entry'] or 'none recorded'}"]
+    lines += [
+        f"Record page:   {link['record']}  (Force sync is on that page)",
+        f"Audit entry:   {link['audit_entry'] or 'none recorded'}",
+    ]
     return "\n".join(lines)
 
 
-_FOOTER = ("Fix the cause (for example add the missing contact or mapping), then press Force sync on the\n"
-           "record's page, or wait for the next cycle. The links open the Connect Zero console; after signing\n"
-           "in you land on the page the link points to.\n")
+_FOOTER = (
+    "Fix the cause (for example add the missing contact or mapping), then press Force sync on the\n"
+    "record's page, or wait for the next cycle. The links open the Connect Zero console; after signing\n"
+    "in you land on the page the link points to.\n"
+)
 
 
 # Subjects with a long record id would fold before the first word at 78 columns

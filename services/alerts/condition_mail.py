@@ -1,5 +1,6 @@
 """The email about a condition episode: it began, it ended, or (when mail could not go out
 in between) it began and ended. One email per episode end, whatever it touched."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -22,26 +23,36 @@ def _title(table: dict, episode: dict) -> str:
     return table.get(episode["kind"], episode["kind"]).format(subject=episode["subject"])
 
 
-def condition_email(episode: dict, waiting: list[dict], admin_url: str, sender: str,
-                    recipients: list[str]) -> EmailMessage:
+def condition_email(
+    episode: dict, waiting: list[dict], admin_url: str, sender: str, recipients: list[str]
+) -> EmailMessage:
     """`waiting`: some of the records the episode holds up (record_type, record_id), if any."""
     ended = episode["resolved_at"] is not None
     began_told = episode["notified_at"] is not None
     if ended and began_told:
         subject = _title(_ENDED, episode)
-        lines = [f"{_title(_ENDED, episode)} (since {utc_text(episode['resolved_at'])}).",
-                 f"It began {utc_text(episode['opened_at'])}. Last known: {episode['message']}"]
+        lines = [
+            f"{_title(_ENDED, episode)} (since {utc_text(episode['resolved_at'])}).",
+            f"It began {utc_text(episode['opened_at'])}. Last known: {episode['message']}",
+        ]
     elif ended:
         subject = f"{_title(_BEGAN, episode)} (over now)"
-        lines = [(f"{_title(_BEGAN, episode)} from {utc_text(episode['opened_at'])} to "
-                  f"{utc_text(episode['resolved_at'])}; this could not be emailed while it lasted."), episode["message"]]
+        lines = [
+            (
+                f"{_title(_BEGAN, episode)} from {utc_text(episode['opened_at'])} to "
+                f"{utc_text(episode['resolved_at'])}; this could not be emailed while it lasted."
+            ),
+            episode["message"],
+        ]
     else:
         subject = _title(_BEGAN, episode)
         lines = [episode["message"], f"Since: {utc_text(episode['opened_at'])}"]
         if waiting:
             shown = ", ".join(f"{kind_label(r['record_type'])} {r['record_id']}" for r in waiting)
-            lines.append((f"Waiting, among others: {shown}" if len(waiting) >= 20 else f"Waiting: {shown}")
-                         + ". Each is listed on the console's Exceptions page.")
+            lines.append(
+                (f"Waiting, among others: {shown}" if len(waiting) >= 20 else f"Waiting: {shown}")
+                + ". Each is listed on the console's Exceptions page."
+            )
         if episode["kind"] in SENDS_RECOVERY:
             lines.append("You get this one email however many records or cycles it touches, and one more when it ends.")
     lines.append(f"Console: {admin_url.rstrip('/')}/")

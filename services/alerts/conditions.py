@@ -7,6 +7,7 @@ episode: one email when it begins and, for an outage, one when it ends, however 
 records or cycles it touched in between (the per-record exceptions of the same kind
 are named by that one email, not emailed each).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,7 @@ class Condition:
 @dataclass(frozen=True)
 class CycleState:
     """How the cycles of one ConnectWise source have been going (a row of sync_cursors)."""
+
     record_type: str
     failed_cycles: int  # in a row; 0 after one that succeeded
     failing_since: datetime | None
@@ -73,11 +75,21 @@ def connectwise_outage(cycles: list[CycleState], threshold: int, is_open: bool) 
     rejected = bool(_REJECTED.search(error))
     what = "rejects Connect Zero's API keys" if rejected else "is failing"
     types = ", ".join(c.record_type for c in failing)
-    message = (f"ConnectWise {what}: {worst.failed_cycles} cycles in a row failed ({types}), since "
-               f"{_when(since)}. Last error: {error}")
-    return Condition(CONNECTWISE_OUTAGE, CONNECTWISE, message, {
-        "rejected_credentials": rejected, "failing_since": since.isoformat() if since else None,
-        "failed_cycles": {c.record_type: c.failed_cycles for c in failing}, "last_error": error})
+    message = (
+        f"ConnectWise {what}: {worst.failed_cycles} cycles in a row failed ({types}), since "
+        f"{_when(since)}. Last error: {error}"
+    )
+    return Condition(
+        CONNECTWISE_OUTAGE,
+        CONNECTWISE,
+        message,
+        {
+            "rejected_credentials": rejected,
+            "failing_since": since.isoformat() if since else None,
+            "failed_cycles": {c.record_type: c.failed_cycles for c in failing},
+            "last_error": error,
+        },
+    )
 
 
 def credential_lost(org: OrganisationState) -> Condition | None:
@@ -87,15 +99,19 @@ def credential_lost(org: OrganisationState) -> Condition | None:
         return None
     refused = org.status == "disconnected" and org.has_credential
     since_connected = org.last_credential_failure is not None and (
-        org.credential_updated_at is None or org.last_credential_failure > org.credential_updated_at)
+        org.credential_updated_at is None or org.last_credential_failure > org.credential_updated_at
+    )
     if not (refused or since_connected):
         return None
     waiting = f"{org.waiting_records} record{'' if org.waiting_records == 1 else 's'}"
     reason = org.credential_failure or "Xero refused its credential"
-    message = (f"Organisation {org.name} ({org.organisation_id}) cannot write to Xero: {reason}. "
-               f"{waiting} wait for it. Reconnect the organisation to Xero; what waited is written at the next cycle.")
-    return Condition(XERO_CREDENTIAL, org.organisation_id, message,
-                     {"waiting_records": org.waiting_records, "status": org.status})
+    message = (
+        f"Organisation {org.name} ({org.organisation_id}) cannot write to Xero: {reason}. "
+        f"{waiting} wait for it. Reconnect the organisation to Xero; what waited is written at the next cycle."
+    )
+    return Condition(
+        XERO_CREDENTIAL, org.organisation_id, message, {"waiting_records": org.waiting_records, "status": org.status}
+    )
 
 
 def token_expiring(org: OrganisationState, now: datetime, warn_days: int) -> Condition | None:
@@ -108,14 +124,22 @@ def token_expiring(org: OrganisationState, now: datetime, warn_days: int) -> Con
         return None
     days = math.ceil((lapses - now) / timedelta(days=1))  # 4 days and 23 hours are said as 5 days
     when = f"in {days} day{'' if days == 1 else 's'}" if days > 0 else "already"
-    message = (f"Organisation {org.name} ({org.organisation_id}): its Xero refresh token was last used "
-               f"{_when(org.last_token_use)} and lapses unused on {_when(lapses)} ({when}). Run a payment cycle "
-               f"(POST /api/sync/xero_payment/run) to renew it, or reconnect the organisation once it has lapsed.")
+    message = (
+        f"Organisation {org.name} ({org.organisation_id}): its Xero refresh token was last used "
+        f"{_when(org.last_token_use)} and lapses unused on {_when(lapses)} ({when}). Run a payment cycle "
+        f"(POST /api/sync/xero_payment/run) to renew it, or reconnect the organisation once it has lapsed."
+    )
     return Condition(XERO_TOKEN_EXPIRING, org.organisation_id, message, {"lapses_at": lapses.isoformat()})
 
 
-def holding(cycles: list[CycleState], organisations: list[OrganisationState], now: datetime,
-            failed_cycles_threshold: int, token_warn_days: int, open_keys: set[tuple[str, str]]) -> list[Condition]:
+def holding(
+    cycles: list[CycleState],
+    organisations: list[OrganisationState],
+    now: datetime,
+    failed_cycles_threshold: int,
+    token_warn_days: int,
+    open_keys: set[tuple[str, str]],
+) -> list[Condition]:
     """Every condition that holds now. `open_keys` are the (kind, subject) of open episodes."""
     found = [connectwise_outage(cycles, failed_cycles_threshold, (CONNECTWISE_OUTAGE, CONNECTWISE) in open_keys)]
     for org in organisations:

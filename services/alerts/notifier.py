@@ -5,6 +5,7 @@ immediate mode), and the daily digest.
 An email is marked sent in the transaction that sends it, after the SMTP server took it: with
 the server away, nothing is marked, and the next check sends it (at least once, never lost).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 EMAILS = Counter("cz_alert_emails_total", "Alert emails sent", ["mode"])
 SEND_FAILURES = Counter("cz_alert_send_failures_total", "Alert emails that could not be sent (retried next check)")
 OPEN = Gauge("cz_exceptions_open", "Open exceptions")
-CONDITIONS_OPEN = Gauge("cz_alert_conditions_open", "Open conditions (a lost credential, an outage, a lapsing token)",
-                        ["kind"])
+CONDITIONS_OPEN = Gauge(
+    "cz_alert_conditions_open", "Open conditions (a lost credential, an outage, a lapsing token)", ["kind"]
+)
 
 
 def admin_url(settings: Settings) -> str:
@@ -48,7 +50,9 @@ class Notifier:
         self.target = smtp.parse_smtp_url(smtp_url(settings))
         self.recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
         if not self.recipients or not all("@" in a for a in self.recipients):
-            raise ValueError(f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}")
+            raise ValueError(
+                f"CZ_ALERT_EMAIL_TO: needs comma-separated email addresses, got {settings.alert_email_to!r}"
+            )
         self.digest_hour = settings.alert_digest_hour_utc
         self.wake = threading.Event()
         self._lock = threading.Lock()
@@ -80,8 +84,14 @@ class Notifier:
     def _watch(self, conn, now: datetime) -> None:
         with conn.transaction():
             open_keys = {(r["kind"], r["subject"]) for r in condition_store.open_episodes(conn)}
-            found = holding(facts.connectwise_cycles(conn), facts.organisations(conn, self.box), now,
-                            self.settings.alert_cw_failed_cycles, self.settings.alert_token_warn_days, open_keys)
+            found = holding(
+                facts.connectwise_cycles(conn),
+                facts.organisations(conn, self.box),
+                now,
+                self.settings.alert_cw_failed_cycles,
+                self.settings.alert_token_warn_days,
+                open_keys,
+            )
             opened, resolved = condition_store.reconcile(conn, found, now)
             condition_store.drop_unsaid(conn)
         if opened or resolved:
@@ -94,28 +104,41 @@ class Notifier:
         for episode in condition_store.unsent(conn):  # the sender lock makes this process the only sender
             waiting = condition_store.waiting_records(conn, episode["kind"], episode["subject"])
             with conn.transaction():
-                self._send(condition_email(episode, waiting, admin_url(self.settings),
-                                           self.settings.alert_email_from, self.recipients), "condition")
+                self._send(
+                    condition_email(
+                        episode, waiting, admin_url(self.settings), self.settings.alert_email_from, self.recipients
+                    ),
+                    "condition",
+                )
                 condition_store.mark_sent(conn, episode, now)
         condition_store.cover_exceptions(conn)
 
     def _send_exceptions(self, conn, now: datetime, force_digest: bool, sent: dict) -> None:
-        todo = plan(store.pending(conn), store.alert_modes(conn), now, self.digest_hour,
-                    store.last_digest(conn), force_digest)
+        todo = plan(
+            store.pending(conn), store.alert_modes(conn), now, self.digest_hour, store.last_digest(conn), force_digest
+        )
         for kind, ids in todo.immediate.items():
             with conn.transaction():
                 rows = store.fetch(conn, ids)
                 if rows:
-                    self._send(compose.kind_email(kind, rows, admin_url(self.settings),
-                                                  self.settings.alert_email_from, self.recipients), "immediate")
+                    self._send(
+                        compose.kind_email(
+                            kind, rows, admin_url(self.settings), self.settings.alert_email_from, self.recipients
+                        ),
+                        "immediate",
+                    )
                     store.mark_notified(conn, [r["id"] for r in rows])
                     sent["immediate"] += len(rows)
         if todo.digest or todo.digest_day:
             with conn.transaction():
                 rows = store.fetch(conn, todo.digest)
                 if rows:
-                    self._send(compose.digest_email(rows, now.date(), admin_url(self.settings),
-                                                    self.settings.alert_email_from, self.recipients), "digest")
+                    self._send(
+                        compose.digest_email(
+                            rows, now.date(), admin_url(self.settings), self.settings.alert_email_from, self.recipients
+                        ),
+                        "digest",
+                    )
                     store.mark_notified(conn, [r["id"] for r in rows])
                 if todo.digest_day:
                     store.record_digest(conn, todo.digest_day, len(rows))

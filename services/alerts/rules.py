@@ -8,6 +8,7 @@ counting the result too would report every failure twice. Open exceptions not
 yet emailed go out at once, one email per kind at each check, or in the daily
 digest, per the record type's `alert_mode`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class NewException:
 @dataclass(frozen=True)
 class Settled:
     """The record was written after all: its open exceptions are resolved."""
+
     record_type: str
     record_id: str
 
@@ -46,11 +48,17 @@ def interpret(schema: str, record: dict, entry_id: str, now: datetime) -> NewExc
     """What one event means to alerting. `entry_id` is the event's own audit entry."""
     if schema == "sync_exception":
         return NewException(
-            event_id=f"sync_exception:{record['exception_id']}", kind=record["kind"], record_type=record["record_type"],
-            record_id=str(record["record_id"]), organisation_id=record.get("organisation_id") or "",
-            customer=record.get("customer"), message=record["message"], details=dict(record.get("details") or {}),
+            event_id=f"sync_exception:{record['exception_id']}",
+            kind=record["kind"],
+            record_type=record["record_type"],
+            record_id=str(record["record_id"]),
+            organisation_id=record.get("organisation_id") or "",
+            customer=record.get("customer"),
+            message=record["message"],
+            details=dict(record.get("details") or {}),
             # an exception that points at the exchange that failed links there; else to itself
-            audit_entry_id=record.get("audit_entry_id") or entry_id, raised_at=_aware(record.get("raised_at"), now),
+            audit_entry_id=record.get("audit_entry_id") or entry_id,
+            raised_at=_aware(record.get("raised_at"), now),
         )
     if schema == "xero_write_result" and str(record["outcome"]) in SETTLED_OUTCOMES:
         return Settled(record["record_type"], str(record["cw_id"]))
@@ -60,6 +68,7 @@ def interpret(schema: str, record: dict, entry_id: str, now: datetime) -> NewExc
 @dataclass(frozen=True)
 class Pending:
     """An open exception no email has named yet."""
+
     id: int
     kind: str
     record_type: str
@@ -83,8 +92,14 @@ def digest_due(now: datetime, hour_utc: int, last_sent: date | None) -> bool:
     return now.hour >= hour_utc and (last_sent is None or last_sent < now.date())
 
 
-def plan(pending: list[Pending], modes: dict[str, str], now: datetime, hour_utc: int,
-         last_digest: date | None, force_digest: bool = False) -> Plan:
+def plan(
+    pending: list[Pending],
+    modes: dict[str, str],
+    now: datetime,
+    hour_utc: int,
+    last_digest: date | None,
+    force_digest: bool = False,
+) -> Plan:
     result = Plan()
     waiting = []
     for item in sorted(pending, key=lambda p: (p.first_seen, p.id)):

@@ -4,6 +4,7 @@ STARTTLS with `?starttls=true`) or smtps://... (TLS from the start).
 Transient failures (connection refused or dropped, 4xx replies) are retried
 with backoff; a 5xx reply is permanent and raised at once.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -44,7 +45,8 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         raise SmtpUrlError("CZ_SMTP_URL: port is not a number") from None
     options = parse_qs(parts.query)
     return SmtpTarget(
-        host=parts.hostname, port=port,
+        host=parts.hostname,
+        port=port,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         implicit_tls=parts.scheme == "smtps",
@@ -64,8 +66,12 @@ def is_transient(error: BaseException) -> bool:
 
 
 def send(target: SmtpTarget, message: EmailMessage, timeout: float = 15.0, attempts: int = 5) -> None:
-    @retry(retry=retry_if_exception(is_transient), stop=stop_after_attempt(attempts),
-           wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
+    @retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.5, max=10),
+        reraise=True,
+    )
     def attempt() -> None:
         cls = smtplib.SMTP_SSL if target.implicit_tls else smtplib.SMTP
         with cls(target.host, target.port, timeout=timeout) as client:

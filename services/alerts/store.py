@@ -1,5 +1,6 @@
 """Exceptions in Postgres (migration 040_alerts.sql): recorded once per open
 problem, counted on every repeat, marked when an email named them."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,10 @@ from datetime import date
 from ..common.db import Conn, one_row
 from .rules import NewException, Pending
 
-_LIST_COLUMNS = ("id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
-                 "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by")
+_LIST_COLUMNS = (
+    "id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
+    "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by"
+)
 
 
 def record_exception(conn: Conn, exc: NewException, source_topic: str) -> int | None:
@@ -30,8 +33,19 @@ def record_exception(conn: Conn, exc: NewException, source_topic: str) -> int | 
                          customer = coalesce(excluded.customer, exceptions.customer),
                          audit_entry_id = excluded.audit_entry_id
            returning id""",
-        (exc.kind, exc.record_type, exc.record_id, exc.organisation_id, exc.customer, exc.message,
-         json.dumps(exc.details), exc.audit_entry_id, source_topic, exc.raised_at, exc.raised_at),
+        (
+            exc.kind,
+            exc.record_type,
+            exc.record_id,
+            exc.organisation_id,
+            exc.customer,
+            exc.message,
+            json.dumps(exc.details),
+            exc.audit_entry_id,
+            source_topic,
+            exc.raised_at,
+            exc.raised_at,
+        ),
     )
     conn.execute("insert into exception_events (event_id, exception_id) values (%s, %s)", (exc.event_id, row["id"]))
     return row["id"]
@@ -60,7 +74,10 @@ def pending(conn: Conn) -> list[Pending]:
 
 
 def alert_modes(conn: Conn) -> dict[str, str]:
-    return {r["record_type"]: r["alert_mode"] for r in conn.execute("select record_type, alert_mode from record_type_settings")}
+    return {
+        r["record_type"]: r["alert_mode"]
+        for r in conn.execute("select record_type, alert_mode from record_type_settings")
+    }
 
 
 def fetch(conn: Conn, ids: list[int]) -> list[dict]:
@@ -84,4 +101,6 @@ def last_digest(conn: Conn) -> date | None:
 
 
 def record_digest(conn: Conn, day: date, count: int) -> None:
-    conn.execute("insert into alert_digests (day, exceptions) values (%s, %s) on conflict (day) do nothing", (day, count))
+    conn.execute(
+        "insert into alert_digests (day, exceptions) values (%s, %s) on conflict (day) do nothing", (day, count)
+    )

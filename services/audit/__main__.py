@@ -1,4 +1,5 @@
 """Entry point of the audit service: the only process that opens the audit store."""
+
 from ..common.codec import Codec
 from ..common.http_app import serve
 from ..common.logs import configure_logging

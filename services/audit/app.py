@@ -1,5 +1,6 @@
 """Wiring of the audit service: the store, the consumer thread and the HTTP API
 (search, one entry, CSV export, the retention setting) the admin API proxies to."""
+
 from __future__ import annotations
 
 import logging
@@ -21,22 +22,31 @@ from ..common.audit_query import audit_filters
 from .retention import MAX_DAYS, MIN_DAYS, RetentionSetting
 from .search import QueryError, parse_query
 from .store import AuditStore
+
 log = logging.getLogger(__name__)
 Filters = Annotated[dict, Depends(audit_filters)]
 
 
 def bad_filter(exc: QueryError) -> HTTPException:
-    return HTTPException(status_code=422, detail=[{"loc": ["query", exc.name], "msg": exc.reason, "type": "value_error"}])
+    return HTTPException(
+        status_code=422, detail=[{"loc": ["query", exc.name], "msg": exc.reason, "type": "value_error"}]
+    )
 
 
 class RetentionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    retention_days: int = Field(ge=MIN_DAYS, le=MAX_DAYS, description=f"Days to keep entries, {MIN_DAYS} to {MAX_DAYS}.")
+    retention_days: int = Field(
+        ge=MIN_DAYS, le=MAX_DAYS, description=f"Days to keep entries, {MIN_DAYS} to {MAX_DAYS}."
+    )
     set_by: str = Field("admin", min_length=1, max_length=200, description="Who set it (the admin API's user).")
 
 
-def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | None = None,
-               retention: RetentionSetting | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    store: AuditStore,
+    consumer: AuditConsumer | None = None,
+    retention: RetentionSetting | None = None,
+) -> FastAPI:
     retention = retention or RetentionSetting(store, settings.audit_retention_days)
     stop = threading.Event()
 
@@ -53,8 +63,12 @@ def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | 
             thread.join(15)
         log.info("audit service stopped")
 
-    app = FastAPI(title="Connect Zero audit service", version="1", lifespan=lifespan,
-                  description="Every API exchange and every event, searchable and exportable. Bearer auth.")
+    app = FastAPI(
+        title="Connect Zero audit service",
+        version="1",
+        lifespan=lifespan,
+        description="Every API exchange and every event, searchable and exportable. Bearer auth.",
+    )
     checks = {"clickhouse": store.ping}
     if consumer is not None:
         checks["kafka"] = kafka_check(settings.kafka_bootstrap)
@@ -77,8 +91,11 @@ def create_app(settings: Settings, store: AuditStore, consumer: AuditConsumer | 
         except QueryError as exc:
             raise bad_filter(exc) from None
         name = f"audit-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.csv"
-        return StreamingResponse(store.export_csv(query), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return StreamingResponse(
+            store.export_csv(query),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @api.get("/audit/{entry_id}", summary="One entry in full: request and response, payload")
     def entry(entry_id: str) -> dict:

@@ -5,6 +5,7 @@ after it (consume_batches), so a crash replays the batch and the store's
 deterministic entry ids collapse the replay. A message that cannot be decoded
 goes to its topic's dead-letter topic and the consumer goes on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,15 @@ def audited_topics() -> list[str]:
 
 
 class AuditConsumer:
-    def __init__(self, settings: Settings, store: AuditStore, codec: Codec, group: str | None = None,
-                 topics: list[str] | None = None, max_batch: int = 500):
+    def __init__(
+        self,
+        settings: Settings,
+        store: AuditStore,
+        codec: Codec,
+        group: str | None = None,
+        topics: list[str] | None = None,
+        max_batch: int = 500,
+    ):
         self.settings, self.store, self.codec = settings, store, codec
         self.group, self.topics, self.max_batch = group or settings.audit_group, topics or audited_topics(), max_batch
         self.running = False
@@ -50,7 +58,9 @@ class AuditConsumer:
         for msg in msgs:
             try:
                 schema, record = self.codec.decode(msg.value())
-                rows.append(entry_from_message(msg.topic() or "", schema, record, msg.value() or b"", msg.timestamp()[1]))
+                rows.append(
+                    entry_from_message(msg.topic() or "", schema, record, msg.value() or b"", msg.timestamp()[1])
+                )
                 sources.append(msg)
             except Exception as exc:  # anything undecodable is poison, whatever the cause
                 poison.append((msg, exc))
@@ -88,11 +98,21 @@ class AuditConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consumes until `stop` is set, under the one error policy (`common/consumer_policy.py`)."""
-        def subscribed():
-            return make_consumer(self.settings.kafka_bootstrap, self.group, self.topics, self.settings.session_timeout_ms)
 
-        run_consumer(SERVICE, self.settings.kafka_bootstrap, subscribed, self._logged_handle, stop,
-                     max_batch=self.max_batch, on_running=lambda running: setattr(self, "running", running))
+        def subscribed():
+            return make_consumer(
+                self.settings.kafka_bootstrap, self.group, self.topics, self.settings.session_timeout_ms
+            )
+
+        run_consumer(
+            SERVICE,
+            self.settings.kafka_bootstrap,
+            subscribed,
+            self._logged_handle,
+            stop,
+            max_batch=self.max_batch,
+            on_running=lambda running: setattr(self, "running", running),
+        )
 
     def _logged_handle(self, msgs: list[Message]) -> Poison:
         poison = self.handle(msgs)

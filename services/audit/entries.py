@@ -4,6 +4,7 @@ Pure: no I/O. Every text that reaches the row is redacted again here, even
 though producers already redact, because a producer bug must not leave a
 secret in a log kept for up to a year.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,27 @@ MAX_TEXT = 256 * 1024  # same cut as the exchange recorder: the log is for readi
 
 # Columns of the audit table, in order; the store and the CSV export use this list.
 COLUMNS = (
-    "entry_id", "at", "kind", "topic", "api", "service", "organisation_id", "record_type", "record_id",
-    "customer", "status", "method", "url", "duration_ms", "summary", "error",
-    "request_headers", "request_body", "response_headers", "response_body", "payload",
+    "entry_id",
+    "at",
+    "kind",
+    "topic",
+    "api",
+    "service",
+    "organisation_id",
+    "record_type",
+    "record_id",
+    "customer",
+    "status",
+    "method",
+    "url",
+    "duration_ms",
+    "summary",
+    "error",
+    "request_headers",
+    "request_body",
+    "response_headers",
+    "response_body",
+    "payload",
 )
 
 
@@ -73,9 +92,11 @@ def exchange_entry(topic: str, record: dict, fallback_at: datetime) -> dict:
         response_headers=json.dumps(redact_headers(record.get("response_headers") or {}), sort_keys=True),
         response_body=_text(redact_body(record.get("response_body"))),
     )
-    row["summary"] = _text(f"{row['method']} {row['url']} -> {row['status'] if row['status'] not in ('', '0') else 'no response'}"
-                           + (f" ({row['error']})" if row["error"] else "")
-                           + f" in {row['duration_ms']:.0f} ms")
+    row["summary"] = _text(
+        f"{row['method']} {row['url']} -> {row['status'] if row['status'] not in ('', '0') else 'no response'}"
+        + (f" ({row['error']})" if row["error"] else "")
+        + f" in {row['duration_ms']:.0f} ms"
+    )
     return row
 
 
@@ -83,75 +104,108 @@ def _event_fields(schema: str, r: dict) -> dict:
     """Filter columns and a one-line summary for each event type."""
     if schema in ("cw_invoice_changed", "cw_purchase_order_changed", "cw_payment_changed"):
         number = r.get("invoice_number") or r.get("po_number") or ""
-        customer = r.get("company_name") or r.get("vendor_company_name") or r.get("company_identifier") \
-            or r.get("vendor_company_identifier") or ""
+        customer = (
+            r.get("company_name")
+            or r.get("vendor_company_name")
+            or r.get("company_identifier")
+            or r.get("vendor_company_identifier")
+            or ""
+        )
         amount = r.get("total", r.get("amount"))
         return dict(
-            record_type=r.get("record_type", ""), record_id=str(r.get("cw_id", "")), customer=customer,
-            status=str(r.get("change") or ""), service="ingest",
+            record_type=r.get("record_type", ""),
+            record_id=str(r.get("cw_id", "")),
+            customer=customer,
+            status=str(r.get("change") or ""),
+            service="ingest",
             summary=f"ConnectWise {r.get('record_type')} {r.get('cw_id')} {number} ({customer}) "
-                    f"{str(r.get('change', '')).lower()} by {str(r.get('trigger', '')).lower()}"
-                    + (f", status {r['status']}" if r.get("status") else "")
-                    + (f", amount {amount}" if amount is not None else ""),
+            f"{str(r.get('change', '')).lower()} by {str(r.get('trigger', '')).lower()}"
+            + (f", status {r['status']}" if r.get("status") else "")
+            + (f", amount {amount}" if amount is not None else ""),
         )
     if schema == "xero_payment_received":
         return dict(
-            record_type="xero_payment", record_id=r.get("payment_id", ""), customer=r.get("contact_name") or "",
-            organisation_id=r.get("organisation_id", ""), status=r.get("status", ""), service="ingest",
+            record_type="xero_payment",
+            record_id=r.get("payment_id", ""),
+            customer=r.get("contact_name") or "",
+            organisation_id=r.get("organisation_id", ""),
+            status=r.get("status", ""),
+            service="ingest",
             summary=f"Xero payment {r.get('payment_id')} of {r.get('amount')} {r.get('currency')} "
-                    f"from {r.get('contact_name') or 'unknown contact'} for invoice {r.get('invoice_number') or '?'}",
+            f"from {r.get('contact_name') or 'unknown contact'} for invoice {r.get('invoice_number') or '?'}",
         )
     if schema == "sync_command":
         return dict(
-            record_type=r.get("record_type", ""), record_id=r.get("record_id") or "", status=str(r.get("action", "")),
+            record_type=r.get("record_type", ""),
+            record_id=r.get("record_id") or "",
+            status=str(r.get("action", "")),
             service="admin",
             summary=f"{r.get('action')} {r.get('record_type')} {r.get('record_id') or ''} requested by "
-                    f"{r.get('requested_by') or 'unknown'}".replace("  ", " "),
+            f"{r.get('requested_by') or 'unknown'}".replace("  ", " "),
         )
     if schema == "xero_write_request":
         return dict(
-            record_type=r.get("record_type", ""), record_id=str(r.get("cw_id", "")),
-            organisation_id=r.get("organisation_id", ""), status=str(r.get("operation", "")), service="mapper",
+            record_type=r.get("record_type", ""),
+            record_id=str(r.get("cw_id", "")),
+            organisation_id=r.get("organisation_id", ""),
+            status=str(r.get("operation", "")),
+            service="mapper",
             summary=f"{r.get('operation')} {r.get('record_type')} {r.get('cw_id')} to {r.get('endpoint')} "
-                    f"for organisation {r.get('organisation_id')}",
+            f"for organisation {r.get('organisation_id')}",
         )
     if schema == "xero_write_result":
         errors = "; ".join(r.get("errors") or [])
         return dict(
-            record_type=r.get("record_type", ""), record_id=str(r.get("cw_id", "")),
-            organisation_id=r.get("organisation_id", ""), status=str(r.get("outcome", "")), service="writer",
+            record_type=r.get("record_type", ""),
+            record_id=str(r.get("cw_id", "")),
+            organisation_id=r.get("organisation_id", ""),
+            status=str(r.get("outcome", "")),
+            service="writer",
             summary=f"{r.get('record_type')} {r.get('cw_id')} {r.get('outcome')} in organisation "
-                    f"{r.get('organisation_id')}" + (f" as {r['xero_id']}" if r.get("xero_id") else "")
-                    + (f": {errors}" if errors else ""),
+            f"{r.get('organisation_id')}"
+            + (f" as {r['xero_id']}" if r.get("xero_id") else "")
+            + (f": {errors}" if errors else ""),
         )
     if schema == "sync_exception":
         return dict(
-            record_type=r.get("record_type", ""), record_id=r.get("record_id", ""), customer=r.get("customer") or "",
-            organisation_id=r.get("organisation_id") or "", status="EXCEPTION",
+            record_type=r.get("record_type", ""),
+            record_id=r.get("record_id", ""),
+            customer=r.get("customer") or "",
+            organisation_id=r.get("organisation_id") or "",
+            status="EXCEPTION",
             summary=f"exception {r.get('kind')} on {r.get('record_type')} {r.get('record_id')}: {r.get('message')}",
         )
     if schema == "cw_callback":
         return dict(
-            record_id=str(r.get("cw_id", "")), status=str(r.get("action", "")), service="receivers",
+            record_id=str(r.get("cw_id", "")),
+            status=str(r.get("action", "")),
+            service="receivers",
             summary=f"ConnectWise callback: {r.get('cw_type')} {r.get('cw_id')} {r.get('action')}",
         )
     if schema == "xero_webhook_event":
         return dict(
-            record_id=r.get("resource_id", ""), status=r.get("event_type", ""), service="receivers",
+            record_id=r.get("resource_id", ""),
+            status=r.get("event_type", ""),
+            service="receivers",
             summary=f"Xero webhook: {r.get('event_category')} {r.get('resource_id')} {r.get('event_type')} "
-                    f"in tenant {r.get('tenant_id')}",
+            f"in tenant {r.get('tenant_id')}",
         )
     if schema == "xero_document_state":
         return dict(
-            record_type=r.get("record_type", ""), record_id=str(r.get("cw_id", "")),
-            organisation_id=r.get("organisation_id", ""), status=r.get("xero_status", ""), service="xero_status",
+            record_type=r.get("record_type", ""),
+            record_id=str(r.get("cw_id", "")),
+            organisation_id=r.get("organisation_id", ""),
+            status=r.get("xero_status", ""),
+            service="xero_status",
             summary=f"{r.get('record_type')} {r.get('cw_id')} is {r.get('xero_status')} in Xero (was "
-                    f"{r.get('previous_status') or 'unknown'})"
-                    + (": voided or deleted there, the books now disagree" if r.get("removed_in_xero") else ""),
+            f"{r.get('previous_status') or 'unknown'})"
+            + (": voided or deleted there, the books now disagree" if r.get("removed_in_xero") else ""),
         )
     if schema == "config_change":
         return dict(
-            record_id=r.get("key", ""), status=r.get("action", ""), service="admin",
+            record_id=r.get("key", ""),
+            status=r.get("action", ""),
+            service="admin",
             summary=f"{r.get('table')} {r.get('key')} {r.get('action')} by {r.get('actor') or 'unknown'}",
         )
     return dict(summary=f"{schema} event")
@@ -184,8 +238,11 @@ def event_entry(topic: str, schema: str, record: dict, value: bytes, fallback_at
 
 
 def entry_from_message(topic: str, schema: str, record: dict, value: bytes, timestamp_ms: int | None) -> dict:
-    fallback = (datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc) if timestamp_ms and timestamp_ms > 0
-                else datetime.now(timezone.utc))
+    fallback = (
+        datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc)
+        if timestamp_ms and timestamp_ms > 0
+        else datetime.now(timezone.utc)
+    )
     if schema == "api_exchange":
         return exchange_entry(topic, record, fallback)
     return event_entry(topic, schema, record, value, fallback)

@@ -6,6 +6,7 @@ background from then on, no restart. Each choice is kept in the audit store itse
 (`audit.retention_choices`, who and when), so it holds across restarts; `CZ_AUDIT_RETENTION_DAYS`
 is the retention until a first one is set at run time.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,28 +45,45 @@ class RetentionSetting:
         choice = self._last_choice()
         days = int(choice["days"]) if choice else self.environment_days
         if choice and days != self.environment_days:
-            log.info("audit retention %d days, set by %s at %s (CZ_AUDIT_RETENTION_DAYS=%d applies only until one "
-                     "is set at run time)", days, choice["set_by"], choice["set_at"], self.environment_days)
+            log.info(
+                "audit retention %d days, set by %s at %s (CZ_AUDIT_RETENTION_DAYS=%d applies only until one "
+                "is set at run time)",
+                days,
+                choice["set_by"],
+                choice["set_at"],
+                self.environment_days,
+            )
         self.store.set_retention(days)
         return days
 
     def current(self) -> dict:
         choice = self._last_choice()
-        return {"retention_days": self.store.retention_days(), "source": "set" if choice else "environment",
-                "set_by": choice["set_by"] if choice else None, "set_at": choice["set_at"] if choice else None,
-                "environment_days": self.environment_days}
+        return {
+            "retention_days": self.store.retention_days(),
+            "source": "set" if choice else "environment",
+            "set_by": choice["set_by"] if choice else None,
+            "set_at": choice["set_at"] if choice else None,
+            "environment_days": self.environment_days,
+        }
 
     def change(self, days, set_by: str) -> dict:
         """Records the choice, then applies it: a choice recorded is applied at the latest at the next start."""
         days = checked_days(days)
-        row = {"set_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], "days": days,
-               "set_by": set_by[:200]}
+        row = {
+            "set_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "days": days,
+            "set_by": set_by[:200],
+        }
         self.store._command(f"INSERT INTO {CHOICES} FORMAT JSONEachRow\n" + json.dumps(row))
         self.store.set_retention(days)
         log.info("audit retention set to %d days by %s", days, row["set_by"])
         return self.current()
 
     def _last_choice(self) -> dict | None:
-        rows = self.store._rows(Sql(f"SELECT formatDateTime(set_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS set_at, days, "
-                                    f"set_by FROM {CHOICES} ORDER BY set_at DESC LIMIT 1"))
+        rows = self.store._rows(
+            Sql(
+                f"SELECT formatDateTime(set_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS set_at, days, "
+                f"set_by FROM {CHOICES} ORDER BY set_at DESC LIMIT 1"
+            )
+        )
         return rows[0] if rows else None

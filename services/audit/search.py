@@ -5,6 +5,7 @@ parameters, which chdb and a ClickHouse server both bind server-side.
 Paging is keyset paging on (at, entry_id), newest first: the cursor is the
 last row a page showed, so a page stays stable while new entries arrive.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,23 @@ TEXT_COLUMNS = ("summary", "url", "customer", "record_id", "error", "request_bod
 SEARCH_TEXT = f"lowerUTF8(concat_ws(' ', {', '.join(TEXT_COLUMNS)}))"
 SEARCH_NGRAM = 4  # a word shorter than this is looked for in every row
 # What a page lists; bodies and headers only come with the single entry.
-LIST_COLUMNS = ("entry_id", "kind", "topic", "api", "service", "organisation_id", "record_type", "record_id",
-                "customer", "status", "method", "url", "duration_ms", "summary", "error")
+LIST_COLUMNS = (
+    "entry_id",
+    "kind",
+    "topic",
+    "api",
+    "service",
+    "organisation_id",
+    "record_type",
+    "record_id",
+    "customer",
+    "status",
+    "method",
+    "url",
+    "duration_ms",
+    "summary",
+    "error",
+)
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
 FILTER_NAMES = ("from", "to", "record_type", "customer", "organisation", "status", "api", "record_id", "q")
 APIS = ("xero", "connectwise", "none")  # none: events, which no API exchange carries
@@ -88,7 +104,9 @@ def _instant(name: str, text: str, end: bool) -> datetime:
         # An unencoded "+02:00" in a query string arrives as " 02:00".
         moment = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
     except ValueError:
-        raise QueryError(name, f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-11-25 or 2026-11-25T08:00:00Z)") from None
+        raise QueryError(
+            name, f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-11-25 or 2026-11-25T08:00:00Z)"
+        ) from None
     try:
         return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
@@ -97,6 +115,7 @@ def _instant(name: str, text: str, end: bool) -> datetime:
 
 def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
     """Validates raw query-string values into an AuditQuery; raises QueryError."""
+
     def get(name: str) -> str | None:
         value = params.get(name)
         return value.strip() or None if isinstance(value, str) else value
@@ -112,7 +131,10 @@ def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
     statuses = tuple(s.strip() for s in (get("status") or "").split(",") if s.strip())
     for status in statuses:
         if not re.fullmatch(r"[A-Za-z0-9_:-]{1,40}", status):
-            raise QueryError("status", f"{status!r} is not a status (an HTTP code like 429, a class like 5xx, or an outcome like FAILED)")
+            raise QueryError(
+                "status",
+                f"{status!r} is not a status (an HTTP code like 429, a class like 5xx, or an outcome like FAILED)",
+            )
     terms = tuple((get("q") or "").split())
     if len(terms) > MAX_TERMS:
         raise QueryError("q", f"at most {MAX_TERMS} words")
@@ -128,8 +150,19 @@ def parse_query(params: Mapping[str, str | None]) -> AuditQuery:
     api = (get("api") or "").lower() or None
     if api and api not in APIS:
         raise QueryError("api", f"{api!r} is not one of {', '.join(APIS)}")
-    return AuditQuery(start, end, record_type, get("customer"), get("organisation"), statuses, terms, cursor, limit,
-                      api, get("record_id"))
+    return AuditQuery(
+        start,
+        end,
+        record_type,
+        get("customer"),
+        get("organisation"),
+        statuses,
+        terms,
+        cursor,
+        limit,
+        api,
+        get("record_id"),
+    )
 
 
 @dataclass
@@ -211,8 +244,10 @@ def page_sql(query: AuditQuery, table: str, settings: str = "") -> Sql:
     """
     cond = where(query)
     cols = ", ".join(LIST_COLUMNS)
-    cond.text = (f"SELECT {cols}, {_AT_ISO} AS at, toUnixTimestamp64Milli(at) AS at_ms FROM {table} "
-                 f"WHERE {cond.text} ORDER BY at DESC, entry_id DESC LIMIT {query.limit + 1}{_SETTINGS}{settings}")
+    cond.text = (
+        f"SELECT {cols}, {_AT_ISO} AS at, toUnixTimestamp64Milli(at) AS at_ms FROM {table} "
+        f"WHERE {cond.text} ORDER BY at DESC, entry_id DESC LIMIT {query.limit + 1}{_SETTINGS}{settings}"
+    )
     return cond
 
 
@@ -243,8 +278,10 @@ def export_sql(query: AuditQuery, table: str, columns: tuple[str, ...]) -> Sql:
     twins share `at`, hence the monthly partition, so no merge crosses partitions."""
     cond = where(AuditQuery(**{**query.__dict__, "cursor": None}))
     cols = ", ".join(_export_column(c) for c in columns)
-    cond.text = (f"SELECT {cols} FROM {table} FINAL WHERE {cond.text} ORDER BY at DESC, entry_id DESC"
-                 f"{_SETTINGS}, do_not_merge_across_partitions_select_final = 1, max_block_size = {EXPORT_BLOCK_ROWS}")
+    cond.text = (
+        f"SELECT {cols} FROM {table} FINAL WHERE {cond.text} ORDER BY at DESC, entry_id DESC"
+        f"{_SETTINGS}, do_not_merge_across_partitions_select_final = 1, max_block_size = {EXPORT_BLOCK_ROWS}"
+    )
     return cond
 
 

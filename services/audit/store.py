@@ -11,6 +11,7 @@ collapses into one entry because its entry_id is the same. Until the
 background merge has run, pages drop the twin themselves, exports use
 LIMIT 1 BY and counts FINAL, so a duplicate is never shown.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,17 @@ import urllib3
 
 from ..common.settings import Settings
 from .entries import COLUMNS
-from .search import (FAST_PAGE_SETTINGS, SEARCH_NGRAM, SEARCH_TEXT, AuditQuery, Sql, entry_sql, export_sql, page_result,
-                     page_sql)
+from .search import (
+    FAST_PAGE_SETTINGS,
+    SEARCH_NGRAM,
+    SEARCH_TEXT,
+    AuditQuery,
+    Sql,
+    entry_sql,
+    export_sql,
+    page_result,
+    page_sql,
+)
 
 log = logging.getLogger(__name__)
 TABLE = "audit.entries"
@@ -87,27 +97,37 @@ class AuditStore:
         self._page_settings = FAST_PAGE_SETTINGS if tuple(map(int, version.split(".")[:2])) >= (26, 2) else ""
         self._command("CREATE DATABASE IF NOT EXISTS audit")
         self._command(create_table_sql(retention_days))
-        self._command(f"CREATE TABLE IF NOT EXISTS {RETENTION_CHOICES} (set_at DateTime64(3, 'UTC'), days UInt16, "
-                      f"set_by String) ENGINE = MergeTree ORDER BY set_at")
+        self._command(
+            f"CREATE TABLE IF NOT EXISTS {RETENTION_CHOICES} (set_at DateTime64(3, 'UTC'), days UInt16, "
+            f"set_by String) ENGINE = MergeTree ORDER BY set_at"
+        )
         self._add_search_index()
 
     def _add_search_index(self) -> None:
         """The text index `q` is searched through (4-character pieces of SEARCH_TEXT). A table made
         before it gets it here and its parts are indexed in the background; searches give the same
         rows meanwhile, only slower, as they do on a ClickHouse server without text indexes (< 26.2)."""
-        found = self._rows(Sql("SELECT name FROM system.data_skipping_indices WHERE database = 'audit' "
-                               f"AND table = 'entries' AND name = '{SEARCH_INDEX}'"))
+        found = self._rows(
+            Sql(
+                "SELECT name FROM system.data_skipping_indices WHERE database = 'audit' "
+                f"AND table = 'entries' AND name = '{SEARCH_INDEX}'"
+            )
+        )
         if found:
             return
         try:
-            self._command(f"ALTER TABLE {TABLE} ADD INDEX {SEARCH_INDEX} {SEARCH_TEXT} "
-                          f"TYPE text(tokenizer = ngrams({SEARCH_NGRAM}))")
+            self._command(
+                f"ALTER TABLE {TABLE} ADD INDEX {SEARCH_INDEX} {SEARCH_TEXT} "
+                f"TYPE text(tokenizer = ngrams({SEARCH_NGRAM}))"
+            )
             self._command(f"ALTER TABLE {TABLE} MATERIALIZE INDEX {SEARCH_INDEX}")
         except Exception as exc:  # noqa: BLE001 - any refusal leaves searches right, only slower
             log.warning("audit search index not added (%s): word searches read every entry", exc)
 
     def retention_days(self) -> int | None:
-        rows = self._rows(Sql("SELECT create_table_query AS q FROM system.tables WHERE database = 'audit' AND name = 'entries'"))
+        rows = self._rows(
+            Sql("SELECT create_table_query AS q FROM system.tables WHERE database = 'audit' AND name = 'entries'")
+        )
         found = _TTL_DAYS.search(rows[0]["q"]) if rows else None
         return int(found.group(1)) if found else None
 
@@ -183,8 +203,10 @@ _ESCAPED = re.compile("[\\\\\t\n\r\b\f\0]")
 
 def _escaped(params: dict) -> dict | None:
     """Query parameters as chdb reads them (None for none)."""
-    return {name: _ESCAPED.sub(lambda m: _ESCAPES[m.group()], value) if isinstance(value, str) else value
-            for name, value in params.items()} or None
+    return {
+        name: _ESCAPED.sub(lambda m: _ESCAPES[m.group()], value) if isinstance(value, str) else value
+        for name, value in params.items()
+    } or None
 
 
 class ChdbStore(AuditStore):
@@ -235,8 +257,11 @@ class ServerStore(AuditStore):
 
         parts = urlparse(url)
         self._client = clickhouse_connect.get_client(
-            host=parts.hostname, port=parts.port or (8443 if parts.scheme == "https" else 8123),
-            username=parts.username or "default", password=parts.password or "", secure=parts.scheme == "https",
+            host=parts.hostname,
+            port=parts.port or (8443 if parts.scheme == "https" else 8123),
+            username=parts.username or "default",
+            password=parts.password or "",
+            secure=parts.scheme == "https",
         )
 
     def _command(self, sql: str) -> None:
@@ -251,8 +276,9 @@ class ServerStore(AuditStore):
 
     def _stream(self, sql: Sql, fmt: str) -> Iterator[bytes]:
         # The sync client hands back the urllib3 response; read it in blocks, not lines.
-        response = cast(urllib3.BaseHTTPResponse,
-                        self._client.raw_stream(sql.text, parameters=sql.params or None, fmt=fmt))
+        response = cast(
+            urllib3.BaseHTTPResponse, self._client.raw_stream(sql.text, parameters=sql.params or None, fmt=fmt)
+        )
         try:
             yield from response.stream(64 * 1024)
         finally:
@@ -263,7 +289,8 @@ class ServerStore(AuditStore):
 
 
 def open_store(settings: Settings) -> AuditStore:
-    store: AuditStore = ServerStore(settings.clickhouse_url) if settings.clickhouse_url \
-        else ChdbStore(settings.data_dir / "chdb")
+    store: AuditStore = (
+        ServerStore(settings.clickhouse_url) if settings.clickhouse_url else ChdbStore(settings.data_dir / "chdb")
+    )
     store.open(settings.audit_retention_days)
     return store

@@ -4,6 +4,7 @@ Ops commands read the admin URL and token from stack.json (or --url/--token),
 and exit 0 when the action was accepted, 1 when the API refused it, 2 when the
 admin API cannot be reached.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,7 +96,10 @@ def status(url: UrlOpt = None, token: TokenOpt = None) -> None:
         bad += not ok
         restarts = stack.get("restarts", {}).get(name, 0)
         note = f" (restarted {restarts}x)" if restarts else ""
-        console.print(f"{'[green]ok[/green]  ' if ok else '[red]DOWN[/red]'} {name:8} {health_url}{note} {detail if not ok else ''}")
+        console.print(
+            f"{'[green]ok[/green]  ' if ok else '[red]DOWN[/red]'} {name:8} {health_url}{note} "
+            f"{detail if not ok else ''}"
+        )
     raise typer.Exit(1 if bad else 0)
 
 
@@ -115,8 +119,13 @@ def run_cycle(record_type: str, url: UrlOpt = None, token: TokenOpt = None) -> N
 
 
 @app.command("force-sync")
-def force_sync(record_type: str, record_id: str, wait: Annotated[float, typer.Option(help="Seconds to wait for the result (0: don't).")] = 0,
-               url: UrlOpt = None, token: TokenOpt = None) -> None:
+def force_sync(
+    record_type: str,
+    record_id: str,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the result (0: don't).")] = 0,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Push one record through now, bypassing the schedule."""
     with _client(url, token) as client:
         body = _call(client, "POST", f"/api/records/{_check_type(record_type)}/{record_id}/force-sync")
@@ -132,31 +141,55 @@ def force_sync(record_type: str, record_id: str, wait: Annotated[float, typer.Op
 
 
 @app.command()
-def replay(record_type: str, window_from: Annotated[str, typer.Option("--from")], window_to: Annotated[str, typer.Option("--to")],
-           url: UrlOpt = None, token: TokenOpt = None) -> None:
+def replay(
+    record_type: str,
+    window_from: Annotated[str, typer.Option("--from")],
+    window_to: Annotated[str, typer.Option("--to")],
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Replay every record of a type changed in a time window (ISO-8601, UTC)."""
     with _client(url, token) as client:
-        body = _call(client, "POST", "/api/replay", json={"record_type": _check_type(record_type), "from": window_from, "to": window_to})
+        body = _call(
+            client,
+            "POST",
+            "/api/replay",
+            json={"record_type": _check_type(record_type), "from": window_from, "to": window_to},
+        )
     console.print(f"replay requested: {body}")
 
 
 @app.command("audit-retention")
-def audit_retention(days: Annotated[Optional[int], typer.Argument(
-                        help="Days to keep audit entries, 30 to 365; omit it to show the retention.")] = None,
-                    url: UrlOpt = None, token: TokenOpt = None) -> None:
+def audit_retention(
+    days: Annotated[
+        Optional[int], typer.Argument(help="Days to keep audit entries, 30 to 365; omit it to show the retention.")
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Show or set how long the audit log keeps entries: applied at once (older entries are deleted
     in the background) and kept across restarts."""
     with _client(url, token) as client:
-        body = (_call(client, "GET", "/api/settings/audit") if days is None
-                else _call(client, "PUT", "/api/settings/audit", json={"retention_days": days}))
-    how = (f"set by {body['set_by']} at {body['set_at']}" if body["source"] == "set"
-           else "from CZ_AUDIT_RETENTION_DAYS, until one is set here")
+        body = (
+            _call(client, "GET", "/api/settings/audit")
+            if days is None
+            else _call(client, "PUT", "/api/settings/audit", json={"retention_days": days})
+        )
+    how = (
+        f"set by {body['set_by']} at {body['set_at']}"
+        if body["source"] == "set"
+        else "from CZ_AUDIT_RETENTION_DAYS, until one is set here"
+    )
     console.print(f"audit retention: {body['retention_days']} days ({how})")
 
 
 @app.command("import-mappings")
-def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry-run/--apply")] = True,
-                    url: UrlOpt = None, token: TokenOpt = None) -> None:
+def import_mappings(
+    csv_file: Path,
+    dry_run: Annotated[bool, typer.Option("--dry-run/--apply")] = True,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Bulk-import routing rules and mapping tables from CSV (dry run by default)."""
     if not csv_file.exists():
         console.print(f"[red]{csv_file}: no such file[/red]")
@@ -165,8 +198,12 @@ def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry
     with _client(url, token) as client, Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{'checking' if dry_run else 'importing'} {csv_file.name}", total=None)
         try:
-            resp = client.post("/api/mappings/import", params={"dry_run": str(dry_run).lower()}, content=data,
-                               headers={"Content-Type": "text/csv"})
+            resp = client.post(
+                "/api/mappings/import",
+                params={"dry_run": str(dry_run).lower()},
+                content=data,
+                headers={"Content-Type": "text/csv"},
+            )
         except httpx.HTTPError as exc:
             console.print(f"[red]admin API unreachable: {exc}[/red]")
             raise typer.Exit(2) from None
@@ -174,22 +211,34 @@ def import_mappings(csv_file: Path, dry_run: Annotated[bool, typer.Option("--dry
     body = resp.json()
     for err in body.get("errors", []):
         console.print(f"[red]line {err.get('line')}: {err.get('reason')}[/red]")
-    console.print(f"{body.get('rows', 0)} rows, {len(body.get('errors', []))} errors, {'nothing applied (dry run)' if dry_run else 'applied' if resp.status_code < 400 else 'nothing applied'}")
+    console.print(
+        f"{body.get('rows', 0)} rows, {len(body.get('errors', []))} errors, "
+        f"{'nothing applied (dry run)' if dry_run else 'applied' if resp.status_code < 400 else 'nothing applied'}"
+    )
     raise typer.Exit(0 if resp.status_code < 400 and not body.get("errors") else 1)
 
 
-users_app = typer.Typer(help="People and roles: add a user (its token is printed once), list them, revoke one.",
-                        no_args_is_help=True)
+users_app = typer.Typer(
+    help="People and roles: add a user (its token is printed once), list them, revoke one.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
-ROLE_HELP = ("viewer (reads everything), operator (also force-sync, run, replay, resolve exceptions) or admin "
-             "(also organisations, credentials, mappings, settings, users)")
+ROLE_HELP = (
+    "viewer (reads everything), operator (also force-sync, run, replay, resolve exceptions) or admin "
+    "(also organisations, credentials, mappings, settings, users)"
+)
 
 
 @users_app.command("add")
-def users_add(name: str, role: Annotated[str, typer.Option(help=ROLE_HELP)] = "viewer",
-              password: Annotated[bool, typer.Option(
-                  "--password/--no-password", help="Ask for a password, for the console's sign-in with a name.")] = False,
-              url: UrlOpt = None, token: TokenOpt = None) -> None:
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "viewer",
+    password: Annotated[
+        bool,
+        typer.Option("--password/--no-password", help="Ask for a password, for the console's sign-in with a name."),
+    ] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Add a user with a role; prints its API token, which is shown this once."""
     body: dict = {"name": name, "role": role}
     if password:
@@ -208,8 +257,11 @@ def users_list(url: UrlOpt = None, token: TokenOpt = None) -> None:
         users = _call(client, "GET", "/api/users")
     width = max((len(u["name"]) for u in users), default=0)
     for user in users:
-        console.print(f"{user['name']:{width}}  {user['role']:8}  {'password' if user['has_password'] else 'token only':10}"
-                      f"  added by {user['created_by']} at {user['created_at']}", highlight=False)
+        console.print(
+            f"{user['name']:{width}}  {user['role']:8}  {'password' if user['has_password'] else 'token only':10}"
+            f"  added by {user['created_by']} at {user['created_at']}",
+            highlight=False,
+        )
     if not users:
         console.print("no users yet (the admin token signs in as admin)")
 

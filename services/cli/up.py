@@ -1,4 +1,5 @@
 """`connectzero up`: start the whole local stack, supervise it, stop it cleanly."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,22 @@ console = Console(stderr=True, soft_wrap=True)
 def configure_sandbox(description: dict, resolved: Settings) -> None:
     """The sandbox's operator configures the product through its admin API, in a process of
     its own (the product does not import the sandbox); then the demo's payment cycles run."""
-    done = subprocess.run([sys.executable, "-m", "services.sandbox.operator", "-", "--seed", str(resolved.sandbox_seed),
-                           "--scale", str(resolved.sandbox_scale)], input=json.dumps(description), text=True,
-                          capture_output=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.sandbox.operator",
+            "-",
+            "--seed",
+            str(resolved.sandbox_seed),
+            "--scale",
+            str(resolved.sandbox_scale),
+        ],
+        input=json.dumps(description),
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise RuntimeError((done.stderr or done.stdout).strip()[-2000:])
     if done.stdout.strip() == "configured":
@@ -44,7 +58,9 @@ def connect_sandbox_webhook(description: dict) -> None:
     if answer.get("registered"):
         console.print("Xero simulator webhooks go to the receivers (ConnectWise callbacks are registered by ingest)")
     else:
-        console.print(f"[yellow]Xero simulator webhooks not registered, Xero changes wait for the schedule: {answer}[/yellow]")
+        console.print(
+            f"[yellow]Xero simulator webhooks not registered, Xero changes wait for the schedule: {answer}[/yellow]"
+        )
 
 
 def run_stack(settings: Settings) -> int:

@@ -1,6 +1,7 @@
 """Who receives alert emails and when the daily digest goes out, as a person set them at run time
 (the console, `PUT /api/settings/alerts`); `CZ_ALERT_DIGEST_HOUR_UTC` and `CZ_ALERT_EMAIL_TO` apply until
 then. The admin API writes them, the alerts service reads them at each check: the contract is here."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -45,13 +46,16 @@ def check_hour(hour: int) -> int:
 def effective(conn: Conn, settings: Settings) -> AlertSettings:
     row = conn.execute("select digest_hour_utc, recipients, set_by, set_at from alert_settings").fetchone()
     if row:
-        return AlertSettings(row["digest_hour_utc"], parse_recipients(row["recipients"]), "set", row["set_by"],
-                             row["set_at"])
+        return AlertSettings(
+            row["digest_hour_utc"], parse_recipients(row["recipients"]), "set", row["set_by"], row["set_at"]
+        )
     return AlertSettings(settings.alert_digest_hour_utc, parse_recipients(settings.alert_email_to), "environment")
 
 
 def store(conn: Conn, digest_hour_utc: int, recipients: list[str], actor: str) -> None:
-    conn.execute("insert into alert_settings (digest_hour_utc, recipients, set_by) values (%s, %s, %s)"
-                 " on conflict (id) do update set digest_hour_utc = excluded.digest_hour_utc,"
-                 " recipients = excluded.recipients, set_by = excluded.set_by, set_at = now()",
-                 (check_hour(digest_hour_utc), ", ".join(recipients), actor))
+    conn.execute(
+        "insert into alert_settings (digest_hour_utc, recipients, set_by) values (%s, %s, %s)"
+        " on conflict (id) do update set digest_hour_utc = excluded.digest_hour_utc,"
+        " recipients = excluded.recipients, set_by = excluded.set_by, set_at = now()",
+        (check_hour(digest_hour_utc), ", ".join(recipients), actor),
+    )

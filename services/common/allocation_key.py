@@ -6,6 +6,7 @@ the writer's recovery reads it back; one class does both.
 (Payments need no such key: each carries its own mark in its Reference, see
 `echo.xero_reference`, and is found by that.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class AllocationKey:
 
     @classmethod
     def parse(cls, text: str) -> "AllocationKey":
-        parts = text[len(_PREFIX):].split("|") if text.startswith(_PREFIX) else []
+        parts = text[len(_PREFIX) :].split("|") if text.startswith(_PREFIX) else []
         if len(parts) != 4 or not all(parts):
             raise ValueError(f"natural_key: {text!r} is not allocation|credit note|invoice|amount|date")
         try:

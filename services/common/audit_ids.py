@@ -1,5 +1,6 @@
 """How the audit log names an event's entry, so any service that consumed the event can
 link to it (an exception's email links to its audit entry) without asking the audit service."""
+
 from __future__ import annotations
 
 import hashlib

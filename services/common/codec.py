@@ -4,6 +4,7 @@ Schema ids are pinned in `schemas/registry.json`, so the product needs no
 registry; when `CZ_SCHEMA_REGISTRY_URL` is set, `register_all` registers each
 schema under `<topic>-value` and adopts the ids the registry gives.
 """
+
 from __future__ import annotations
 
 import io
@@ -70,9 +71,7 @@ class Codec:
             raise FramingError(f"unknown schema id {schema_id}")
         name, writer_schema = self.readers[schema_id]
         try:
-            record = fastavro.schemaless_reader(
-                io.BytesIO(data[_HEADER.size:]), writer_schema, self.schemas[name]
-            )
+            record = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer_schema, self.schemas[name])
         except Exception as exc:  # fastavro raises several types for a bad body
             raise FramingError(f"Avro body does not match schema {name!r} (id {schema_id}): {exc}") from exc
         if not isinstance(record, dict):  # every schema of the product is a record

@@ -1,5 +1,6 @@
 """The commands on sync.commands.v1 (run a cycle, force-sync one record, replay a window):
 what the admin API sends and ingest and the Xero side carry out, declared once."""
+
 from __future__ import annotations
 
 import uuid
@@ -34,8 +35,14 @@ def parse_command(record: dict) -> Command:
     action = record.get("action")
     if action not in ACTIONS:
         raise CommandError(f"action: {action!r} is not one of {', '.join(ACTIONS)}")
-    command = Command(str(record.get("command_id") or ""), action, str(record.get("record_type") or ""),
-                      record.get("record_id"), _utc(record.get("window_from")), _utc(record.get("window_to")))
+    command = Command(
+        str(record.get("command_id") or ""),
+        action,
+        str(record.get("record_type") or ""),
+        record.get("record_id"),
+        _utc(record.get("window_from")),
+        _utc(record.get("window_to")),
+    )
     if not command.record_type:
         raise CommandError("record_type: missing")
     if action == "FORCE_SYNC" and not command.record_id:
@@ -48,8 +55,13 @@ def parse_command(record: dict) -> Command:
     return command
 
 
-def new_command(action: str, record_type: str, record_id: str | None = None, window_from: datetime | None = None,
-                window_to: datetime | None = None) -> Command:
+def new_command(
+    action: str,
+    record_type: str,
+    record_id: str | None = None,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+) -> Command:
     return Command(str(uuid.uuid4()), action, record_type, record_id, window_from, window_to)
 
 

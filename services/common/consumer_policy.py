@@ -16,6 +16,7 @@ An exception says which it is by its type here, or by a class attribute:
 `transient = True` (an outage) or `fatal = True` (stop). Integrations mark
 their own errors that way, so this module needs to know none of them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,6 +68,7 @@ def isolating(handle: BatchHandler, service: str) -> BatchHandler:
     outage, hands its messages over one at a time, each tried `ATTEMPTS` times, and
     returns those that still fail as poison (with their error) for the dead-letter topic.
     An outage or a fatal error is raised as it is."""
+
     def handle_isolated(msgs: list[Message]) -> Poison:
         try:
             return handle(msgs)
@@ -86,15 +88,25 @@ def isolating(handle: BatchHandler, service: str) -> BatchHandler:
                     if attempt == ATTEMPTS:
                         poison.append((msg, exc))
         return poison
+
     return handle_isolated
 
 
 Loop = Callable[[Consumer, Producer, Callable[[], bool]], None]
 
 
-def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consumer], handle: BatchHandler | None,
-                 stop: threading.Event, *, max_batch: int = 500, poll_timeout: float = 0.5,
-                 on_running: Callable[[bool], None] = lambda running: None, loop: Loop | None = None) -> None:
+def run_consumer(
+    service: str,
+    bootstrap: str,
+    open_consumer: Callable[[], Consumer],
+    handle: BatchHandler | None,
+    stop: threading.Event,
+    *,
+    max_batch: int = 500,
+    poll_timeout: float = 0.5,
+    on_running: Callable[[bool], None] = lambda running: None,
+    loop: Loop | None = None,
+) -> None:
     """Consumes with `handle` until `stop` is set, under the policy above. `open_consumer`
     makes a subscribed consumer; it and its producer are closed whenever the loop ends,
     and remade after an outage, resuming from the last committed offsets. A service with
@@ -118,8 +130,15 @@ def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consu
                 if loop is not None:
                     loop(consumer, producer, stop.is_set)
                 else:
-                    consume_batches(consumer, handled, producer, service, stop.is_set, max_batch=max_batch,
-                                    poll_timeout=poll_timeout)
+                    consume_batches(
+                        consumer,
+                        handled,
+                        producer,
+                        service,
+                        stop.is_set,
+                        max_batch=max_batch,
+                        poll_timeout=poll_timeout,
+                    )
         except Exception as exc:
             if verdict(exc) is Verdict.STOP:
                 log.error("%s consumer stopped: %s", service, exc)
@@ -127,8 +146,13 @@ def run_consumer(service: str, bootstrap: str, open_consumer: Callable[[], Consu
             failures = 1 if progressed else failures + 1  # it worked for a while: pauses start short again
             progressed = False
             wait = pause(failures)
-            log.error("%s consumer failed, starting again in %.1fs: %s", service, wait, exc,
-                      exc_info=verdict(exc) is not Verdict.RETRY)
+            log.error(
+                "%s consumer failed, starting again in %.1fs: %s",
+                service,
+                wait,
+                exc,
+                exc_info=verdict(exc) is not Verdict.RETRY,
+            )
             stop.wait(wait)
         finally:
             on_running(False)

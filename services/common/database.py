@@ -10,6 +10,7 @@ afresh: callers retry what is transient, as every consumer's error policy does.
 A session-level advisory lock lives on one connection, so `session_lock` keeps
 a connection out of the pool while the lock is held. Lock ids are in `locks.py`.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -28,11 +29,19 @@ class Database:
     def __init__(self, url: str, *, max_size: int = 4, name: str = "connectzero"):
         self.url = url
         # The pool's connections answer dict rows (row_factory below); the pool's type cannot see it.
-        self.pool = cast("ConnectionPool[Conn]", ConnectionPool(
-                                   url, min_size=1, max_size=max_size, open=False, name=name,
-                                   timeout=WAIT_FOR_CONNECTION, check=ConnectionPool.check_connection,
-                                   kwargs={"row_factory": dict_row, "autocommit": True,
-                                           "connect_timeout": CONNECT_TIMEOUT}))
+        self.pool = cast(
+            "ConnectionPool[Conn]",
+            ConnectionPool(
+                url,
+                min_size=1,
+                max_size=max_size,
+                open=False,
+                name=name,
+                timeout=WAIT_FOR_CONNECTION,
+                check=ConnectionPool.check_connection,
+                kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            ),
+        )
         # Opened without waiting: a service starts while Postgres is down and connects when it is back.
         self.pool.open(wait=False)
 

@@ -5,6 +5,7 @@ order under an advisory lock, so every service may call `migrate` at start-up.
 A migration library (alembic, yoyo) would add an ORM or a config format for
 what is here twenty lines of code.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +40,8 @@ def migrate(url: str) -> list[str]:
         conn.execute("select pg_advisory_lock(%s)", (locks.MIGRATIONS,))
         try:
             conn.execute(
-                "create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())"
+                "create table if not exists schema_migrations (name text primary key, applied_at timestamptz not "
+                "null default now())"
             )
             done = {r["name"] for r in conn.execute("select name from schema_migrations")}
             for path in sorted(MIGRATIONS.glob("*.sql")):

@@ -11,6 +11,7 @@ where a payment has no free-text field, the matcher records its intent before
 the call, and a ConnectWise payment on an invoice with an application in flight
 waits until the matcher has settled which payment it made.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,9 +37,11 @@ def marked_source(reference: str | None) -> tuple[str, int] | None:
 
 def written_by_writer(conn: Conn, organisation_id: str, xero_payment_id: str) -> bool:
     """Whether the writer created this Xero payment (from ConnectWise money)."""
-    row = conn.execute("select 1 from xero_ledger where organisation_id = %s and xero_id = %s"
-                       " and record_type in ('payment', 'refund') limit 1",
-                       (organisation_id, xero_payment_id)).fetchone()
+    row = conn.execute(
+        "select 1 from xero_ledger where organisation_id = %s and xero_id = %s"
+        " and record_type in ('payment', 'refund') limit 1",
+        (organisation_id, xero_payment_id),
+    ).fetchone()
     return row is not None
 
 
@@ -49,20 +52,24 @@ def payments_written_by_writer(conn: Conn, keys: list[tuple[str, str]]) -> set[t
     rows = conn.execute(
         "select distinct organisation_id, xero_id from xero_ledger where record_type in ('payment', 'refund')"
         " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))",
-        ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    ).fetchall()
     return {(r["organisation_id"], r["xero_id"]) for r in rows}
 
 
 def created_by_matcher(conn: Conn, cw_payment_id: int | str) -> bool:
     """Whether the matcher created this ConnectWise payment (from a Xero payment)."""
-    row = conn.execute("select 1 from cw_payment_applications where cw_payment_id = %s limit 1",
-                       (int(cw_payment_id),)).fetchone()
+    row = conn.execute(
+        "select 1 from cw_payment_applications where cw_payment_id = %s limit 1", (int(cw_payment_id),)
+    ).fetchone()
     return row is not None
 
 
 def matcher_in_flight(conn: Conn, cw_invoice_id: int | str) -> bool:
     """Whether the matcher has an application on this invoice whose ConnectWise payment it
     has not settled yet: a new ConnectWise payment there may be its own, so it waits."""
-    row = conn.execute("select 1 from cw_payment_applications where cw_invoice_id = %s"
-                       " and state in ('applying', 'reversing') limit 1", (int(cw_invoice_id),)).fetchone()
+    row = conn.execute(
+        "select 1 from cw_payment_applications where cw_invoice_id = %s and state in ('applying', 'reversing') limit 1",
+        (int(cw_invoice_id),),
+    ).fetchone()
     return row is not None

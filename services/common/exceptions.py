@@ -1,6 +1,7 @@
 """The exceptions table as other services see it: listed with filters and resolved
 by a person (the admin API). The alerts service records exceptions and emails them
 (`services/alerts/store.py`); this is the public side of the same table."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,12 +10,19 @@ import psycopg
 
 from .db import Conn
 
-_LIST_COLUMNS = ("id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
-                 "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by")
+_LIST_COLUMNS = (
+    "id, kind, record_type, record_id, organisation_id, customer, message, details, audit_entry_id, "
+    "source_topic, status, first_seen, last_seen, occurrences, notified_at, resolved_at, resolved_by"
+)
 
 
-def list_exceptions(conn: Conn, status: str | None = "open", record_type: str | None = None,
-                    organisation: str | None = None, limit: int = 500) -> list[dict]:
+def list_exceptions(
+    conn: Conn,
+    status: str | None = "open",
+    record_type: str | None = None,
+    organisation: str | None = None,
+    limit: int = 500,
+) -> list[dict]:
     clauses, params = [], []
     for column, value in (("status", status), ("record_type", record_type), ("organisation_id", organisation)):
         if value:
@@ -48,6 +56,8 @@ def reopen(conn: Conn, exception_id: int) -> dict | None:
     try:
         return conn.execute(
             f"update exceptions set status = 'open', resolved_at = null, resolved_by = null "
-            f"where id = %s and status = 'resolved' returning {_LIST_COLUMNS}", (exception_id,)).fetchone()
+            f"where id = %s and status = 'resolved' returning {_LIST_COLUMNS}",
+            (exception_id,),
+        ).fetchone()
     except psycopg.errors.UniqueViolation:
         return None

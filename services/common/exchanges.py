@@ -5,6 +5,7 @@ Clients attach it as httpx event hooks; a caller tags a request with what it is
 about through `request.extensions["cz"]` = {organisation_id, record_type,
 record_id, customer}, which lands in the audit entry's filter columns.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,15 @@ def _cut(text: str | None) -> str | None:
     return text[:MAX_BODY] + f"... [{len(text) - MAX_BODY} more characters]"
 
 
-def exchange_record(api: str, service: str, request: httpx.Request, response: httpx.Response | None,
-                    started_at: datetime, duration_ms: float, error: str | None = None) -> dict:
+def exchange_record(
+    api: str,
+    service: str,
+    request: httpx.Request,
+    response: httpx.Response | None,
+    started_at: datetime,
+    duration_ms: float,
+    error: str | None = None,
+) -> dict:
     tags = request.extensions.get("cz", {})
     return {
         "exchange_id": str(uuid.uuid4()),
@@ -64,7 +72,9 @@ class ExchangeRecorder:
         API_LATENCY.labels(api=self.api).observe(record["duration_ms"] / 1000)
         if self.producer is None or self.codec is None:
             return
-        self.producer.produce(API_EXCHANGES.name, key=self.api.encode(), value=self.codec.encode("api_exchange", record))
+        self.producer.produce(
+            API_EXCHANGES.name, key=self.api.encode(), value=self.codec.encode("api_exchange", record)
+        )
         self.producer.poll(0)
 
     def hooks(self) -> dict:
@@ -75,14 +85,28 @@ class ExchangeRecorder:
 
         def on_response(response: httpx.Response) -> None:
             response.read()
-            started_at, t0 = response.request.extensions.get("cz_started", (datetime.now(timezone.utc), time.perf_counter()))
-            self.publish(exchange_record(self.api, self.service, response.request, response, started_at,
-                                         (time.perf_counter() - t0) * 1000))
+            started_at, t0 = response.request.extensions.get(
+                "cz_started", (datetime.now(timezone.utc), time.perf_counter())
+            )
+            self.publish(
+                exchange_record(
+                    self.api, self.service, response.request, response, started_at, (time.perf_counter() - t0) * 1000
+                )
+            )
 
         return {"request": [on_request], "response": [on_response]}
 
     def record_failure(self, request: httpx.Request, error: BaseException) -> None:
         """For a request that got no response at all (connection refused, timeout)."""
         started_at, t0 = request.extensions.get("cz_started", (datetime.now(timezone.utc), time.perf_counter()))
-        self.publish(exchange_record(self.api, self.service, request, None, started_at,
-                                     (time.perf_counter() - t0) * 1000, error=f"{type(error).__name__}: {error}"))
+        self.publish(
+            exchange_record(
+                self.api,
+                self.service,
+                request,
+                None,
+                started_at,
+                (time.perf_counter() - t0) * 1000,
+                error=f"{type(error).__name__}: {error}",
+            )
+        )

@@ -3,6 +3,7 @@
 Each check is a callable returning None when healthy or a short reason when
 not; results are cached briefly so a scrape storm does not hammer the parts.
 """
+
 from __future__ import annotations
 
 import json

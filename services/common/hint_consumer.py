@@ -12,6 +12,7 @@ in the dead-letter topic; what a restart cannot fix stops the service. `work`
 marks each hint it finished with `window.done` and may put hints back with
 `window.wait_for_write`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,17 @@ Work = Callable[[str, list[Hint], HintWindow[Hint], float], None]
 
 
 class HintConsumer(Generic[Hint]):
-    def __init__(self, service: str, topic: Topic, codec: Codec, read: Callable[[dict], Hint],
-                 group_of: Callable[[Hint], str], work: Work[Hint], window: HintWindow[Hint],
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        service: str,
+        topic: Topic,
+        codec: Codec,
+        read: Callable[[dict], Hint],
+        group_of: Callable[[Hint], str],
+        work: Work[Hint],
+        window: HintWindow[Hint],
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.service, self.topic, self.codec, self.read, self.group_of = service, topic, codec, read, group_of
         self.work, self.window, self.clock = work, window, clock
         self.consumed: dict[int, int] = {}  # partition -> last offset read
@@ -74,8 +83,14 @@ class HintConsumer(Generic[Hint]):
                 if judged is Verdict.STOP:
                     raise
                 if judged is Verdict.DEAD_LETTER:
-                    log.error("%s: %d hints (%s) let go, the schedule reads them: %s", self.service, len(hints),
-                              group, exc, exc_info=not isinstance(exc, ValueError))
+                    log.error(
+                        "%s: %d hints (%s) let go, the schedule reads them: %s",
+                        self.service,
+                        len(hints),
+                        group,
+                        exc,
+                        exc_info=not isinstance(exc, ValueError),
+                    )
                     self.window.done(hints)
                     continue
                 self.failures += 1
@@ -85,12 +100,14 @@ class HintConsumer(Generic[Hint]):
 
     def commit(self, consumer: Consumer) -> None:
         assigned = {tp.partition for tp in consumer.assignment()}
-        positions = commit_positions({p: o for p, o in self.consumed.items() if p in assigned},
-                                     self.window.uncommitted())
+        positions = commit_positions(
+            {p: o for p, o in self.consumed.items() if p in assigned}, self.window.uncommitted()
+        )
         moved = {p: o for p, o in positions.items() if self.committed.get(p) != o}
         if moved:
-            consumer.commit(offsets=[TopicPartition(self.topic.name, p, o) for p, o in moved.items()],
-                            asynchronous=False)
+            consumer.commit(
+                offsets=[TopicPartition(self.topic.name, p, o) for p, o in moved.items()], asynchronous=False
+            )
             self.committed.update(moved)
 
     def run(self, consumer: Consumer, producer, stop: threading.Event) -> None:
@@ -107,8 +124,13 @@ class HintConsumer(Generic[Hint]):
             self.running = False
 
 
-def run_hint_consumer(service: str, open_consumer: Callable[[], Consumer], make: Callable[[], HintConsumer[Any]],
-                      producer, stop: threading.Event) -> None:
+def run_hint_consumer(
+    service: str,
+    open_consumer: Callable[[], Consumer],
+    make: Callable[[], HintConsumer[Any]],
+    producer,
+    stop: threading.Event,
+) -> None:
     """Consumes until `stop`; a broken consumer is rebuilt after a growing pause, resuming from its
     committed offsets (what was not done comes again)."""
     failures = 0
@@ -122,8 +144,13 @@ def run_hint_consumer(service: str, open_consumer: Callable[[], Consumer], make:
                 log.error("%s hints consumer stopped: %s", service, exc)
                 raise
             failures += 1
-            log.error("%s hints consumer failed, starting again in %.1fs: %s", service, pause(failures), exc,
-                      exc_info=verdict(exc) is not Verdict.RETRY)
+            log.error(
+                "%s hints consumer failed, starting again in %.1fs: %s",
+                service,
+                pause(failures),
+                exc,
+                exc_info=verdict(exc) is not Verdict.RETRY,
+            )
             stop.wait(pause(failures))
         finally:
             consumer.close()

@@ -16,6 +16,7 @@ what Xero shows is not mistaken for someone else's doing; it waits at most
 Each hint remembers where it came from (partition, offset), so the consumer
 commits only offsets whose hints are done: a crash loses none.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,14 @@ class _Pending:
 
 
 class HintWindow(Generic[Hint]):
-    def __init__(self, window: float, max_batch: int = 1000, max_wait: float = 30.0, recheck: float = 0.5,
-                 max_delay: float | None = None):
+    def __init__(
+        self,
+        window: float,
+        max_batch: int = 1000,
+        max_wait: float = 30.0,
+        recheck: float = 0.5,
+        max_delay: float | None = None,
+    ):
         if window <= 0:
             raise ValueError("window: must be positive")
         self.window, self.max_batch, self.max_wait, self.recheck = window, max_batch, max_wait, recheck
@@ -92,7 +99,8 @@ class HintWindow(Generic[Hint]):
         if not self.due(now):
             return []
         return sorted(h for h, p in self._pending.items() if p.held_until is None or p.held_until <= now)[
-            :self.max_batch]
+            : self.max_batch
+        ]
 
     def wait_for_write(self, hints: list[Hint], now: float) -> list[Hint]:
         """Puts back hints whose record has a write in flight, to look again shortly; returns

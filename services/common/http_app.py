@@ -4,6 +4,7 @@ Two doors: `bearer_auth` lets in the one installation token (the services' own c
 other), `UserAuth` looks a bearer token up as a person with a role (the admin API), with one
 dependency per role.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -47,8 +48,9 @@ def bearer_auth(token: str) -> Callable:
 
     def require(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
         if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(status_code=401, detail="missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status_code=401, detail="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         return "admin"
 
     return require
@@ -177,8 +179,9 @@ class DocumentedRoute(APIRoute):
             if found:
                 loc, reason = found
                 field = ".".join(str(part) for part in loc[1:]) or loc[0]
-                raise RequestValidationError([{"loc": tuple(loc), "msg": f"{field}: {reason}", "type": "value_error",
-                                               "input": None}])
+                raise RequestValidationError(
+                    [{"loc": tuple(loc), "msg": f"{field}: {reason}", "type": "value_error", "input": None}]
+                )
             return await handler(request)
 
         return refusing_what_cannot_be_kept
@@ -210,8 +213,9 @@ class UserAuth:
         found = self.lookup(credentials.credentials)
         if found is None:
             self.failures.failed(address, "api")
-            raise HTTPException(401, "Authorization: the bearer token is unknown or revoked",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "Authorization: the bearer token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+            )
         request.state.principal = found
         return found
 
@@ -219,8 +223,9 @@ class UserAuth:
         if needed not in ROLES:
             raise ValueError(f"role: {needed!r} is not one of {', '.join(ROLES)}")
 
-        def require(request: Request,
-                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+        def require(
+            request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+        ) -> Principal:
             found = self.who(request, credentials)
             if not found.can(needed):
                 raise HTTPException(403, f"this needs the {needed} role; {found.name} is {found.role}")

@@ -2,6 +2,7 @@
 that commits only after the handler's effect is durable and parks poison
 messages in the topic's dead-letter topic instead of crashing or looping.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,7 +38,11 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-    wanted = [NewTopic(name, partitions, 1, config=config) for name, partitions, config in topic_specs() if name not in existing]
+    wanted = [
+        NewTopic(name, partitions, 1, config=config)
+        for name, partitions, config in topic_specs()
+        if name not in existing
+    ]
     if not wanted:
         return []
     created = []
@@ -53,8 +58,9 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0) -> list[str]:
 
 def make_producer(bootstrap: str, **extra) -> Producer:
     # Idempotent producer: a retried send is never written twice.
-    return Producer(client_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 5, "compression.type": "none",
-                                                **extra}))
+    return Producer(
+        client_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 5, "compression.type": "none", **extra})
+    )
 
 
 # For consumers a person waits on (force-sync): a broker that answers a fetch only when the
@@ -62,17 +68,23 @@ def make_producer(bootstrap: str, **extra) -> Producer:
 LOW_LATENCY = {"fetch.wait.max.ms": 20}
 
 
-def make_consumer(bootstrap: str, group: str, topics: list[str], session_timeout_ms: int = 10000,
-                  on_assign=None, **extra) -> Consumer:
+def make_consumer(
+    bootstrap: str, group: str, topics: list[str], session_timeout_ms: int = 10000, on_assign=None, **extra
+) -> Consumer:
     """A consumer that commits only when told to; `extra` adds or overrides librdkafka settings."""
-    consumer = Consumer(client_config(bootstrap, **{
-        "group.id": group,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "session.timeout.ms": session_timeout_ms,
-        "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
-        **extra,
-    }))
+    consumer = Consumer(
+        client_config(
+            bootstrap,
+            **{
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": session_timeout_ms,
+                "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
+                **extra,
+            },
+        )
+    )
     if on_assign is None:
         consumer.subscribe(topics)
     else:

@@ -26,6 +26,7 @@ disagree and the reporter raises instead (`RAISED`), so a person decides.
 
 Pure: `next_status` decides; `services/common/record_status.py` stores it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 page, the record's page (with its Force sync button) and the audit entry's page, each
 behind sign-in, which returns the reader to the link. The admin API's JSON also gives
 the API routes (`links`) that scripts call. Built here, once, for both."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -21,8 +22,10 @@ def force_sync_link(admin_url: str, record_type: str, record_id: str) -> str:
 
 def links(admin_url: str, exc: dict) -> dict:
     """The API routes of an exception: its audit entry (GET) and the force-sync of its record (POST)."""
-    return {"audit_entry": audit_link(admin_url, exc.get("audit_entry_id")),
-            "force_sync": force_sync_link(admin_url, exc["record_type"], exc["record_id"])}
+    return {
+        "audit_entry": audit_link(admin_url, exc.get("audit_entry_id")),
+        "force_sync": force_sync_link(admin_url, exc["record_type"], exc["record_id"]),
+    }
 
 
 def exception_page(admin_url: str, exception_id: int | str) -> str:
@@ -39,6 +42,8 @@ def audit_page(admin_url: str, entry_id: str | None) -> str | None:
 
 def pages(admin_url: str, exc: dict) -> dict:
     """The console pages of an exception, for a person: the exception, its record (Force sync), its audit entry."""
-    return {"exception": exception_page(admin_url, exc["id"]) if exc.get("id") is not None else None,
-            "record": record_page(admin_url, exc["record_type"], exc["record_id"]),
-            "audit_entry": audit_page(admin_url, exc.get("audit_entry_id"))}
+    return {
+        "exception": exception_page(admin_url, exc["id"]) if exc.get("id") is not None else None,
+        "record": record_page(admin_url, exc["record_type"], exc["record_id"]),
+        "audit_entry": audit_page(admin_url, exc.get("audit_entry_id")),
+    }

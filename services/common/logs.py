@@ -3,6 +3,7 @@
 Kafka handlers pass `topic`, `partition`, `offset` and `key` as `extra`, so every
 line about a message says which message it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ def logging_config(service: str, level: str = "INFO", json_lines: bool | None = 
     so their lines come out in the same shape as everyone else's."""
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
-    formatter = ({"()": JsonFormatter, "service": service} if json_lines else
-                 {"()": TextFormatter, "fmt": f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"})
+    formatter = (
+        {"()": JsonFormatter, "service": service}
+        if json_lines
+        else {"()": TextFormatter, "fmt": f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"}
+    )
     quiet = max(logging.WARNING, logging.getLevelName(level))
     return {
         "version": 1,
@@ -58,7 +62,9 @@ def logging_config(service: str, level: str = "INFO", json_lines: bool | None = 
         "formatters": {"cz": formatter},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "cz", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["default"]},
-        "loggers": {name: {"level": quiet} for name in ("httpx", "httpcore", "aiokafka", "faust", "mode", "uvicorn.access")},
+        "loggers": {
+            name: {"level": quiet} for name in ("httpx", "httpcore", "aiokafka", "faust", "mode", "uvicorn.access")
+        },
     }
 
 

@@ -1,4 +1,5 @@
 """Prometheus metrics shared by every service (each service adds its own beside them)."""
+
 from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter("cz_messages_processed_total", "Messages processed", ["service", "topic"])

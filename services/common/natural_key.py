@@ -7,6 +7,7 @@ supplier may too), so a bill is identified by its contact, number and date. The
 key is written to the ledger as text and read back by recovery: one class makes
 and parses that text, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class NaturalKey:
             raise ValueError("natural_key: empty")
         if not text.startswith(_BILL):
             return cls(text)
-        contact_id, _, rest = text[len(_BILL):].partition("|")
+        contact_id, _, rest = text[len(_BILL) :].partition("|")
         number, _, date = rest.rpartition("|")  # the number may itself contain "|"
         if not (contact_id and number and date):
             raise ValueError(f"natural_key: {text!r} is not bill|contact|number|date")

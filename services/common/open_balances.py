@@ -4,6 +4,7 @@ difference, and the totals per organisation and customer. The matcher's check
 after each payment cycle and the admin API's `/api/balances` both read it here
 (`balance_rows`); the rest is pure. docs/payments.md states the causes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,8 +51,11 @@ class InvoiceBalance:
             return "unmatched payment"
         if self.payments_pending:
             return "payment not yet matched"
-        if self.record_status != "synced" or (self.cw_total is not None and self.xero_total is not None
-                                              and self.cw_total.quantize(CENT) != self.xero_total.quantize(CENT)):
+        if self.record_status != "synced" or (
+            self.cw_total is not None
+            and self.xero_total is not None
+            and self.cw_total.quantize(CENT) != self.xero_total.quantize(CENT)
+        ):
             return "edit not yet written"
         if self.cw_money_pending:
             return "ConnectWise payment not yet written to Xero"
@@ -81,7 +85,9 @@ def by_customer(rows: list[InvoiceBalance], only_differences: bool = False) -> l
     """Totals per organisation and customer, each with the invoices that differ."""
     groups: dict[tuple[str, str], CustomerTotals] = {}
     for row in rows:
-        totals = groups.setdefault((row.organisation_id, row.customer), CustomerTotals(row.organisation_id, row.customer))
+        totals = groups.setdefault(
+            (row.organisation_id, row.customer), CustomerTotals(row.organisation_id, row.customer)
+        )
         totals.invoices += 1
         totals.cw_balance += row.cw_balance or ZERO
         totals.xero_amount_due += row.xero_amount_due or ZERO
@@ -125,7 +131,6 @@ order by r.organisation_id, customer, r.cw_id::bigint
 """
 
 
-def balance_rows(conn: Conn, organisation: str | None = None,
-                 customer: str | None = None) -> list[InvoiceBalance]:
+def balance_rows(conn: Conn, organisation: str | None = None, customer: str | None = None) -> list[InvoiceBalance]:
     pattern = None if customer is None else "%" + customer.replace("%", r"\%").replace("_", r"\_") + "%"
     return [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]

@@ -1,6 +1,7 @@
 """The captured mail: every message the embedded SMTP server (`services/mailbox`) accepts
 is kept as an .eml file in the data directory, where the admin API's /api/outbox reads
 it. The file layout is the contract between the two, kept here."""
+
 from __future__ import annotations
 
 import email
@@ -34,12 +35,14 @@ def read_messages(data_dir: Path, limit: int = 200) -> list[dict]:
     for path in sorted(folder.glob("*.eml"), reverse=True)[:limit]:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain", "html"))
-        out.append({
-            "id": path.stem,
-            "from": msg["From"],
-            "to": msg["To"],
-            "subject": msg["Subject"],
-            "date": msg["Date"],
-            "text": body.get_content() if body else "",
-        })
+        out.append(
+            {
+                "id": path.stem,
+                "from": msg["From"],
+                "to": msg["To"],
+                "subject": msg["Subject"],
+                "date": msg["Date"],
+                "text": body.get_content() if body else "",
+            }
+        )
     return out

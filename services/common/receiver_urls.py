@@ -2,6 +2,7 @@
 asked for, declared once: the receivers serve these paths, ingest registers the
 callback URL with ConnectWise, and the secret in it is what `redact.py` keeps out
 of logs and the audit log."""
+
 from __future__ import annotations
 
 CW_CALLBACK_PREFIX = "/connectwise/callbacks/"  # followed by the installation's secret

@@ -6,6 +6,7 @@ instead of spelling a kind's endpoint or field again.
 `RecordKind` is a `StrEnum`, so a kind compares equal to its name
 (`RecordKind.INVOICE == "invoice"`) and travels in Avro events and SQL as text.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,14 +82,18 @@ class RecordKind(StrEnum):
 _SPECS = {
     RecordKind.INVOICE: KindSpec("invoice", "connectwise", CW_INVOICES, INVOICES, "finance/invoices"),
     RecordKind.CREDIT_NOTE: KindSpec("credit note", "connectwise", CW_CREDIT_NOTES, CREDIT_NOTES, "finance/invoices"),
-    RecordKind.PROCUREMENT: KindSpec("purchase order", "connectwise", CW_PROCUREMENTS, BILLS,
-                                     "procurement/purchaseorders"),
-    RecordKind.PAYMENT: KindSpec("ConnectWise payment", "connectwise", CW_PAYMENTS, PAYMENTS,
-                                 "finance/invoices/{invoice_id}/payments"),
-    RecordKind.REFUND: KindSpec("refund", "connectwise", CW_REFUNDS, PAYMENTS,
-                                "finance/invoices/{invoice_id}/payments"),
-    RecordKind.XERO_PAYMENT: KindSpec("Xero payment", "xero", XERO_PAYMENTS, PAYMENTS,
-                                      "finance/invoices/{invoice_id}/payments"),
+    RecordKind.PROCUREMENT: KindSpec(
+        "purchase order", "connectwise", CW_PROCUREMENTS, BILLS, "procurement/purchaseorders"
+    ),
+    RecordKind.PAYMENT: KindSpec(
+        "ConnectWise payment", "connectwise", CW_PAYMENTS, PAYMENTS, "finance/invoices/{invoice_id}/payments"
+    ),
+    RecordKind.REFUND: KindSpec(
+        "refund", "connectwise", CW_REFUNDS, PAYMENTS, "finance/invoices/{invoice_id}/payments"
+    ),
+    RecordKind.XERO_PAYMENT: KindSpec(
+        "Xero payment", "xero", XERO_PAYMENTS, PAYMENTS, "finance/invoices/{invoice_id}/payments"
+    ),
 }
 
 # ConnectWise to Xero first, then Xero payments back to ConnectWise.

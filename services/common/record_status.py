@@ -9,6 +9,7 @@ reported, even on a stale event, because it is true of that system now; when
 Xero's state of the record changes, `xero_status_changed_at` says when.
 `xero_state` builds the change a webhook reports (see lifecycle.py's facts).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,9 +22,25 @@ from .db import Conn
 from .lifecycle import Event, State, Status, millis, next_state
 
 ERROR_LIMIT = 2000
-_COLUMNS = ("record_type", "cw_id", "record_number", "customer", "content_hash", "last_updated", "status",
-            "organisation_id", "xero_id", "xero_status", "last_error", "total", "emitted_at", "snapshot",
-            "status_observed_at", "status_changed_at", "xero_status_changed_at")
+_COLUMNS = (
+    "record_type",
+    "cw_id",
+    "record_number",
+    "customer",
+    "content_hash",
+    "last_updated",
+    "status",
+    "organisation_id",
+    "xero_id",
+    "xero_status",
+    "last_error",
+    "total",
+    "emitted_at",
+    "snapshot",
+    "status_observed_at",
+    "status_changed_at",
+    "xero_status_changed_at",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +79,12 @@ def apply(row: dict | None, change: StatusChange) -> dict:
     new["record_type"], new["cw_id"] = change.key
     current = State(Status(row["status"]), row["status_observed_at"]) if row else None
     state = next_state(current, change.event, change.observed_at)
-    stale = (change.observed_at is not None and current is not None and current.observed_at is not None
-             and millis(change.observed_at) < millis(current.observed_at))
+    stale = (
+        change.observed_at is not None
+        and current is not None
+        and current.observed_at is not None
+        and millis(change.observed_at) < millis(current.observed_at)
+    )
     if state is not None:
         if new["status"] != state.status:
             new["status_changed_at"] = change.at
@@ -76,8 +97,12 @@ def apply(row: dict | None, change: StatusChange) -> dict:
         new["status_observed_at"] = millis(change.observed_at)
     if change.event is Event.OBSERVED and not stale and change.content is not None:
         content = change.content
-        new.update(content_hash=content.content_hash, last_updated=content.last_updated, total=content.total,
-                   emitted_at=millis(change.observed_at) or change.at)
+        new.update(
+            content_hash=content.content_hash,
+            last_updated=content.last_updated,
+            total=content.total,
+            emitted_at=millis(change.observed_at) or change.at,
+        )
         if content.snapshot is not None:
             new["snapshot"] = content.snapshot
         new["record_number"] = change.record_number or new["record_number"]
@@ -105,14 +130,30 @@ def _set_xero_status(new: dict, change: StatusChange) -> None:
         new["xero_status"], new["xero_status_changed_at"] = change.xero_status, change.at
 
 
-def xero_state(record_type: str, cw_id: str, xero_status: str, *, organisation_id: str, xero_id: str,
-               disagreement: str | None = None, at: datetime | None = None) -> StatusChange:
+def xero_state(
+    record_type: str,
+    cw_id: str,
+    xero_status: str,
+    *,
+    organisation_id: str,
+    xero_id: str,
+    disagreement: str | None = None,
+    at: datetime | None = None,
+) -> StatusChange:
     """Xero's new state of a record we wrote, as a webhook reported it: a fact that leaves the
     status alone, or, with `disagreement` (we wrote it and someone voided or deleted it in
     Xero), an exception, so the next cycle does not overwrite what the books now say."""
     event = Event.RAISED if disagreement else Event.XERO_STATE
-    return StatusChange(record_type, str(cw_id), event, error=disagreement, organisation_id=organisation_id,
-                        xero_id=xero_id, xero_status=xero_status, at=at or datetime.now(timezone.utc))
+    return StatusChange(
+        record_type,
+        str(cw_id),
+        event,
+        error=disagreement,
+        organisation_id=organisation_id,
+        xero_id=xero_id,
+        xero_status=xero_status,
+        at=at or datetime.now(timezone.utc),
+    )
 
 
 def record_changes(conn: Conn, changes: list[StatusChange]) -> None:
@@ -124,17 +165,22 @@ def record_changes(conn: Conn, changes: list[StatusChange]) -> None:
     with conn.transaction():
         # Rows first, in key order: a service recording the same new record meanwhile waits
         # here for this transaction, then reads what it stored (no lost update, no deadlock).
-        created = {(r["record_type"], r["cw_id"]) for r in conn.execute(
-            "insert into sync_records (record_type, cw_id) select * from unnest(%s::text[], %s::text[]) as k(t, i)"
-            " order by t, i on conflict do nothing returning record_type, cw_id",
-            ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
+        created = {
+            (r["record_type"], r["cw_id"])
+            for r in conn.execute(
+                "insert into sync_records (record_type, cw_id) select * from unnest(%s::text[], %s::text[]) as k(t, i)"
+                " order by t, i on conflict do nothing returning record_type, cw_id",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            ).fetchall()
+        }
         rows = conn.execute(
             f"select {', '.join(_COLUMNS)} from sync_records where (record_type, cw_id) in "
             "(select * from unnest(%s::text[], %s::text[])) order by record_type, cw_id for update",
-            ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ).fetchall()
         current: dict[tuple[str, str], dict | None] = {
-            (r["record_type"], r["cw_id"]): None if (r["record_type"], r["cw_id"]) in created else dict(r)
-            for r in rows}
+            (r["record_type"], r["cw_id"]): None if (r["record_type"], r["cw_id"]) in created else dict(r) for r in rows
+        }
         for change in changes:
             current[change.key] = apply(current.get(change.key), change)
         # One statement for every row (arrays, one per column): a page of a thousand records
@@ -148,11 +194,21 @@ def _value(name: str, value):
     return Jsonb(value) if name == "snapshot" and value is not None else value
 
 
-_TYPES = {"last_updated": "timestamptz", "total": "numeric", "emitted_at": "timestamptz", "snapshot": "jsonb",
-          "status_observed_at": "timestamptz", "status_changed_at": "timestamptz",
-          "xero_status_changed_at": "timestamptz"}
+_TYPES = {
+    "last_updated": "timestamptz",
+    "total": "numeric",
+    "emitted_at": "timestamptz",
+    "snapshot": "jsonb",
+    "status_observed_at": "timestamptz",
+    "status_changed_at": "timestamptz",
+    "xero_status_changed_at": "timestamptz",
+}
 _UPDATE = (
     "update sync_records as s set "
-    + ", ".join(f"{name} = v.{name}" for name in _COLUMNS[2:]) + ", updated_at = %s"
-    + " from unnest(" + ", ".join(f"%s::{_TYPES.get(name, 'text')}[]" for name in _COLUMNS) + ")"
-    + f" as v({', '.join(_COLUMNS)}) where s.record_type = v.record_type and s.cw_id = v.cw_id")
+    + ", ".join(f"{name} = v.{name}" for name in _COLUMNS[2:])
+    + ", updated_at = %s"
+    + " from unnest("
+    + ", ".join(f"%s::{_TYPES.get(name, 'text')}[]" for name in _COLUMNS)
+    + ")"
+    + f" as v({', '.join(_COLUMNS)}) where s.record_type = v.record_type and s.cw_id = v.cw_id"
+)

@@ -3,6 +3,7 @@
 Headers and JSON fields that carry credentials are replaced wholesale; free
 text is scrubbed of bearer tokens, Basic credentials and token-looking fields.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,15 @@ from .receiver_urls import CW_CALLBACK_PREFIX
 REDACTED = "***"
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-xero-signature", "proxy-authorization"}
 SECRET_FIELDS = {
-    "access_token", "refresh_token", "id_token", "client_secret", "password", "private_key",
-    "privatekey", "code_verifier", "webhook_key",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+    "private_key",
+    "privatekey",
+    "code_verifier",
+    "webhook_key",
 }
 _SECRET_FIELDS_LOWER = {f.lower() for f in SECRET_FIELDS}
 # The per-installation secret in the ConnectWise callback URL (registered with ConnectWise, so it
@@ -24,7 +32,12 @@ _CALLBACK_SECRET = re.compile(re.escape(CW_CALLBACK_PREFIX) + r"[^/?#\s\"'&]+")
 _PATTERNS = [
     (_CALLBACK_SECRET, CW_CALLBACK_PREFIX + REDACTED),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
-    (re.compile(r'(?i)("?(?:access_token|refresh_token|client_secret|id_token|password|private_key)"?\s*[:=]\s*"?)([^"&\s,}]+)'), r"\1" + REDACTED),
+    (
+        re.compile(
+            r'(?i)("?(?:access_token|refresh_token|client_secret|id_token|password|private_key)"?\s*[:=]\s*"?)([^"&\s,}]+)'
+        ),
+        r"\1" + REDACTED,
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 """What every service process does around its own work: read settings, set up
 logs, serve /healthz and /metrics, and stop cleanly on SIGTERM or SIGINT."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,9 @@ def standard_checks(settings: Settings, kafka: bool = True, postgres: bool = Tru
     return checks
 
 
-def run_service(name: str, work: Callable[[Settings, threading.Event], None],
-                checks: Callable[[Settings], dict] = standard_checks) -> None:
+def run_service(
+    name: str, work: Callable[[Settings, threading.Event], None], checks: Callable[[Settings], dict] = standard_checks
+) -> None:
     """Runs `work(settings, stop)` until it returns or a signal sets `stop`."""
     try:
         settings = load_settings()

@@ -2,6 +2,7 @@
 to reach the simulators. Deterministic, so stack.json and tests agree. It is the
 contract between the sandbox, which serves these, and the local stack, which
 points the product at them; neither imports the other."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """Secrets the embedded default generates once in the data directory (owner-only files),
 and the encryption of credentials at rest."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,9 @@ def callback_secret(settings) -> str:
 
 
 def secret_key(settings) -> str:
-    return settings.secret_key or generated_secret(settings.data_dir, "secret_key", lambda: Fernet.generate_key().decode())
+    return settings.secret_key or generated_secret(
+        settings.data_dir, "secret_key", lambda: Fernet.generate_key().decode()
+    )
 
 
 class SecretBox:

@@ -4,6 +4,7 @@ wait, or which exception. The mapper reports what it decides without a write (an
 exception, a skip, a record before go-live, money waiting); the writer what it would
 write. One row per record, the newest decision replacing the older one; a new shadow
 run starts with an empty report (`mapping/sync_settings.py`). Read by the admin API."""
+
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass
@@ -34,8 +35,19 @@ class ShadowOutcome:
             raise ValueError(f"outcome: {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
 
 
-_COLUMNS = ("organisation_id", "record_type", "cw_id", "outcome", "detail", "message", "record_number", "customer",
-            "total", "xero_id", "observed_at")
+_COLUMNS = (
+    "organisation_id",
+    "record_type",
+    "cw_id",
+    "outcome",
+    "detail",
+    "message",
+    "record_number",
+    "customer",
+    "total",
+    "xero_id",
+    "observed_at",
+)
 
 
 def record_outcomes(conn, outcomes: list[ShadowOutcome]) -> None:
@@ -50,4 +62,5 @@ def record_outcomes(conn, outcomes: list[ShadowOutcome]) -> None:
             f" ({', '.join('%s' for _ in _COLUMNS)}, now()) on conflict (organisation_id, record_type, cw_id)"
             f" do update set {updates}, decided_at = now() where shadow_outcomes.observed_at is null"
             " or excluded.observed_at is null or excluded.observed_at >= shadow_outcomes.observed_at",
-            [astuple(o) for o in outcomes])
+            [astuple(o) for o in outcomes],
+        )

@@ -7,6 +7,7 @@ The counts live in the admin process's memory: the admin service is one process,
 refused. Every failure is logged with the address and, when one was typed, the name; never
 the secret.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,6 +56,12 @@ class FailedSignIns:
             times.append(now)
             self._failures[address] = times
             count = len(times)
-        log.warning("sign-in failed at the %s from %s%s (%d in %d s)", door, address,
-                    f" as {name[:100]!r}" if name else "", count, int(self.window),
-                    extra={"client": address, "door": door, "user": (name or "")[:100], "failures": count})
+        log.warning(
+            "sign-in failed at the %s from %s%s (%d in %d s)",
+            door,
+            address,
+            f" as {name[:100]!r}" if name else "",
+            count,
+            int(self.window),
+            extra={"client": address, "door": door, "user": (name or "")[:100], "failures": count},
+        )

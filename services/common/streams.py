@@ -5,6 +5,7 @@ them), so Faust must not declare or re-partition them. Values travel as raw
 bytes and go through the one `Codec`; a message the handler cannot process is
 handled under the one error policy of `consumer_policy.py`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,9 +93,11 @@ def decoded_agent(app: faust.App, topic: Topic, codec: Codec, handler: Handler, 
                     continue
                 POISON.labels(service=service, topic=topic.name).inc()
                 log.warning("parking poison message: %s", exc, extra=ctx, exc_info=not isinstance(exc, ValueError))
-                await dlq.send(key=message.key, value=event.value,
-                               headers=dead_letter_headers(exc, message.topic, message.partition, message.offset,
-                                                           service))
+                await dlq.send(
+                    key=message.key,
+                    value=event.value,
+                    headers=dead_letter_headers(exc, message.topic, message.partition, message.offset, service),
+                )
                 return
 
     async def agent(stream):

@@ -4,6 +4,7 @@ to the organisation and Xero document its invoice or credit note became. The
 writer owns `xero_ledger`; everyone else reads it through here, and Xero's state
 of a record, when a webhook reports it changed, is written through here too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ def written(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], li
         "select organisation_id, record_type, cw_id, xero_id, xero_status from xero_ledger"
         " where xero_id is not null and (record_type, cw_id) in (select * from unnest(%s::text[], %s::text[]))"
         " order by organisation_id",
-        ([str(k[0]) for k in keys], [str(k[1]) for k in keys])).fetchall()
+        ([str(k[0]) for k in keys], [str(k[1]) for k in keys]),
+    ).fetchall()
     found: dict[tuple[str, str], list[Written]] = {}
     for r in rows:
         found.setdefault((r["record_type"], r["cw_id"]), []).append(Written(**r))
@@ -45,6 +47,7 @@ def written_to(conn: Conn, record_type: str, cw_id: object) -> list[str]:
 @dataclass(frozen=True)
 class Held:
     """A record the ledger says one organisation's Xero holds, found by its Xero id."""
+
     organisation_id: str
     record_type: str
     cw_id: str
@@ -62,7 +65,8 @@ def held_by_xero_ids(conn: Conn, organisation_id: str, xero_ids: list[str]) -> d
         "select organisation_id, record_type, cw_id, xero_id, xero_status, natural_key,"
         " pending_request_id is not null as write_in_flight from xero_ledger"
         " where organisation_id = %s and xero_id = any(%s)",  # Xero's ids as sent, or lower case
-        (organisation_id, sorted({*xero_ids, *(x.lower() for x in xero_ids)}))).fetchall()
+        (organisation_id, sorted({*xero_ids, *(x.lower() for x in xero_ids)})),
+    ).fetchall()
     return {r["xero_id"].lower(): Held(**r) for r in rows}
 
 
@@ -74,7 +78,8 @@ def set_xero_status(conn: Conn, held: Held, xero_status: str) -> bool:
         "update xero_ledger set xero_status = %s, updated_at = now() where organisation_id = %s"
         " and record_type = %s and cw_id = %s and pending_request_id is null"
         " and xero_status is distinct from %s",
-        (xero_status, held.organisation_id, held.record_type, held.cw_id, xero_status))
+        (xero_status, held.organisation_id, held.record_type, held.cw_id, xero_status),
+    )
     return cur.rowcount > 0
 
 
@@ -85,5 +90,6 @@ def invoices_by_xero_id(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[s
     rows = conn.execute(
         "select organisation_id, xero_id, cw_id from xero_ledger where record_type = 'invoice'"
         " and (organisation_id, xero_id) in (select * from unnest(%s::text[], %s::text[]))",
-        ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    ).fetchall()
     return {(r["organisation_id"], r["xero_id"]): int(r["cw_id"]) for r in rows}

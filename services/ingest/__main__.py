@@ -1,4 +1,5 @@
 """Entry point of the ingest service."""
+
 from ..common.runtime import run_service
 from .app import work
 

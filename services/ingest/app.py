@@ -1,5 +1,6 @@
 """Wiring of ingest: the scheduler loop, the commands consumer and the real-time path
 (callbacks; realtime.py), sharing one producer."""
+
 from __future__ import annotations
 
 import logging
@@ -48,29 +49,46 @@ def make_xero_payments(settings: Settings, codec: Codec, producer, db: Database)
 
 
 def commands_consumer(settings: Settings) -> Consumer:
-    return make_consumer(settings.kafka_bootstrap, COMMANDS_GROUP, [SYNC_COMMANDS.name], settings.session_timeout_ms,
-                         **LOW_LATENCY)
+    return make_consumer(
+        settings.kafka_bootstrap, COMMANDS_GROUP, [SYNC_COMMANDS.name], settings.session_timeout_ms, **LOW_LATENCY
+    )
 
 
-def work(settings: Settings, stop: threading.Event, tick_seconds: float = 5.0,
-         overlap: timedelta | None = None) -> None:
+def work(
+    settings: Settings, stop: threading.Event, tick_seconds: float = 5.0, overlap: timedelta | None = None
+) -> None:
     migrate(settings.postgres_url)
     codec = Codec.from_directory()
     producer = make_producer(settings.kafka_bootstrap)
     db = Database(settings.postgres_url)
     live = realtime.start(settings, codec, producer, db, stop, lambda: make_pipeline(settings, codec, producer, db))
-    scheduler = Scheduler(make_pipeline(settings, codec, producer, db), tick_seconds=tick_seconds,
-                          xero_payments=make_xero_payments(settings, codec, producer, db), run=live.run_cycle,
-                          overlap=DEFAULT_OVERLAP if overlap is None else overlap)
-    handler = CommandHandler(make_pipeline(settings, codec, producer, db), codec, scheduler.wake,
-                             xero_payments=make_xero_payments(settings, codec, producer, db))
+    scheduler = Scheduler(
+        make_pipeline(settings, codec, producer, db),
+        tick_seconds=tick_seconds,
+        xero_payments=make_xero_payments(settings, codec, producer, db),
+        run=live.run_cycle,
+        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+    )
+    handler = CommandHandler(
+        make_pipeline(settings, codec, producer, db),
+        codec,
+        scheduler.wake,
+        xero_payments=make_xero_payments(settings, codec, producer, db),
+    )
 
     def consume() -> None:
         try:
             # consume() waits for a full batch or the timeout, so a short timeout keeps a
             # lone force-sync command from waiting half a second for company.
-            run_consumer("ingest", settings.kafka_bootstrap, lambda: commands_consumer(settings), handler.handle,
-                         stop, max_batch=50, poll_timeout=0.05)
+            run_consumer(
+                "ingest",
+                settings.kafka_bootstrap,
+                lambda: commands_consumer(settings),
+                handler.handle,
+                stop,
+                max_batch=50,
+                poll_timeout=0.05,
+            )
         except Exception:
             log.exception("commands consumer stopped")
             stop.set()

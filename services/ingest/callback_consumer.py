@@ -1,6 +1,7 @@
 """The consumer of `cw.callbacks.v1`: hints gathered in a window (common/hint_window.py,
 common/hint_consumer.py), a record with a write in flight left to wait for it, the
 others fetched through the normal path (callback_fetch.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -55,20 +56,29 @@ class CallbackWork:
         window.done(ready)
         CALLBACK_HINTS.labels(outcome="fetched").inc(len(ready))
         emitted = ", ".join(f"{r.emitted} {r.record_type}" for r in results if r.emitted)
-        log.info("callbacks: %d %s records fetched, %s", len(ready), cw_type,
-                 f"emitted {emitted}" if emitted else "nothing changed")
+        log.info(
+            "callbacks: %d %s records fetched, %s",
+            len(ready),
+            cw_type,
+            f"emitted {emitted}" if emitted else "nothing changed",
+        )
 
 
 def callback_consumer(pipeline: Pipeline, store: CallbackStore, codec: Codec, window: HintWindow) -> HintConsumer:
-    return HintConsumer("ingest", CW_CALLBACKS, codec, read_hint, lambda hint: hint.cw_type,
-                        CallbackWork(pipeline, store), window)
+    return HintConsumer(
+        "ingest", CW_CALLBACKS, codec, read_hint, lambda hint: hint.cw_type, CallbackWork(pipeline, store), window
+    )
 
 
-def run_callbacks(settings: Settings, pipeline: Pipeline, store: CallbackStore, codec: Codec, producer,
-                  stop: threading.Event) -> None:
+def run_callbacks(
+    settings: Settings, pipeline: Pipeline, store: CallbackStore, codec: Codec, producer, stop: threading.Event
+) -> None:
     run_hint_consumer(
         "ingest",
-        lambda: make_consumer(settings.kafka_bootstrap, GROUP, [CW_CALLBACKS.name], settings.session_timeout_ms,
-                              **LOW_LATENCY),
+        lambda: make_consumer(
+            settings.kafka_bootstrap, GROUP, [CW_CALLBACKS.name], settings.session_timeout_ms, **LOW_LATENCY
+        ),
         lambda: callback_consumer(pipeline, store, codec, HintWindow(settings.callback_window_seconds)),
-        producer, stop)
+        producer,
+        stop,
+    )

@@ -14,6 +14,7 @@ lines, plus one per invoice whose money moved. A purchase order's lines take one
 call per order (as in a cycle; ConnectWise has no bulk read of them), made only
 for orders ConnectWise touched since ingest last emitted them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,6 +51,7 @@ def money_moved(invoice: dict, emitted: Decimal) -> bool:
     ConnectWise keeps the totals on the invoice (`payments` and `credits`; a credit memo's
     `payments` is minus its refunds). Equal totals can hide a changed date or a swap of equal
     amounts; the next payment cycle reads those."""
+
     def amount(name: str) -> Decimal:
         return Decimal(str(invoice.get(name) or 0))
 
@@ -78,9 +80,10 @@ def fetch_hinted(p: Pipeline, store: CallbackStore, cw_type: str, ids: list[int]
     results = {t: CycleResult(t, "CALLBACK") for t in endpoint.record_types}
     found: dict[int, dict] = {}
     for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start:start + ID_CHUNK]
-        for record in p.client.all(endpoint.path, conditions=in_("id", chunk),
-                                   tags={"record_type": endpoint.record_types[0]}):
+        chunk = ids[start : start + ID_CHUNK]
+        for record in p.client.all(
+            endpoint.path, conditions=in_("id", chunk), tags={"record_type": endpoint.record_types[0]}
+        ):
             found[int(record["id"])] = record
     seen = store.last_seen(endpoint.record_types, list(found))
     for record_type in endpoint.record_types:

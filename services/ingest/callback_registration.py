@@ -4,6 +4,7 @@ missing is added, and one of ours that is stale (an old secret, a duplicate, a
 type no longer wanted) is removed. "Ours" is any callback whose URL is under this
 installation's public callback prefix; other integrations' callbacks are left alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,10 @@ class Plan:
 
 
 def wanted(url: str) -> list[dict]:
-    return [{"url": url, "objectId": 0, "type": kind, "level": "All", "description": DESCRIPTION,
-             "inactiveFlag": False} for kind in CW_CALLBACK_TYPES.values()]
+    return [
+        {"url": url, "objectId": 0, "type": kind, "level": "All", "description": DESCRIPTION, "inactiveFlag": False}
+        for kind in CW_CALLBACK_TYPES.values()
+    ]
 
 
 def is_ours(callback: dict, base: str) -> bool:
@@ -43,8 +46,13 @@ def plan(existing: list[dict], base: str, secret: str) -> Plan:
     remove: list[int] = []
     for callback in sorted((c for c in existing if is_ours(c, base)), key=lambda c: int(c["id"])):
         kind = normalised_type(callback.get("type", ""))
-        current = (callback.get("url") == url and kind in CW_CALLBACK_TYPES and not callback.get("inactiveFlag")
-                   and not callback.get("objectId") and kind not in keep)
+        current = (
+            callback.get("url") == url
+            and kind in CW_CALLBACK_TYPES
+            and not callback.get("inactiveFlag")
+            and not callback.get("objectId")
+            and kind not in keep
+        )
         if current:
             keep[kind] = int(callback["id"])
         else:
@@ -65,8 +73,9 @@ def register(client: CwClient, base: str, secret: str) -> Plan:
     for body in todo.add:
         # Not retried after a 5xx: a second POST could register twice (the next start removes a duplicate).
         client.request("POST", PATH, json_body=body, tags=TAGS)
-    log.info("ConnectWise callbacks: %d added, %d removed, %d already there", len(todo.add), len(todo.remove),
-             len(todo.kept))
+    log.info(
+        "ConnectWise callbacks: %d added, %d removed, %d already there", len(todo.add), len(todo.remove), len(todo.kept)
+    )
     return todo
 
 
@@ -79,8 +88,9 @@ def unregister(client: CwClient, base: str) -> int:
     return len(ours)
 
 
-def keep_registered(client: CwClient, base: str, secret: str, stop: threading.Event,
-                    retry_seconds: float = 30.0) -> None:
+def keep_registered(
+    client: CwClient, base: str, secret: str, stop: threading.Event, retry_seconds: float = 30.0
+) -> None:
     """At start-up, in the background: registers, and tries again while ConnectWise cannot be reached."""
     while not stop.is_set():
         try:

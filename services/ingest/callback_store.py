@@ -1,6 +1,7 @@
 """Postgres reads of the callback path (`sync_records`, and the writer's ledger for
 writes in flight): what ingest last emitted of the hinted records, the money it
 emitted under their invoices, and which of them are still on their way to Xero."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,7 +26,8 @@ class CallbackStore:
             rows = conn.execute(
                 "select record_type, cw_id, last_updated from sync_records where record_type = any(%s)"
                 " and cw_id = any(%s) and content_hash is not null",
-                (list(record_types), [str(i) for i in cw_ids])).fetchall()
+                (list(record_types), [str(i) for i in cw_ids]),
+            ).fetchall()
         return {(r["record_type"], r["cw_id"]): r["last_updated"] for r in rows}
 
     def live(self, record_type: str, cw_ids: list[int]) -> list[dict]:
@@ -36,7 +38,8 @@ class CallbackStore:
             return conn.execute(
                 "select cw_id, record_number, last_updated, snapshot from sync_records where record_type = %s"
                 " and cw_id = any(%s) and content_hash is not null and content_hash not like %s",
-                (record_type, [str(i) for i in cw_ids], DELETED_PREFIX + "%")).fetchall()
+                (record_type, [str(i) for i in cw_ids], DELETED_PREFIX + "%"),
+            ).fetchall()
 
     def money_emitted(self, record_type: str, invoice_ids: list[int]) -> dict[int, Decimal]:
         """invoice id -> the sum of the live money of `record_type` (payment or refund) ingest
@@ -48,7 +51,8 @@ class CallbackStore:
                 "select (snapshot->>'invoice_id')::bigint as invoice_id, sum(total) as total from sync_records"
                 " where record_type = %s and content_hash is not null and content_hash not like %s"
                 " and (snapshot->>'invoice_id')::bigint = any(%s) group by 1",
-                (record_type, DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
+                (record_type, DELETED_PREFIX + "%", list(invoice_ids)),
+            ).fetchall()
         return {int(r["invoice_id"]): Decimal(r["total"] or 0) for r in rows}
 
     def writes_in_flight(self, record_types: tuple[str, ...], cw_ids: list[int]) -> set[int]:
@@ -63,5 +67,6 @@ class CallbackStore:
                 " and status = any(%s)"
                 " union select cw_id from xero_ledger where record_type = any(%s) and cw_id = any(%s)"
                 " and pending_request_id is not null",
-                (list(record_types), ids, list(IN_FLIGHT_STATUSES), list(record_types), ids)).fetchall()
+                (list(record_types), ids, list(IN_FLIGHT_STATUSES), list(record_types), ids),
+            ).fetchall()
         return {int(r["cw_id"]) for r in rows}

@@ -1,5 +1,6 @@
 """Operator commands from `sync.commands.v1`: run a cycle now, force-sync one
 record, replay a window. The consumer only translates messages into calls."""
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,19 @@ from ..common.commands import Command, parse_command
 from .sources import POLLED_TYPES
 
 log = logging.getLogger(__name__)
+
+
 class CommandHandler:
     """`handle` is a consume_batches handler: returns the poison messages with their error."""
 
-    def __init__(self, pipeline: Pipeline, codec: Codec, wake_scheduler=lambda: None,
-                 record_types: tuple[str, ...] = POLLED_TYPES, xero_payments=None):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        codec: Codec,
+        wake_scheduler=lambda: None,
+        record_types: tuple[str, ...] = POLLED_TYPES,
+        xero_payments=None,
+    ):
         self.pipeline, self.codec, self.wake_scheduler = pipeline, codec, wake_scheduler
         self.record_types = record_types
         self.xero_payments = xero_payments  # the Xero payments poll, when Xero is configured
@@ -43,13 +52,23 @@ class CommandHandler:
                     raise
                 log.warning("force-sync of %s %s: not found in ConnectWise", command.record_type, command.record_id)
                 return
-            log.info("force-sync of %s %s: %d emitted%s", command.record_type, command.record_id, result.emitted,
-                     " (deleted in ConnectWise)" if result.deleted else "")
+            log.info(
+                "force-sync of %s %s: %d emitted%s",
+                command.record_type,
+                command.record_id,
+                result.emitted,
+                " (deleted in ConnectWise)" if result.deleted else "",
+            )
         else:
             assert command.window_from is not None and command.window_to is not None  # parse_command checked them
             result = replay(self.pipeline, command.record_type, command.window_from, command.window_to)
-            log.info("replay of %s %s..%s: %d emitted", command.record_type, command.window_from,
-                     command.window_to, result.emitted)
+            log.info(
+                "replay of %s %s..%s: %d emitted",
+                command.record_type,
+                command.window_from,
+                command.window_to,
+                result.emitted,
+            )
 
     def execute_xero(self, command: Command) -> None:
         """`xero_payment` commands: per organisation, by the Xero payments poll."""

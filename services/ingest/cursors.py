@@ -2,6 +2,7 @@
 `xero:payments:<organisation id>`): where the next cycle starts, and how the last
 one went. One set of rules for every source: the cursor moves only forward, and a
 cycle asked for while one runs stays asked for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,11 @@ class Cursors:
 
     def get(self, source: str) -> Cursor:
         with self.db.connection() as conn:
-            row = conn.execute("select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
-                               " from sync_cursors where source = %s", (source,)).fetchone()
+            row = conn.execute(
+                "select cursor_at, last_cycle_started, last_cycle_finished, last_cycle_status"
+                " from sync_cursors where source = %s",
+                (source,),
+            ).fetchone()
         if row is None:
             return Cursor(EPOCH, None, None, None)
         return Cursor(row["cursor_at"], row["last_cycle_started"], row["last_cycle_finished"], row["last_cycle_status"])
@@ -38,10 +42,12 @@ class Cursors:
                 " values (%s, %s, %s, 'running')"
                 " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
                 " last_cycle_status = 'running', updated_at = now()",
-                (source, EPOCH, at))
+                (source, EPOCH, at),
+            )
 
-    def finished(self, source: str, at: datetime, status: str, cursor_at: datetime | None,
-                 error: str | None = None) -> None:
+    def finished(
+        self, source: str, at: datetime, status: str, cursor_at: datetime | None, error: str | None = None
+    ) -> None:
         """Records the outcome; the cursor moves only forward, and only when given. Failed cycles
         in a row are counted, with the last one's error, so an outage can be told from a blip."""
         with self.db.connection() as conn:
@@ -51,17 +57,21 @@ class Cursors:
                 " last_cycle_status = case when last_cycle_status = 'requested' then 'requested' else %(status)s end,"
                 " failed_cycles = case %(status)s when 'failed' then failed_cycles + 1 when 'ok' then 0"
                 " else failed_cycles end,"
-                " failing_since = case %(status)s when 'failed' then coalesce(failing_since, %(at)s) when 'ok' then null"
+                " failing_since = case %(status)s when 'failed' then coalesce(failing_since, %(at)s) when 'ok' then "
+                "null"
                 " else failing_since end,"
                 " last_error = case %(status)s when 'failed' then %(error)s when 'ok' then null else last_error end,"
                 " cursor_at = greatest(cursor_at, coalesce(%(cursor_at)s, cursor_at)), updated_at = now()"
                 " where source = %(source)s",
-                {"at": at, "status": status, "cursor_at": cursor_at, "error": error, "source": source})
+                {"at": at, "status": status, "cursor_at": cursor_at, "error": error, "source": source},
+            )
 
     def progress(self, source: str, seen: int, total: int | None) -> None:
         with self.db.connection() as conn:
-            conn.execute("update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
-                         (seen, total, source))
+            conn.execute(
+                "update sync_cursors set progress_seen = %s, progress_total = %s where source = %s",
+                (seen, total, source),
+            )
 
     def request(self, sources: list[str]) -> None:
         """Makes these sources due now (a RUN_CYCLE command), durably."""
@@ -70,4 +80,5 @@ class Cursors:
                 conn.execute(
                     "insert into sync_cursors (source, cursor_at, last_cycle_status) values (%s, %s, 'requested')"
                     " on conflict (source) do update set last_cycle_status = 'requested', updated_at = now()",
-                    (source, EPOCH))
+                    (source, EPOCH),
+                )

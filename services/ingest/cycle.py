@@ -13,6 +13,7 @@ cursor can only move once the whole window is read: to the newest
 has a lastUpdated after the cycle started; the next cycle's overlap (the
 configured overlap plus the previous cycle's duration) still covers it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,16 +71,19 @@ class Emitter:
             value = self.codec.encode(topic.schema, event)
             while True:
                 try:
-                    self.producer.produce(topic.name, key=str(event["cw_id"]).encode(), value=value,
-                                          on_delivery=delivered)
+                    self.producer.produce(
+                        topic.name, key=str(event["cw_id"]).encode(), value=value, on_delivery=delivered
+                    )
                     break
                 except BufferError:  # local queue full: let deliveries drain, then retry
                     self.producer.poll(0.5)
             self.producer.poll(0)
         remaining = self.producer.flush(self.flush_timeout)
         if remaining or failures:
-            raise EmitError(f"{topic.name}: {remaining} records unacknowledged, {len(failures)} failed"
-                            + (f" (first: {failures[0]})" if failures else ""))
+            raise EmitError(
+                f"{topic.name}: {remaining} records unacknowledged, {len(failures)} failed"
+                + (f" (first: {failures[0]})" if failures else "")
+            )
         for event in events:
             EMITTED.labels(record_type=record_type, trigger=event["trigger"], change=event["change"]).inc()
 
@@ -87,6 +91,7 @@ class Emitter:
 @dataclass
 class Pipeline:
     """What a cycle, a force-sync and a replay work with."""
+
     client: CwClient
     store: Store
     emitter: Emitter
@@ -115,8 +120,9 @@ class CycleResult:
     emitted_ids: list[int] = field(default_factory=list)
 
 
-def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, result: CycleResult, *,
-                 source: Source) -> None:
+def emit_records(
+    p: Pipeline, records: list[dict], trigger: str, force: bool, result: CycleResult, *, source: Source
+) -> None:
     """Emits the changed records of one page (all of them when `force`), then records them."""
     if not records:
         return
@@ -136,8 +142,16 @@ def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, re
         try:
             company_id = _company_id(rec, source)
             refs = {"account_manager_identifier": managers.get(company_id) if company_id is not None else None}
-            events.append(source.to_event(rec, children.get(int(rec["id"]), []), trigger=trigger,
-                                          observed_at=observed, hash_=hash_, extra_refs=refs))
+            events.append(
+                source.to_event(
+                    rec,
+                    children.get(int(rec["id"]), []),
+                    trigger=trigger,
+                    observed_at=observed,
+                    hash_=hash_,
+                    extra_refs=refs,
+                )
+            )
         except (RecordError, ValueError, KeyError, TypeError) as exc:
             # One bad record must not stall the type: it is marked failed (hash cleared,
             # so it is read again while in the window) and the cycle goes on.
@@ -147,11 +161,22 @@ def emit_records(p: Pipeline, records: list[dict], trigger: str, force: bool, re
     if not events:
         return
     p.emitter.emit(rtype, events)
-    p.store.record_emitted([
-        Emitted(rtype, str(e["cw_id"]), source.number(e), source.customer(e), e["content_hash"],
-                e["last_updated"], e["total"], source.snapshot_of(e))
-        for e in events
-    ], observed)
+    p.store.record_emitted(
+        [
+            Emitted(
+                rtype,
+                str(e["cw_id"]),
+                source.number(e),
+                source.customer(e),
+                e["content_hash"],
+                e["last_updated"],
+                e["total"],
+                source.snapshot_of(e),
+            )
+            for e in events
+        ],
+        observed,
+    )
     result.emitted += len(events)
     result.emitted_ids.extend(e["cw_id"] for e in events)
 
@@ -170,12 +195,33 @@ def emit_deleted(p: Pipeline, source: Source, rows: list[dict], trigger: str, re
     if not rows:
         return
     observed = p.clock()
-    events = [source.deleted_event(row["cw_id"], row.get("snapshot"), observed_at=observed,
-                                   last_seen=row.get("last_updated"), number=row.get("record_number"), trigger=trigger)
-              for row in rows]
+    events = [
+        source.deleted_event(
+            row["cw_id"],
+            row.get("snapshot"),
+            observed_at=observed,
+            last_seen=row.get("last_updated"),
+            number=row.get("record_number"),
+            trigger=trigger,
+        )
+        for row in rows
+    ]
     p.emitter.emit(source.record_type, events)
-    p.store.record_emitted([Emitted(source.record_type, str(e["cw_id"]), source.number(e), source.customer(e),
-                                    e["content_hash"], e["last_updated"], e["total"]) for e in events], observed)
+    p.store.record_emitted(
+        [
+            Emitted(
+                source.record_type,
+                str(e["cw_id"]),
+                source.number(e),
+                source.customer(e),
+                e["content_hash"],
+                e["last_updated"],
+                e["total"],
+            )
+            for e in events
+        ],
+        observed,
+    )
     result.deleted += len(events)
     result.emitted += len(events)
     result.emitted_ids.extend(e["cw_id"] for e in events)
@@ -188,8 +234,12 @@ def detect_deletions(p: Pipeline, source: Source, result: CycleResult) -> None:
     live = p.store.live(source.record_type)
     if not live:
         return
-    present = {str(row["id"]) for row in p.client.all(source.path, conditions=source.condition, fields="id",
-                                                      tags={"record_type": source.record_type})}
+    present = {
+        str(row["id"])
+        for row in p.client.all(
+            source.path, conditions=source.condition, fields="id", tags={"record_type": source.record_type}
+        )
+    }
     gone = [row for cw_id, row in live.items() if cw_id not in present]
     if gone:
         log.info("%d %s records deleted in ConnectWise", len(gone), source.record_type)
@@ -202,8 +252,9 @@ def _effective_overlap(overlap: timedelta, started: datetime | None, finished: d
     return overlap
 
 
-def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVERLAP,
-              trigger: str = "SCHEDULE") -> CycleResult:
+def run_cycle(
+    p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVERLAP, trigger: str = "SCHEDULE"
+) -> CycleResult:
     """Reads every record of `record_type` changed since the stored cursor
     (less the overlap), emits those whose hash changed, then advances the cursor."""
     source = source_for(record_type)
@@ -219,8 +270,9 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
         cursor = store.cursor(record_type)
         store.cycle_started(record_type, clock())
         result.cursor_from = cursor.cursor_at
-        since = changed_since(cursor.cursor_at,
-                              _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished))
+        since = changed_since(
+            cursor.cursor_at, _effective_overlap(overlap, cursor.last_cycle_started, cursor.last_cycle_finished)
+        )
         newest: datetime | None = None
         conditions = all_of(source.condition, since)
         try:
@@ -234,8 +286,13 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
                 result.seen += len(page)
                 (source.page_handler or partial(emit_records, source=source))(p, page, trigger, False, result)
                 store.progress(record_type, result.seen, max(total, result.seen))
-                log.info("cycle %s: %d of %d read, %d emitted", record_type, result.seen, max(total, result.seen),
-                         result.emitted)
+                log.info(
+                    "cycle %s: %d of %d read, %d emitted",
+                    record_type,
+                    result.seen,
+                    max(total, result.seen),
+                    result.emitted,
+                )
                 for rec in page:
                     try:
                         seen_at = last_updated(rec)
@@ -251,7 +308,9 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
         except BaseException as exc:
             CYCLES.labels(record_type=record_type, outcome="failed").inc()
             # Why, for the alert a run of failed cycles raises (secrets scrubbed: it is shown in an email).
-            store.cycle_finished(record_type, clock(), "failed", None, error=redact_text(str(exc) or type(exc).__name__)[:500])
+            store.cycle_finished(
+                record_type, clock(), "failed", None, error=redact_text(str(exc) or type(exc).__name__)[:500]
+            )
             raise
         store.cycle_finished(record_type, clock(), "ok", newest)
         CYCLES.labels(record_type=record_type, outcome="ok").inc()
@@ -261,8 +320,16 @@ def run_cycle(p: Pipeline, record_type: str, *, overlap: timedelta = DEFAULT_OVE
         store.unlock(record_type)
         result.seconds = time.perf_counter() - t0
         CYCLE_SECONDS.labels(record_type=record_type).observe(result.seconds)
-    log.info("cycle %s (%s): %d seen, %d emitted (%d deleted), %d failed in %.2fs", record_type, trigger,
-             result.seen, result.emitted, result.deleted, result.failed, result.seconds)
+    log.info(
+        "cycle %s (%s): %d seen, %d emitted (%d deleted), %d failed in %.2fs",
+        record_type,
+        trigger,
+        result.seen,
+        result.emitted,
+        result.deleted,
+        result.failed,
+        result.seconds,
+    )
     return result
 
 
@@ -298,16 +365,20 @@ def force_sync(p: Pipeline, record_type: str, record_id: str) -> CycleResult:
 def _same_endpoint(source: Source) -> list[str]:
     """The record types read from the same endpoint, the asked-for one first
     (an invoice id asked for as a credit note is still that invoice)."""
-    return [source.record_type] + [t for t in POLLED_TYPES if t != source.record_type
-                                   and source_for(t).path == source.path and source_for(t).page_handler is None]
+    return [source.record_type] + [
+        t
+        for t in POLLED_TYPES
+        if t != source.record_type and source_for(t).path == source.path and source_for(t).page_handler is None
+    ]
 
 
 def replay(p: Pipeline, record_type: str, start: datetime, end: datetime) -> CycleResult:
     """Re-emits every record of the type last updated within [start, end]."""
     source = source_for(record_type)
     result = CycleResult(record_type, "REPLAY")
-    for page in p.client.pages(source.path, conditions=all_of(source.condition, window(start, end)),
-                               tags={"record_type": record_type}):
+    for page in p.client.pages(
+        source.path, conditions=all_of(source.condition, window(start, end)), tags={"record_type": record_type}
+    ):
         result.pages += 1
         result.seen += len(page)
         (source.page_handler or partial(emit_records, source=source))(p, page, "REPLAY", True, result)

@@ -1,6 +1,7 @@
 """Pure conversion of a ConnectWise invoice or credit memo (with its product
 lines) into a `cw_invoice_changed` event, its DELETED form, and the condition
 that selects each type. No I/O here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,23 @@ from typing import Any
 
 from ..integrations.connectwise.client import all_of, cond
 from ..common.record_kinds import RecordKind
-from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, changed_since, content_hash, currency_code,
-                     custom_fields, date_only, dumps_cw_json, identifier_of, last_updated, money, ref, ref_id)
+from .poller import (
+    DELETED_PREFIX,
+    SCALE,
+    RecordError,
+    event_id,
+    changed_since,
+    content_hash,
+    currency_code,
+    custom_fields,
+    date_only,
+    dumps_cw_json,
+    identifier_of,
+    last_updated,
+    money,
+    ref,
+    ref_id,
+)
 
 CREDIT_MEMO = "CreditMemo"
 INVOICE_TYPES = (RecordKind.INVOICE, RecordKind.CREDIT_NOTE)
@@ -53,9 +69,15 @@ def to_line(product: dict, cw_id: Any) -> dict:
     }
 
 
-def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCHEDULE",
-                     observed_at: datetime | None = None, hash_: str | None = None,
-                     extra_refs: dict | None = None) -> dict:
+def to_invoice_event(
+    invoice: dict,
+    products: list[dict],
+    *,
+    trigger: str = "SCHEDULE",
+    observed_at: datetime | None = None,
+    hash_: str | None = None,
+    extra_refs: dict | None = None,
+) -> dict:
     """The `cw_invoice_changed` event of a ConnectWise invoice or credit memo.
 
     `extra_refs` may carry `member_identifier` / `account_manager_identifier`
@@ -93,7 +115,8 @@ def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCH
         "location_id": ref_id(invoice, "locationId", "location"),
         "department_id": ref_id(invoice, "departmentId", "department"),
         "member_identifier": refs.get("member_identifier") or identifier_of(invoice, "member", "createdBy"),
-        "account_manager_identifier": refs.get("account_manager_identifier") or identifier_of(invoice, "accountManager"),
+        "account_manager_identifier": refs.get("account_manager_identifier")
+        or identifier_of(invoice, "accountManager"),
         "currency": currency_code(invoice),
         "tax_code": (tax_code.get("name") if isinstance(tax_code, dict) else tax_code) or None,
         "subtotal": money(invoice.get("subtotal"), cw_id, "subtotal"),
@@ -107,35 +130,68 @@ def to_invoice_event(invoice: dict, products: list[dict], *, trigger: str = "SCH
 
 
 # What sync_records keeps of an emitted record, so its deletion can be routed later.
-SNAPSHOT_FIELDS = ("invoice_number", "invoice_type", "status", "company_id", "company_identifier", "company_name",
-                   "date", "due_date", "location_id", "department_id", "member_identifier",
-                   "account_manager_identifier", "currency", "tax_code", "custom_fields")
+SNAPSHOT_FIELDS = (
+    "invoice_number",
+    "invoice_type",
+    "status",
+    "company_id",
+    "company_identifier",
+    "company_name",
+    "date",
+    "due_date",
+    "location_id",
+    "department_id",
+    "member_identifier",
+    "account_manager_identifier",
+    "currency",
+    "tax_code",
+    "custom_fields",
+)
 
 
 def snapshot_of(event: dict) -> dict:
     return {name: event.get(name) for name in SNAPSHOT_FIELDS}
 
 
-def deleted_event(record_type: str, cw_id: int | str, snapshot: dict | None, *, observed_at: datetime,
-                  last_seen: datetime | None = None, number: str | None = None,
-                  trigger: str = "SCHEDULE") -> dict:
+def deleted_event(
+    record_type: str,
+    cw_id: int | str,
+    snapshot: dict | None,
+    *,
+    observed_at: datetime,
+    last_seen: datetime | None = None,
+    number: str | None = None,
+    trigger: str = "SCHEDULE",
+) -> dict:
     """A `cw_invoice_changed` with change DELETED for a record gone from
     ConnectWise, carrying the routing facts last seen (money zero, no lines)."""
     known = dict(snapshot or {})
     zero = Decimal(0).quantize(SCALE)
     event = {name: known.get(name) for name in SNAPSHOT_FIELDS}
-    event.update({
-        "record_type": record_type, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
-        "observed_at": observed_at, "last_updated": last_seen or observed_at,
-        "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
-        "invoice_number": str(known.get("invoice_number") or number or ""),
-        "invoice_type": str(known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")),
-        "company_id": int(known.get("company_id") or 0),
-        "company_identifier": str(known.get("company_identifier") or ""),
-        "company_name": str(known.get("company_name") or ""),
-        "date": str(known.get("date") or ""),
-        "custom_fields": list(known.get("custom_fields") or []),
-        "subtotal": zero, "sales_tax": zero, "total": zero, "balance": zero, "lines": [],
-        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-    })
+    event.update(
+        {
+            "record_type": record_type,
+            "cw_id": int(cw_id),
+            "trigger": trigger,
+            "change": "DELETED",
+            "observed_at": observed_at,
+            "last_updated": last_seen or observed_at,
+            "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
+            "invoice_number": str(known.get("invoice_number") or number or ""),
+            "invoice_type": str(
+                known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")
+            ),
+            "company_id": int(known.get("company_id") or 0),
+            "company_identifier": str(known.get("company_identifier") or ""),
+            "company_name": str(known.get("company_name") or ""),
+            "date": str(known.get("date") or ""),
+            "custom_fields": list(known.get("custom_fields") or []),
+            "subtotal": zero,
+            "sales_tax": zero,
+            "total": zero,
+            "balance": zero,
+            "lines": [],
+            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+        }
+    )
     return event

@@ -11,6 +11,7 @@ payments under a credit memo are refunds, money paid back to the customer. The
 payment poll reads invoices, the refund poll credit memos. The conversion
 functions are pure; `emit_payments_page` does the I/O.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,23 +23,49 @@ from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
 from .invoices import CREDIT_MEMO
-from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, custom_fields, date_only,
-                     dumps_cw_json, last_updated, money, ref, ref_id)
+from .poller import (
+    DELETED_PREFIX,
+    SCALE,
+    RecordError,
+    event_id,
+    content_hash,
+    custom_fields,
+    date_only,
+    dumps_cw_json,
+    last_updated,
+    money,
+    ref,
+    ref_id,
+)
 from .store import Emitted
 
 log = logging.getLogger(__name__)
 RECORD_TYPE = RecordKind.PAYMENT
 WORKERS = 4
-PAYMENT_SNAPSHOT_FIELDS = ("invoice_id", "invoice_number", "company_id", "company_identifier", "payment_type",
-                           "payment_date", "location_id", "custom_fields", "credit_memo_id", "credit_memo_number")
+PAYMENT_SNAPSHOT_FIELDS = (
+    "invoice_id",
+    "invoice_number",
+    "company_id",
+    "company_identifier",
+    "payment_type",
+    "payment_date",
+    "location_id",
+    "custom_fields",
+    "credit_memo_id",
+    "credit_memo_number",
+)
 REFUND_TYPE = "Refund"
 
 
 def payment_hash(payment: dict, invoice: dict) -> str:
     """The payment's own content plus the invoice facts its event carries."""
     company = ref(invoice, "company")
-    facts = {"number": invoice.get("invoiceNumber"), "company": company.get("id"),
-             "location": ref_id(invoice, "locationId", "location"), "tags": custom_fields(invoice)}
+    facts = {
+        "number": invoice.get("invoiceNumber"),
+        "company": company.get("id"),
+        "location": ref_id(invoice, "locationId", "location"),
+        "tags": custom_fields(invoice),
+    }
     return content_hash({**payment, "_invoice": facts}, [])
 
 
@@ -47,8 +74,14 @@ def kind_of(invoice: dict) -> RecordKind:
     return RecordKind.REFUND if invoice.get("type") == CREDIT_MEMO else RecordKind.PAYMENT
 
 
-def to_payment_event(payment: dict, invoice: dict, *, trigger: str = "SCHEDULE",
-                     observed_at: datetime | None = None, hash_: str | None = None) -> dict:
+def to_payment_event(
+    payment: dict,
+    invoice: dict,
+    *,
+    trigger: str = "SCHEDULE",
+    observed_at: datetime | None = None,
+    hash_: str | None = None,
+) -> dict:
     cw_id = event_id(payment, trigger)
     credit = ref(payment, "credit")
     company = ref(invoice, "company")
@@ -84,28 +117,42 @@ def payment_snapshot_of(event: dict) -> dict:
     return {name: event.get(name) for name in PAYMENT_SNAPSHOT_FIELDS}
 
 
-def deleted_payment_event(cw_id, snapshot: dict | None, *, observed_at: datetime, last_seen: datetime | None = None,
-                          number: str | None = None, trigger: str = "SCHEDULE",
-                          kind: RecordKind = RecordKind.PAYMENT) -> dict:
+def deleted_payment_event(
+    cw_id,
+    snapshot: dict | None,
+    *,
+    observed_at: datetime,
+    last_seen: datetime | None = None,
+    number: str | None = None,
+    trigger: str = "SCHEDULE",
+    kind: RecordKind = RecordKind.PAYMENT,
+) -> dict:
     known = dict(snapshot or {})
     event = {name: known.get(name) for name in PAYMENT_SNAPSHOT_FIELDS}
-    event.update({
-        "record_type": kind.value, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
-        "observed_at": observed_at, "last_updated": last_seen or observed_at,
-        "content_hash": DELETED_PREFIX + hashlib.sha256(f"{kind.value}|{cw_id}".encode()).hexdigest(),
-        "invoice_id": int(known.get("invoice_id") or 0),
-        "invoice_number": str(known.get("invoice_number") or number or ""),
-        "company_id": int(known.get("company_id") or 0),
-        "company_identifier": str(known.get("company_identifier") or ""),
-        "amount": Decimal(0).quantize(SCALE),
-        "payment_date": str(known.get("payment_date") or ""),
-        "custom_fields": list(known.get("custom_fields") or []),
-        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-    })
+    event.update(
+        {
+            "record_type": kind.value,
+            "cw_id": int(cw_id),
+            "trigger": trigger,
+            "change": "DELETED",
+            "observed_at": observed_at,
+            "last_updated": last_seen or observed_at,
+            "content_hash": DELETED_PREFIX + hashlib.sha256(f"{kind.value}|{cw_id}".encode()).hexdigest(),
+            "invoice_id": int(known.get("invoice_id") or 0),
+            "invoice_number": str(known.get("invoice_number") or number or ""),
+            "company_id": int(known.get("company_id") or 0),
+            "company_identifier": str(known.get("company_identifier") or ""),
+            "amount": Decimal(0).quantize(SCALE),
+            "payment_date": str(known.get("payment_date") or ""),
+            "custom_fields": list(known.get("custom_fields") or []),
+            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+        }
+    )
     return event
 
 
 # --- I/O -----------------------------------------------------------------------------
+
 
 def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
     def read(invoice: dict) -> list[dict]:
@@ -124,10 +171,22 @@ def _record(p, kind: RecordKind, events: list[dict], observed: datetime, result)
     if not events:
         return
     p.emitter.emit(kind, events)
-    p.store.record_emitted([
-        Emitted(kind, str(e["cw_id"]), e["invoice_number"], e["company_identifier"], e["content_hash"],
-                e["last_updated"], e["amount"], payment_snapshot_of(e) if e["change"] == "UPSERT" else None)
-        for e in events], observed)
+    p.store.record_emitted(
+        [
+            Emitted(
+                kind,
+                str(e["cw_id"]),
+                e["invoice_number"],
+                e["company_identifier"],
+                e["content_hash"],
+                e["last_updated"],
+                e["amount"],
+                payment_snapshot_of(e) if e["change"] == "UPSERT" else None,
+            )
+            for e in events
+        ],
+        observed,
+    )
     result.emitted += len(events)
     result.deleted += sum(1 for e in events if e["change"] == "DELETED")
     result.emitted_ids.extend(e["cw_id"] for e in events)
@@ -137,8 +196,9 @@ def _carries_money(invoice: dict) -> bool:
     return any(Decimal(str(invoice.get(name) or 0)) != 0 for name in ("payments", "credits"))
 
 
-def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, result,
-                       kind: RecordKind = RecordKind.PAYMENT) -> None:
+def emit_payments_page(
+    p, invoices: list[dict], trigger: str, force: bool, result, kind: RecordKind = RecordKind.PAYMENT
+) -> None:
     """Emits the new, changed (all when `force`) and removed money of `kind` under a page of invoices."""
     invoices = [inv for inv in invoices if kind_of(inv) is kind]
     known = p.store.payments_by_invoice(kind, [int(inv["id"]) for inv in invoices])
@@ -165,9 +225,17 @@ def emit_payments_page(p, invoices: list[dict], trigger: str, force: bool, resul
                 result.failed += 1
         for cw_id, row in before.items():
             if cw_id not in now_ids:
-                events.append(deleted_payment_event(cw_id, row.get("snapshot"), observed_at=observed,
-                                                    last_seen=row.get("last_updated"),
-                                                    number=row.get("record_number"), trigger=trigger, kind=kind))
+                events.append(
+                    deleted_payment_event(
+                        cw_id,
+                        row.get("snapshot"),
+                        observed_at=observed,
+                        last_seen=row.get("last_updated"),
+                        number=row.get("record_number"),
+                        trigger=trigger,
+                        kind=kind,
+                    )
+                )
     _record(p, kind, events, observed, result)
 
 
@@ -177,15 +245,23 @@ def force_sync_payment(p, record_id: str, result, kind: RecordKind = RecordKind.
     row = p.store.known(kind, str(record_id))
     invoice_id = ((row or {}).get("snapshot") or {}).get("invoice_id")
     if not invoice_id:
-        raise LookupError(f"{kind.value} {record_id}: not seen by ingest yet, so its invoice is unknown; "
-                          f"run a {kind.value} cycle to read it")
+        raise LookupError(
+            f"{kind.value} {record_id}: not seen by ingest yet, so its invoice is unknown; "
+            f"run a {kind.value} cycle to read it"
+        )
     invoice = p.client.invoice(invoice_id, record_type=kind.value)
     payments = {str(pay["id"]): pay for pay in _payments_of(p.client, [invoice])[int(invoice_id)]}
     observed = p.clock()
     if str(record_id) in payments:
         event = to_payment_event(payments[str(record_id)], invoice, trigger="FORCE_SYNC", observed_at=observed)
     else:
-        event = deleted_payment_event(record_id, row.get("snapshot"), observed_at=observed,
-                                      last_seen=row.get("last_updated"), number=row.get("record_number"),
-                                      trigger="FORCE_SYNC", kind=kind)
+        event = deleted_payment_event(
+            record_id,
+            row.get("snapshot"),
+            observed_at=observed,
+            last_seen=row.get("last_updated"),
+            number=row.get("record_number"),
+            trigger="FORCE_SYNC",
+            kind=kind,
+        )
     _record(p, kind, [event], observed, result)

@@ -3,6 +3,7 @@ conditions, the content hash that decides whether a record changed, and the
 parsing of ConnectWise values (datetimes, Decimal money, references, custom
 fields) into event fields. No I/O here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,6 +43,7 @@ class RecordError(ValueError):
 
 # --- what to ask for ------------------------------------------------------------
 
+
 def event_id(record: dict, trigger: str):
     """The ConnectWise id an event is keyed by, after checking the record has one and the trigger is known."""
     cw_id = record.get("id")
@@ -71,6 +73,7 @@ def window(start: datetime, end: datetime) -> str:
 
 # --- content hash ----------------------------------------------------------------
 
+
 def _canonical(value: Any) -> Any:
     """Equal content gives equal JSON: Decimals without trailing zeros, dict keys sorted later."""
     if isinstance(value, dict):
@@ -95,7 +98,9 @@ def normalize(record: dict, lines: list[dict]) -> dict:
         head["status"] = _status_key(head["status"])
     body = [_canonical({k: v for k, v in line.items() if k not in LINE_HASH_EXCLUDED}) for line in lines]
     # Line order is not content: sort by id, and by the line itself when ids are missing or repeat.
-    body.sort(key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True) if line.get("id") is None else ""))
+    body.sort(
+        key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True) if line.get("id") is None else "")
+    )
     if len({line.get("id") for line in body}) < len(body):
         body.sort(key=lambda line: (str(line.get("id")), json.dumps(line, sort_keys=True)))
     return {"record": _canonical(head), "lines": body}
@@ -108,6 +113,7 @@ def content_hash(record: dict, lines: list[dict] | None = None) -> str:
 
 
 # --- conversion ------------------------------------------------------------------
+
 
 def parse_cw_datetime(value: Any, cw_id: Any = None, field: str = "_info.lastUpdated") -> datetime:
     if not isinstance(value, str) or not value:

@@ -1,5 +1,6 @@
 """Pure conversion of a ConnectWise purchase order (with its line items) into a
 `cw_purchase_order_changed` event, and its DELETED form. No I/O here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,12 +9,37 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
-from .poller import (DELETED_PREFIX, SCALE, RecordError, event_id, content_hash, currency_code, custom_fields,
-                     date_only, dumps_cw_json, last_updated, money, ref, ref_id)
+from .poller import (
+    DELETED_PREFIX,
+    SCALE,
+    RecordError,
+    event_id,
+    content_hash,
+    currency_code,
+    custom_fields,
+    date_only,
+    dumps_cw_json,
+    last_updated,
+    money,
+    ref,
+    ref_id,
+)
 
-PO_SNAPSHOT_FIELDS = ("po_number", "po_date", "status", "vendor_company_id", "vendor_company_identifier",
-                      "vendor_company_name", "vendor_invoice_number", "vendor_invoice_date", "location_id",
-                      "department_id", "currency", "tax_code", "custom_fields")
+PO_SNAPSHOT_FIELDS = (
+    "po_number",
+    "po_date",
+    "status",
+    "vendor_company_id",
+    "vendor_company_identifier",
+    "vendor_company_name",
+    "vendor_invoice_number",
+    "vendor_invoice_date",
+    "location_id",
+    "department_id",
+    "currency",
+    "tax_code",
+    "custom_fields",
+)
 
 
 def to_po_line(item: dict, cw_id) -> dict:
@@ -35,9 +61,15 @@ def to_po_line(item: dict, cw_id) -> dict:
     }
 
 
-def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = "SCHEDULE",
-                            observed_at: datetime | None = None, hash_: str | None = None,
-                            extra_refs: dict | None = None) -> dict:
+def to_purchase_order_event(
+    po: dict,
+    line_items: list[dict],
+    *,
+    trigger: str = "SCHEDULE",
+    observed_at: datetime | None = None,
+    hash_: str | None = None,
+    extra_refs: dict | None = None,
+) -> dict:
     cw_id = event_id(po, trigger)
     vendor = ref(po, "vendorCompany")
     if vendor.get("id") is None:
@@ -75,8 +107,10 @@ def to_purchase_order_event(po: dict, line_items: list[dict], *, trigger: str = 
         "total": total,
         "closed": bool(po.get("closedFlag", False)),
         "custom_fields": custom_fields(po),
-        "lines": [to_po_line(item, cw_id) for item in
-                  sorted(line_items, key=lambda i: (int(i.get("lineNumber") or 0), int(i.get("id") or 0)))],
+        "lines": [
+            to_po_line(item, cw_id)
+            for item in sorted(line_items, key=lambda i: (int(i.get("lineNumber") or 0), int(i.get("id") or 0)))
+        ],
         "raw": dumps_cw_json(po),
     }
 
@@ -85,22 +119,40 @@ def po_snapshot_of(event: dict) -> dict:
     return {name: event.get(name) for name in PO_SNAPSHOT_FIELDS}
 
 
-def deleted_po_event(cw_id, snapshot: dict | None, *, observed_at: datetime, last_seen: datetime | None = None,
-                     number: str | None = None, trigger: str = "SCHEDULE") -> dict:
+def deleted_po_event(
+    cw_id,
+    snapshot: dict | None,
+    *,
+    observed_at: datetime,
+    last_seen: datetime | None = None,
+    number: str | None = None,
+    trigger: str = "SCHEDULE",
+) -> dict:
     known = dict(snapshot or {})
     zero = Decimal(0).quantize(SCALE)
     event = {name: known.get(name) for name in PO_SNAPSHOT_FIELDS}
-    event.update({
-        "record_type": RecordKind.PROCUREMENT.value, "cw_id": int(cw_id), "trigger": trigger, "change": "DELETED",
-        "observed_at": observed_at, "last_updated": last_seen or observed_at,
-        "content_hash": DELETED_PREFIX + hashlib.sha256(f"procurement|{cw_id}".encode()).hexdigest(),
-        "po_number": str(known.get("po_number") or number or ""),
-        "po_date": str(known.get("po_date") or ""),
-        "vendor_company_id": int(known.get("vendor_company_id") or 0),
-        "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),
-        "vendor_company_name": str(known.get("vendor_company_name") or ""),
-        "custom_fields": list(known.get("custom_fields") or []),
-        "subtotal": zero, "sales_tax": zero, "freight_cost": zero, "total": zero, "closed": True, "lines": [],
-        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-    })
+    event.update(
+        {
+            "record_type": RecordKind.PROCUREMENT.value,
+            "cw_id": int(cw_id),
+            "trigger": trigger,
+            "change": "DELETED",
+            "observed_at": observed_at,
+            "last_updated": last_seen or observed_at,
+            "content_hash": DELETED_PREFIX + hashlib.sha256(f"procurement|{cw_id}".encode()).hexdigest(),
+            "po_number": str(known.get("po_number") or number or ""),
+            "po_date": str(known.get("po_date") or ""),
+            "vendor_company_id": int(known.get("vendor_company_id") or 0),
+            "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),
+            "vendor_company_name": str(known.get("vendor_company_name") or ""),
+            "custom_fields": list(known.get("custom_fields") or []),
+            "subtotal": zero,
+            "sales_tax": zero,
+            "freight_cost": zero,
+            "total": zero,
+            "closed": True,
+            "lines": [],
+            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+        }
+    )
     return event

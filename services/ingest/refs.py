@@ -5,6 +5,7 @@ An invoice names its company but not the company's account manager (its
 companies up in bulk and keeps the answer for a while: managers change rarely,
 and one lookup per page of invoices would double the calls of a cycle.
 """
+
 from __future__ import annotations
 
 import time

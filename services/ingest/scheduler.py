@@ -4,6 +4,7 @@ Cadence is read from `record_type_settings` on every tick, so a change made
 in the admin API applies while ingest runs. A RUN_CYCLE command marks the type
 `requested` in `sync_cursors` (durable) and wakes the loop.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,17 @@ def is_due(cursor: Cursor, cadence: timedelta, now: datetime, retry_failed: time
 
 
 class Scheduler:
-    def __init__(self, pipeline: Pipeline, record_types: tuple[str, ...] = POLLED_TYPES, *,
-                 tick_seconds: float = 5.0, overlap: timedelta = DEFAULT_OVERLAP,
-                 retry_failed: timedelta = timedelta(minutes=5), run=run_cycle, xero_payments=None):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        record_types: tuple[str, ...] = POLLED_TYPES,
+        *,
+        tick_seconds: float = 5.0,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        retry_failed: timedelta = timedelta(minutes=5),
+        run=run_cycle,
+        xero_payments=None,
+    ):
         self.pipeline, self.record_types, self.run_cycle = pipeline, record_types, run
         self.xero_payments = xero_payments  # polled per organisation on the xero_payment cadence (xero_payments.py)
         self.tick_seconds, self.overlap, self.retry_failed = tick_seconds, overlap, retry_failed

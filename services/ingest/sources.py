@@ -2,6 +2,7 @@
 endpoint and filter, how a record's lines are fetched (in bulk where the API
 allows), and the pure conversions into its Avro event. The cycle is written
 once against this."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,9 @@ class Source:
     page_handler: Callable | None = None
 
     def fetch(self, client: CwClient, record_id: int | str) -> dict:
-        return client.get(f"{self.path}/{int(record_id)}", tags={"record_type": self.record_type, "record_id": record_id})
+        return client.get(
+            f"{self.path}/{int(record_id)}", tags={"record_type": self.record_type, "record_id": record_id}
+        )
 
     def number(self, event: dict) -> str:
         return str(event.get(self.number_field) or "")
@@ -62,9 +65,12 @@ def _invoice_products(client: CwClient, records: list[dict], record_type: str) -
 
 def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> dict[int, list[dict]]:
     def lines(po: dict) -> list[dict]:
-        return list(client.all(f"{PURCHASE_ORDERS}/{int(po['id'])}/lineitems",
-                               tags={"record_type": record_type, "record_id": po["id"],
-                                     "customer": customer_of(po, "vendorCompany")}))
+        return list(
+            client.all(
+                f"{PURCHASE_ORDERS}/{int(po['id'])}/lineitems",
+                tags={"record_type": record_type, "record_id": po["id"], "customer": customer_of(po, "vendorCompany")},
+            )
+        )
 
     ids = [int(r["id"]) for r in records]
     if len(records) == 1:
@@ -74,27 +80,58 @@ def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> d
 
 
 def _invoice_source(record_type: str) -> Source:
-    return Source(record_type, INVOICES, type_condition(record_type), _invoice_products, to_invoice_event,
-                  snapshot_of, lambda cw_id, snap, **kw: deleted_event(record_type, cw_id, snap, **kw),
-                  record_type_of, "company", "invoice_number", ("company_name", "company_identifier"), True)
+    return Source(
+        record_type,
+        INVOICES,
+        type_condition(record_type),
+        _invoice_products,
+        to_invoice_event,
+        snapshot_of,
+        lambda cw_id, snap, **kw: deleted_event(record_type, cw_id, snap, **kw),
+        record_type_of,
+        "company",
+        "invoice_number",
+        ("company_name", "company_identifier"),
+        True,
+    )
 
 
 def _money_source(kind: RecordKind, condition: str | None) -> Source:
     """Money is read through the invoices it is listed under, which its page handler walks."""
-    return Source(kind.value, INVOICES, condition, lambda *_: {}, payments.to_payment_event,
-                  payments.payment_snapshot_of,
-                  lambda cw_id, snap, **kw: payments.deleted_payment_event(cw_id, snap, kind=kind, **kw),
-                  lambda _inv: kind.value, "company", "invoice_number", ("company_identifier", "company_identifier"),
-                  False, page_handler=partial(payments.emit_payments_page, kind=kind))
+    return Source(
+        kind.value,
+        INVOICES,
+        condition,
+        lambda *_: {},
+        payments.to_payment_event,
+        payments.payment_snapshot_of,
+        lambda cw_id, snap, **kw: payments.deleted_payment_event(cw_id, snap, kind=kind, **kw),
+        lambda _inv: kind.value,
+        "company",
+        "invoice_number",
+        ("company_identifier", "company_identifier"),
+        False,
+        page_handler=partial(payments.emit_payments_page, kind=kind),
+    )
 
 
 SOURCES: dict[str, Source] = {
     RecordKind.INVOICE: _invoice_source(RecordKind.INVOICE),
     RecordKind.CREDIT_NOTE: _invoice_source(RecordKind.CREDIT_NOTE),
-    RecordKind.PROCUREMENT: Source(RecordKind.PROCUREMENT, PURCHASE_ORDERS, None, _po_line_items,
-                          to_purchase_order_event, po_snapshot_of, deleted_po_event,
-                          lambda _po: RecordKind.PROCUREMENT.value, "vendorCompany",
-                          "po_number", ("vendor_company_name", "vendor_company_identifier"), False),
+    RecordKind.PROCUREMENT: Source(
+        RecordKind.PROCUREMENT,
+        PURCHASE_ORDERS,
+        None,
+        _po_line_items,
+        to_purchase_order_event,
+        po_snapshot_of,
+        deleted_po_event,
+        lambda _po: RecordKind.PROCUREMENT.value,
+        "vendorCompany",
+        "po_number",
+        ("vendor_company_name", "vendor_company_identifier"),
+        False,
+    ),
     RecordKind.PAYMENT: _money_source(RecordKind.PAYMENT, None),
     # Refunds are listed under credit memos only: the refund poll reads just those.
     RecordKind.REFUND: _money_source(RecordKind.REFUND, type_condition(RecordKind.CREDIT_NOTE)),

@@ -1,6 +1,7 @@
 """Postgres adapter of ingest: content hashes and status in `sync_records`, the
 poll cursor and cycle bookkeeping in `sync_cursors`, cadence from
 `record_type_settings`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from .cursors import Cursor, Cursors
 from .poller import DELETED_PREFIX
 
 
-
 def source(record_type: str) -> str:
     return f"cw:{record_type}"
 
@@ -27,6 +27,7 @@ def source(record_type: str) -> str:
 @dataclass(frozen=True)
 class Emitted:
     """What `sync_records` keeps of a record ingest emitted."""
+
     record_type: str
     cw_id: str
     number: str
@@ -55,8 +56,9 @@ class Store:
     def cycle_started(self, record_type: str, at: datetime) -> None:
         self.cursors.started(source(record_type), at)
 
-    def cycle_finished(self, record_type: str, at: datetime, status: str, cursor_at: datetime | None,
-                       error: str | None = None) -> None:
+    def cycle_finished(
+        self, record_type: str, at: datetime, status: str, cursor_at: datetime | None, error: str | None = None
+    ) -> None:
         self.cursors.finished(source(record_type), at, status, cursor_at, error)
 
     def progress(self, record_type: str, seen: int, total: int | None) -> None:
@@ -93,15 +95,25 @@ class Store:
         with self.db.connection() as conn:
             rows = conn.execute(
                 "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
-                (record_type, ids)).fetchall()
+                (record_type, ids),
+            ).fetchall()
         return {r["cw_id"]: r["content_hash"] for r in rows}
 
     def record_emitted(self, records: list[Emitted], emitted_at: datetime | None = None) -> None:
         """Records what was just emitted (after the producer flushed), as observed at `emitted_at`."""
         at = emitted_at or datetime.now(timezone.utc)
-        changes = [StatusChange(r.record_type, r.cw_id, Event.OBSERVED, observed_at=at, record_number=r.number,
-                                customer=r.customer, content=Content(r.content_hash, r.last_updated, r.total, r.snapshot))
-                   for r in records]
+        changes = [
+            StatusChange(
+                r.record_type,
+                r.cw_id,
+                Event.OBSERVED,
+                observed_at=at,
+                record_number=r.number,
+                customer=r.customer,
+                content=Content(r.content_hash, r.last_updated, r.total, r.snapshot),
+            )
+            for r in records
+        ]
         with self.db.connection() as conn:
             record_changes(conn, changes)
 
@@ -110,7 +122,9 @@ class Store:
         with self.db.connection() as conn:
             rows = conn.execute(
                 "select cw_id, record_number, last_updated, snapshot from sync_records where record_type = %s"
-                " and content_hash is not null and content_hash not like %s", (record_type, DELETED_PREFIX + "%")).fetchall()
+                " and content_hash is not null and content_hash not like %s",
+                (record_type, DELETED_PREFIX + "%"),
+            ).fetchall()
         return {r["cw_id"]: r for r in rows}
 
     def payments_by_invoice(self, record_type: str, invoice_ids: list[int]) -> dict[int, dict[str, dict]]:
@@ -124,7 +138,8 @@ class Store:
                 " (snapshot->>'invoice_id')::bigint as invoice_id from sync_records"
                 " where record_type = %s and content_hash is not null and content_hash not like %s"
                 " and (snapshot->>'invoice_id')::bigint = any(%s)",
-                (str(record_type), DELETED_PREFIX + "%", list(invoice_ids))).fetchall()
+                (str(record_type), DELETED_PREFIX + "%", list(invoice_ids)),
+            ).fetchall()
         found: dict[int, dict[str, dict]] = {}
         for row in rows:
             found.setdefault(int(row["invoice_id"]), {})[row["cw_id"]] = row
@@ -134,11 +149,11 @@ class Store:
         with self.db.connection() as conn:
             return conn.execute(
                 "select cw_id, record_number, last_updated, snapshot, content_hash from sync_records"
-                " where record_type = %s and cw_id = %s", (record_type, cw_id)).fetchone()
+                " where record_type = %s and cw_id = %s",
+                (record_type, cw_id),
+            ).fetchone()
 
     def record_failed(self, record_type: str, cw_id: str, error: str) -> None:
         """A record that could not be converted: failed, and read again next cycle."""
         with self.db.connection() as conn:
             record_changes(conn, [StatusChange(record_type, cw_id, Event.UNREADABLE, error=error)])
-
-

@@ -8,6 +8,7 @@ What becomes an event (docs/payments.md):
   AllocationID; taken back, or its parent voided, it is DELETED);
 - each overpayment and prepayment itself, carrying the credit not allocated yet.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,9 +66,16 @@ def _raw(record: dict) -> str:
 
 
 def _base(org: tuple[str, str], record: dict, trigger: str, observed_at: datetime) -> dict:
-    return {"organisation_id": org[0], "tenant_id": org[1], "currency": record.get("CurrencyCode") or "",
-            "updated_at": updated_at(record), "trigger": trigger, "observed_at": observed_at, "raw": _raw(record),
-            "parent_id": None}
+    return {
+        "organisation_id": org[0],
+        "tenant_id": org[1],
+        "currency": record.get("CurrencyCode") or "",
+        "updated_at": updated_at(record),
+        "trigger": trigger,
+        "observed_at": observed_at,
+        "raw": _raw(record),
+        "parent_id": None,
+    }
 
 
 def payment_event(org: tuple[str, str], payment: dict, trigger: str, observed_at: datetime) -> dict:
@@ -76,15 +84,26 @@ def payment_event(org: tuple[str, str], payment: dict, trigger: str, observed_at
         raise XeroRecordError("PaymentID: missing")
     invoice = payment.get("Invoice") or {}
     contact = invoice.get("Contact") or {}
-    return {**_base(org, payment, trigger, observed_at), "source": "payment", "payment_id": payment["PaymentID"],
-            "invoice_id": invoice.get("InvoiceID"), "invoice_number": invoice.get("InvoiceNumber"),
-            "contact_id": contact.get("ContactID"), "contact_name": contact.get("Name"),
-            "amount": amount(payment.get("Amount"), "Amount"), "currency": invoice.get("CurrencyCode") or "",
-            "payment_date": xero_day(payment, "Date"), "status": str(payment.get("Status") or "AUTHORISED"),
-            "payment_type": str(payment.get("PaymentType") or ""), "reference": payment.get("Reference")}
+    return {
+        **_base(org, payment, trigger, observed_at),
+        "source": "payment",
+        "payment_id": payment["PaymentID"],
+        "invoice_id": invoice.get("InvoiceID"),
+        "invoice_number": invoice.get("InvoiceNumber"),
+        "contact_id": contact.get("ContactID"),
+        "contact_name": contact.get("Name"),
+        "amount": amount(payment.get("Amount"), "Amount"),
+        "currency": invoice.get("CurrencyCode") or "",
+        "payment_date": xero_day(payment, "Date"),
+        "status": str(payment.get("Status") or "AUTHORISED"),
+        "payment_type": str(payment.get("PaymentType") or ""),
+        "reference": payment.get("Reference"),
+    }
 
 
-def credit_events(org: tuple[str, str], collection: str, credit: dict, trigger: str, observed_at: datetime) -> list[dict]:
+def credit_events(
+    org: tuple[str, str], collection: str, credit: dict, trigger: str, observed_at: datetime
+) -> list[dict]:
     """An overpayment or prepayment: its unallocated credit, then one event per allocation."""
     kind, id_field = CREDIT_KINDS[collection]
     credit_id = credit.get(id_field) or credit.get("ID")
@@ -92,20 +111,42 @@ def credit_events(org: tuple[str, str], collection: str, credit: dict, trigger: 
         raise XeroRecordError(f"{id_field}: missing")
     contact = credit.get("Contact") or {}
     status = str(credit.get("Status") or "AUTHORISED")
-    base = {**_base(org, credit, trigger, observed_at), "contact_id": contact.get("ContactID"),
-            "contact_name": contact.get("Name"), "reference": credit.get("Reference")}
-    events = [{**base, "source": kind, "payment_id": credit_id, "invoice_id": None, "invoice_number": None,
-               "amount": amount(credit.get("RemainingCredit"), "RemainingCredit"),
-               "payment_date": xero_day(credit, "Date"), "status": status, "payment_type": str(credit.get("Type") or "")}]
+    base = {
+        **_base(org, credit, trigger, observed_at),
+        "contact_id": contact.get("ContactID"),
+        "contact_name": contact.get("Name"),
+        "reference": credit.get("Reference"),
+    }
+    events = [
+        {
+            **base,
+            "source": kind,
+            "payment_id": credit_id,
+            "invoice_id": None,
+            "invoice_number": None,
+            "amount": amount(credit.get("RemainingCredit"), "RemainingCredit"),
+            "payment_date": xero_day(credit, "Date"),
+            "status": status,
+            "payment_type": str(credit.get("Type") or ""),
+        }
+    ]
     for allocation in credit.get("Allocations") or []:
         invoice = allocation.get("Invoice") or {}
         removed = bool(allocation.get("IsDeleted")) or status == "VOIDED"
-        events.append({**base, "source": "allocation", "parent_id": credit_id,
-                       "payment_id": allocation.get("AllocationID") or _allocation_id(credit_id, allocation),
-                       "invoice_id": invoice.get("InvoiceID"), "invoice_number": invoice.get("InvoiceNumber"),
-                       "amount": amount(allocation.get("Amount"), "Allocations.Amount"),
-                       "payment_date": xero_day(allocation, "Date"), "status": "DELETED" if removed else "AUTHORISED",
-                       "payment_type": f"{kind.upper()}-ALLOCATION"})
+        events.append(
+            {
+                **base,
+                "source": "allocation",
+                "parent_id": credit_id,
+                "payment_id": allocation.get("AllocationID") or _allocation_id(credit_id, allocation),
+                "invoice_id": invoice.get("InvoiceID"),
+                "invoice_number": invoice.get("InvoiceNumber"),
+                "amount": amount(allocation.get("Amount"), "Allocations.Amount"),
+                "payment_date": xero_day(allocation, "Date"),
+                "status": "DELETED" if removed else "AUTHORISED",
+                "payment_type": f"{kind.upper()}-ALLOCATION",
+            }
+        )
     return events
 
 
@@ -118,16 +159,30 @@ def _allocation_id(credit_id: str, allocation: dict) -> str:
 
 def event_hash(event: dict) -> str:
     """What makes an event worth emitting again: the money, not when it was read."""
-    kept = {k: (str(v) if isinstance(v, (Decimal, datetime)) else v) for k, v in event.items()
-            if k not in ("trigger", "observed_at", "raw", "updated_at")}
+    kept = {
+        k: (str(v) if isinstance(v, (Decimal, datetime)) else v)
+        for k, v in event.items()
+        if k not in ("trigger", "observed_at", "raw", "updated_at")
+    }
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
 def snapshot_of(event: dict) -> dict:
     """What sync_records keeps of a Xero payment (the balance check reads it)."""
-    return {name: (str(event[name]) if isinstance(event[name], Decimal) else event[name])
-            for name in ("source", "invoice_id", "invoice_number", "contact_name", "amount", "status", "payment_type",
-                         "parent_id", "payment_date")}
+    return {
+        name: (str(event[name]) if isinstance(event[name], Decimal) else event[name])
+        for name in (
+            "source",
+            "invoice_id",
+            "invoice_number",
+            "contact_name",
+            "amount",
+            "status",
+            "payment_type",
+            "parent_id",
+            "payment_date",
+        )
+    }
 
 
 def invoice_balance(invoice: dict) -> dict | None:
@@ -135,7 +190,13 @@ def invoice_balance(invoice: dict) -> dict | None:
     if invoice.get("Type") != "ACCREC" or not invoice.get("InvoiceID"):
         return None
     contact = invoice.get("Contact") or {}
-    return {"xero_invoice_id": invoice["InvoiceID"], "invoice_number": invoice.get("InvoiceNumber"),
-            "contact_id": contact.get("ContactID"), "contact_name": contact.get("Name"),
-            "status": str(invoice.get("Status") or ""), "total": amount(invoice.get("Total"), "Total"),
-            "amount_due": amount(invoice.get("AmountDue"), "AmountDue"), "updated_at_xero": updated_at(invoice)}
+    return {
+        "xero_invoice_id": invoice["InvoiceID"],
+        "invoice_number": invoice.get("InvoiceNumber"),
+        "contact_id": contact.get("ContactID"),
+        "contact_name": contact.get("Name"),
+        "status": str(invoice.get("Status") or ""),
+        "total": amount(invoice.get("Total"), "Total"),
+        "amount_due": amount(invoice.get("AmountDue"), "AmountDue"),
+        "updated_at_xero": updated_at(invoice),
+    }

@@ -2,6 +2,7 @@
 `sync_cursors` (`xero:payments:<organisation id>`), the payments' hashes and
 status in `sync_records` (through `record_status`), and the open balances of
 Xero sales invoices (`xero_invoice_balances`, for the balance check)."""
+
 from __future__ import annotations
 
 import zlib
@@ -42,8 +43,10 @@ class XeroPaymentStore:
     def organisations(self) -> list[XeroOrg]:
         """The connected organisations, each polled on its own."""
         with self.db.connection() as conn:
-            return [XeroOrg(r["id"], r["tenant_id"]) for r in conn.execute(
-                "select id, tenant_id from organisations where status = 'connected' order by id")]
+            return [
+                XeroOrg(r["id"], r["tenant_id"])
+                for r in conn.execute("select id, tenant_id from organisations where status = 'connected' order by id")
+            ]
 
     # --- cursors (the same rules as ConnectWise's, see cursors.py) -------------------------
 
@@ -79,31 +82,48 @@ class XeroPaymentStore:
         if not payment_ids:
             return {}
         with self.db.connection() as conn:
-            return {r["cw_id"]: r["content_hash"] for r in conn.execute(
-                "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
-                (RECORD_TYPE, payment_ids))}
+            return {
+                r["cw_id"]: r["content_hash"]
+                for r in conn.execute(
+                    "select cw_id, content_hash from sync_records where record_type = %s and cw_id = any(%s)",
+                    (RECORD_TYPE, payment_ids),
+                )
+            }
 
     def known(self, payment_id: str) -> dict | None:
         """The organisation and snapshot of a payment ingest emitted before."""
         with self.db.connection() as conn:
-            return conn.execute("select organisation_id, snapshot from sync_records where record_type = %s"
-                                " and cw_id = %s", (RECORD_TYPE, payment_id)).fetchone()
+            return conn.execute(
+                "select organisation_id, snapshot from sync_records where record_type = %s and cw_id = %s",
+                (RECORD_TYPE, payment_id),
+            ).fetchone()
 
     def record_emitted(self, events: list[tuple[dict, str]], observed_at: datetime) -> None:
         """(event, hash) of what was just emitted (after the producer flushed)."""
         changes = [
-            StatusChange(RECORD_TYPE, e["payment_id"], Event.OBSERVED, observed_at=observed_at,
-                         organisation_id=e["organisation_id"], xero_id=e["payment_id"], xero_status=e["status"],
-                         record_number=e.get("invoice_number"), customer=e.get("contact_name"),
-                         content=Content(h, e["updated_at"], e["amount"], snapshot_of(e)))
-            for e, h in events]
+            StatusChange(
+                RECORD_TYPE,
+                e["payment_id"],
+                Event.OBSERVED,
+                observed_at=observed_at,
+                organisation_id=e["organisation_id"],
+                xero_id=e["payment_id"],
+                xero_status=e["status"],
+                record_number=e.get("invoice_number"),
+                customer=e.get("contact_name"),
+                content=Content(h, e["updated_at"], e["amount"], snapshot_of(e)),
+            )
+            for e, h in events
+        ]
         with self.db.connection() as conn:
             record_changes(conn, changes)
 
     def record_failed(self, payment_id: str, organisation_id: str, error: str) -> None:
         with self.db.connection() as conn:
-            record_changes(conn, [StatusChange(RECORD_TYPE, payment_id, Event.UNREADABLE, error=error,
-                                               organisation_id=organisation_id)])
+            record_changes(
+                conn,
+                [StatusChange(RECORD_TYPE, payment_id, Event.UNREADABLE, error=error, organisation_id=organisation_id)],
+            )
 
     # --- open balances -------------------------------------------------------------------
 
@@ -120,4 +140,5 @@ class XeroPaymentStore:
                 " contact_name = excluded.contact_name, status = excluded.status, total = excluded.total,"
                 " amount_due = excluded.amount_due, updated_at_xero = excluded.updated_at_xero, seen_at = now()"
                 " where xero_invoice_balances.updated_at_xero <= excluded.updated_at_xero",
-                [{**row, "org": organisation_id} for row in rows])
+                [{**row, "org": organisation_id} for row in rows],
+            )

@@ -15,6 +15,7 @@ sales invoices are kept for the balance check.
 - Calls go through the organisation's `XeroClient` pacing, and count in
   `api_usage` with the writer's, so the day budget is shared.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ from .cycle import Emitter
 from .metrics import CYCLE_SECONDS, CYCLES, LAST_SUCCESS
 from .scheduler import is_due
 from .poller import EPOCH
-from .xero_payment_events import (XeroRecordError, credit_events, event_hash, invoice_balance, payment_event,
-                                  updated_at, xero_time)
+from .xero_payment_events import (
+    XeroRecordError,
+    credit_events,
+    event_hash,
+    invoice_balance,
+    payment_event,
+    updated_at,
+    xero_time,
+)
 from .xero_payment_store import XeroPaymentStore
 
 log = logging.getLogger(__name__)
@@ -42,7 +50,12 @@ RECORD_TYPE = RecordKind.XERO_PAYMENT.value
 OVERLAP = timedelta(minutes=2)  # Xero compares If-Modified-Since to the second; a little more covers clock steps
 PAGE_SIZE = 1000
 MONEY = ("Payments", "Overpayments", "Prepayments")
-ORDER = {"Payments": "PaymentID", "Overpayments": "OverpaymentID", "Prepayments": "PrepaymentID", "Invoices": "InvoiceID"}
+ORDER = {
+    "Payments": "PaymentID",
+    "Overpayments": "OverpaymentID",
+    "Prepayments": "PrepaymentID",
+    "Invoices": "InvoiceID",
+}
 
 
 @dataclass
@@ -62,8 +75,14 @@ def _utcnow() -> datetime:
 
 
 class XeroPayments:
-    def __init__(self, client: XeroClient, store: XeroPaymentStore, emitter: Emitter,
-                 clock: Callable[[], datetime] = _utcnow, overlap: timedelta = OVERLAP):
+    def __init__(
+        self,
+        client: XeroClient,
+        store: XeroPaymentStore,
+        emitter: Emitter,
+        clock: Callable[[], datetime] = _utcnow,
+        overlap: timedelta = OVERLAP,
+    ):
         self.client, self.store, self.emitter, self.clock, self.overlap = client, store, emitter, clock, overlap
 
     # --- scheduling ----------------------------------------------------------------------
@@ -110,8 +129,15 @@ class XeroPayments:
         finally:
             self.store.unlock(org.organisation_id)
             CYCLE_SECONDS.labels(record_type=RECORD_TYPE).observe(time.perf_counter() - t0)
-        log.info("Xero payments cycle %s (%s): %d seen, %d emitted, %d invoices, %d failed", org.organisation_id,
-                 trigger, result.seen, result.emitted, result.invoices, result.failed)
+        log.info(
+            "Xero payments cycle %s (%s): %d seen, %d emitted, %d invoices, %d failed",
+            org.organisation_id,
+            trigger,
+            result.seen,
+            result.emitted,
+            result.invoices,
+            result.failed,
+        )
         return result
 
     def _read(self, org: XeroOrg, since: datetime | None, trigger: str, result: XeroCycleResult) -> datetime | None:
@@ -151,14 +177,23 @@ class XeroPayments:
         if not changed:
             return
         # The shared emitter keys by `cw_id` and counts by `change`; Avro ignores both extra fields.
-        self.emitter.emit(RECORD_TYPE, [{**e, "cw_id": e["payment_id"],
-                                         "change": "DELETED" if e["status"] in ("DELETED", "VOIDED") else "UPSERT"}
-                                        for e, _ in changed])
+        self.emitter.emit(
+            RECORD_TYPE,
+            [
+                {
+                    **e,
+                    "cw_id": e["payment_id"],
+                    "change": "DELETED" if e["status"] in ("DELETED", "VOIDED") else "UPSERT",
+                }
+                for e, _ in changed
+            ],
+        )
         self.store.record_emitted(changed, min(e["observed_at"] for e, _ in changed))
         result.emitted += len(changed)
 
-    def _pages(self, org: XeroOrg, collection: str, since: datetime | None,
-               where: str | None = None) -> Iterator[tuple[list[dict], datetime | None]]:
+    def _pages(
+        self, org: XeroOrg, collection: str, since: datetime | None, where: str | None = None
+    ) -> Iterator[tuple[list[dict], datetime | None]]:
         page = 1
         while True:
             params = {"page": str(page), "pageSize": str(PAGE_SIZE), "order": f"{ORDER[collection]} ASC"}
@@ -193,8 +228,11 @@ class XeroPayments:
         for org in orgs:
             # An allocation is read through its overpayment or prepayment; asked for one of those,
             # its allocations come too.
-            events = [e for e in self._fetch(org, parent or payment_id)
-                      if e["payment_id"] == payment_id or e["parent_id"] == payment_id]
+            events = [
+                e
+                for e in self._fetch(org, parent or payment_id)
+                if e["payment_id"] == payment_id or e["parent_id"] == payment_id
+            ]
             if events:
                 result = XeroCycleResult(org.organisation_id, "FORCE_SYNC")
                 self._emit(events, True, result)
@@ -223,4 +261,3 @@ class XeroPayments:
                 events = [e for r in page if updated_at(r) <= end for e in self._events(org, collection, r, "REPLAY")]
                 result.seen += len(page)
                 self._emit(events, True, result)
-

@@ -1,4 +1,5 @@
 """The embedded SMTP capture server (aiosmtpd), used when no relay is configured."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Entry point of the mapper service."""
+
 import sys
 
 from ..common.db import migrate

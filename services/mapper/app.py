@@ -3,6 +3,7 @@ record is routed and mapped with the configuration as it is now, and becomes a
 write request on xero.writes.v1 (keyed by organisation, so one organisation's
 writes stay in order) or sync exceptions on sync.exceptions.v1.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,12 @@ class MappingSource:
             version = repo.config_version(conn)
             if self._snapshot is None or self._snapshot.version != version:
                 self._snapshot = repo.load_snapshot(conn)
-                log.info("configuration version %s loaded: %d organisations, %d rules",
-                         self._snapshot.version, len(self._snapshot.orgs), len(self._snapshot.rules))
+                log.info(
+                    "configuration version %s loaded: %d organisations, %d rules",
+                    self._snapshot.version,
+                    len(self._snapshot.orgs),
+                    len(self._snapshot.rules),
+                )
             return self._snapshot
 
     def record_status(self, record: dict, decision: Decision) -> None:
@@ -76,9 +81,16 @@ class MappingSource:
             event, why = Event.RAISED, "; ".join(e["message"] for _, _, e in decision.exceptions)
         number = record.get("invoice_number") or record.get("po_number")
         customer = record.get("company_identifier") or record.get("vendor_company_identifier")
-        change = StatusChange(record["record_type"], str(record["cw_id"]), event, observed_at=record.get("observed_at"),
-                              error=why, organisation_id=decision.organisation_id, record_number=number,
-                              customer=customer)
+        change = StatusChange(
+            record["record_type"],
+            str(record["cw_id"]),
+            event,
+            observed_at=record.get("observed_at"),
+            error=why,
+            organisation_id=decision.organisation_id,
+            record_number=number,
+            customer=customer,
+        )
         shadow = self._shadow_outcome(record, decision, event, why, number, customer)
         with self.db.unit_of_work() as conn:
             record_changes(conn, [change])
@@ -90,13 +102,25 @@ class MappingSource:
         org = self._snapshot.orgs.get(decision.organisation_id or "") if self._snapshot else None
         if org is None or not org.settings.shadow or event is Event.MAPPED:
             return None
-        outcome, detail = {Event.HELD: ("wait", "waiting"), Event.BEFORE_GO_LIVE: ("skip", "before_go_live"),
-                           Event.SKIPPED: ("skip", "skipped")}.get(event, ("exception", None))
+        outcome, detail = {
+            Event.HELD: ("wait", "waiting"),
+            Event.BEFORE_GO_LIVE: ("skip", "before_go_live"),
+            Event.SKIPPED: ("skip", "skipped"),
+        }.get(event, ("exception", None))
         if outcome == "exception":
             detail = ", ".join(sorted({e["kind"] for _, _, e in decision.exceptions}))
-        return ShadowOutcome(org.organisation_id, record["record_type"], str(record["cw_id"]), outcome, detail, why,
-                             number, customer, record.get("total", record.get("amount")),
-                             observed_at=record.get("observed_at"))
+        return ShadowOutcome(
+            org.organisation_id,
+            record["record_type"],
+            str(record["cw_id"]),
+            outcome,
+            detail,
+            why,
+            number,
+            customer,
+            record.get("total", record.get("amount")),
+            observed_at=record.get("observed_at"),
+        )
 
     def written_to(self, record_type: str, cw_id) -> list[str]:
         """Organisations whose Xero holds this record, from the writer's ledger."""
@@ -152,8 +176,9 @@ def _outcome(decision: Decision) -> str:
     return "held" if getattr(decision, "hold", None) else "skipped" if decision.skip else "exception"
 
 
-def build_app(settings: Settings, codec: Codec | None = None, source: MappingSource | None = None,
-              store: MoneyStore | None = None) -> faust.App:
+def build_app(
+    settings: Settings, codec: Codec | None = None, source: MappingSource | None = None, store: MoneyStore | None = None
+) -> faust.App:
     codec = codec or Codec.from_directory()
     if source is None or store is None:
         db = Database(settings.postgres_url)
@@ -166,10 +191,18 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
 
     def logged(record: dict, decision: Decision, ctx: dict) -> None:
         MAPPED.labels(record_type=record["record_type"], outcome=_outcome(decision)).inc()
-        log.info("%s %s -> %s (%s)", record["record_type"], record["cw_id"],
-                 decision.organisation_id or "no organisation",
-                 decision.before_go_live or decision.reason or decision.skip or getattr(getattr(decision, "hold", None), "reason", None)
-                 or "; ".join(e["kind"] for _, _, e in decision.exceptions), extra=ctx)
+        log.info(
+            "%s %s -> %s (%s)",
+            record["record_type"],
+            record["cw_id"],
+            decision.organisation_id or "no organisation",
+            decision.before_go_live
+            or decision.reason
+            or decision.skip
+            or getattr(getattr(decision, "hold", None), "reason", None)
+            or "; ".join(e["kind"] for _, _, e in decision.exceptions),
+            extra=ctx,
+        )
 
     async def handle(name: str, record: dict, ctx: dict) -> None:
         decision = await process(record, source, send)
@@ -193,14 +226,20 @@ def build_app(settings: Settings, codec: Codec | None = None, source: MappingSou
     async def handle_result(name: str, result: dict, ctx: dict) -> None:
         # A document written to Xero (or refused there) releases the money waiting for it.
         if result["record_type"] in DOCUMENT_KINDS:
-            await release(result["record_type"], result["cw_id"],
-                          f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}")
+            await release(
+                result["record_type"],
+                result["cw_id"],
+                f"{result['record_type']} {result['cw_id']} {result['outcome'].lower()}",
+            )
 
     async def handle_state(name: str, state: dict, ctx: dict) -> None:
         # A document approved in Xero (a webhook told xero_status) releases the money waiting for it now.
         if state["record_type"] in DOCUMENT_KINDS and state["xero_status"] in ("AUTHORISED", "PAID"):
-            await release(state["record_type"], state["cw_id"],
-                          f"{state['record_type']} {state['cw_id']} {state['xero_status'].lower()} in Xero")
+            await release(
+                state["record_type"],
+                state["cw_id"],
+                f"{state['record_type']} {state['cw_id']} {state['xero_status'].lower()} in Xero",
+            )
 
     for kind in DOCUMENT_KINDS:
         decoded_agent(app, kind.topic, codec, handle, "mapper")

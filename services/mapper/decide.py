@@ -2,6 +2,7 @@
 organisation the record routes to, or sync exceptions naming exactly what is
 missing. Pure: configuration comes in as a `Snapshot`, time as an argument.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,26 +41,80 @@ def _customer(record: dict) -> str | None:
     return record.get("company_identifier") or record.get("vendor_company_identifier")
 
 
-def exception_event(record: dict, kind: str, message: str, org_id: str | None, details: dict, now: datetime) -> tuple[str, bytes, dict]:
+def exception_event(
+    record: dict, kind: str, message: str, org_id: str | None, details: dict, now: datetime
+) -> tuple[str, bytes, dict]:
     record_type = record["record_type"]
     # Same record content + same problem -> same id, so a redelivered record does not raise twice.
-    ident = uuid.uuid5(_NS, "|".join([record_type, str(record["cw_id"]), record["content_hash"], kind,
-                                      details.get("field", ""), details.get("value", ""), org_id or ""]))
-    event = {"exception_id": str(ident), "kind": kind, "record_type": record_type, "record_id": str(record["cw_id"]),
-             "organisation_id": org_id, "customer": _customer(record), "message": message,
-             "details": {k: str(v) for k, v in details.items()}, "audit_entry_id": None, "raised_at": now}
+    ident = uuid.uuid5(
+        _NS,
+        "|".join(
+            [
+                record_type,
+                str(record["cw_id"]),
+                record["content_hash"],
+                kind,
+                details.get("field", ""),
+                details.get("value", ""),
+                org_id or "",
+            ]
+        ),
+    )
+    event = {
+        "exception_id": str(ident),
+        "kind": kind,
+        "record_type": record_type,
+        "record_id": str(record["cw_id"]),
+        "organisation_id": org_id,
+        "customer": _customer(record),
+        "message": message,
+        "details": {k: str(v) for k, v in details.items()},
+        "audit_entry_id": None,
+        "raised_at": now,
+    }
     return SYNC_EXCEPTIONS.name, f"{record_type}:{record['cw_id']}".encode(), event
 
 
-def write_event(record: dict, org_id: str, operation: str, endpoint: str, body: dict, natural_key: str, now: datetime,
-                total=None, contact_details: str | None = None):
-    request_id = uuid.uuid5(_NS, "|".join([org_id, record["record_type"], str(record["cw_id"]), record["content_hash"],
-                                           str(record.get("observed_at")), operation]))
-    event = {"request_id": str(request_id), "organisation_id": org_id, "record_type": record["record_type"],
-             "cw_id": record["cw_id"], "content_hash": record["content_hash"], "operation": operation,
-             "endpoint": endpoint, "body": json.dumps(body, sort_keys=True), "natural_key": natural_key,
-             "trigger": record.get("trigger", "SCHEDULE"), "mapped_at": now, "observed_at": record.get("observed_at"),
-             "total": total, "contact_details": contact_details}
+def write_event(
+    record: dict,
+    org_id: str,
+    operation: str,
+    endpoint: str,
+    body: dict,
+    natural_key: str,
+    now: datetime,
+    total=None,
+    contact_details: str | None = None,
+):
+    request_id = uuid.uuid5(
+        _NS,
+        "|".join(
+            [
+                org_id,
+                record["record_type"],
+                str(record["cw_id"]),
+                record["content_hash"],
+                str(record.get("observed_at")),
+                operation,
+            ]
+        ),
+    )
+    event = {
+        "request_id": str(request_id),
+        "organisation_id": org_id,
+        "record_type": record["record_type"],
+        "cw_id": record["cw_id"],
+        "content_hash": record["content_hash"],
+        "operation": operation,
+        "endpoint": endpoint,
+        "body": json.dumps(body, sort_keys=True),
+        "natural_key": natural_key,
+        "trigger": record.get("trigger", "SCHEDULE"),
+        "mapped_at": now,
+        "observed_at": record.get("observed_at"),
+        "total": total,
+        "contact_details": contact_details,
+    }
     return XERO_WRITES.name, org_id.encode(), event
 
 
@@ -91,9 +146,16 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
     decision = Decision(organisation_id=chosen.organisation_id, reason=chosen.reason)
     if org is None or org.status == "disabled":
         state = "does not exist" if org is None else "is disabled"
-        decision.exceptions.append(exception_event(
-            record, "no_route", f"{label} routes to organisation {chosen.organisation_id} by {chosen.reason}, which {state}",
-            chosen.organisation_id, {"rule": chosen.reason}, now))
+        decision.exceptions.append(
+            exception_event(
+                record,
+                "no_route",
+                f"{label} routes to organisation {chosen.organisation_id} by {chosen.reason}, which {state}",
+                chosen.organisation_id,
+                {"rule": chosen.reason},
+                now,
+            )
+        )
         return decision
     if record.get("change") == "DELETED":
         endpoint, body, key = deletion(record)
@@ -107,18 +169,34 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
         # Writing it to the new organisation would leave the old copy behind: a person decides.
         held = ", ".join(written_to)
         decision.organisation_id = written_to[0]
-        decision.exceptions.append(exception_event(
-            record, "route_changed",
-            f"{label} is in Xero organisation {held} but now routes to {org.organisation_id} by {chosen.reason}; "
-            f"void or delete it in {held}, then force-sync it", written_to[0],
-            {"written_to": held, "routes_to": org.organisation_id, "rule": chosen.reason}, now))
+        decision.exceptions.append(
+            exception_event(
+                record,
+                "route_changed",
+                f"{label} is in Xero organisation {held} but now routes to {org.organisation_id} by {chosen.reason}; "
+                f"void or delete it in {held}, then force-sync it",
+                written_to[0],
+                {"written_to": held, "routes_to": org.organisation_id, "rule": chosen.reason},
+                now,
+            )
+        )
         return decision
     status = snapshot.create_status.get(record_kind(record), "DRAFT")
     result = translate(record, org, status)
     if isinstance(result, XeroDocument):
-        decision.writes.append(write_event(record, org.organisation_id, "UPSERT", result.endpoint, result.element,
-                                           result.natural_key, now, result.total,
-                                           contact_details(record, org, result.element["Contact"])))
+        decision.writes.append(
+            write_event(
+                record,
+                org.organisation_id,
+                "UPSERT",
+                result.endpoint,
+                result.element,
+                result.natural_key,
+                now,
+                result.total,
+                contact_details(record, org, result.element["Contact"]),
+            )
+        )
         return decision
     for problem in result:
         decision.exceptions.append(_problem(record, label, org.organisation_id, chosen.reason, problem, now))

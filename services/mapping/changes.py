@@ -6,6 +6,7 @@ API kicks a background thread after each change (so a slow or absent broker
 never slows a request), and the thread also retries every `interval` seconds,
 so a change made while Kafka was unreachable is published once it is back.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,16 @@ def to_event(change: dict) -> dict:
         return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
     changed_at = change.get("changed_at") or datetime.now(timezone.utc)
-    return {"change_id": str(change["change_id"]), "table": change["table"], "key": change["key"],
-            "action": change["action"], "actor": change.get("actor"), "before": text(change.get("before")),
-            "after": text(change.get("after")), "changed_at": changed_at}
+    return {
+        "change_id": str(change["change_id"]),
+        "table": change["table"],
+        "key": change["key"],
+        "action": change["action"],
+        "actor": change.get("actor"),
+        "before": text(change.get("before")),
+        "after": text(change.get("after")),
+        "changed_at": changed_at,
+    }
 
 
 class ChangePublisher:
@@ -46,8 +54,9 @@ class ChangePublisher:
             return
         with self._start_lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, args=(postgres_url, interval),
-                                                name="config-changes", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, args=(postgres_url, interval), name="config-changes", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
 
@@ -83,7 +92,8 @@ class ChangePublisher:
             rows = conn.execute(
                 "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at"
                 " from config_changes where published_at is null order by seq limit %s for update skip locked",
-                (limit,)).fetchall()
+                (limit,),
+            ).fetchall()
             if not rows:
                 return 0
             failed: list[str] = []
@@ -93,11 +103,19 @@ class ChangePublisher:
                     failed.append(str(err))
 
             for row in rows:
-                producer.produce(CONFIG_CHANGES.name, key=row["table"].encode(),
-                                 value=self.codec.encode("config_change", to_event(row)), on_delivery=done)
+                producer.produce(
+                    CONFIG_CHANGES.name,
+                    key=row["table"].encode(),
+                    value=self.codec.encode("config_change", to_event(row)),
+                    on_delivery=done,
+                )
             remaining = producer.flush(10)
             if failed or remaining:
-                log.warning("config changes not published yet (%s); they stay pending", failed[:1] or f"{remaining} unsent")
+                log.warning(
+                    "config changes not published yet (%s); they stay pending", failed[:1] or f"{remaining} unsent"
+                )
                 return 0
-            conn.execute("update config_changes set published_at = now() where seq = any(%s)", ([r["seq"] for r in rows],))
+            conn.execute(
+                "update config_changes set published_at = now() where seq = any(%s)", ([r["seq"] for r in rows],)
+            )
         return len(rows)

@@ -2,9 +2,11 @@
 
 In order: an explicit mapping (company identifier -> ContactID), then a Xero
 contact whose ContactNumber (or AccountNumber, the customer code people type in
-Xero) is the company identifier, then one whose Name is exactly the company name. Two candidates at the same step is not a match:
-the product never picks one of two.
+Xero) is the company identifier, then one whose Name is exactly the company
+name. Two candidates at the same step is not a match: the product never picks
+one of two.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +41,9 @@ def match_contact(
     if len(by_number) == 1:
         return ContactMatch(by_number[0].contact_id, "contact_number")
     if len(by_number) > 1:
-        return NoContact(f"{len(by_number)} Xero contacts have ContactNumber or AccountNumber {ident!r}", ambiguous=True)
+        return NoContact(
+            f"{len(by_number)} Xero contacts have ContactNumber or AccountNumber {ident!r}", ambiguous=True
+        )
     name = company_name.strip()
     by_name = [c for c in active if c.name.strip() == name]
     if len(by_name) == 1:

@@ -4,13 +4,16 @@ Format: UTF-8, comma-separated, a header row, then one row per rule or mapping.
 The `table` column says what a row is; each table uses its own columns and
 leaves the others empty:
 
-| table           | columns used                                                    | key (unique per file)               |
-|-----------------|-----------------------------------------------------------------|-------------------------------------|
-| `routing_rules` | kind (location, member, tag, default), caption, value, organisation_id, priority | kind + caption + value |
-| `accounts`      | organisation_id, side (sales, purchases), source, account_code  | organisation_id + side + source     |
-| `tax`           | organisation_id, side, source, tax_type                         | organisation_id + side + source     |
-| `tracking`      | organisation_id, source_kind (location, department, catalog_item, product_class), source, category, option | organisation_id + source_kind + source |
-| `contacts`      | organisation_id, company_identifier, contact_id                 | organisation_id + company_identifier |
+| table           | columns used                                           | key (unique per file)                |
+|-----------------|--------------------------------------------------------|--------------------------------------|
+| `routing_rules` | kind, caption, value, organisation_id, priority        | kind, caption, value                 |
+| `accounts`      | organisation_id, side, source, account_code            | organisation_id, side, source        |
+| `tax`           | organisation_id, side, source, tax_type                | organisation_id, side, source        |
+| `tracking`      | organisation_id, source_kind, source, category, option | organisation_id, source_kind, source |
+| `contacts`      | organisation_id, company_identifier, contact_id        | organisation_id, company_identifier  |
+
+`kind` is location, member, tag or default; `side` is sales or purchases;
+`source_kind` is location, department, catalog_item or product_class.
 
 `source` is a ConnectWise catalog item identifier or product class (accounts;
 an item mapping wins over its class), tax code (tax; `exempt` for non-taxable
@@ -26,6 +29,7 @@ account code / tax type / tracking option unknown in that Xero organisation,
 or a key already used earlier in the file. An apply checks the same and
 writes nothing unless every row is good, in one transaction.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +41,23 @@ from pydantic import ValidationError
 from . import repository as repo
 from .rows import RULES, TABLES, Known, MappingRow, RoutingRuleRow, TableSpec, check_row, row_key
 
-COLUMNS = ("table", "organisation_id", "kind", "caption", "value", "priority", "side", "source", "source_kind",
-           "account_code", "tax_type", "category", "option", "company_identifier", "contact_id")
+COLUMNS = (
+    "table",
+    "organisation_id",
+    "kind",
+    "caption",
+    "value",
+    "priority",
+    "side",
+    "source",
+    "source_kind",
+    "account_code",
+    "tax_type",
+    "category",
+    "option",
+    "company_identifier",
+    "contact_id",
+)
 SPECS: dict[str, TableSpec] = {"routing_rules": RULES, **TABLES}
 
 
@@ -79,8 +98,14 @@ def parse(text: str, known: Known) -> ParsedFile:
     header = [h.strip() for h in header]
     unknown = [h for h in header if h not in COLUMNS]
     if "table" not in header or unknown:
-        out.errors.append(RowError(1, "", f"header must have a 'table' column and only these: {', '.join(COLUMNS)}"
-                                          + (f" (unknown: {', '.join(unknown)})" if unknown else "")))
+        out.errors.append(
+            RowError(
+                1,
+                "",
+                f"header must have a 'table' column and only these: {', '.join(COLUMNS)}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+            )
+        )
         return out
     seen: dict[tuple, int] = {}
     while True:
@@ -120,7 +145,9 @@ def parse(text: str, known: Known) -> ParsedFile:
             continue
         key = (table, *row_key(spec, row))
         if key in seen:
-            out.errors.append(RowError(line, table, f"duplicate key {'/'.join(map(str, key[1:]))} (first on line {seen[key]})"))
+            out.errors.append(
+                RowError(line, table, f"duplicate key {'/'.join(map(str, key[1:]))} (first on line {seen[key]})")
+            )
             continue
         seen[key] = line
         out.rows.append((line, table, row))

@@ -9,6 +9,7 @@ base currency only when that currency is enabled in the organisation (Settings >
 Currencies): one that is not is a `currency_not_enabled` problem naming it, never a
 refused write. Without a recorded rate, Xero applies its own rate of the day.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -37,9 +38,12 @@ def currency_fields(record: dict, facts: XeroFacts, org_id: str) -> dict | Mappi
     if code not in facts.currencies:
         enabled = ", ".join(sorted({facts.base_currency, *facts.currencies}))
         return MappingProblem(
-            "currency_not_enabled", "currency", code,
+            "currency_not_enabled",
+            "currency",
+            code,
             f"currency {code} is not enabled in Xero organisation {org_id} (it has {enabled}): add {code} under "
-            "Settings > Currencies in Xero, refresh the organisation's catalog, then force-sync the record")
+            "Settings > Currencies in Xero, refresh the organisation's catalog, then force-sync the record",
+        )
     text = recorded_rate(record)
     if text is None:
         return {"CurrencyCode": code}
@@ -48,6 +52,10 @@ def currency_fields(record: dict, facts: XeroFacts, org_id: str) -> dict | Mappi
     except InvalidOperation:
         rate = Decimal(0)
     if not rate.is_finite() or rate <= 0:
-        return MappingProblem("bad_record", f"custom_fields.{EXCHANGE_RATE_FIELD}", text,
-                              f"the exchange rate {text!r} recorded in ConnectWise is not a number above zero")
+        return MappingProblem(
+            "bad_record",
+            f"custom_fields.{EXCHANGE_RATE_FIELD}",
+            text,
+            f"the exchange rate {text!r} recorded in ConnectWise is not a number above zero",
+        )
     return {"CurrencyCode": code, "CurrencyRate": format(rate.quantize(RATE_PLACES).normalize(), "f")}

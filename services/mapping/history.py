@@ -4,6 +4,7 @@ Its highest `seq` is also the configuration version: the mapper reloads its
 snapshot when it moves, and the outbox publisher (changes.py) sends each row
 on config.changes.v1.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,30 @@ def _jsonable(row: dict | None) -> dict | None:
     return out
 
 
-def record_change(conn, table: str, key: str, action: str, actor: str | None, before: dict | None, after: dict | None) -> dict:
-    change = {"change_id": str(uuid.uuid4()), "table": table, "key": key, "action": action, "actor": actor,
-              "before": _jsonable(before), "after": _jsonable(after)}
+def record_change(
+    conn, table: str, key: str, action: str, actor: str | None, before: dict | None, after: dict | None
+) -> dict:
+    change = {
+        "change_id": str(uuid.uuid4()),
+        "table": table,
+        "key": key,
+        "action": action,
+        "actor": actor,
+        "before": _jsonable(before),
+        "after": _jsonable(after),
+    }
     row = conn.execute(
         "insert into config_changes (change_id, table_name, key, action, actor, before, after)"
         " values (%s, %s, %s, %s, %s, %s, %s) returning seq, changed_at",
-        (change["change_id"], table, key, action, actor,
-         json.dumps(change["before"]) if before is not None else None,
-         json.dumps(change["after"]) if after is not None else None),
+        (
+            change["change_id"],
+            table,
+            key,
+            action,
+            actor,
+            json.dumps(change["before"]) if before is not None else None,
+            json.dumps(change["after"]) if after is not None else None,
+        ),
     ).fetchone()
     change.update(seq=row["seq"], changed_at=row["changed_at"])
     return change
@@ -48,7 +64,9 @@ def list_changes(conn, table: str | None = None, limit: int = 100, before_seq: i
 def changes_since(conn, seq: int) -> list[dict]:
     rows = conn.execute(
         "select seq, change_id, table_name as table, key, action, actor, before, after, changed_at from config_changes"
-        " where seq > %s order by seq", (seq,)).fetchall()
+        " where seq > %s order by seq",
+        (seq,),
+    ).fetchall()
     return [dict(r, change_id=str(r["change_id"])) for r in rows]
 
 

@@ -7,6 +7,7 @@ such a document is decided before it is sent, by the organisation's setting:
 - `first_open_day`: the document is dated the day after the lock date, and its
   reference keeps the ConnectWise date, so the books show both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ def dating(when: str, facts: XeroFacts, settings: SyncSettings, org_id: str) -> 
         return Dating((lock + timedelta(days=1)).isoformat(), moved_from=when)
     which = "end-of-year lock date" if lock == facts.end_of_year_lock_date else "period lock date"
     return MappingProblem(
-        "period_locked", "date", when,
+        "period_locked",
+        "date",
+        when,
         f"dated {when}, on or before the {which} {lock.isoformat()} of Xero organisation {org_id}, which Xero "
         "refuses: ask the accountant to move the lock date in Xero (then refresh the catalog and force-sync it), "
         "or set the organisation's lock_date_treatment to first_open_day to date it "
-        f"{(lock + timedelta(days=1)).isoformat()} with its own date kept in the reference")
+        f"{(lock + timedelta(days=1)).isoformat()} with its own date kept in the reference",
+    )

@@ -4,6 +4,7 @@ organisation's mapping tables and Xero catalog, and a snapshot of all of them.
 These are plain values: the repository builds them from Postgres, the tests
 build them by hand.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,12 @@ if TYPE_CHECKING:  # the index is built on first use (model stays free of contac
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
-TRACKING_SOURCES = ("location", "department", "catalog_item", "product_class")  # the first two per record, the others per line
+TRACKING_SOURCES = (
+    "location",
+    "department",
+    "catalog_item",
+    "product_class",
+)  # the first two per record, the others per line
 MAPPING_TABLES = ("accounts", "tax", "tracking", "contacts")
 ACCOUNT_CLASSES = ("ASSET", "EQUITY", "EXPENSE", "LIABILITY", "REVENUE")
 
@@ -147,7 +153,9 @@ class OrgMapping:
     payment_account: str | None = None  # the account code ConnectWise payments and refunds go into
     accounts: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, product class | '*') -> code
     tax: dict[tuple[str, str], str] = field(default_factory=dict)  # (side, tax code | 'exempt' | '*') -> tax type
-    tracking: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (source kind, value) -> (category, option)
+    tracking: dict[tuple[str, str], tuple[str, str]] = field(
+        default_factory=dict
+    )  # (source kind, value) -> (category, option)
     contacts: dict[str, str] = field(default_factory=dict)  # company identifier -> ContactID
     catalog: Catalog = field(default_factory=Catalog)
     settings: SyncSettings = field(default_factory=SyncSettings)

@@ -8,6 +8,7 @@ are sealed with `SecretBox` before they reach the database; what this module
 returns about an organisation never includes them (the writer's token manager
 reads the sealed seed itself, see integrations/xero/auth.py).
 """
+
 from __future__ import annotations
 
 import psycopg
@@ -17,8 +18,19 @@ from .history import changes_since, config_version, list_changes, record_change 
 from .rows import RULES, TABLES, MappingRow, RoutingRuleRow, TableSpec
 from .snapshot import load_known, load_snapshot  # noqa: F401
 
-ORG_PUBLIC = ("id", "name", "tenant_id", "scopes", "status", "create_contacts", "payment_account_code",
-              "credential_updated_at", "created_at", "updated_at", "base_currency")
+ORG_PUBLIC = (
+    "id",
+    "name",
+    "tenant_id",
+    "scopes",
+    "status",
+    "create_contacts",
+    "payment_account_code",
+    "credential_updated_at",
+    "created_at",
+    "updated_at",
+    "base_currency",
+)
 SETTINGS_FIELDS = ("cadence_minutes", "create_status", "alert_mode")
 
 
@@ -40,6 +52,7 @@ class Invalid(ValueError):
 
 # ---- organisations ---------------------------------------------------------------
 
+
 def _public(row: dict) -> dict:
     out = {k: row[k] for k in ORG_PUBLIC}
     out["connected"] = row.get("credential_sealed") is not None
@@ -51,7 +64,9 @@ def list_organisations(conn) -> list[dict]:
 
 
 def get_organisation(conn, org_id: str, lock: bool = False) -> dict:
-    row = conn.execute("select * from organisations where id = %s" + (" for update" if lock else ""), (org_id,)).fetchone()
+    row = conn.execute(
+        "select * from organisations where id = %s" + (" for update" if lock else ""), (org_id,)
+    ).fetchone()
     if row is None:
         raise NotFound(f"no organisation {org_id!r}")
     return row
@@ -61,14 +76,21 @@ def check_payment_account(conn, org_id: str, code: str | None) -> None:
     """The payment account must be one of the organisation's Xero accounts that takes payments."""
     if code is None:
         return
-    row = conn.execute("select status, payments_enabled from xero_accounts where organisation_id = %s and code = %s",
-                       (org_id, code)).fetchone()
+    row = conn.execute(
+        "select status, payments_enabled from xero_accounts where organisation_id = %s and code = %s", (org_id, code)
+    ).fetchone()
     if row is None:
-        raise Invalid("payment_account_code", f"payment_account_code: organisation {org_id!r} has no Xero account "
-                                              f"{code!r} in its catalog (refresh the catalog after adding it in Xero)")
+        raise Invalid(
+            "payment_account_code",
+            f"payment_account_code: organisation {org_id!r} has no Xero account "
+            f"{code!r} in its catalog (refresh the catalog after adding it in Xero)",
+        )
     if row["status"] != "ACTIVE" or not row["payments_enabled"]:
-        raise Invalid("payment_account_code", f"payment_account_code: Xero account {code!r} of {org_id!r} cannot take "
-                                              "payments: choose an active bank account")
+        raise Invalid(
+            "payment_account_code",
+            f"payment_account_code: Xero account {code!r} of {org_id!r} cannot take "
+            "payments: choose an active bank account",
+        )
 
 
 def create_organisation(conn, data: dict, box: SecretBox, actor: str) -> dict:
@@ -105,8 +127,9 @@ def update_organisation(conn, org_id: str, data: dict, box: SecretBox, actor: st
     if token:
         assignments.append("credential_updated_at = now()")
     try:
-        row = conn.execute(f"update organisations set {', '.join(assignments)} where id = %s returning *",
-                           [*sets.values(), org_id]).fetchone()
+        row = conn.execute(
+            f"update organisations set {', '.join(assignments)} where id = %s returning *", [*sets.values(), org_id]
+        ).fetchone()
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict(f"another organisation has this name or tenant id: {exc.diag.message_detail}") from None
     after = _public(row)
@@ -120,8 +143,11 @@ def disconnect_organisation(conn, org_id: str, actor: str) -> dict:
     """Forgets the organisation's Xero credential (its mappings stay): nothing is written there until it is
     connected again."""
     before = get_organisation(conn, org_id, lock=True)
-    row = conn.execute("update organisations set credential_sealed = null, credential_updated_at = now(), "
-                       "status = 'disconnected', updated_at = now() where id = %s returning *", (org_id,)).fetchone()
+    row = conn.execute(
+        "update organisations set credential_sealed = null, credential_updated_at = now(), "
+        "status = 'disconnected', updated_at = now() where id = %s returning *",
+        (org_id,),
+    ).fetchone()
     after = dict(_public(row), credential="removed")
     record_change(conn, "organisations", org_id, "update", actor, _public(before), after)
     return _public(row)
@@ -140,13 +166,19 @@ def open_credential(conn, org_id: str, box: SecretBox) -> str | None:
 
 # ---- routing rules and mapping tables ------------------------------------------------
 
+
 def list_rules(conn) -> list[dict]:
-    return conn.execute("select id, kind, caption, value, organisation_id, priority from routing_rules order by priority, id").fetchall()
+    return conn.execute(
+        "select id, kind, caption, value, organisation_id, priority from routing_rules order by priority, id"
+    ).fetchall()
 
 
 def _rule(conn, rule_id: int, lock: bool = False) -> dict:
-    row = conn.execute("select id, kind, caption, value, organisation_id, priority from routing_rules where id = %s"
-                       + (" for update" if lock else ""), (rule_id,)).fetchone()
+    row = conn.execute(
+        "select id, kind, caption, value, organisation_id, priority from routing_rules where id = %s"
+        + (" for update" if lock else ""),
+        (rule_id,),
+    ).fetchone()
     if row is None:
         raise NotFound(f"no routing rule {rule_id}")
     return row
@@ -163,9 +195,12 @@ def create_rule(conn, rule: RoutingRuleRow, actor: str) -> dict:
         row = conn.execute(
             "insert into routing_rules (kind, caption, value, organisation_id, priority) values (%s,%s,%s,%s,%s)"
             " returning id, kind, caption, value, organisation_id, priority",
-            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority)).fetchone()
+            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority),
+        ).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise Conflict(f"a {rule.kind} rule for {rule.caption + '=' if rule.caption else ''}{rule.value or 'default'} exists") from None
+        raise Conflict(
+            f"a {rule.kind} rule for {rule.caption + '=' if rule.caption else ''}{rule.value or 'default'} exists"
+        ) from None
     record_change(conn, "routing_rules", str(row["id"]), "create", actor, None, row)
     return row
 
@@ -177,7 +212,8 @@ def update_rule(conn, rule_id: int, rule: RoutingRuleRow, actor: str) -> dict:
         row = conn.execute(
             "update routing_rules set kind=%s, caption=%s, value=%s, organisation_id=%s, priority=%s where id=%s"
             " returning id, kind, caption, value, organisation_id, priority",
-            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority, rule_id)).fetchone()
+            (rule.kind, rule.caption, rule.value, rule.organisation_id, rule.priority, rule_id),
+        ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"another {rule.kind} rule has the same value") from None
     record_change(conn, "routing_rules", str(rule_id), "update", actor, before, row)
@@ -186,8 +222,10 @@ def update_rule(conn, rule_id: int, rule: RoutingRuleRow, actor: str) -> dict:
 
 def upsert_rule(conn, rule: RoutingRuleRow, actor: str) -> dict:
     """Creates the rule, or updates the one with the same kind, caption and value."""
-    existing = conn.execute("select id, organisation_id, priority from routing_rules where kind=%s and caption=%s and value=%s",
-                            (rule.kind, rule.caption, rule.value)).fetchone()
+    existing = conn.execute(
+        "select id, organisation_id, priority from routing_rules where kind=%s and caption=%s and value=%s",
+        (rule.kind, rule.caption, rule.value),
+    ).fetchone()
     if existing is None:
         return create_rule(conn, rule, actor)
     if (existing["organisation_id"], existing["priority"]) == (rule.organisation_id, rule.priority):
@@ -204,7 +242,9 @@ def delete_rule(conn, rule_id: int, actor: str) -> None:
 def list_mappings(conn, spec: TableSpec, organisation_id: str | None = None) -> list[dict]:
     return conn.execute(
         f"select {', '.join(spec.columns)} from {spec.sql} where (%(o)s::text is null or organisation_id = %(o)s)"
-        f" order by {', '.join(spec.key)}", {"o": organisation_id}).fetchall()
+        f" order by {', '.join(spec.key)}",
+        {"o": organisation_id},
+    ).fetchall()
 
 
 def _key_text(spec: TableSpec, key: dict) -> str:
@@ -213,8 +253,10 @@ def _key_text(spec: TableSpec, key: dict) -> str:
 
 def get_mapping(conn, spec: TableSpec, key: dict, lock: bool = False) -> dict | None:
     where = " and ".join(f"{k} = %s" for k in spec.key)
-    return conn.execute(f"select {', '.join(spec.columns)} from {spec.sql} where {where}" + (" for update" if lock else ""),
-                        [key[k] for k in spec.key]).fetchone()
+    return conn.execute(
+        f"select {', '.join(spec.columns)} from {spec.sql} where {where}" + (" for update" if lock else ""),
+        [key[k] for k in spec.key],
+    ).fetchone()
 
 
 def put_mapping(conn, spec: TableSpec, row: MappingRow, actor: str, replace: bool = True) -> dict:
@@ -227,9 +269,18 @@ def put_mapping(conn, spec: TableSpec, row: MappingRow, actor: str, replace: boo
     after = conn.execute(
         f"insert into {spec.sql} ({', '.join(spec.columns)}) values ({', '.join('%s' for _ in spec.columns)})"
         f" on conflict ({', '.join(spec.key)}) do update set {updates} returning {', '.join(spec.columns)}",
-        [values[c] for c in spec.columns]).fetchone()
+        [values[c] for c in spec.columns],
+    ).fetchone()
     if before != after:
-        record_change(conn, f"mappings.{spec.name}", _key_text(spec, values), "update" if before else "create", actor, before, after)
+        record_change(
+            conn,
+            f"mappings.{spec.name}",
+            _key_text(spec, values),
+            "update" if before else "create",
+            actor,
+            before,
+            after,
+        )
     return after
 
 
@@ -245,9 +296,13 @@ def delete_mapping(conn, spec: TableSpec, key: dict, actor: str) -> dict:
 
 # ---- settings ----------------------------------------------------------------------
 
+
 def get_settings(conn, record_type: str) -> dict:
-    row = conn.execute(f"select record_type, {', '.join(SETTINGS_FIELDS)}, updated_at from record_type_settings"
-                       " where record_type = %s", (record_type,)).fetchone()
+    row = conn.execute(
+        f"select record_type, {', '.join(SETTINGS_FIELDS)}, updated_at from record_type_settings"
+        " where record_type = %s",
+        (record_type,),
+    ).fetchone()
     if row is None:
         raise NotFound(f"no settings for record type {record_type!r}")
     return row
@@ -261,12 +316,21 @@ def put_settings(conn, record_type: str, values: dict, actor: str) -> dict:
     after = conn.execute(
         f"update record_type_settings set {', '.join(f'{k} = %s' for k in sets)}, updated_at = now()"
         f" where record_type = %s returning record_type, {', '.join(SETTINGS_FIELDS)}, updated_at",
-        [*sets.values(), record_type]).fetchone()
+        [*sets.values(), record_type],
+    ).fetchone()
     strip = lambda r: {k: r[k] for k in ("record_type", *SETTINGS_FIELDS)}  # noqa: E731
     if strip(before) != strip(after):
         record_change(conn, "record_type_settings", record_type, "update", actor, strip(before), strip(after))
     return after
 
 
-__all__ = ["RULES", "TABLES", "changes_since", "config_version", "list_changes", "load_known", "load_snapshot",
-           "record_change"]
+__all__ = [
+    "RULES",
+    "TABLES",
+    "changes_since",
+    "config_version",
+    "list_changes",
+    "load_known",
+    "load_snapshot",
+    "record_change",
+]

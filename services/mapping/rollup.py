@@ -5,6 +5,7 @@ The tables read here belong to the sync services and may not exist yet (a
 fresh install, or a deployment without them): each is checked with
 `to_regclass` first, and a missing one counts as zero.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -21,22 +22,31 @@ def rollup(conn, org_id: str, daily_limit: int = 5000) -> dict:
     if _exists(conn, "sync_records"):
         for r in conn.execute(
             "select record_type, count(*) as n, coalesce(sum(total), 0) as amount from sync_records"
-            " where organisation_id = %s and status = 'synced' group by record_type", (org_id,)):
-            by_type[r["record_type"]] = {"synced": r["n"], "amount": str(Decimal(r["amount"]).quantize(Decimal("0.01")))}
+            " where organisation_id = %s and status = 'synced' group by record_type",
+            (org_id,),
+        ):
+            by_type[r["record_type"]] = {
+                "synced": r["n"],
+                "amount": str(Decimal(r["amount"]).quantize(Decimal("0.01"))),
+            }
         open_exceptions = conn.execute(
             "select count(*) as n from sync_records where organisation_id = %s and status in ('exception','failed')",
-            (org_id,)).fetchone()["n"]
+            (org_id,),
+        ).fetchone()["n"]
     last_cycle = None
     if _exists(conn, "sync_cursors"):
         # ConnectWise cycles feed every organisation; Xero payment cycles are per organisation.
         row = conn.execute(
             "select max(last_cycle_finished) as at from sync_cursors where source like 'cw:%%' or source = %s",
-            (f"xero:payments:{org_id}",)).fetchone()
+            (f"xero:payments:{org_id}",),
+        ).fetchone()
         last_cycle = row["at"].isoformat() if row["at"] else None
     calls = 0
     if _exists(conn, "api_usage"):
-        row = conn.execute("select calls from api_usage where organisation_id = %s and day = %s",
-                           (org_id, datetime.now(timezone.utc).date())).fetchone()
+        row = conn.execute(
+            "select calls from api_usage where organisation_id = %s and day = %s",
+            (org_id, datetime.now(timezone.utc).date()),
+        ).fetchone()
         calls = row["calls"] if row else 0
     total = sum((Decimal(v["amount"]) for v in by_type.values()), Decimal("0"))
     return {

@@ -15,6 +15,7 @@ given instead of computed, and a document carry a line of its own, so:
 
 Pure: amounts in, the adjustment (or the gap) out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,12 @@ def settle(amounts: list[Decimal], rates: list[Decimal], total: Decimal, tax: De
     taxed = [i for i, r in enumerate(rates) if r]
     tax_gap = tax - sum(computed, ZERO)
     if abs(tax_gap) > CENT * len(taxed):
-        return Gap("sales_tax", tax, f"ConnectWise tax {tax} differs from the {sum(computed, ZERO)} Xero computes "
-                                     "with the mapped tax types, by more than a cent a taxed line")
+        return Gap(
+            "sales_tax",
+            tax,
+            f"ConnectWise tax {tax} differs from the {sum(computed, ZERO)} Xero computes "
+            "with the mapped tax types, by more than a cent a taxed line",
+        )
     written: dict[int, Decimal] = {}  # line -> the tax amount written on it
     if tax_gap:
         # Every taxed line gets its amount written, so the document no longer depends on Xero's own rounding.
@@ -88,6 +93,10 @@ def settle(amounts: list[Decimal], rates: list[Decimal], total: Decimal, tax: De
     lines_total = sum(amounts, ZERO)
     rounding = total - tax - lines_total
     if abs(rounding) > tolerance(len(amounts)):
-        return Gap("total", total, f"ConnectWise total {total} (tax {tax}) is not what its lines add up to "
-                                   f"({lines_total} before tax): the difference of {rounding} is more than rounding")
+        return Gap(
+            "total",
+            total,
+            f"ConnectWise total {total} (tax {tax}) is not what its lines add up to "
+            f"({lines_total} before tax): the difference of {rounding} is more than rounding",
+        )
     return Settlement(tuple(taxes), rounding, lines_total + rounding, tax)

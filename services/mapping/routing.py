@@ -5,6 +5,7 @@ the first that matches wins. The `default` rule applies only when no other
 rule matched. A record nothing matches raises `RoutingError` naming what the
 record carried: routing never guesses.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,7 +53,10 @@ def _matches(rule: Rule, record: dict) -> bool:
     if rule.kind == "member":
         wanted = _norm(rule.value)
         # The invoice's own member, or the company's account manager.
-        return wanted in (_norm(record.get("member_identifier")), _norm(record.get("account_manager_identifier"))) and wanted != ""
+        return (
+            wanted in (_norm(record.get("member_identifier")), _norm(record.get("account_manager_identifier")))
+            and wanted != ""
+        )
     if rule.kind == "tag":
         caption, value = _norm(rule.caption), _norm(rule.value)
         return any(

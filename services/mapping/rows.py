@@ -4,6 +4,7 @@ and the checks against what an organisation's Xero catalog knows.
 Pydantic validates the shape (so a bad payload names its field); `check_row`
 validates meaning against the organisations and catalogs loaded in `Known`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,9 +24,13 @@ class MappingRow(BaseModel):
 class RoutingRuleRow(MappingRow):
     kind: Literal["location", "member", "tag", "default"]
     organisation_id: str = Text
-    value: str = Field("", max_length=255, description="Location id, member identifier or tag value; empty for default.")
+    value: str = Field(
+        "", max_length=255, description="Location id, member identifier or tag value; empty for default."
+    )
     caption: str = Field("", max_length=255, description="Custom field caption (tag rules only).")
-    priority: int | None = Field(None, ge=0, le=100000, description="Lower is tried first; default by kind: tag 100, member 200, location 300.")
+    priority: int | None = Field(
+        None, ge=0, le=100000, description="Lower is tried first; default by kind: tag 100, member 200, location 300."
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -48,22 +53,29 @@ class RoutingRuleRow(MappingRow):
 class AccountRow(MappingRow):
     organisation_id: str = Text
     side: Literal["sales", "purchases"]
-    source: str = Field(min_length=1, max_length=100, description="ConnectWise catalog item identifier or product class, or * for any.")
+    source: str = Field(
+        min_length=1, max_length=100, description="ConnectWise catalog item identifier or product class, or * for any."
+    )
     account_code: str = Field(min_length=1, max_length=10)
 
 
 class TaxRow(MappingRow):
     organisation_id: str = Text
     side: Literal["sales", "purchases"]
-    source: str = Field(min_length=1, max_length=100, description="ConnectWise tax code, exempt for non-taxable lines, or *.")
+    source: str = Field(
+        min_length=1, max_length=100, description="ConnectWise tax code, exempt for non-taxable lines, or *."
+    )
     tax_type: str = Field(min_length=1, max_length=50)
 
 
 class TrackingRow(MappingRow):
     organisation_id: str = Text
     source_kind: Literal["location", "department", "catalog_item", "product_class"]
-    source: str = Field(min_length=1, max_length=100,
-                        description="ConnectWise location or department id, catalog item identifier or product class, or *.")
+    source: str = Field(
+        min_length=1,
+        max_length=100,
+        description="ConnectWise location or department id, catalog item identifier or product class, or *.",
+    )
     category: str = Field(min_length=1, max_length=100)
     option: str = Field(min_length=1, max_length=100)
 
@@ -88,12 +100,24 @@ class TableSpec:
 
 
 TABLES: dict[str, TableSpec] = {
-    "accounts": TableSpec("accounts", "account_mappings", AccountRow, ("organisation_id", "side", "source"), ("account_code",)),
+    "accounts": TableSpec(
+        "accounts", "account_mappings", AccountRow, ("organisation_id", "side", "source"), ("account_code",)
+    ),
     "tax": TableSpec("tax", "tax_mappings", TaxRow, ("organisation_id", "side", "source"), ("tax_type",)),
-    "tracking": TableSpec("tracking", "tracking_mappings", TrackingRow, ("organisation_id", "source_kind", "source"), ("category", "option")),
-    "contacts": TableSpec("contacts", "contact_mappings", ContactRow, ("organisation_id", "company_identifier"), ("contact_id",)),
+    "tracking": TableSpec(
+        "tracking",
+        "tracking_mappings",
+        TrackingRow,
+        ("organisation_id", "source_kind", "source"),
+        ("category", "option"),
+    ),
+    "contacts": TableSpec(
+        "contacts", "contact_mappings", ContactRow, ("organisation_id", "company_identifier"), ("contact_id",)
+    ),
 }
-RULES = TableSpec("routing_rules", "routing_rules", RoutingRuleRow, ("kind", "caption", "value"), ("organisation_id", "priority"))
+RULES = TableSpec(
+    "routing_rules", "routing_rules", RoutingRuleRow, ("kind", "caption", "value"), ("organisation_id", "priority")
+)
 
 
 @dataclass
@@ -113,17 +137,20 @@ def check_row(table: str, row: MappingRow, known: Known) -> tuple[str, str] | No
     if org not in known.organisations:
         return "organisation_id", f"unknown organisation {org!r}"
     if table == "accounts" and values["account_code"] not in known.accounts.get(org, set()):
-        return "account_code", (f"unknown account code {values['account_code']!r} in Xero organisation {org!r}"
-                                f"{_empty(known.accounts, org)}")
+        return "account_code", (
+            f"unknown account code {values['account_code']!r} in Xero organisation {org!r}{_empty(known.accounts, org)}"
+        )
     if table == "tax" and values["tax_type"] not in known.tax_types.get(org, set()):
-        return "tax_type", (f"unknown tax type {values['tax_type']!r} in Xero organisation {org!r}"
-                            f"{_empty(known.tax_types, org)}")
+        return "tax_type", (
+            f"unknown tax type {values['tax_type']!r} in Xero organisation {org!r}{_empty(known.tax_types, org)}"
+        )
     if table == "tracking":
         options = known.tracking.get(org, {})
         category, option = values["category"], values["option"]
         if category not in options:
-            return "category", (f"unknown tracking category {category!r} in Xero organisation {org!r}"
-                                f"{_empty(known.tracking, org)}")
+            return "category", (
+                f"unknown tracking category {category!r} in Xero organisation {org!r}{_empty(known.tracking, org)}"
+            )
         if option not in options[category]:
             return "option", f"unknown tracking option {option!r} in category {category!r} of Xero organisation {org!r}"
     return None

@@ -8,6 +8,7 @@ run forgets the report of the previous one. What a change means for records alre
 decided (going live, a go-live date moved earlier) is `decide_again`: the records to
 read from ConnectWise again, so they are decided under the new settings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ from .history import record_change
 from .model import LOCK_DATE_TREATMENTS, MODES
 
 FIELDS = ("go_live_date", "mode", "lock_date_treatment", "rounding_account_code", "customer_details")
-DEFAULTS = {"go_live_date": None, "mode": "live", "lock_date_treatment": "exception", "rounding_account_code": None,
-            "customer_details": False, "shadow_since": None}
+DEFAULTS = {
+    "go_live_date": None,
+    "mode": "live",
+    "lock_date_treatment": "exception",
+    "rounding_account_code": None,
+    "customer_details": False,
+    "shadow_since": None,
+}
 
 
 class SettingsError(ValueError):
@@ -42,8 +49,10 @@ class Window:
 
 
 def get_settings(conn, org_id: str) -> dict:
-    row = conn.execute(f"select {', '.join(FIELDS)}, shadow_since from organisation_sync_settings"
-                       " where organisation_id = %s", (org_id,)).fetchone()
+    row = conn.execute(
+        f"select {', '.join(FIELDS)}, shadow_since from organisation_sync_settings where organisation_id = %s",
+        (org_id,),
+    ).fetchone()
     return {"organisation_id": org_id, **(dict(row) if row else DEFAULTS)}
 
 
@@ -51,15 +60,21 @@ def _check(conn, org_id: str, values: dict) -> None:
     if values.get("mode") not in (None, *MODES):
         raise SettingsError("mode", f"mode: {values['mode']!r} is not one of {', '.join(MODES)}")
     if values.get("lock_date_treatment") not in (None, *LOCK_DATE_TREATMENTS):
-        raise SettingsError("lock_date_treatment", f"lock_date_treatment: {values['lock_date_treatment']!r} is not"
-                                                   f" one of {', '.join(LOCK_DATE_TREATMENTS)}")
+        raise SettingsError(
+            "lock_date_treatment",
+            f"lock_date_treatment: {values['lock_date_treatment']!r} is not one of {', '.join(LOCK_DATE_TREATMENTS)}",
+        )
     code = values.get("rounding_account_code")
     if code:
-        row = conn.execute("select status from xero_accounts where organisation_id = %s and code = %s",
-                           (org_id, code)).fetchone()
+        row = conn.execute(
+            "select status from xero_accounts where organisation_id = %s and code = %s", (org_id, code)
+        ).fetchone()
         if row is None or row["status"] != "ACTIVE":
-            raise SettingsError("rounding_account_code", f"rounding_account_code: {code!r} is not an active account "
-                                f"in the Xero catalog of {org_id} (refresh the catalog after adding it in Xero)")
+            raise SettingsError(
+                "rounding_account_code",
+                f"rounding_account_code: {code!r} is not an active account "
+                f"in the Xero catalog of {org_id} (refresh the catalog after adding it in Xero)",
+            )
 
 
 def put_settings(conn, org_id: str, values: dict, actor: str) -> tuple[dict, dict]:
@@ -80,8 +95,10 @@ def put_settings(conn, org_id: str, values: dict, actor: str) -> tuple[dict, dic
     conn.execute(
         f"insert into organisation_sync_settings (organisation_id, {', '.join(columns)}) values"
         f" (%s, {', '.join('%s' for _ in columns)}) on conflict (organisation_id) do update set "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns) + ", updated_at = now()",
-        [org_id, *(after[c] for c in columns)])
+        + ", ".join(f"{c} = excluded.{c}" for c in columns)
+        + ", updated_at = now()",
+        [org_id, *(after[c] for c in columns)],
+    )
     if before != after:
         record_change(conn, "organisation_sync_settings", org_id, "update", actor, _jsonable(before), _jsonable(after))
     return before, after
@@ -107,7 +124,8 @@ def decide_again(conn, org_id: str, before: dict, after: dict) -> list[Window]:
         "select record_type, min(last_updated) as start, count(*) as records from sync_records"
         " where organisation_id = %s and status = any(%s) and record_type = any(%s) and last_updated is not null"
         " group by record_type order by record_type",
-        (org_id, statuses, [k.value for k in DOCUMENT_KINDS])).fetchall()
+        (org_id, statuses, [k.value for k in DOCUMENT_KINDS]),
+    ).fetchall()
     # Up to now, not to the newest lastUpdated read: a record touched since (a payment moves it) is in too.
     now = datetime.now(UTC)
     return [Window(r["record_type"], r["start"], now, r["records"]) for r in rows]

@@ -2,6 +2,7 @@
 `rounding.py`): each taxed line's `TaxAmount` when the tax needs a cent moved, a
 rounding line to the organisation's rounding account when the lines' amounts do, or
 the problem that stops the record when no rounding can explain the difference."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -16,8 +17,9 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-def settle_lines(record: dict, org: OrgMapping, side: str, items: list[dict], amounts: list[Decimal],
-                 rates: list[Decimal]) -> tuple[Decimal, Decimal] | MappingProblem:
+def settle_lines(
+    record: dict, org: OrgMapping, side: str, items: list[dict], amounts: list[Decimal], rates: list[Decimal]
+) -> tuple[Decimal, Decimal] | MappingProblem:
     """Adjusts `items` (the element's LineItems) in place; returns (subtotal, tax) as Xero will hold them."""
     total, tax = abs(record["total"]), abs(record["sales_tax"])
     result = settle(amounts, rates, total, tax)
@@ -47,8 +49,18 @@ def _rounding_line(org: OrgMapping, side: str, amount: Decimal) -> dict | Mappin
     elif tax_type is None or tax_type not in org.catalog.tax_rates:
         why = f"no {side} tax type is mapped for non-taxable lines ('exempt') to put on the rounding line"
     if why:
-        return MappingProblem("total_mismatch", "total", _money(abs(amount)),
-                              f"the lines round to {_money(amount)} away from ConnectWise's total, which a rounding "
-                              f"line makes up, but {why}; then force-sync the record")
-    return {"Description": ROUNDING_DESCRIPTION, "Quantity": "1", "UnitAmount": _money(amount), "AccountCode": code,
-            "TaxType": tax_type, "TaxAmount": "0.00"}
+        return MappingProblem(
+            "total_mismatch",
+            "total",
+            _money(abs(amount)),
+            f"the lines round to {_money(amount)} away from ConnectWise's total, which a rounding "
+            f"line makes up, but {why}; then force-sync the record",
+        )
+    return {
+        "Description": ROUNDING_DESCRIPTION,
+        "Quantity": "1",
+        "UnitAmount": _money(amount),
+        "AccountCode": code,
+        "TaxType": tax_type,
+        "TaxAmount": "0.00",
+    }

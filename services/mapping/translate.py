@@ -6,6 +6,7 @@ plus one organisation's mapping tables and catalog. The output is either an
 `MappingProblem` found, each naming the field and value that could not be
 mapped, so one exception tells finance everything to fix at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,16 @@ from .model import MappingProblem, OrgMapping, side_of
 from .rounding import xero_line_amount
 from .totals import settle_lines
 
-__all__ = ["MappingProblem", "XeroDocument", "deletion", "money", "record_date", "record_kind", "record_label",
-           "translate"]
+__all__ = [
+    "MappingProblem",
+    "XeroDocument",
+    "deletion",
+    "money",
+    "record_date",
+    "record_kind",
+    "record_label",
+    "translate",
+]
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -86,44 +95,96 @@ def _lines(record: dict, kind: str) -> list[_Line]:
     if kind is RecordKind.PROCUREMENT:
         record_taxed = record["sales_tax"] != ZERO
         lines = [
-            _Line(f"lines[{i}]", line["description"], line["quantity"], line["unit_cost"], line.get("product"), line.get("product_class"),
-                  line["tax"] != ZERO if line.get("tax") is not None else record_taxed)
-            for i, line in enumerate(record.get("lines") or []) if not line.get("canceled")
+            _Line(
+                f"lines[{i}]",
+                line["description"],
+                line["quantity"],
+                line["unit_cost"],
+                line.get("product"),
+                line.get("product_class"),
+                line["tax"] != ZERO if line.get("tax") is not None else record_taxed,
+            )
+            for i, line in enumerate(record.get("lines") or [])
+            if not line.get("canceled")
         ]
         if record.get("freight_cost"):
-            lines.append(_Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], None, "freight", record_taxed))
+            lines.append(
+                _Line("freight_cost", "Freight", Decimal(1), record["freight_cost"], None, "freight", record_taxed)
+            )
     else:
         lines = [
-            _Line(f"lines[{i}]", line["description"], line["quantity"], line["price"], line.get("catalog_item"), line.get("product_class"),
-                  line.get("taxable", True))
+            _Line(
+                f"lines[{i}]",
+                line["description"],
+                line["quantity"],
+                line["price"],
+                line.get("catalog_item"),
+                line.get("product_class"),
+                line.get("taxable", True),
+            )
             for i, line in enumerate(record.get("lines") or [])
         ]
     if not lines:
         # An invoice without product lines (an agreement invoice, say) still carries its subtotal.
-        lines = [_Line("subtotal", f"ConnectWise {record_label(record)}", Decimal(1), record["subtotal"], None, None,
-                       record["sales_tax"] != ZERO)]
+        lines = [
+            _Line(
+                "subtotal",
+                f"ConnectWise {record_label(record)}",
+                Decimal(1),
+                record["subtotal"],
+                None,
+                None,
+                record["sales_tax"] != ZERO,
+            )
+        ]
     if kind is RecordKind.CREDIT_NOTE and record["total"] < ZERO:
         # ConnectWise credit memos carry negative amounts; Xero credit notes carry positive ones.
-        lines = [_Line(line.field, line.description, line.quantity, -line.unit, line.catalog_item, line.product_class, line.taxable) for line in lines]
+        lines = [
+            _Line(
+                line.field,
+                line.description,
+                line.quantity,
+                -line.unit,
+                line.catalog_item,
+                line.product_class,
+                line.taxable,
+            )
+            for line in lines
+        ]
     return lines
 
 
 def _account(org: OrgMapping, side: str, line: _Line, problems: list) -> str | None:
     """Catalog item first (the finest grain), then product class, then the '*' fallback."""
     source = line.product_class or ""
-    code = ((line.catalog_item and org.accounts.get((side, line.catalog_item)))
-            or org.accounts.get((side, source)) or org.accounts.get((side, "*")))
+    code = (
+        (line.catalog_item and org.accounts.get((side, line.catalog_item)))
+        or org.accounts.get((side, source))
+        or org.accounts.get((side, "*"))
+    )
     item = f"catalog item {line.catalog_item!r}, " if line.catalog_item else ""
     if code is None:
-        problems.append(MappingProblem(
-            "unknown_account", f"{line.field}.product_class", source,
-            f"no {side} account mapped for {item}product class {source!r} (and no '*' fallback) in organisation {org.organisation_id}"))
+        problems.append(
+            MappingProblem(
+                "unknown_account",
+                f"{line.field}.product_class",
+                source,
+                f"no {side} account mapped for {item}product class {source!r} (and no '*' fallback) in organisation "
+                f"{org.organisation_id}",
+            )
+        )
         return None
     account = org.catalog.accounts.get(code)
     if account is None or account.status != "ACTIVE":
-        problems.append(MappingProblem(
-            "unknown_account", f"{line.field}.product_class", source,
-            f"account code {code} (mapped from {item}product class {source!r}) is not an active account in Xero organisation {org.organisation_id}"))
+        problems.append(
+            MappingProblem(
+                "unknown_account",
+                f"{line.field}.product_class",
+                source,
+                f"account code {code} (mapped from {item}product class {source!r}) is not an active account in Xero "
+                f"organisation {org.organisation_id}",
+            )
+        )
         return None
     return code
 
@@ -132,21 +193,39 @@ def _tax(org: OrgMapping, side: str, tax_code: str | None, line: _Line, code: st
     source = (tax_code or "") if line.taxable else "exempt"
     tax_type = org.tax.get((side, source)) or org.tax.get((side, "*"))
     if tax_type is None:
-        problems.append(MappingProblem(
-            "tax_mismatch", "tax_code" if line.taxable else f"{line.field}.taxable", source,
-            f"no {side} Xero tax type mapped for ConnectWise tax code {source!r} in organisation {org.organisation_id}"))
+        problems.append(
+            MappingProblem(
+                "tax_mismatch",
+                "tax_code" if line.taxable else f"{line.field}.taxable",
+                source,
+                f"no {side} Xero tax type mapped for ConnectWise tax code {source!r} in organisation "
+                f"{org.organisation_id}",
+            )
+        )
         return None, None
     rate = org.catalog.tax_rates.get(tax_type)
     if rate is None or rate.status != "ACTIVE":
-        problems.append(MappingProblem(
-            "tax_mismatch", "tax_code", source,
-            f"tax type {tax_type} (mapped from {source!r}) is not an active tax rate in Xero organisation {org.organisation_id}"))
+        problems.append(
+            MappingProblem(
+                "tax_mismatch",
+                "tax_code",
+                source,
+                f"tax type {tax_type} (mapped from {source!r}) is not an active tax rate in Xero organisation "
+                f"{org.organisation_id}",
+            )
+        )
         return None, None
     account = org.catalog.accounts.get(code) if code else None
     if account and rate.applies_to and account.account_class and account.account_class not in rate.applies_to:
-        problems.append(MappingProblem(
-            "tax_mismatch", "tax_code", source,
-            f"tax type {tax_type} cannot be used with account {code} ({account.account_class}) in organisation {org.organisation_id}"))
+        problems.append(
+            MappingProblem(
+                "tax_mismatch",
+                "tax_code",
+                source,
+                f"tax type {tax_type} cannot be used with account {code} ({account.account_class}) in organisation "
+                f"{org.organisation_id}",
+            )
+        )
         return None, None
     return tax_type, rate.rate
 
@@ -158,28 +237,53 @@ def _track(org: OrgMapping, sources: list[tuple[str, object, str]], chosen: dict
             continue  # this organisation does not track by this source
         mapped = org.tracking.get((kind, str(value))) or org.tracking.get((kind, "*"))
         if mapped is None:
-            problems.append(MappingProblem(
-                "missing_tracking_option", field, str(value),
-                f"no tracking option mapped for {kind.replace('_', ' ')} {value} in organisation {org.organisation_id}"))
+            problems.append(
+                MappingProblem(
+                    "missing_tracking_option",
+                    field,
+                    str(value),
+                    f"no tracking option mapped for {kind.replace('_', ' ')} {value} in organisation "
+                    f"{org.organisation_id}",
+                )
+            )
             continue
         category, option = mapped
         if option not in org.catalog.tracking.get(category, frozenset()):
-            problems.append(MappingProblem(
-                "missing_tracking_option", field, str(value),
-                f"tracking option {category}/{option} (mapped from {kind.replace('_', ' ')} {value}) is not an active "
-                f"option in Xero organisation {org.organisation_id}"))
+            problems.append(
+                MappingProblem(
+                    "missing_tracking_option",
+                    field,
+                    str(value),
+                    f"tracking option {category}/{option} (mapped from {kind.replace('_', ' ')} {value}) is not an "
+                    "active "
+                    f"option in Xero organisation {org.organisation_id}",
+                )
+            )
             continue
         chosen.setdefault(category, option)
 
 
 def _line_tracking(org: OrgMapping, record_chosen: dict, line: "_Line", problems: list) -> list[dict]:
     chosen = dict(record_chosen)
-    _track(org, [("catalog_item", line.catalog_item, f"{line.field}.catalog_item"),
-                 ("product_class", line.product_class, f"{line.field}.product_class")], chosen, problems)
+    _track(
+        org,
+        [
+            ("catalog_item", line.catalog_item, f"{line.field}.catalog_item"),
+            ("product_class", line.product_class, f"{line.field}.product_class"),
+        ],
+        chosen,
+        problems,
+    )
     if len(chosen) > 2:
-        problems.append(MappingProblem(
-            "missing_tracking_option", "tracking", ", ".join(chosen),
-            f"Xero allows at most 2 tracking categories per line; the mapping gives {len(chosen)} ({', '.join(chosen)})"))
+        problems.append(
+            MappingProblem(
+                "missing_tracking_option",
+                "tracking",
+                ", ".join(chosen),
+                f"Xero allows at most 2 tracking categories per line; the mapping gives {len(chosen)} "
+                f"({', '.join(chosen)})",
+            )
+        )
     return [{"Name": c, "Option": o} for c, o in chosen.items()]
 
 
@@ -210,8 +314,13 @@ def translate(record: dict, org: OrgMapping, create_status: str = "DRAFT") -> Xe
     for line in _lines(record, kind):
         code = _account(org, side, line, problems)
         tax_type, rate = _tax(org, side, record.get("tax_code"), line, code, problems)
-        item = {"Description": line.description, "Quantity": format(line.quantity.normalize(), "f"),
-                "UnitAmount": money(line.unit), "AccountCode": code, "TaxType": tax_type}
+        item = {
+            "Description": line.description,
+            "Quantity": format(line.quantity.normalize(), "f"),
+            "UnitAmount": money(line.unit),
+            "AccountCode": code,
+            "TaxType": tax_type,
+        }
         amounts.append(xero_line_amount(line.quantity, Decimal(item["UnitAmount"])))  # as Xero reads what is sent
         rates.append(rate)
         tracking = _line_tracking(org, record_tracking, line, problems)
@@ -255,7 +364,9 @@ def record_date(record: dict) -> date | None:
         return None
 
 
-def _document(record, kind, contact, items, dated: Dating, currency: dict, create_status, subtotal, tax) -> XeroDocument:
+def _document(
+    record, kind, contact, items, dated: Dating, currency: dict, create_status, subtotal, tax
+) -> XeroDocument:
     when = dated.date
     element = {"Contact": contact[0], "Date": when, "LineAmountTypes": "Exclusive", "LineItems": items, **currency}
     if subtotal + tax == ZERO:
@@ -265,21 +376,30 @@ def _document(record, kind, contact, items, dated: Dating, currency: dict, creat
     moved = f" (ConnectWise date {dated.moved_from})" if dated.moved_from else ""
     if kind is RecordKind.PROCUREMENT:
         number = record.get("vendor_invoice_number") or record["po_number"]
-        element.update(Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}{moved}", Status="DRAFT")
+        element.update(
+            Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}{moved}", Status="DRAFT"
+        )
         endpoint = "Invoices"
     elif kind is RecordKind.CREDIT_NOTE:
         number = record["invoice_number"]
-        element.update(Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}{moved}",
-                       Status=create_status)
+        element.update(
+            Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}{moved}", Status=create_status
+        )
         endpoint = "CreditNotes"
     else:
         number = record["invoice_number"]
         due = max(_iso_date(record.get("due_date"), "due_date", []) or when, when) if when else None
-        element.update(Type="ACCREC", InvoiceNumber=number, Reference=f"CW#{record['cw_id']}{moved}", DueDate=due,
-                       Status=create_status)
+        element.update(
+            Type="ACCREC",
+            InvoiceNumber=number,
+            Reference=f"CW#{record['cw_id']}{moved}",
+            DueDate=due,
+            Status=create_status,
+        )
         endpoint = "Invoices"
-    return XeroDocument(endpoint, element, str(_natural_key(kind, number, contact[0], when)), subtotal, tax,
-                        subtotal + tax, contact[1])
+    return XeroDocument(
+        endpoint, element, str(_natural_key(kind, number, contact[0], when)), subtotal, tax, subtotal + tax, contact[1]
+    )
 
 
 def _natural_key(kind: str, number: str, contact: dict, when: str | None) -> NaturalKey:
@@ -295,6 +415,14 @@ def deletion(record: dict) -> tuple[str, dict, str]:
     decides between DELETED and VOIDED from the status Xero holds."""
     kind = record_kind(record)
     if kind is RecordKind.CREDIT_NOTE:
-        return "CreditNotes", {"CreditNoteNumber": record["invoice_number"], "Status": "DELETED"}, record["invoice_number"]
-    number = (record.get("vendor_invoice_number") or record["po_number"]) if kind is RecordKind.PROCUREMENT else record["invoice_number"]
+        return (
+            "CreditNotes",
+            {"CreditNoteNumber": record["invoice_number"], "Status": "DELETED"},
+            record["invoice_number"],
+        )
+    number = (
+        (record.get("vendor_invoice_number") or record["po_number"])
+        if kind is RecordKind.PROCUREMENT
+        else record["invoice_number"]
+    )
     return "Invoices", {"InvoiceNumber": number, "Status": "DELETED"}, number

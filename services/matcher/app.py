@@ -7,6 +7,7 @@ settled from ConnectWise. The consumer runs under the one error policy
 are in ConnectWise and its outcomes in Postgres; when ConnectWise or Postgres is
 out of reach the batch comes again (the ledger makes that harmless).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,10 @@ MAX_BATCH = 500
 def group_of(settings: Settings) -> str:
     """The setting, or one consumer group per ledger: the matcher's offsets belong with the
     Postgres database that holds its applications, so two stacks sharing a broker never share a group."""
-    return settings.matcher_group or "connectzero-matcher-" + hashlib.sha256(settings.postgres_url.encode()).hexdigest()[:12]
+    return (
+        settings.matcher_group
+        or "connectzero-matcher-" + hashlib.sha256(settings.postgres_url.encode()).hexdigest()[:12]
+    )
 
 
 def build(settings: Settings, codec: Codec, producer, db: Database) -> tuple[MatcherService, CwClient]:
@@ -50,8 +54,14 @@ def build(settings: Settings, codec: Codec, producer, db: Database) -> tuple[Mat
 
 def matcher_consumer(settings: Settings, group: str) -> Consumer:
     # A batch waits on ConnectWise inside the handler (retries, Retry-After): the group must not drop it for that.
-    return make_consumer(settings.kafka_bootstrap, group, [XERO_PAYMENTS.name], settings.session_timeout_ms,
-                         **LOW_LATENCY, **{"max.poll.interval.ms": 30 * 60 * 1000})
+    return make_consumer(
+        settings.kafka_bootstrap,
+        group,
+        [XERO_PAYMENTS.name],
+        settings.session_timeout_ms,
+        **LOW_LATENCY,
+        **{"max.poll.interval.ms": 30 * 60 * 1000},
+    )
 
 
 def consume(settings: Settings, service: MatcherService, stop: threading.Event) -> None:
@@ -61,10 +71,18 @@ def consume(settings: Settings, service: MatcherService, stop: threading.Event) 
         if settled:
             log.info("settled %d applications left in flight", settled)
     except Exception as exc:  # ConnectWise away: each batch settles its own payments before touching them
-        log.warning("applications left in flight not settled at start (%s); each is settled when its payment comes",
-                    exc)
-    run_consumer(SERVICE, settings.kafka_bootstrap, lambda: matcher_consumer(settings, group_of(settings)),
-                 service.handle, stop, max_batch=MAX_BATCH, poll_timeout=0.05)
+        log.warning(
+            "applications left in flight not settled at start (%s); each is settled when its payment comes", exc
+        )
+    run_consumer(
+        SERVICE,
+        settings.kafka_bootstrap,
+        lambda: matcher_consumer(settings, group_of(settings)),
+        service.handle,
+        stop,
+        max_batch=MAX_BATCH,
+        poll_timeout=0.05,
+    )
 
 
 def work(settings: Settings, stop: threading.Event) -> None:
@@ -74,8 +92,9 @@ def work(settings: Settings, stop: threading.Event) -> None:
     db = Database(settings.postgres_url)
     service, client = build(settings, codec, producer, db)
     check_client = CwClient.from_settings(settings, ExchangeRecorder("connectwise", SERVICE, codec, producer))
-    checker = threading.Thread(target=BalanceCheck(db, check_client, codec, producer).run,
-                               args=(stop,), name="balance-check", daemon=True)
+    checker = threading.Thread(
+        target=BalanceCheck(db, check_client, codec, producer).run, args=(stop,), name="balance-check", daemon=True
+    )
     checker.start()
     try:
         consume(settings, service, stop)

@@ -8,6 +8,7 @@ contact when it wrote the invoice (or had Xero create it). It fails only when
 the tables name a different contact, as when someone moved the invoice to
 another contact in Xero.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,10 +37,12 @@ class ContactCheck:
             orgs: dict[str, tuple[dict[str, str], list[Contact]]] = {}
             for r in conn.execute("select organisation_id, company_identifier, contact_id from contact_mappings"):
                 orgs.setdefault(r["organisation_id"], ({}, []))[0][r["company_identifier"]] = r["contact_id"]
-            for r in conn.execute("select organisation_id, contact_id, name, contact_number, status, account_number"
-                                  " from xero_contacts"):
+            for r in conn.execute(
+                "select organisation_id, contact_id, name, contact_number, status, account_number from xero_contacts"
+            ):
                 orgs.setdefault(r["organisation_id"], ({}, []))[1].append(
-                    Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"]))
+                    Contact(r["contact_id"], r["name"], r["contact_number"], r["status"], r["account_number"])
+                )
             self._orgs, self._version = orgs, version
 
     def differs(self, money: XeroMoney, invoice: CwInvoice, through_ledger: bool) -> str | None:
@@ -50,8 +53,10 @@ class ContactCheck:
         if isinstance(match, ContactMatch):
             if (money.contact_id or "").lower() == match.contact_id.lower():
                 return None
-            return (f"the customer differs: {paid_by} is not {company}'s contact in {money.organisation_id} "
-                    f"({match.contact_id}, by {match.method.replace('_', ' ')})")
+            return (
+                f"the customer differs: {paid_by} is not {company}'s contact in {money.organisation_id} "
+                f"({match.contact_id}, by {match.method.replace('_', ' ')})"
+            )
         if through_ledger:
             return None
         return f"the customer cannot be confirmed: {match.reason}"

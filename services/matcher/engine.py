@@ -10,6 +10,7 @@ the caller commits Kafka offsets only then. Anything left in flight by a crash
 is settled from ConnectWise's own list of the invoice's payments before that
 payment (or invoice) is touched again.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,13 @@ def numbers_named(money: XeroMoney) -> list[str]:
 
 
 class Matcher:
-    def __init__(self, ledger: Ledger, cw: ConnectWise, customers: Customers,
-                 publish: Callable[[Outcome], None] = lambda _o: None):
+    def __init__(
+        self,
+        ledger: Ledger,
+        cw: ConnectWise,
+        customers: Customers,
+        publish: Callable[[Outcome], None] = lambda _o: None,
+    ):
         self.ledger, self.cw, self.customers, self.publish = ledger, cw, customers, publish
 
     def recover(self) -> int:
@@ -94,37 +100,64 @@ class Matcher:
 
     # --- deciding ---------------------------------------------------------------------
 
-    def _decide(self, moneys: list[XeroMoney], states: dict[Key, PaymentState],
-                stuck: set[Key]) -> list[tuple[XeroMoney, Decision, CwInvoice | None]]:
+    def _decide(
+        self, moneys: list[XeroMoney], states: dict[Key, PaymentState], stuck: set[Key]
+    ) -> list[tuple[XeroMoney, Decision, CwInvoice | None]]:
         echoes = self.ledger.echoes(moneys)
-        wanted = {m.key: (m.invoice_id, numbers_named(m)) for m in moneys
-                  if m.key not in echoes and not m.removed and m.amount > 0
-                  and (m.pays_an_invoice or m.source is Source.OVERPAYMENT)}
+        wanted = {
+            m.key: (m.invoice_id, numbers_named(m))
+            for m in moneys
+            if m.key not in echoes
+            and not m.removed
+            and m.amount > 0
+            and (m.pays_an_invoice or m.source is Source.OVERPAYMENT)
+        }
         found = self.ledger.targets(wanted) if wanted else {}
-        invoices = self.cw.invoices(sorted({*(cw_id for cw_id, _ in found.values()),
-                                            *(s.live.cw_invoice_id for s in states.values() if s.live)}))
-        by_number = self._by_number([m for m in moneys if m.key in wanted and m.key not in found
-                                     and m.source is not Source.OVERPAYMENT])
+        invoices = self.cw.invoices(
+            sorted(
+                {*(cw_id for cw_id, _ in found.values()), *(s.live.cw_invoice_id for s in states.values() if s.live)}
+            )
+        )
+        by_number = self._by_number(
+            [m for m in moneys if m.key in wanted and m.key not in found and m.source is not Source.OVERPAYMENT]
+        )
         invoices.update({inv.id: inv for inv in by_number.values() if inv is not None})
         balances = {i: inv.balance for i, inv in invoices.items()}
-        applied = self.ledger.applied_on(sorted({found[m.key][0] for m in moneys if m.source is Source.OVERPAYMENT
-                                                 and m.key in found}))
+        applied = self.ledger.applied_on(
+            sorted({found[m.key][0] for m in moneys if m.source is Source.OVERPAYMENT and m.key in found})
+        )
         plans: list[tuple[XeroMoney, Decision, CwInvoice | None]] = []
         for money in moneys:
             state = states.get(money.key) or PaymentState()
             if money.key in stuck:
-                plans.append((money, Decision(Event.HELD, "an application of this payment in ConnectWise cannot be "
-                                                          "told apart from another payment of the same amount and "
-                                                          "date: left as it is for a person to check",
-                                              exception=Raise(UNSETTLED, _unsettled(money))), None))
+                plans.append(
+                    (
+                        money,
+                        Decision(
+                            Event.HELD,
+                            "an application of this payment in ConnectWise cannot be "
+                            "told apart from another payment of the same amount and "
+                            "date: left as it is for a person to check",
+                            exception=Raise(UNSETTLED, _unsettled(money)),
+                        ),
+                        None,
+                    )
+                )
                 continue
             live = state.live
             if live is not None and live.cw_invoice_id in invoices:
                 live = dataclasses.replace(live, invoice_number=invoices[live.cw_invoice_id].number)
             target = self._target(money, found, by_number, invoices, balances) if money.key in wanted else None
-            decision = decide(money, Facts(echoes.get(money.key), live, target,
-                                           applied.get(target.invoice.id, Decimal(0)) if target and target.invoice
-                                           else Decimal(0), state.reversed))
+            decision = decide(
+                money,
+                Facts(
+                    echoes.get(money.key),
+                    live,
+                    target,
+                    applied.get(target.invoice.id, Decimal(0)) if target and target.invoice else Decimal(0),
+                    state.reversed,
+                ),
+            )
             for invoice_id, move in effect_on_balance(decision.actions).items():
                 balances[invoice_id] = balances.get(invoice_id, Decimal(0)) + move
                 applied[invoice_id] = applied.get(invoice_id, Decimal(0)) - move
@@ -136,16 +169,23 @@ class Matcher:
         write and whose number ingest has not seen (one look-up per number)."""
         return {n: self.cw.by_number(n) for n in sorted({m.invoice_number for m in moneys if m.invoice_number})}
 
-    def _target(self, money: XeroMoney, found: dict[Key, tuple[int, str]], by_number: dict[str, CwInvoice | None],
-                invoices: dict[int, CwInvoice], balances: dict[int, Decimal]) -> Target:
+    def _target(
+        self,
+        money: XeroMoney,
+        found: dict[Key, tuple[int, str]],
+        by_number: dict[str, CwInvoice | None],
+        invoices: dict[int, CwInvoice],
+        balances: dict[int, Decimal],
+    ) -> Target:
         cw_id, found_by = found.get(money.key, (None, "number"))
         invoice = invoices.get(cw_id) if cw_id is not None else by_number.get(money.invoice_number or "")
         if invoice is None:
             if money.source is Source.OVERPAYMENT:
                 return Target.missing("names no ConnectWise invoice")
             if cw_id is not None:
-                return Target.missing(f"ConnectWise invoice {cw_id} (of Xero invoice {money.invoice_number}) "
-                                      "no longer exists")
+                return Target.missing(
+                    f"ConnectWise invoice {cw_id} (of Xero invoice {money.invoice_number}) no longer exists"
+                )
             return Target.missing(f"ConnectWise has no invoice numbered {money.invoice_number or '(none)'}")
         invoice = dataclasses.replace(invoice, balance=balances.get(invoice.id, invoice.balance))
         if money.source is Source.OVERPAYMENT:
@@ -160,12 +200,22 @@ class Matcher:
         for money, decision, invoice in plans:
             if money.key in refused:
                 why = refused[money.key]
-                outcomes.append(Outcome(money, Event.RAISED, f"not applied: ConnectWise refused it ({why})",
-                                        Raise(UNMATCHED, f"{money.label} of {money.amount:,.2f} cannot be matched: "
-                                                         f"ConnectWise refused it ({why})"), target=invoice))
+                outcomes.append(
+                    Outcome(
+                        money,
+                        Event.RAISED,
+                        f"not applied: ConnectWise refused it ({why})",
+                        Raise(
+                            UNMATCHED,
+                            f"{money.label} of {money.amount:,.2f} cannot be matched: ConnectWise refused it ({why})",
+                        ),
+                        target=invoice,
+                    )
+                )
             else:
-                outcomes.append(Outcome(money, decision.event, decision.note, decision.exception, decision.settles,
-                                        invoice))
+                outcomes.append(
+                    Outcome(money, decision.event, decision.note, decision.exception, decision.settles, invoice)
+                )
         return outcomes
 
     def _reverse_then_apply(self, plans) -> dict[Key, str]:
@@ -184,8 +234,10 @@ class Matcher:
         refused: dict[Key, str] = {}
         if not applies:
             return refused
-        highest = {inv: max((p.id for p in self.cw.payments(inv)), default=0)
-                   for inv in sorted({a.cw_invoice_id for _, a, _ in applies})}
+        highest = {
+            inv: max((p.id for p in self.cw.payments(inv)), default=0)
+            for inv in sorted({a.cw_invoice_id for _, a, _ in applies})
+        }
         rows = self.ledger.intend([(m, a.cw_invoice_id, a.amount, highest[a.cw_invoice_id]) for m, a, _ in applies])
         landed, never = [], []
         try:
@@ -206,18 +258,23 @@ def _stale(money: XeroMoney, state: PaymentState | None) -> bool:
     """An older version of the payment than the one already decided (a late redelivery)."""
     if state is None or state.version is None or money.updated_at >= state.version:
         return False
-    log.info("%s: version %s is older than the one decided (%s); ignored", money.label, money.updated_at,
-             state.version)
+    log.info("%s: version %s is older than the one decided (%s); ignored", money.label, money.updated_at, state.version)
     return True
 
 
 def _tags(money: XeroMoney, invoice: CwInvoice | None = None) -> dict:
     """What the audit log files the ConnectWise exchange under."""
-    return {"record_type": "xero_payment", "record_id": money.payment_id, "organisation_id": money.organisation_id,
-            "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name}
+    return {
+        "record_type": "xero_payment",
+        "record_id": money.payment_id,
+        "organisation_id": money.organisation_id,
+        "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name,
+    }
 
 
 def _unsettled(money: XeroMoney) -> str:
-    return (f"{money.label}: ConnectWise lists more payments of {money.amount:,.2f} on the invoice than this product "
-            "has applications in flight, so which one it made cannot be told; check the invoice's payments in "
-            "ConnectWise, remove any duplicate, then force-sync the payment")
+    return (
+        f"{money.label}: ConnectWise lists more payments of {money.amount:,.2f} on the invoice than this product "
+        "has applications in flight, so which one it made cannot be told; check the invoice's payments in "
+        "ConnectWise, remove any duplicate, then force-sync the payment"
+    )

@@ -6,6 +6,7 @@ it, which ConnectWise invoice it concerns and whether the customer is the same)
 and carries the invoice's balance from one decision to the next, so several
 payments on one invoice add up.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ def _money(value: Decimal) -> str:
 def _reversal(money: XeroMoney, live: Applied | None) -> tuple[tuple[Reverse, ...], str]:
     if live is None:
         return (), ""
-    return (Reverse(live),), (f"reversed {_money(live.amount)} from ConnectWise invoice "
-                              f"{live.invoice_number or live.cw_invoice_id}; ")
+    return (Reverse(live),), (
+        f"reversed {_money(live.amount)} from ConnectWise invoice {live.invoice_number or live.cw_invoice_id}; "
+    )
 
 
 def decide(money: XeroMoney, facts: Facts) -> Decision:
@@ -117,15 +119,22 @@ def decide(money: XeroMoney, facts: Facts) -> Decision:
     if money.source in (Source.OVERPAYMENT, Source.PREPAYMENT):
         return _credit(money, facts)
     if not money.pays_an_invoice:
-        return Decision(Event.SKIPPED, f"a {money.payment_type or 'Xero'} payment pays no sales invoice, so no "
-                                       "ConnectWise invoice", settles=True)
+        return Decision(
+            Event.SKIPPED,
+            f"a {money.payment_type or 'Xero'} payment pays no sales invoice, so no ConnectWise invoice",
+            settles=True,
+        )
     if money.removed or money.amount == ZERO:
         if facts.live is None and facts.reversed:
-            return Decision(Event.WRITTEN, f"{money.status.lower()} in Xero: its application in ConnectWise is "
-                                           "reversed", settles=True)
+            return Decision(
+                Event.WRITTEN,
+                f"{money.status.lower()} in Xero: its application in ConnectWise is reversed",
+                settles=True,
+            )
         if facts.live is None:
-            return Decision(Event.SKIPPED, f"{money.status.lower() or 'removed'} in Xero before anything was applied",
-                            settles=True)
+            return Decision(
+                Event.SKIPPED, f"{money.status.lower() or 'removed'} in Xero before anything was applied", settles=True
+            )
         actions, said = _reversal(money, facts.live)
         return Decision(Event.WRITTEN, f"{money.status.lower()} in Xero: {said.rstrip('; ')}", actions, settles=True)
     return _apply(money, facts)
@@ -137,25 +146,46 @@ def _apply(money: XeroMoney, facts: Facts) -> Decision:
     if invoice is None or (target and target.problem):
         actions, said = _reversal(money, live)
         missing = (target.problem if target else None) or "its ConnectWise invoice could not be found"
-        return Decision(Event.RAISED, said + f"not applied: {missing}", actions,
-                        Raise(UNMATCHED, f"{money.label} of {_money(money.amount)} cannot be matched: {missing}"))
+        return Decision(
+            Event.RAISED,
+            said + f"not applied: {missing}",
+            actions,
+            Raise(UNMATCHED, f"{money.label} of {_money(money.amount)} cannot be matched: {missing}"),
+        )
     if live is not None and live.cw_invoice_id == invoice.id and live.amount == money.amount:
-        return Decision(Event.WRITTEN, f"applied {_money(money.amount)} to ConnectWise invoice {invoice.number}"
-                                       f" (ConnectWise payment {live.cw_payment_id})", settles=True)
+        return Decision(
+            Event.WRITTEN,
+            f"applied {_money(money.amount)} to ConnectWise invoice {invoice.number}"
+            f" (ConnectWise payment {live.cw_payment_id})",
+            settles=True,
+        )
     actions, said = _reversal(money, live)
     available = invoice.balance + (live.amount if live is not None and live.cw_invoice_id == invoice.id else ZERO)
     why = invoice.closed_because
     if why is None and money.amount > available:
-        why = (f"its amount {_money(money.amount)} is above the balance of ConnectWise invoice {invoice.number} "
-               f"({_money(available)}); nothing was applied, so the balance never goes below zero")
+        why = (
+            f"its amount {_money(money.amount)} is above the balance of ConnectWise invoice {invoice.number} "
+            f"({_money(available)}); nothing was applied, so the balance never goes below zero"
+        )
     if why is not None:
-        return Decision(Event.RAISED, said + f"not applied: {why}", actions,
-                        Raise(UNMATCHED, f"{money.label} of {_money(money.amount)} on invoice "
-                                         f"{money.invoice_number or invoice.number} cannot be matched: {why}"))
+        return Decision(
+            Event.RAISED,
+            said + f"not applied: {why}",
+            actions,
+            Raise(
+                UNMATCHED,
+                f"{money.label} of {_money(money.amount)} on invoice "
+                f"{money.invoice_number or invoice.number} cannot be matched: {why}",
+            ),
+        )
     moved = " (moved in Xero)" if live is not None and live.cw_invoice_id != invoice.id else ""
-    return Decision(Event.WRITTEN, said + f"applied {_money(money.amount)} to ConnectWise invoice {invoice.number}"
-                                          f"{moved}; its balance is now {_money(available - money.amount)}",
-                    actions + (Apply(invoice.id, money.amount),), settles=True)
+    return Decision(
+        Event.WRITTEN,
+        said + f"applied {_money(money.amount)} to ConnectWise invoice {invoice.number}"
+        f"{moved}; its balance is now {_money(available - money.amount)}",
+        actions + (Apply(invoice.id, money.amount),),
+        settles=True,
+    )
 
 
 def _credit(money: XeroMoney, facts: Facts) -> Decision:
@@ -164,23 +194,32 @@ def _credit(money: XeroMoney, facts: Facts) -> Decision:
     if money.removed or money.amount == ZERO:
         return Decision(Event.SKIPPED, f"no {kind} credit left unallocated", settles=True)
     if money.source is Source.PREPAYMENT:
-        return Decision(Event.SKIPPED, f"prepayment credit of {_money(money.amount)} is not allocated to an invoice "
-                                       "yet; each allocation is applied to its ConnectWise invoice")
+        return Decision(
+            Event.SKIPPED,
+            f"prepayment credit of {_money(money.amount)} is not allocated to an invoice "
+            "yet; each allocation is applied to its ConnectWise invoice",
+        )
     invoice = facts.target.invoice if facts.target else None
     if invoice is None:
         where = "names no ConnectWise invoice"
         applied = ""
     else:
         where = f"came with ConnectWise invoice {invoice.number}"
-        applied = (f"; applied to that invoice: {_money(facts.applied_on_target)}, its balance now "
-                   f"{_money(invoice.balance)}")
+        applied = (
+            f"; applied to that invoice: {_money(facts.applied_on_target)}, its balance now {_money(invoice.balance)}"
+        )
     who = f"the customer {money.contact_name}" if money.contact_name else "the customer"
-    message = (f"{who} paid {_money(money.amount)} beyond what was due: Xero holds it "
-               f"as overpayment {money.payment_id}, which {where}{applied}. ConnectWise cannot take money beyond an "
-               "invoice's balance, so the excess is not applied there: refund it, or allocate it to another invoice "
-               "in Xero (the allocation is then applied in ConnectWise)")
-    return Decision(Event.RAISED, f"overpayment of {_money(money.amount)} not applied in ConnectWise: {where}",
-                    exception=Raise(OVERPAYMENT, message))
+    message = (
+        f"{who} paid {_money(money.amount)} beyond what was due: Xero holds it "
+        f"as overpayment {money.payment_id}, which {where}{applied}. ConnectWise cannot take money beyond an "
+        "invoice's balance, so the excess is not applied there: refund it, or allocate it to another invoice "
+        "in Xero (the allocation is then applied in ConnectWise)"
+    )
+    return Decision(
+        Event.RAISED,
+        f"overpayment of {_money(money.amount)} not applied in ConnectWise: {where}",
+        exception=Raise(OVERPAYMENT, message),
+    )
 
 
 def effect_on_balance(actions: tuple[Apply | Reverse, ...]) -> dict[int, Decimal]:
@@ -190,6 +229,7 @@ def effect_on_balance(actions: tuple[Apply | Reverse, ...]) -> dict[int, Decimal
         if isinstance(action, Apply):
             moves[action.cw_invoice_id] = moves.get(action.cw_invoice_id, ZERO) - action.amount
         else:
-            moves[action.application.cw_invoice_id] = (moves.get(action.application.cw_invoice_id, ZERO)
-                                                       + action.application.amount)
+            moves[action.application.cw_invoice_id] = (
+                moves.get(action.application.cw_invoice_id, ZERO) + action.application.amount
+            )
     return moves

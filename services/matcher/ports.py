@@ -1,6 +1,7 @@
 """What the matcher works with, as interfaces: its ledger (Postgres), ConnectWise,
 and the customer check. The engine is written against these; the service wires
 the real adapters, the tests fakes of them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

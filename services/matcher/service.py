@@ -7,6 +7,7 @@ ConnectWise or Postgres out of reach is an outage (nothing committed, the batch
 comes again, the ledger makes that harmless); any other failure is tried one
 payment at a time and the one that still fails is dead-lettered.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,17 +35,29 @@ def exception_event(outcome: Outcome) -> dict:
     money, invoice, raised = outcome.money, outcome.target, outcome.exception
     if raised is None:
         raise ValueError(f"Xero payment {money.payment_id}: its outcome raised no exception to publish")
-    details = {"xero_payment_id": money.payment_id, "amount": f"{money.amount:.2f}", "source": money.source.value,
-               "status": money.status, "invoice_number": money.invoice_number or ""}
+    details = {
+        "xero_payment_id": money.payment_id,
+        "amount": f"{money.amount:.2f}",
+        "source": money.source.value,
+        "status": money.status,
+        "invoice_number": money.invoice_number or "",
+    }
     if invoice is not None:
-        details.update(cw_invoice_id=str(invoice.id), cw_invoice_number=invoice.number,
-                       cw_balance=f"{invoice.balance:.2f}")
-    return {"exception_id": str(uuid.uuid4()), "kind": raised.kind,
-            "record_type": RecordKind.XERO_PAYMENT.value, "record_id": money.payment_id,
-            "organisation_id": money.organisation_id,
-            "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name,
-            "message": raised.message, "details": details, "audit_entry_id": None,
-            "raised_at": datetime.now(timezone.utc)}
+        details.update(
+            cw_invoice_id=str(invoice.id), cw_invoice_number=invoice.number, cw_balance=f"{invoice.balance:.2f}"
+        )
+    return {
+        "exception_id": str(uuid.uuid4()),
+        "kind": raised.kind,
+        "record_type": RecordKind.XERO_PAYMENT.value,
+        "record_id": money.payment_id,
+        "organisation_id": money.organisation_id,
+        "customer": (invoice.company_name or invoice.company_identifier) if invoice else money.contact_name,
+        "message": raised.message,
+        "details": details,
+        "audit_entry_id": None,
+        "raised_at": datetime.now(timezone.utc),
+    }
 
 
 class MatcherService:
@@ -54,8 +67,9 @@ class MatcherService:
 
     def publish(self, outcome: Outcome) -> None:
         key = f"{RecordKind.XERO_PAYMENT.value}:{outcome.money.payment_id}".encode()
-        self.producer.produce(SYNC_EXCEPTIONS.name, key=key, value=self.codec.encode("sync_exception",
-                                                                                      exception_event(outcome)))
+        self.producer.produce(
+            SYNC_EXCEPTIONS.name, key=key, value=self.codec.encode("sync_exception", exception_event(outcome))
+        )
         self.producer.poll(0)
 
     def handle(self, msgs: list[Message]) -> Poison:

@@ -9,6 +9,7 @@ recorded (the order of the calls). When more payments fit than rows want them,
 someone else entered the same money meanwhile: the product never picks one of
 two, so those rows stay in flight and their payment waits for a person.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,9 +48,18 @@ def assign(rows: list[InFlight], payments: list[CwPayment], claimed: set[int]) -
         groups.setdefault((cents(row.amount), row.payment_date), []).append(row)
     for (amount, paid_on), group in groups.items():
         floor = min(r.max_before for r in group)
-        fits = sorted((p for p in payments if p.type == PAYMENT_TYPE and p.id > floor and p.id not in claimed
-                       and cents(p.amount) == amount and (paid_on is None or p.paid_on == paid_on)),
-                      key=lambda p: p.id)
+        fits = sorted(
+            (
+                p
+                for p in payments
+                if p.type == PAYMENT_TYPE
+                and p.id > floor
+                and p.id not in claimed
+                and cents(p.amount) == amount
+                and (paid_on is None or p.paid_on == paid_on)
+            ),
+            key=lambda p: p.id,
+        )
         if len(fits) > len(group):
             result.ambiguous += group
             continue
@@ -75,17 +85,30 @@ def settle(rows: list[InFlight], ledger: Ledger, cw: ConnectWise) -> list[InFlig
         outcome = assign(group, payments, ledger.claimed([p.id for p in payments]))
         for row in outcome.remove_again:
             assert row.cw_payment_id is not None  # found among the invoice's payments
-            cw.remove(invoice_id, row.cw_payment_id, {"organisation_id": row.organisation_id,
-                                                       "record_id": row.xero_payment_id})
+            cw.remove(
+                invoice_id,
+                row.cw_payment_id,
+                {"organisation_id": row.organisation_id, "record_id": row.xero_payment_id},
+            )
             outcome.removed.append(row.row_id)
         ledger.applied(outcome.landed)
         ledger.forget(outcome.not_landed)
         ledger.reversed(outcome.removed)
         for row in outcome.ambiguous:
-            log.warning("Xero payment %s: more ConnectWise payments of %s on invoice %s than applications in flight; "
-                        "left for a person", row.xero_payment_id, row.amount, invoice_id)
+            log.warning(
+                "Xero payment %s: more ConnectWise payments of %s on invoice %s than applications in flight; "
+                "left for a person",
+                row.xero_payment_id,
+                row.amount,
+                invoice_id,
+            )
         stuck += outcome.ambiguous
         if outcome.landed or outcome.not_landed or outcome.removed:
-            log.info("settled invoice %s: %d applied, %d never landed, %d reversed", invoice_id,
-                     len(outcome.landed), len(outcome.not_landed), len(outcome.removed))
+            log.info(
+                "settled invoice %s: %d applied, %d never landed, %d reversed",
+                invoice_id,
+                len(outcome.landed),
+                len(outcome.not_landed),
+                len(outcome.removed),
+            )
     return stuck

@@ -10,6 +10,7 @@ a ConnectWise balance (see docs/payments.md):
 - `overpayment` / `prepayment`: the credit not allocated to any invoice yet,
   keyed by the OverpaymentID or PrepaymentID.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,12 @@ class XeroMoney:
 
     @property
     def label(self) -> str:
-        kind = {Source.PAYMENT: "payment", Source.ALLOCATION: "allocation", Source.OVERPAYMENT: "overpayment",
-                Source.PREPAYMENT: "prepayment"}[self.source]
+        kind = {
+            Source.PAYMENT: "payment",
+            Source.ALLOCATION: "allocation",
+            Source.OVERPAYMENT: "overpayment",
+            Source.PREPAYMENT: "prepayment",
+        }[self.source]
         return f"Xero {kind} {self.payment_id}"
 
 
@@ -121,26 +126,52 @@ def from_event(record: dict) -> XeroMoney:
     except ValueError:
         raise BadEvent(f"payment_date: not a date ({paid_on!r})") from None
     return XeroMoney(
-        organisation_id=_text(record, "organisation_id", True), payment_id=_text(record, "payment_id", True),
-        source=source, payment_type=_text(record, "payment_type") or "", status=_text(record, "status", True).upper(),
-        amount=cents(amount), invoice_id=_text(record, "invoice_id"), invoice_number=_text(record, "invoice_number"),
-        contact_id=_text(record, "contact_id"), contact_name=_text(record, "contact_name"),
-        reference=record.get("reference"), payment_date=payment_date,
-        updated_at=_utc(record.get("updated_at"), "updated_at"), observed_at=_utc(record.get("observed_at"), "observed_at"),
-        parent_id=_text(record, "parent_id"), trigger=str(record.get("trigger") or "SCHEDULE"))
+        organisation_id=_text(record, "organisation_id", True),
+        payment_id=_text(record, "payment_id", True),
+        source=source,
+        payment_type=_text(record, "payment_type") or "",
+        status=_text(record, "status", True).upper(),
+        amount=cents(amount),
+        invoice_id=_text(record, "invoice_id"),
+        invoice_number=_text(record, "invoice_number"),
+        contact_id=_text(record, "contact_id"),
+        contact_name=_text(record, "contact_name"),
+        reference=record.get("reference"),
+        payment_date=payment_date,
+        updated_at=_utc(record.get("updated_at"), "updated_at"),
+        observed_at=_utc(record.get("observed_at"), "observed_at"),
+        parent_id=_text(record, "parent_id"),
+        trigger=str(record.get("trigger") or "SCHEDULE"),
+    )
 
 
 def to_json(money: XeroMoney) -> dict:
     """The payment as the ledger keeps it, to decide it again later."""
-    return {"organisation_id": money.organisation_id, "payment_id": money.payment_id, "source": money.source.value,
-            "payment_type": money.payment_type, "status": money.status, "amount": str(money.amount),
-            "invoice_id": money.invoice_id, "invoice_number": money.invoice_number, "contact_id": money.contact_id,
-            "contact_name": money.contact_name, "reference": money.reference,
-            "payment_date": money.payment_date.isoformat() if money.payment_date else None,
-            "updated_at": money.updated_at.isoformat(), "observed_at": money.observed_at.isoformat(),
-            "parent_id": money.parent_id, "trigger": money.trigger}
+    return {
+        "organisation_id": money.organisation_id,
+        "payment_id": money.payment_id,
+        "source": money.source.value,
+        "payment_type": money.payment_type,
+        "status": money.status,
+        "amount": str(money.amount),
+        "invoice_id": money.invoice_id,
+        "invoice_number": money.invoice_number,
+        "contact_id": money.contact_id,
+        "contact_name": money.contact_name,
+        "reference": money.reference,
+        "payment_date": money.payment_date.isoformat() if money.payment_date else None,
+        "updated_at": money.updated_at.isoformat(),
+        "observed_at": money.observed_at.isoformat(),
+        "parent_id": money.parent_id,
+        "trigger": money.trigger,
+    }
 
 
 def from_json(data: dict) -> XeroMoney:
-    return from_event({**data, "updated_at": datetime.fromisoformat(data["updated_at"]),
-                       "observed_at": datetime.fromisoformat(data["observed_at"])})
+    return from_event(
+        {
+            **data,
+            "updated_at": datetime.fromisoformat(data["updated_at"]),
+            "observed_at": datetime.fromisoformat(data["observed_at"]),
+        }
+    )

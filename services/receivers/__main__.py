@@ -1,4 +1,5 @@
 """Entry point of the receivers: ConnectWise callbacks and Xero webhooks in, hints onto Kafka."""
+
 import logging
 import sys
 

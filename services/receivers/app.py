@@ -5,6 +5,7 @@ holds no API credentials and reads no database: it checks who is calling (the
 secret in the callback URL; Xero's signature), reads which record changed, queues
 that on Kafka and answers. Ingest and xero_status do the work.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,7 @@ from .signature import same_secret, verified
 
 log = logging.getLogger(__name__)
 MAX_BODY = 2 * 1024 * 1024  # a ConnectWise callback carries its whole record; nothing honest is bigger
-REQUESTS = Counter("cz_receiver_requests_total", "Callbacks and webhooks received, by outcome",
-                   ["receiver", "outcome"])
+REQUESTS = Counter("cz_receiver_requests_total", "Callbacks and webhooks received, by outcome", ["receiver", "outcome"])
 HINTS = Counter("cz_receiver_hints_total", "Changed records queued for a fetch", ["receiver"])
 
 
@@ -62,8 +62,9 @@ def create_app(settings: Settings, queue: HintQueue | None = None) -> FastAPI:
         yield
         queue.close()
 
-    app = FastAPI(title="Connect Zero receivers", version="1", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Connect Zero receivers", version="1", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     add_health_routes(app, HealthChecks({"kafka": kafka_check(settings.kafka_bootstrap)}))
     if not webhook_key:
         log.warning("CZ_XERO_WEBHOOK_KEY is not set: every Xero webhook is refused")
@@ -72,7 +73,9 @@ def create_app(settings: Settings, queue: HintQueue | None = None) -> FastAPI:
     async def connectwise_callback(given: str, request: Request) -> Response:
         if not same_secret(secret, given):
             # The path is never logged: it is the secret, or someone's guess at it.
-            log.warning("ConnectWise callback refused: wrong secret (from %s)", request.client.host if request.client else "?")
+            log.warning(
+                "ConnectWise callback refused: wrong secret (from %s)", request.client.host if request.client else "?"
+            )
             return _answer("connectwise", "refused", 401, {"detail": "unknown callback URL"})
         body = await _body(request)
         if body is None:
@@ -103,8 +106,9 @@ def create_app(settings: Settings, queue: HintQueue | None = None) -> FastAPI:
         except BadPayload as exc:
             return _answer("xero", "bad_request", 400, {"detail": str(exc), "field": exc.field})
         try:
-            await asyncio.to_thread(queue.put, XERO_WEBHOOKS,
-                                    [(f"{e['tenant_id']}:{e['resource_id']}", e) for e in events])
+            await asyncio.to_thread(
+                queue.put, XERO_WEBHOOKS, [(f"{e['tenant_id']}:{e['resource_id']}", e) for e in events]
+            )
         except QueueUnavailable as exc:
             log.error("Xero webhook not queued (Xero sends it again): %s", exc)
             return _answer("xero", "unavailable", 503)

@@ -5,6 +5,7 @@ Neither is trusted as data: a ConnectWise callback carries the whole record in
 it. A Xero event names a record; xero_status fetches it. A body that cannot be
 read raises `BadPayload`, naming the field and why.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,13 @@ def callback_hint(body: bytes, received_at: datetime) -> dict | None:
     if cw_type not in CW_CALLBACK_TYPES:
         return None
     message_id = data.get("MessageId")
-    return {"callback_id": str(message_id) if message_id else str(uuid.uuid4()), "cw_type": cw_type,
-            "cw_id": cw_id, "action": action, "received_at": received_at}
+    return {
+        "callback_id": str(message_id) if message_id else str(uuid.uuid4()),
+        "cw_type": cw_type,
+        "cw_id": cw_id,
+        "action": action,
+        "received_at": received_at,
+    }
 
 
 def _event_date(value: Any) -> datetime | None:
@@ -95,10 +101,19 @@ def webhook_events(body: bytes, received_at: datetime) -> list[dict]:
                 raise BadPayload(f"{where}.{name}", "missing")
             values[name] = value.strip()
         date = event.get("eventDateUtc")
-        key = "|".join((values["tenantId"], values["eventCategory"], values["resourceId"], values["eventType"],
-                        str(date or "")))
-        found.append({"event_key": hashlib.sha256(key.encode()).hexdigest(), "tenant_id": values["tenantId"],
-                      "event_category": values["eventCategory"].upper(), "event_type": values["eventType"].upper(),
-                      "resource_id": values["resourceId"], "resource_url": event.get("resourceUrl") or None,
-                      "event_date": _event_date(date), "received_at": received_at})
+        key = "|".join(
+            (values["tenantId"], values["eventCategory"], values["resourceId"], values["eventType"], str(date or ""))
+        )
+        found.append(
+            {
+                "event_key": hashlib.sha256(key.encode()).hexdigest(),
+                "tenant_id": values["tenantId"],
+                "event_category": values["eventCategory"].upper(),
+                "event_type": values["eventType"].upper(),
+                "resource_id": values["resourceId"],
+                "resource_url": event.get("resourceUrl") or None,
+                "event_date": _event_date(date),
+                "received_at": received_at,
+            }
+        )
     return found

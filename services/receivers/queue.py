@@ -1,6 +1,7 @@
 """Hands what the receivers took in to Kafka, and answers only once the broker has it:
 a 200 to ConnectWise or Xero means the hint is queued (Xero retries anything else;
 a ConnectWise callback that is lost is found by the next cycle)."""
+
 from __future__ import annotations
 
 import threading
@@ -32,8 +33,12 @@ class HintQueue:
             if self._producer is None:
                 self._producer = make_producer(self.bootstrap, **{"linger.ms": 0})
             for key, record in items:
-                self._producer.produce(topic.name, key=key.encode(), value=self.codec.encode(topic.schema, record),
-                                       on_delivery=lambda err, _msg: errors.append(err) if err else None)
+                self._producer.produce(
+                    topic.name,
+                    key=key.encode(),
+                    value=self.codec.encode(topic.schema, record),
+                    on_delivery=lambda err, _msg: errors.append(err) if err else None,
+                )
             remaining = self._producer.flush(self.timeout)
         if remaining or errors:
             raise QueueUnavailable(f"{topic.name}: {errors[0] if errors else 'broker did not acknowledge in time'}")

@@ -1,5 +1,6 @@
 """Xero's webhook signature: base64 of HMAC-SHA256 over the raw body with the webhook
 key. Pure. The compare is constant-time so a forger learns nothing from timings."""
+
 from __future__ import annotations
 
 import base64

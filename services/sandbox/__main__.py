@@ -4,6 +4,7 @@ CZ_SANDBOX_SCALE (or --seed / --scale), mutating every CZ_SANDBOX_MUTATE_SECONDS
 
     python -m services.sandbox --scale 10    # ten times the default synthetic MSP
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,17 +19,24 @@ from .xero.ratelimit import Limits
 
 
 async def _run(settings: Settings) -> None:
-    sandbox = Sandbox(settings.sandbox_seed, settings.sandbox_scale, host=settings.host,
-                      cw_port=settings.sandbox_cw_port, xero_port=settings.sandbox_xero_port,
-                      mutate_seconds=settings.sandbox_mutate_seconds,
-                      limits=Limits(per_minute=settings.sandbox_xero_minute_limit,
-                                    per_day=settings.sandbox_xero_day_limit))
+    sandbox = Sandbox(
+        settings.sandbox_seed,
+        settings.sandbox_scale,
+        host=settings.host,
+        cw_port=settings.sandbox_cw_port,
+        xero_port=settings.sandbox_xero_port,
+        mutate_seconds=settings.sandbox_mutate_seconds,
+        limits=Limits(per_minute=settings.sandbox_xero_minute_limit, per_day=settings.sandbox_xero_day_limit),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.getLogger(__name__).info("sandbox starting: ConnectWise on port %s, Xero on port %s",
-                                     settings.sandbox_cw_port, settings.sandbox_xero_port)
+    logging.getLogger(__name__).info(
+        "sandbox starting: ConnectWise on port %s, Xero on port %s",
+        settings.sandbox_cw_port,
+        settings.sandbox_xero_port,
+    )
     await sandbox.serve(stop)
 
 

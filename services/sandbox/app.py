@@ -1,6 +1,7 @@
 """The sandbox process: the ConnectWise and Xero simulators over one synthetic
 MSP and one clock, each on its own port (two uvicorn servers in one asyncio
 loop), control routes on both, and the mutators on a timer."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,16 +44,26 @@ def _cw_parts(msp: Any, clock: Clock, faults: Faults) -> tuple[Any, FastAPI]:
 
 
 class Sandbox:
-    def __init__(self, seed: int, scale: int, *, host: str = "127.0.0.1", cw_port: int = 8201,
-                 xero_port: int = 8202, mutate_seconds: float = 20.0, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        scale: int,
+        *,
+        host: str = "127.0.0.1",
+        cw_port: int = 8201,
+        xero_port: int = 8202,
+        mutate_seconds: float = 20.0,
+        limits: Limits | None = None,
+    ) -> None:
         self.host, self.cw_port, self.xero_port = host, cw_port, xero_port
         self.mutate_seconds = mutate_seconds
         self.clock = Clock()
         self.msp = generate(seed, scale)
         self.xero_state = build_state(self.msp, self.clock)
         self.xero_faults, self.cw_faults = Faults(), Faults()
-        self.xero_app = create_xero_app(self.xero_state, self.xero_faults, limits=limits,
-                                        webhook_base_url=f"http://{host}:{xero_port}")
+        self.xero_app = create_xero_app(
+            self.xero_state, self.xero_faults, limits=limits, webhook_base_url=f"http://{host}:{xero_port}"
+        )
         self.xero = self.xero_app.state.xero
         self.cw_state, self.cw_app = _cw_parts(self.msp, self.clock, self.cw_faults)
         self.cw_rng = random.Random(seed)
@@ -97,10 +108,23 @@ class Sandbox:
         except OSError:
             sockets[0].close()
             raise
-        servers = [_Server(uvicorn.Config(app, host=self.host, port=port, log_level="warning", access_log=False,
-                                          lifespan="auto", timeout_graceful_shutdown=3))
-                   for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))]
-        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
+        servers = [
+            _Server(
+                uvicorn.Config(
+                    app,
+                    host=self.host,
+                    port=port,
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="auto",
+                    timeout_graceful_shutdown=3,
+                )
+            )
+            for app, port in ((self.cw_app, self.cw_port), (self.xero_app, self.xero_port))
+        ]
+        tasks = [
+            asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)
+        ]
         mutator = asyncio.create_task(self._mutate_forever()) if self.mutate_seconds > 0 else None
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -134,16 +158,24 @@ def _add_cw_control(sandbox: Sandbox) -> None:
         return JSONResponse({"faults": sandbox.cw_faults.as_dict()})
 
     async def state() -> JSONResponse:
-        return JSONResponse({"now": sandbox.clock.now().isoformat(), "faults": sandbox.cw_faults.as_dict(),
-                             "xero": sandbox.xero_state.summary(),
-                             "connectwise": {name: len(rows) for name, rows in sandbox.cw_state.c.items()}})
+        return JSONResponse(
+            {
+                "now": sandbox.clock.now().isoformat(),
+                "faults": sandbox.cw_faults.as_dict(),
+                "xero": sandbox.xero_state.summary(),
+                "connectwise": {name: len(rows) for name, rows in sandbox.cw_state.c.items()},
+            }
+        )
 
     async def mutate() -> JSONResponse:
         done = await asyncio.to_thread(sandbox.mutate_once)
         return JSONResponse(_jsonable(done))
 
-    routes: dict[str, tuple[Callable[..., Awaitable[JSONResponse]], list[str]]] = {"/_sandbox/faults": (faults, ["POST"]), "/_sandbox/state": (state, ["GET"]),
-              "/_sandbox/mutate": (mutate, ["POST"])}
+    routes: dict[str, tuple[Callable[..., Awaitable[JSONResponse]], list[str]]] = {
+        "/_sandbox/faults": (faults, ["POST"]),
+        "/_sandbox/state": (state, ["GET"]),
+        "/_sandbox/mutate": (mutate, ["POST"]),
+    }
     for path, (endpoint, methods) in routes.items():
         if (path, methods[0]) not in existing:
             api.add_api_route(path.removeprefix("/_sandbox"), endpoint, methods=methods)

@@ -5,6 +5,7 @@ answers, 429 storms and dropped connections, switchable at run time.
 fields while the server runs and the next request sees the change. The
 middleware is plain ASGI so it wraps any app (FastAPI, Starlette, raw ASGI).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -124,8 +125,13 @@ class FaultMiddleware:
             await self._answer(send, self.rng.choice(self.error_statuses), [])
             return
         if faults.drop_connection_rate and self.rng.random() < faults.drop_connection_rate:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"partial', "more_body": True})
             # Returning with the response unfinished makes the server close the socket
             # (uvicorn logs one line); the client sees a cut connection, as when a proxy drops it.

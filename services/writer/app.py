@@ -10,6 +10,7 @@ pending) makes the redelivery harmless. Two writer processes (scale-out) never
 write for the same organisation at once: a lane holds the organisation's advisory
 lock while it writes.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -60,7 +61,9 @@ class WriterService:
     def publish(self, kind: str, record: dict) -> None:
         key = f"{record['record_type']}:{record['cw_id'] if kind == 'result' else record['record_id']}".encode()
         if kind == "result":
-            self.producer.produce(XERO_WRITE_RESULTS.name, key=key, value=self.codec.encode("xero_write_result", record))
+            self.producer.produce(
+                XERO_WRITE_RESULTS.name, key=key, value=self.codec.encode("xero_write_result", record)
+            )
         else:
             self.producer.produce(SYNC_EXCEPTIONS.name, key=key, value=self.codec.encode("sync_exception", record))
         self.producer.poll(0)
@@ -95,8 +98,9 @@ class WriterService:
         so that two writer processes never write for it at once (their ledger reads would race)."""
         self._seed_usage(organisation_id)
         kept, _superseded = coalesce(requests)
-        with self.locks_db.session_lock(locks.WRITER_ORGANISATION, zlib.crc32(organisation_id.encode()) & 0x7FFFFFFF) \
-                as held:
+        with self.locks_db.session_lock(
+            locks.WRITER_ORGANISATION, zlib.crc32(organisation_id.encode()) & 0x7FFFFFFF
+        ) as held:
             if held is None:
                 raise OrganisationBusy(f"another writer is writing for {organisation_id}")
             self.writer.write(organisation_id, kept)
@@ -128,12 +132,17 @@ def build(settings: Settings, codec: Codec, producer) -> WriterService:
     usage = ApiUsage(db)
     client = xero_client(settings, ExchangeRecorder("xero", "writer", codec, producer), usage.count_call)
     # One connection per organisation's lock, at most: opened as lanes need them.
-    return WriterService(codec, producer, client, ledger, Database(settings.postgres_url, max_size=64, name="writer-locks"))
+    return WriterService(
+        codec, producer, client, ledger, Database(settings.postgres_url, max_size=64, name="writer-locks")
+    )
 
 
 def make_writer_consumer(settings: Settings) -> Consumer:
     return make_consumer(
-        settings.kafka_bootstrap, settings.writer_group, [XERO_WRITES.name], settings.session_timeout_ms,
+        settings.kafka_bootstrap,
+        settings.writer_group,
+        [XERO_WRITES.name],
+        settings.session_timeout_ms,
         on_assign=lambda _c, parts: log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in parts)),
         **LOW_LATENCY,  # measured: 252 ms -> 7 ms from produce to write for a force-sync
         # A batch waits out Xero's limits inside the handler (a minute, or a long Retry-After);
@@ -149,15 +158,23 @@ def run(settings: Settings, stop: threading.Event) -> None:
     try:
         settled = service.recover()
         log.info("writer ready: %d pending writes settled from Xero", settled)
+
         # A short poll: consume() waits the whole timeout unless max_batch messages arrive, and a
         # force-sync of one record should not wait for a batch that is not coming. A backfill
         # still fills whole batches, since its messages are already there.
         def lanes(consumer, producer_for_dead_letters, should_stop) -> None:
-            consume_in_lanes(consumer, producer_for_dead_letters, "writer", should_stop, service.decode, service.work,
-                             max_batch=MAX_BATCH, max_in_flight=settings.writer_max_batch)
+            consume_in_lanes(
+                consumer,
+                producer_for_dead_letters,
+                "writer",
+                should_stop,
+                service.decode,
+                service.work,
+                max_batch=MAX_BATCH,
+                max_in_flight=settings.writer_max_batch,
+            )
 
-        run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), None, stop,
-                     loop=lanes)
+        run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), None, stop, loop=lanes)
     finally:
         service.close()
         producer.flush(10)

@@ -6,6 +6,7 @@ what Xero should hold, so the older ones are dropped before any call. What is
 left is grouped per organisation and endpoint and cut into batches of at most
 50 elements, Xero's recommended ceiling for one request.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -129,7 +130,7 @@ def by_organisation(requests: Iterable[WriteRequest]) -> dict[str, list[WriteReq
 def chunks(items: Sequence[T], size: int = MAX_BATCH) -> list[list[T]]:
     if size < 1:
         raise ValueError(f"size: must be at least 1, got {size}")
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def batches(items: Iterable[T], key: Callable[[T], K], size: int = MAX_BATCH) -> list[tuple[K, list[T]]]:

@@ -8,6 +8,7 @@ updated with one POST /Contacts of up to 50. Unchanged details cost no call. A c
 Xero refuses to update (a duplicate name, an archived contact) never holds up the
 document: it is logged, and tried again the next time the details come.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,24 +50,38 @@ class ContactDetailsWriter:
         if not details:
             return 0
         with self.ledger.db.connection() as conn:
-            sent = {r["contact_id"]: r["details_hash"] for r in conn.execute(
-                "select contact_id, details_hash from xero_contact_details where organisation_id = %s"
-                " and contact_id = any(%s)", (org.organisation_id, list(details))).fetchall()}
+            sent = {
+                r["contact_id"]: r["details_hash"]
+                for r in conn.execute(
+                    "select contact_id, details_hash from xero_contact_details where organisation_id = %s"
+                    " and contact_id = any(%s)",
+                    (org.organisation_id, list(details)),
+                ).fetchall()
+            }
         changed = [(cid, element, digest) for cid, (element, digest) in details.items() if sent.get(cid) != digest]
         accepted = []
         for group in chunks(changed, MAX_BATCH):
             key = idempotency_key([f"{cid}:{digest}" for cid, _, digest in group], "POST", "Contacts")
             try:
-                answered = self.client.write(org, "Contacts", "POST", [e for _, e, _ in group], key,
-                                             {"record_type": "contact_details"})
+                answered = self.client.write(
+                    org, "Contacts", "POST", [e for _, e, _ in group], key, {"record_type": "contact_details"}
+                )
             except XeroRequestError as exc:
-                log.warning("Xero refused the contact details of %d contacts of %s: %s", len(group),
-                            org.organisation_id, exc.message)
+                log.warning(
+                    "Xero refused the contact details of %d contacts of %s: %s",
+                    len(group),
+                    org.organisation_id,
+                    exc.message,
+                )
                 continue
             for (cid, _, digest), element in zip(group, answered, strict=True):  # the client checks the count
                 if status.element_failed(element):
-                    log.warning("Xero refused the details of contact %s of %s: %s", cid, org.organisation_id,
-                                "; ".join(status.element_errors(element)))
+                    log.warning(
+                        "Xero refused the details of contact %s of %s: %s",
+                        cid,
+                        org.organisation_id,
+                        "; ".join(status.element_errors(element)),
+                    )
                 else:
                     accepted.append((org.organisation_id, cid, digest))
         if accepted:
@@ -74,5 +89,7 @@ class ContactDetailsWriter:
                 cur.executemany(
                     "insert into xero_contact_details (organisation_id, contact_id, details_hash) values (%s, %s, %s)"
                     " on conflict (organisation_id, contact_id) do update set details_hash = excluded.details_hash,"
-                    " updated_at = now()", accepted)
+                    " updated_at = now()",
+                    accepted,
+                )
         return len(accepted)

@@ -8,6 +8,7 @@ out its day limit would hold up the others. Here it holds up only its own lane
 (and the commit point of its partition, which costs a harmless redelivery after
 a crash). Too much in flight pauses consumption until the lanes catch up.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,18 @@ def _position(msg: Message) -> tuple[tuple[str, int], int]:
     return (topic, partition), offset
 
 
-def consume_in_lanes(consumer: Consumer, producer: Producer, service: str, should_stop: Callable[[], bool],
-                     decode: Decode, work: Work, *, max_batch: int, max_in_flight: int,
-                     poll_timeout: float = 0.05) -> None:
+def consume_in_lanes(
+    consumer: Consumer,
+    producer: Producer,
+    service: str,
+    should_stop: Callable[[], bool],
+    decode: Decode,
+    work: Work,
+    *,
+    max_batch: int,
+    max_in_flight: int,
+    poll_timeout: float = 0.05,
+) -> None:
     """Consumes until `should_stop`; `decode` turns a message into (message, request) or raises
     for a poison message (dead-lettered at once); `work(organisation, requests)` writes."""
     tracker = OffsetTracker()

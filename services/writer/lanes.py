@@ -9,6 +9,7 @@ busy with this organisation) keeps the batch in the lane and tries again after a
 growing pause; anything else dead-letters the batch's messages; a fatal error
 stops the lanes and is raised to the consumer loop.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,9 @@ class Lanes:
             lane = self._queues.get(organisation_id)
             if lane is None:
                 lane = self._queues[organisation_id] = queue.Queue()
-                thread = threading.Thread(target=self._run, args=(organisation_id, lane), daemon=True,
-                                          name=f"writer-{organisation_id}")
+                thread = threading.Thread(
+                    target=self._run, args=(organisation_id, lane), daemon=True, name=f"writer-{organisation_id}"
+                )
                 self._threads.append(thread)
                 thread.start()
         lane.put(item)

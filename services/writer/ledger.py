@@ -7,6 +7,7 @@ Intent is recorded before a call (`pending_request_id`, `pending_hash`, the
 whose outcome was never stored (a crash): `recovery.py` looks it up in Xero
 before anything is written again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,9 +57,17 @@ class Outcome:
 
     def status_change(self, organisation_id: str) -> StatusChange:
         assert self.event is not None
-        return StatusChange(self.record_type, self.cw_id, self.event, observed_at=self.observed_at,
-                            error=self.error, organisation_id=organisation_id, xero_id=self.xero_id,
-                            xero_status=self.xero_status, record_number=_number(self.natural_key))
+        return StatusChange(
+            self.record_type,
+            self.cw_id,
+            self.event,
+            observed_at=self.observed_at,
+            error=self.error,
+            organisation_id=organisation_id,
+            xero_id=self.xero_id,
+            xero_status=self.xero_status,
+            record_number=_number(self.natural_key),
+        )
 
 
 _FIELDS = ", ".join(Entry.__dataclass_fields__)
@@ -81,8 +90,9 @@ class Ledger:
     def organisation(self, organisation_id: str) -> tuple[XeroOrg, str] | None:
         """(the organisation's Xero coordinates, its status) or None when unknown."""
         with self.db.connection() as conn:
-            row = conn.execute("select id, tenant_id, status from organisations where id = %s",
-                               (organisation_id,)).fetchone()
+            row = conn.execute(
+                "select id, tenant_id, status from organisations where id = %s", (organisation_id,)
+            ).fetchone()
         return (XeroOrg(row["id"], row["tenant_id"]), row["status"]) if row else None
 
     def entries(self, organisation_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Entry]:
@@ -92,11 +102,13 @@ class Ledger:
             rows = conn.execute(
                 f"select {_FIELDS} from xero_ledger where organisation_id = %s and (record_type, cw_id) in "
                 f"(select * from unnest(%s::text[], %s::text[]))",
-                (organisation_id, [k[0] for k in keys], [k[1] for k in keys])).fetchall()
+                (organisation_id, [k[0] for k in keys], [k[1] for k in keys]),
+            ).fetchall()
         return {(r["record_type"], r["cw_id"]): Entry(**r) for r in rows}
 
-    def entries_settled(self, organisation_id: str, keys: list[tuple[str, str]],
-                        settle: Callable[[list[Entry]], object]) -> dict[tuple[str, str], Entry]:
+    def entries_settled(
+        self, organisation_id: str, keys: list[tuple[str, str]], settle: Callable[[list[Entry]], object]
+    ) -> dict[tuple[str, str], Entry]:
         """The entries of these records, after `settle` has found out in Xero what became of any
         call whose outcome was never stored (a crash): nothing is written again before that."""
         entries = self.entries(organisation_id, keys)
@@ -111,20 +123,25 @@ class Ledger:
             rows = conn.execute(
                 f"select {_FIELDS} from xero_ledger where pending_request_id is not null "
                 f"and (%s::text is null or organisation_id = %s) order by organisation_id, pending_since",
-                (organisation_id, organisation_id)).fetchall()
+                (organisation_id, organisation_id),
+            ).fetchall()
         return [Entry(**r) for r in rows]
 
-    def mark_pending(self, organisation_id: str, intents: list[tuple[str, str, str, str, str]], idempotency_key: str) -> None:
+    def mark_pending(
+        self, organisation_id: str, intents: list[tuple[str, str, str, str, str]], idempotency_key: str
+    ) -> None:
         """intents: (record_type, cw_id, natural_key, request_id, content_hash), stored before the call."""
         with self.db.unit_of_work() as conn:
             with conn.cursor() as cur:
                 cur.executemany(
                     "insert into xero_ledger (organisation_id, record_type, cw_id, natural_key, pending_request_id, "
                     "pending_hash, pending_since, idempotency_key) values (%s, %s, %s, %s, %s, %s, now(), %s) "
-                    "on conflict (organisation_id, record_type, cw_id) do update set natural_key = excluded.natural_key, "
+                    "on conflict (organisation_id, record_type, cw_id) do update set natural_key = "
+                    "excluded.natural_key, "
                     "pending_request_id = excluded.pending_request_id, pending_hash = excluded.pending_hash, "
                     "pending_since = now(), idempotency_key = excluded.idempotency_key, updated_at = now()",
-                    [(organisation_id, rt, cw, nk, rid, h, idempotency_key) for rt, cw, nk, rid, h in intents])
+                    [(organisation_id, rt, cw, nk, rid, h, idempotency_key) for rt, cw, nk, rid, h in intents],
+                )
 
     def record(self, organisation_id: str, outcomes: list[Outcome]) -> None:
         """Stores outcomes in the ledger and the records' status, all in one transaction."""
@@ -146,14 +163,25 @@ class Ledger:
                     "pending_hash = case when %(keep)s then xero_ledger.pending_hash end, "
                     "pending_since = case when %(keep)s then xero_ledger.pending_since end, "
                     "last_outcome = excluded.last_outcome, last_error = excluded.last_error, updated_at = %(now)s",
-                    [self._params(organisation_id, o, now) for o in outcomes])
+                    [self._params(organisation_id, o, now) for o in outcomes],
+                )
             record_changes(conn, [o.status_change(organisation_id) for o in outcomes if o.event is not None])
 
     @staticmethod
     def _params(organisation_id: str, o: Outcome, now: datetime) -> dict:
-        return {"org": organisation_id, "rt": o.record_type, "cw": o.cw_id, "xid": o.xero_id, "xs": o.xero_status,
-                "nk": o.natural_key, "wh": o.written_hash, "oc": o.outcome, "err": o.error, "now": now,
-                "keep": o.keep_pending}
+        return {
+            "org": organisation_id,
+            "rt": o.record_type,
+            "cw": o.cw_id,
+            "xid": o.xero_id,
+            "xs": o.xero_status,
+            "nk": o.natural_key,
+            "wh": o.written_hash,
+            "oc": o.outcome,
+            "err": o.error,
+            "now": now,
+            "keep": o.keep_pending,
+        }
 
     def clear_pending(self, organisation_id: str, keys: list[tuple[str, str]]) -> None:
         """The call never landed: forget the intent (the request will be written afresh)."""
@@ -162,11 +190,15 @@ class Ledger:
                 cur.executemany(
                     "update xero_ledger set pending_request_id = null, pending_hash = null, pending_since = null, "
                     "updated_at = now() where organisation_id = %s and record_type = %s and cw_id = %s",
-                    [(organisation_id, rt, cw) for rt, cw in keys])
+                    [(organisation_id, rt, cw) for rt, cw in keys],
+                )
 
     def xero_ids(self, organisation_id: str, record_type: str) -> set[str]:
         """The Xero ids the ledger holds for this record type (to tell ours from others')."""
         with self.db.connection() as conn:
-            rows = conn.execute("select xero_id from xero_ledger where organisation_id = %s and record_type = %s"
-                                " and xero_id is not null", (organisation_id, record_type)).fetchall()
+            rows = conn.execute(
+                "select xero_id from xero_ledger where organisation_id = %s and record_type = %s"
+                " and xero_id is not null",
+                (organisation_id, record_type),
+            ).fetchall()
         return {r["xero_id"] for r in rows}

@@ -8,6 +8,7 @@ is still there. Found: the ledger takes what Xero holds, and the redelivered
 request sees it as done. Not found: the intent is cleared and it is written
 afresh.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ def already_removed(client: XeroClient, org: XeroOrg, endpoint: str, entry: Entr
     if key is None:
         return False
     note = client.get_one(org, "CreditNotes", key.credit_note_id, tags)
-    return note is None or not any(a.get("AllocationID") == entry.xero_id and not a.get("IsDeleted")
-                                   for a in note.get("Allocations") or [])
+    return note is None or not any(
+        a.get("AllocationID") == entry.xero_id and not a.get("IsDeleted") for a in note.get("Allocations") or []
+    )
 
 
 def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry]) -> int:
@@ -55,13 +57,25 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
     for e in (e for e in entries if live(e)):  # a removal in flight
         endpoint = "Allocations" if allocation_key(e) else "Payments"
         if already_removed(client, org, endpoint, e, TAGS):
-            outcomes.append(Outcome(e.record_type, e.cw_id, "RECOVERED", None, xero_id=e.xero_id,
-                                    xero_status=REMOVED, natural_key=e.natural_key))
+            outcomes.append(
+                Outcome(
+                    e.record_type,
+                    e.cw_id,
+                    "RECOVERED",
+                    None,
+                    xero_id=e.xero_id,
+                    xero_status=REMOVED,
+                    natural_key=e.natural_key,
+                )
+            )
         else:
             unknown.append(e)
     payments = [e for e in creates if allocation_key(e) is None and e.natural_key]
-    found = {p.get("Reference"): p for p in client.find_payments_by_reference(
-        org, [e.natural_key for e in payments if e.natural_key], TAGS) if str(p.get("Status", "")).upper() != REMOVED}
+    found = {
+        p.get("Reference"): p
+        for p in client.find_payments_by_reference(org, [e.natural_key for e in payments if e.natural_key], TAGS)
+        if str(p.get("Status", "")).upper() != REMOVED
+    }
     for e in payments:
         _settle_one(e, found.get(e.natural_key), "PaymentID", outcomes, unknown)
     for e in creates:
@@ -73,8 +87,9 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
     ledger.record(org.organisation_id, outcomes)
     if unknown:
         ledger.clear_pending(org.organisation_id, [e.key for e in unknown])
-    log.info("settled pending money writes of %s: %d done in Xero, %d not", org.organisation_id, len(outcomes),
-             len(unknown))
+    log.info(
+        "settled pending money writes of %s: %d done in Xero, %d not", org.organisation_id, len(outcomes), len(unknown)
+    )
     return len(outcomes)
 
 
@@ -84,8 +99,13 @@ def _allocation(client: XeroClient, org: XeroOrg, key: AllocationKey, ledger: Le
     owned = ledger.xero_ids(org.organisation_id, entry.record_type)
     for allocation in (note or {}).get("Allocations") or []:
         invoice = (allocation.get("Invoice") or {}).get("InvoiceID")
-        if (not allocation.get("IsDeleted") and invoice == key.invoice_id and allocation.get("AllocationID") not in owned
-                and Decimal(str(allocation.get("Amount"))) == key.amount and _day(allocation) == key.date):
+        if (
+            not allocation.get("IsDeleted")
+            and invoice == key.invoice_id
+            and allocation.get("AllocationID") not in owned
+            and Decimal(str(allocation.get("Amount"))) == key.amount
+            and _day(allocation) == key.date
+        ):
             return allocation
     return None
 
@@ -98,6 +118,15 @@ def _settle_one(entry: Entry, match: dict | None, id_field: str, outcomes: list[
     if match is None or not match.get(id_field):
         unknown.append(entry)
         return
-    outcomes.append(Outcome(entry.record_type, entry.cw_id, "RECOVERED", Event.WRITTEN, xero_id=str(match[id_field]),
-                            xero_status=match.get("Status") or "AUTHORISED", written_hash=entry.pending_hash,
-                            natural_key=entry.natural_key))
+    outcomes.append(
+        Outcome(
+            entry.record_type,
+            entry.cw_id,
+            "RECOVERED",
+            Event.WRITTEN,
+            xero_id=str(match[id_field]),
+            xero_status=match.get("Status") or "AUTHORISED",
+            written_hash=entry.pending_hash,
+            natural_key=entry.natural_key,
+        )
+    )

@@ -6,6 +6,7 @@ waiting out its day limit). A partition's offset can only be committed up to
 its first message not yet done; everything after it that is done already will
 be delivered again after a crash, and the ledger makes that harmless.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -10,6 +10,7 @@ written, so the redelivered request is seen as UNCHANGED. Not found: the
 intent is cleared and the request is written afresh. A pending update is
 simply cleared: writing the same content again changes nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,8 +68,12 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
     if missing:
         ledger.clear_pending(org.organisation_id, [e.key for e in missing])
     if outcomes or missing:
-        log.info("settled pending writes of %s: %d found in Xero, %d not written", org.organisation_id,
-                 len(outcomes), len(missing))
+        log.info(
+            "settled pending writes of %s: %d found in Xero, %d not written",
+            org.organisation_id,
+            len(outcomes),
+            len(missing),
+        )
     return len(outcomes)
 
 
@@ -76,6 +81,15 @@ def _settle_one(entry: Entry, match: dict | None, id_field: str, outcomes: list[
     if match is None or not match.get(id_field):
         missing.append(entry)
         return
-    outcomes.append(Outcome(entry.record_type, entry.cw_id, "RECOVERED", Event.WRITTEN, xero_id=str(match[id_field]),
-                            xero_status=match.get("Status"), written_hash=entry.pending_hash,
-                            natural_key=entry.natural_key))
+    outcomes.append(
+        Outcome(
+            entry.record_type,
+            entry.cw_id,
+            "RECOVERED",
+            Event.WRITTEN,
+            xero_id=str(match[id_field]),
+            xero_status=match.get("Status"),
+            written_hash=entry.pending_hash,
+            natural_key=entry.natural_key,
+        )
+    )

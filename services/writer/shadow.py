@@ -10,6 +10,7 @@ would-be outcome its note. No result or exception is published and the ledger is
 alone: when the organisation goes live, its records are decided again and written
 (`mapping/sync_settings.py` sends them through once more).
 """
+
 from __future__ import annotations
 
 from ..common.database import Database
@@ -29,8 +30,9 @@ _WRITES = {"CREATE": "create", "UPDATE": "update", "VOID": "void", "DELETE": "de
 
 def in_shadow(db: Database, organisation_id: str) -> bool:
     with db.connection() as conn:
-        row = conn.execute("select mode from organisation_sync_settings where organisation_id = %s",
-                           (organisation_id,)).fetchone()
+        row = conn.execute(
+            "select mode from organisation_sync_settings where organisation_id = %s", (organisation_id,)
+        ).fetchone()
     return row is not None and row["mode"] == "shadow"
 
 
@@ -46,8 +48,13 @@ def document_outcome(verdict: verdicts.Verdict) -> tuple[str, str | None, str, s
         return "exception", "xero_status_rule", verdict.reason, held
     found = verdict.adoption
     if isinstance(found, Adopt):
-        return ("adopt", None, f"would adopt {found.xero_id}, the {req.kind.label} Xero already holds with this "
-                               f"number, contact and total ({found.document.get('Total')})", found.xero_id)
+        return (
+            "adopt",
+            None,
+            f"would adopt {found.xero_id}, the {req.kind.label} Xero already holds with this "
+            f"number, contact and total ({found.document.get('Total')})",
+            found.xero_id,
+        )
     if isinstance(found, Differs):
         return "exception", ADOPTION_MISMATCH, found.message, found.details.get("xero_id") or None
     outcome = _WRITES[verdict.action]
@@ -58,8 +65,11 @@ def money_outcome(req: WriteRequest, entry: Entry | None) -> tuple[str, str | No
     live = money_recovery.live(entry)
     held = entry.xero_id if entry else None
     if req.operation == "DELETE":
-        return ("delete", None, "would delete it in Xero", held) if live else \
-            ("skip", "nothing_to_do", "nothing in Xero to remove", held)
+        return (
+            ("delete", None, "would delete it in Xero", held)
+            if live
+            else ("skip", "nothing_to_do", "nothing in Xero to remove", held)
+        )
     if live and entry is not None and entry.written_hash == req.content_hash:
         return "skip", "unchanged", "Xero already holds this: nothing would be written", held
     if live:
@@ -81,10 +91,11 @@ class ShadowRun:
         decided: list[tuple[WriteRequest, tuple]] = []
         if documents:
             entries = self.ledger.entries_settled(
-                org.organisation_id, [(r.record_type, str(r.cw_id)) for r in documents],
-                lambda pending: recovery.settle(self.client, self.ledger, org, pending))
-            decided += [(v.request, document_outcome(v))
-                        for v in verdicts.decide(self.client, org, documents, entries)]
+                org.organisation_id,
+                [(r.record_type, str(r.cw_id)) for r in documents],
+                lambda pending: recovery.settle(self.client, self.ledger, org, pending),
+            )
+            decided += [(v.request, document_outcome(v)) for v in verdicts.decide(self.client, org, documents, entries)]
         if money:
             entries = self.ledger.entries(org.organisation_id, [(r.record_type, str(r.cw_id)) for r in money])
             decided += [(r, money_outcome(r, entries.get((r.record_type, str(r.cw_id))))) for r in money]
@@ -94,11 +105,32 @@ class ShadowRun:
         outcomes, changes = [], []
         for req, (outcome, detail, message, xero_id) in decided:
             number = str(req.body.get(req.kind.xero.number_field) or "") if req.kind.xero.number_field else None
-            outcomes.append(ShadowOutcome(organisation_id, req.record_type, str(req.cw_id), outcome, detail, message,
-                                          number or None, None, req.total, xero_id, req.observed_at))
-            changes.append(StatusChange(req.record_type, str(req.cw_id), Event.SHADOWED, observed_at=req.observed_at,
-                                        error=f"shadow run: {message}", organisation_id=organisation_id,
-                                        record_number=number or None))
+            outcomes.append(
+                ShadowOutcome(
+                    organisation_id,
+                    req.record_type,
+                    str(req.cw_id),
+                    outcome,
+                    detail,
+                    message,
+                    number or None,
+                    None,
+                    req.total,
+                    xero_id,
+                    req.observed_at,
+                )
+            )
+            changes.append(
+                StatusChange(
+                    req.record_type,
+                    str(req.cw_id),
+                    Event.SHADOWED,
+                    observed_at=req.observed_at,
+                    error=f"shadow run: {message}",
+                    organisation_id=organisation_id,
+                    record_number=number or None,
+                )
+            )
         with self.ledger.db.unit_of_work() as conn:
             record_changes(conn, changes)
             record_outcomes(conn, outcomes)

@@ -8,6 +8,7 @@ ConnectWise edit. A change the rules forbid is decided here, before any call,
 as a rejection that becomes an exception for a person to look at, so it is
 never retried in a loop.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ class Decision:
     reason: str = ""
 
 
-def plan(operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None,
-         has_payments: bool = False) -> Decision:
+def plan(
+    operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None, has_payments: bool = False
+) -> Decision:
     """Decides the write for one record from what the ledger knows of it in Xero."""
     status = (xero_status or "").upper()
     if operation == "UPSERT":
@@ -44,8 +46,11 @@ def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str, ha
     if status in FINAL:
         return Decision("REJECT", reason=f"the record is {status} in Xero and cannot be changed")
     if status == "PAID" or (status == "AUTHORISED" and has_payments):
-        return Decision("REJECT", reason="the record is AUTHORISED in Xero with payments applied and cannot be "
-                                         "changed; remove the payments in Xero first")
+        return Decision(
+            "REJECT",
+            reason="the record is AUTHORISED in Xero with payments applied and cannot be "
+            "changed; remove the payments in Xero first",
+        )
     element = dict(body)
     element[id_field] = xero_id
     requested = str(element.get("Status") or "").upper()
@@ -65,8 +70,9 @@ def _plan_removal(id_field: str, xero_id: str | None, status: str, has_payments:
         # A draft cannot be voided in Xero; deleting it is the equivalent.
         return Decision("DELETE", {id_field: xero_id, "Status": "DELETED"})
     if status == "PAID" or has_payments:
-        return Decision("REJECT", reason="the record has payments in Xero and cannot be voided; remove the "
-                                         "payments in Xero first")
+        return Decision(
+            "REJECT", reason="the record has payments in Xero and cannot be voided; remove the payments in Xero first"
+        )
     if status == "AUTHORISED":
         return Decision("VOID", {id_field: xero_id, "Status": "VOIDED"})
     return Decision("REJECT", reason=f"a record in status {status or 'unknown'} cannot be voided or deleted")

@@ -4,6 +4,7 @@ update, a void, a delete, nothing to do, or a rejection), and for what would be
 created, a document already in Xero that stands for it (`adoption.py`: ADOPT, or
 DIFFERS). The writer acts on the verdicts; in a shadow run (`shadow.py`) they are only
 reported. The only calls made here are Xero reads (adoption's look-ups)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,15 +46,18 @@ def decide(client: XeroClient, org: XeroOrg, requests: list[WriteRequest], entri
     if not creates:
         return verdicts
     candidates = find_candidates(client, org, creates)
-    return [_adopted(v, candidates.get(number_of(v.request), []), org.organisation_id) if v.action == "CREATE" else v
-            for v in verdicts]
+    return [
+        _adopted(v, candidates.get(number_of(v.request), []), org.organisation_id) if v.action == "CREATE" else v
+        for v in verdicts
+    ]
 
 
 def _by_status(req: WriteRequest, entry: Entry | None) -> Verdict:
     if req.operation == "UPSERT" and entry and entry.xero_id and entry.written_hash == req.content_hash:
         return Verdict(req, UNCHANGED, entry)
-    decision = status.plan(req.operation, req.body, req.id_field, entry.xero_id if entry else None,
-                           entry.xero_status if entry else None)
+    decision = status.plan(
+        req.operation, req.body, req.id_field, entry.xero_id if entry else None, entry.xero_status if entry else None
+    )
     if decision.action in (SKIP, REJECT):
         return Verdict(req, decision.action, entry, reason=decision.reason)
     return Verdict(req, decision.action, entry, decision)

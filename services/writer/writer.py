@@ -6,6 +6,7 @@ rejection. Calls go in batches of up to 50 with summarizeErrors=false, so each
 element comes back OK or ERROR on its own. The ledger records intent before a
 call and the outcome after; results and exceptions are then published.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,11 +27,14 @@ from .shadow import ShadowRun
 log = logging.getLogger(__name__)
 MONEY_ENDPOINTS = ("Payments", "Allocations")
 # What to do when Xero will not void or delete a document: it has money applied.
-REMOVAL_ADVICE = ("Remove its payments and credit allocations in Xero (or in ConnectWise, and let them sync), "
-                  "then force-sync it")
+REMOVAL_ADVICE = (
+    "Remove its payments and credit allocations in Xero (or in ConnectWise, and let them sync), then force-sync it"
+)
 # Xero refused a date its lock dates close: they moved since the catalog was read.
-LOCK_ADVICE = ("The organisation's lock date has moved since Connect Zero read it: refresh its catalog so the "
-               "organisation's lock_date_treatment applies, then force-sync it")
+LOCK_ADVICE = (
+    "The organisation's lock date has moved since Connect Zero read it: refresh its catalog so the "
+    "organisation's lock_date_treatment applies, then force-sync it"
+)
 
 
 def refusal(errors: list[str], removing: bool) -> tuple[str, str]:
@@ -55,8 +59,9 @@ def _total(element: dict) -> Decimal | None:
 class OrganisationWriter:
     """Writes for any organisation; `publish(kind, record)` sends a result or an exception."""
 
-    def __init__(self, client: XeroClient, ledger: Ledger, publish: Callable[[str, dict], None],
-                 batch_size: int = MAX_BATCH):
+    def __init__(
+        self, client: XeroClient, ledger: Ledger, publish: Callable[[str, dict], None], batch_size: int = MAX_BATCH
+    ):
         self.client, self.ledger = client, ledger
         self.report = Reporter(publish)
         self.batch_size = batch_size
@@ -68,8 +73,9 @@ class OrganisationWriter:
         found = self.ledger.organisation(organisation_id)
         if found is None or found[1] == "disabled":
             why = "is not configured" if found is None else "is disabled"
-            self._fail_all(requests, "organisation_unknown", f"organisation {organisation_id} {why}; nothing was "
-                                                             "written to Xero")
+            self._fail_all(
+                requests, "organisation_unknown", f"organisation {organisation_id} {why}; nothing was written to Xero"
+            )
             return
         org = found[0]
         settled: set[str] = set()  # request ids whose outcome is stored and published
@@ -93,11 +99,15 @@ class OrganisationWriter:
             self._fail_unfinished(org, unfinished(requests, settled), "xero_request", str(exc))
 
     def _write_documents(self, org: XeroOrg, requests: list[WriteRequest], settled: set[str]) -> None:
-        entries = self.ledger.entries_settled(org.organisation_id, [(r.record_type, str(r.cw_id)) for r in requests],
-                                             lambda pending: recovery.settle(self.client, self.ledger, org, pending))
+        entries = self.ledger.entries_settled(
+            org.organisation_id,
+            [(r.record_type, str(r.cw_id)) for r in requests],
+            lambda pending: recovery.settle(self.client, self.ledger, org, pending),
+        )
         writes = self._settle_without_writing(org, verdicts.decide(self.client, org, requests, entries), settled)
-        for (endpoint, method), group in batches(writes, key=lambda v: (v.request.endpoint, v.method),
-                                                  size=self.batch_size):
+        for (endpoint, method), group in batches(
+            writes, key=lambda v: (v.request.endpoint, v.method), size=self.batch_size
+        ):
             self._write_batch(org, endpoint, method, group)
             settled.update(v.request.request_id for v in group)
 
@@ -125,20 +135,40 @@ class OrganisationWriter:
     def _write_batch(self, org: XeroOrg, endpoint: str, method: str, group: list[verdicts.Verdict]) -> None:
         ids = [p.request.request_id for p in group]
         key = idempotency_key(ids, method, endpoint)
-        self.ledger.mark_pending(org.organisation_id, [
-            (p.request.record_type, str(p.request.cw_id), p.request.natural_key, p.request.request_id,
-             p.request.content_hash) for p in group], key)
+        self.ledger.mark_pending(
+            org.organisation_id,
+            [
+                (
+                    p.request.record_type,
+                    str(p.request.cw_id),
+                    p.request.natural_key,
+                    p.request.request_id,
+                    p.request.content_hash,
+                )
+                for p in group
+            ],
+            key,
+        )
         tags = {"record_type": group[0].request.record_type, "record_id": ",".join(str(p.request.cw_id) for p in group)}
         try:
             elements = self.client.write(org, endpoint, method, [p.element for p in group], key, tags)
         except XeroRequestError as exc:
             # The call as a whole was refused, so nothing was saved: reject each, never retry in a loop.
-            self.ledger.record(org.organisation_id,
-                               [self.report.rejected(p.request, [exc.message], "xero_request") for p in group])
+            self.ledger.record(
+                org.organisation_id, [self.report.rejected(p.request, [exc.message], "xero_request") for p in group]
+            )
             return
         failed = sum(1 for e in elements if status.element_failed(e))
-        log.info("%s %s %d %s to %s: %d ok, %d refused", method, endpoint, len(group), group[0].request.record_type,
-                 org.organisation_id, len(group) - failed, failed)
+        log.info(
+            "%s %s %d %s to %s: %d ok, %d refused",
+            method,
+            endpoint,
+            len(group),
+            group[0].request.record_type,
+            org.organisation_id,
+            len(group) - failed,
+            failed,
+        )
         outcomes = []
         for planned_item, element in zip(group, elements, strict=True):  # the client checks the count
             req = planned_item.request
@@ -148,8 +178,11 @@ class OrganisationWriter:
                 kind, advice = refusal(errors, removing)
                 outcomes.append(self.report.rejected(req, errors, kind, advice=advice))
                 continue
-            outcomes.append(self.report.written(req, status.outcome_of(planned_item.action), element,
-                                                req.id_field, total=_total(element)))
+            outcomes.append(
+                self.report.written(
+                    req, status.outcome_of(planned_item.action), element, req.id_field, total=_total(element)
+                )
+            )
         self.ledger.record(org.organisation_id, outcomes)
 
     # -- Failures --------------------------------------------------------------------------------
@@ -166,9 +199,18 @@ class OrganisationWriter:
             in_flight = bool(entry and entry.pending_request_id)
             self.report.result(req, "FAILED", errors=[message])
             self.report.exception(req, kind, message, {"request_id": req.request_id})
-            outcomes.append(Outcome(req.record_type, str(req.cw_id), "FAILED", Event.FAILED,
-                                    natural_key=req.natural_key, error=message, keep_pending=in_flight,
-                                    observed_at=req.observed_at))
+            outcomes.append(
+                Outcome(
+                    req.record_type,
+                    str(req.cw_id),
+                    "FAILED",
+                    Event.FAILED,
+                    natural_key=req.natural_key,
+                    error=message,
+                    keep_pending=in_flight,
+                    observed_at=req.observed_at,
+                )
+            )
         self.ledger.record(org.organisation_id, outcomes)
 
     def _fail_all(self, requests: list[WriteRequest], kind: str, message: str) -> None:

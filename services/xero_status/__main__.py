@@ -1,4 +1,5 @@
 """Entry point of xero_status: Xero webhook events become the Xero states of the records we wrote."""
+
 from ..common.runtime import run_service
 from .app import work
 

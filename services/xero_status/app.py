@@ -1,5 +1,6 @@
 """Wiring of xero_status: the consumer of verified Xero webhook events
 (`xero.webhooks.v1`), with its Xero client, Postgres pool and producer."""
+
 from __future__ import annotations
 
 import logging
@@ -26,10 +27,12 @@ GROUP = "xero-status"
 WINDOW_SECONDS = 0.5  # Xero sends events in batches already; this gathers a batch's stragglers
 
 
-def state_consumer(client: XeroClient, store: StateStore, publisher: Publisher, codec: Codec,
-                   window: HintWindow) -> HintConsumer:
-    return HintConsumer("xero_status", XERO_WEBHOOKS, codec, read_hint, group_of, StateWork(client, store, publisher),
-                        window)
+def state_consumer(
+    client: XeroClient, store: StateStore, publisher: Publisher, codec: Codec, window: HintWindow
+) -> HintConsumer:
+    return HintConsumer(
+        "xero_status", XERO_WEBHOOKS, codec, read_hint, group_of, StateWork(client, store, publisher), window
+    )
 
 
 def work(settings: Settings, stop: threading.Event) -> None:
@@ -46,10 +49,13 @@ def work(settings: Settings, stop: threading.Event) -> None:
     try:
         run_hint_consumer(
             "xero_status",
-            lambda: make_consumer(settings.kafka_bootstrap, GROUP, [XERO_WEBHOOKS.name], settings.session_timeout_ms,
-                                  **LOW_LATENCY),
+            lambda: make_consumer(
+                settings.kafka_bootstrap, GROUP, [XERO_WEBHOOKS.name], settings.session_timeout_ms, **LOW_LATENCY
+            ),
             lambda: state_consumer(client, store, publisher, codec, HintWindow(WINDOW_SECONDS)),
-            producer, stop)
+            producer,
+            stop,
+        )
     finally:
         producer.flush(10)
         client.close()

@@ -9,6 +9,7 @@ the new state is a fact about the record, and:
 - approved (AUTHORISED or PAID) after DRAFT or SUBMITTED: money waiting for the
   document may now be written.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,9 +48,12 @@ def decide(held: Held, status: str | None, number: str | None = None) -> StateCh
     shown = number or held.natural_key or held.xero_id
     disagreement = None
     if status in REMOVED and previous not in REMOVED:
-        disagreement = (f"The {label} {shown} (ConnectWise id {held.cw_id}) was {status} in Xero (organisation "
-                        f"{held.organisation_id}) after Connect Zero wrote it, so the books now disagree. Connect Zero "
-                        f"will not write over it: if Xero is right, void it in ConnectWise too; if ConnectWise is "
-                        f"right, enter it in Xero again by hand.")
-    return StateChange(held, previous, status, shown, disagreement,
-                       approved=status in APPROVED and previous not in APPROVED)
+        disagreement = (
+            f"The {label} {shown} (ConnectWise id {held.cw_id}) was {status} in Xero (organisation "
+            f"{held.organisation_id}) after Connect Zero wrote it, so the books now disagree. Connect Zero "
+            f"will not write over it: if Xero is right, void it in ConnectWise too; if ConnectWise is "
+            f"right, enter it in Xero again by hand."
+        )
+    return StateChange(
+        held, previous, status, shown, disagreement, approved=status in APPROVED and previous not in APPROVED
+    )

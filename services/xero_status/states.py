@@ -12,6 +12,7 @@ the CREATE event of a document the ledger holds (only our own write creates a
 document with the id the ledger has; any later change is an UPDATE). A record
 with a write in flight waits for that write: Xero may be showing it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ from .store import StateStore
 
 log = logging.getLogger(__name__)
 EVENTS = Counter("cz_xero_webhook_events_total", "Xero webhook events, by what became of them", ["outcome"])
-STATE_CHANGES = Counter("cz_xero_state_changes_total", "Xero states of written records that changed",
-                        ["record_type", "xero_status"])
+STATE_CHANGES = Counter(
+    "cz_xero_state_changes_total", "Xero states of written records that changed", ["record_type", "xero_status"]
+)
 _IDS = uuid.UUID("3b0f6a2e-9d7c-4f7e-8e55-0d3c1f2a7b19")
 
 
@@ -52,8 +54,12 @@ class DocumentHint:
 
 
 def read_hint(record: dict) -> DocumentHint:
-    return DocumentHint(str(record["tenant_id"]), str(record["event_category"]).upper(), str(record["resource_id"]),
-                        str(record["event_type"]).upper() == "CREATE")
+    return DocumentHint(
+        str(record["tenant_id"]),
+        str(record["event_category"]).upper(),
+        str(record["resource_id"]),
+        str(record["event_type"]).upper() == "CREATE",
+    )
 
 
 def group_of(hint: DocumentHint) -> str:
@@ -69,8 +75,12 @@ class Publisher:
         self._last_payment_cycle: float | None = None
 
     def _send(self, topic: Topic, key: str, record: dict, errors: list) -> None:
-        self.producer.produce(topic.name, key=key.encode(), value=self.codec.encode(topic.schema, record),
-                              on_delivery=lambda err, _msg: errors.append(err) if err else None)
+        self.producer.produce(
+            topic.name,
+            key=key.encode(),
+            value=self.codec.encode(topic.schema, record),
+            on_delivery=lambda err, _msg: errors.append(err) if err else None,
+        )
 
     def publish(self, changes: list[StateChange]) -> None:
         now = datetime.now(timezone.utc)
@@ -78,19 +88,45 @@ class Publisher:
         for c in changes:
             held = c.held
             key = f"{held.record_type}:{held.cw_id}"
-            self._send(XERO_DOCUMENT_STATES, key, {
-                "record_type": held.record_type, "cw_id": int(held.cw_id), "organisation_id": held.organisation_id,
-                "xero_id": held.xero_id, "xero_status": c.status, "previous_status": c.previous,
-                "removed_in_xero": c.disagreement is not None, "changed_at": now}, errors)
+            self._send(
+                XERO_DOCUMENT_STATES,
+                key,
+                {
+                    "record_type": held.record_type,
+                    "cw_id": int(held.cw_id),
+                    "organisation_id": held.organisation_id,
+                    "xero_id": held.xero_id,
+                    "xero_status": c.status,
+                    "previous_status": c.previous,
+                    "removed_in_xero": c.disagreement is not None,
+                    "changed_at": now,
+                },
+                errors,
+            )
             if c.disagreement:
                 # The same change seen twice (a replayed webhook before it was stored) is one exception.
                 exception_id = uuid.uuid5(_IDS, f"{held.organisation_id}|{key}|{c.previous}|{c.status}")
-                self._send(SYNC_EXCEPTIONS, key, {
-                    "exception_id": str(exception_id), "kind": c.exception_kind, "record_type": held.record_type,
-                    "record_id": str(held.cw_id), "organisation_id": held.organisation_id, "customer": None,
-                    "message": c.disagreement, "details": {"xero_id": held.xero_id, "xero_status": c.status,
-                                                           "previous_status": c.previous or ""},
-                    "audit_entry_id": None, "raised_at": now}, errors)
+                self._send(
+                    SYNC_EXCEPTIONS,
+                    key,
+                    {
+                        "exception_id": str(exception_id),
+                        "kind": c.exception_kind,
+                        "record_type": held.record_type,
+                        "record_id": str(held.cw_id),
+                        "organisation_id": held.organisation_id,
+                        "customer": None,
+                        "message": c.disagreement,
+                        "details": {
+                            "xero_id": held.xero_id,
+                            "xero_status": c.status,
+                            "previous_status": c.previous or "",
+                        },
+                        "audit_entry_id": None,
+                        "raised_at": now,
+                    },
+                    errors,
+                )
         self._flush(errors)
 
     def payment_cycle(self) -> None:
@@ -99,10 +135,21 @@ class Publisher:
         if asked is not None and self.clock() - asked < PAYMENT_CYCLE_EVERY:
             return
         errors: list = []
-        self._send(SYNC_COMMANDS, RecordKind.XERO_PAYMENT.value, {
-            "command_id": str(uuid.uuid4()), "action": "RUN_CYCLE", "record_type": RecordKind.XERO_PAYMENT.value,
-            "record_id": None, "window_from": None, "window_to": None, "requested_by": "xero webhook",
-            "requested_at": datetime.now(timezone.utc)}, errors)
+        self._send(
+            SYNC_COMMANDS,
+            RecordKind.XERO_PAYMENT.value,
+            {
+                "command_id": str(uuid.uuid4()),
+                "action": "RUN_CYCLE",
+                "record_type": RecordKind.XERO_PAYMENT.value,
+                "record_id": None,
+                "window_from": None,
+                "window_to": None,
+                "requested_by": "xero webhook",
+                "requested_at": datetime.now(timezone.utc),
+            },
+            errors,
+        )
         self._flush(errors)
         self._last_payment_cycle = self.clock()
 
@@ -135,8 +182,11 @@ class StateWork:
         ours = [h for h in hints if h.resource_id.lower() in held]
         EVENTS.labels(outcome="not_written_by_us").inc(len(hints) - len(ours))
         window.done([h for h in hints if h.resource_id.lower() not in held])
-        echoes = [h for h in ours if h.created and held[h.resource_id.lower()].xero_status
-                  and not held[h.resource_id.lower()].write_in_flight]
+        echoes = [
+            h
+            for h in ours
+            if h.created and held[h.resource_id.lower()].xero_status and not held[h.resource_id.lower()].write_in_flight
+        ]
         EVENTS.labels(outcome="our_creation").inc(len(echoes))
         window.done(echoes)
         ours = [h for h in ours if h not in echoes]
@@ -147,9 +197,17 @@ class StateWork:
             return
         resources = sorted({h.resource_id for h in ready})  # a CREATE and an UPDATE of one document are one
         records = [held[r.lower()] for r in resources]
-        found = states(self.client, org, document, resources,
-                       tags={"organisation_id": org.organisation_id, "record_type": records[0].record_type,
-                             "record_id": ",".join(r.cw_id for r in records)})
+        found = states(
+            self.client,
+            org,
+            document,
+            resources,
+            tags={
+                "organisation_id": org.organisation_id,
+                "record_type": records[0].record_type,
+                "record_id": ",".join(r.cw_id for r in records),
+            },
+        )
         changes = []
         for resource_id in resources:
             now_in_xero = found.get(resource_id.lower())
@@ -162,8 +220,15 @@ class StateWork:
             self.store.record(changes)
         for c in changes:
             STATE_CHANGES.labels(record_type=c.held.record_type, xero_status=c.status).inc()
-            log.info("%s %s (%s) is %s in Xero (was %s)%s", c.held.record_type, c.held.cw_id, c.number, c.status,
-                     c.previous or "unknown", ": the books now disagree" if c.disagreement else "")
+            log.info(
+                "%s %s (%s) is %s in Xero (was %s)%s",
+                c.held.record_type,
+                c.held.cw_id,
+                c.number,
+                c.status,
+                c.previous or "unknown",
+                ": the books now disagree" if c.disagreement else "",
+            )
         EVENTS.labels(outcome="changed").inc(len(changes))
         EVENTS.labels(outcome="unchanged").inc(len(resources) - len(changes))
         window.done(ready)

@@ -2,6 +2,7 @@
 ledger holds under the Xero ids a webhook names, and Xero's new state of a record,
 stored in the ledger (so the writer's status rules see it) and on the record (so
 people see it), together."""
+
 from __future__ import annotations
 
 from ..common.database import Database
@@ -18,8 +19,10 @@ class StateStore:
     def organisation(self, tenant_id: str) -> XeroOrg | None:
         """The connected organisation this tenant is, or None (not ours, or disabled)."""
         with self.db.connection() as conn:
-            row = conn.execute("select id, tenant_id from organisations where lower(tenant_id) = lower(%s)"
-                               " and status <> 'disabled'", (tenant_id,)).fetchone()
+            row = conn.execute(
+                "select id, tenant_id from organisations where lower(tenant_id) = lower(%s) and status <> 'disabled'",
+                (tenant_id,),
+            ).fetchone()
         return XeroOrg(row["id"], row["tenant_id"]) if row else None
 
     def held(self, organisation_id: str, xero_ids: list[str]) -> dict[str, Held]:
@@ -30,6 +33,17 @@ class StateStore:
         with self.db.unit_of_work() as conn:
             for change in changes:
                 set_xero_status(conn, change.held, change.status)
-            record_changes(conn, [
-                xero_state(c.held.record_type, c.held.cw_id, c.status, organisation_id=c.held.organisation_id,
-                           xero_id=c.held.xero_id, disagreement=c.disagreement) for c in changes])
+            record_changes(
+                conn,
+                [
+                    xero_state(
+                        c.held.record_type,
+                        c.held.cw_id,
+                        c.status,
+                        organisation_id=c.held.organisation_id,
+                        xero_id=c.held.xero_id,
+                        disagreement=c.disagreement,
+                    )
+                    for c in changes
+                ],
+            )

@@ -1,6 +1,7 @@
 """The operator's console: server-rendered pages (Jinja2) made live with htmx, served by
 the admin service at `/`, beside the JSON API it shares its read models and actions with.
 Everything it needs is served from here (static/): it works offline, no CDN."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,10 +25,33 @@ STATIC = Path(__file__).parent.parent / "static"
 
 def _page_modules():
     # Imported here: each page module imports the Console it is given, not the other way round.
-    from . import audit, books, exceptions, organisations, outbox, overview, payments, records, routing, settings_page, mappings
-    return (overview.overview_router, records.records_router, audit.audit_router, exceptions.exceptions_router,
-            organisations.organisations_router, books.books_router, routing.routing_router, mappings.mappings_router,
-            settings_page.settings_router, payments.payments_router, outbox.outbox_router)
+    from . import (
+        audit,
+        books,
+        exceptions,
+        organisations,
+        outbox,
+        overview,
+        payments,
+        records,
+        routing,
+        settings_page,
+        mappings,
+    )
+
+    return (
+        overview.overview_router,
+        records.records_router,
+        audit.audit_router,
+        exceptions.exceptions_router,
+        organisations.organisations_router,
+        books.books_router,
+        routing.routing_router,
+        mappings.mappings_router,
+        settings_page.settings_router,
+        payments.payments_router,
+        outbox.outbox_router,
+    )
 
 
 def build_console(settings, db: Database, authenticate: Authenticator, failures: FailedSignIns, **parts) -> Console:
@@ -51,16 +75,20 @@ def install_console(app: FastAPI, console: Console) -> None:
         app.include_router(make(console))
 
     def wants_page(request: Request) -> bool:
-        return not request.url.path.startswith(("/api/", "/docs", "/openapi")) and not request.headers.get(
-            "HX-Request") and "text/html" in request.headers.get("accept", "")
+        return (
+            not request.url.path.startswith(("/api/", "/docs", "/openapi"))
+            and not request.headers.get("HX-Request")
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def html_errors(request: Request, exc: StarletteHTTPException):
         """A person at the console reads an error page; API clients keep their JSON."""
         if not wants_page(request):
             return await http_exception_handler(request, exc)
-        return console.render.page(request, "error.html", status_code=exc.status_code, status=exc.status_code,
-                                   message=exc.detail)
+        return console.render.page(
+            request, "error.html", status_code=exc.status_code, status=exc.status_code, message=exc.detail
+        )
 
     @app.exception_handler(RequestValidationError)
     async def html_validation_errors(request: Request, exc: RequestValidationError):

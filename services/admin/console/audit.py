@@ -63,10 +63,18 @@ def audit_router(console: Console) -> APIRouter:
             orgs = organisation_labels(conn)
         query = request.url.query
         base = "&".join(p for p in query.split("&") if p and not p.startswith("cursor="))
-        return console.render.page(request, "audit.html", entries=entries, error=error, shown=shown, orgs=orgs,
-                                   next_url=f"/audit?{base}&cursor={next_cursor}" if next_cursor else None,
-                                   first_url=f"/audit?{base}" if cursor else None,
-                                   export_url=f"/audit/export.csv?{base}", record_types=RECORD_TYPES)
+        return console.render.page(
+            request,
+            "audit.html",
+            entries=entries,
+            error=error,
+            shown=shown,
+            orgs=orgs,
+            next_url=f"/audit?{base}&cursor={next_cursor}" if next_cursor else None,
+            first_url=f"/audit?{base}" if cursor else None,
+            export_url=f"/audit/export.csv?{base}",
+            record_types=RECORD_TYPES,
+        )
 
     @router.get("/audit/export.csv")
     async def export(request: Request, _viewer: Reader) -> Response:
@@ -88,8 +96,10 @@ def audit_router(console: Console) -> APIRouter:
         if resp.status_code != 200:
             raise HTTPException(502, f"the audit service answered {resp.status_code}")
         found = resp.json()
-        bodies = {k: _pretty(found.get(k)) for k in ("request_headers", "request_body", "response_headers",
-                                                      "response_body", "payload")}
+        bodies = {
+            k: _pretty(found.get(k))
+            for k in ("request_headers", "request_body", "response_headers", "response_body", "payload")
+        }
         return console.render.page(request, "audit_entry.html", e=found, bodies=bodies)
 
     return router

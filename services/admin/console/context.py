@@ -1,6 +1,7 @@
 """What every console page module is given: the settings, the Postgres pool, the
 renderer and the gate, and the admin service's own senders and clients (shared
 with the API routes, one of each per process)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,9 @@ class Console:
     exchange_recorder: Callable[[], ExchangeRecorder | None]  # for Xero calls the console makes
     audit_settings: AuditSettings  # the audit log's retention, through the audit service
 
-    def send(self, action: str, record_type: str, record_id: str | None = None, requested_by: str = "console",
-             **window) -> Command:
+    def send(
+        self, action: str, record_type: str, record_id: str | None = None, requested_by: str = "console", **window
+    ) -> Command:
         """A sync command on sync.commands.v1, as the API sends it."""
         try:
             return self.sender.send(action, record_type, record_id, requested_by=requested_by, **window)

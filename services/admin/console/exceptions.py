@@ -25,21 +25,42 @@ def exceptions_router(console: Console) -> APIRouter:
     Operator = Annotated[Viewer, Depends(console.gate.form("operator"))]
 
     @router.get("/exceptions")
-    def exceptions(request: Request, _viewer: Reader, status: str = "open", kind: str = "",
-                   organisation: str | None = None):
+    def exceptions(
+        request: Request, _viewer: Reader, status: str = "open", kind: str = "", organisation: str | None = None
+    ):
         status = status if status in STATUSES else "open"
         listing = Listing.of(request, SORTS, "seen")
         wanted = None if status == "all" else status
         with console.db.connection() as conn:
             groups = counts_by_kind(conn, wanted, organisation)
-            rows, total = list_page(conn, wanted, kind or None, organisation, listing.page_size, listing.offset,
-                                    listing.sort, listing.descending)
+            rows, total = list_page(
+                conn,
+                wanted,
+                kind or None,
+                organisation,
+                listing.page_size,
+                listing.offset,
+                listing.sort,
+                listing.descending,
+            )
             orgs = organisation_labels(conn)
         for group in groups:
             group["help"] = help_for(group["kind"])
-        return console.render.page(request, "exceptions.html", groups=groups, rows=rows, status=status, kind=kind,
-                                   organisation=organisation, orgs=orgs, listing=listing, pages=listing.pages(total),
-                                   help_for=help_for, fix_link=fix_link, statuses=STATUSES)
+        return console.render.page(
+            request,
+            "exceptions.html",
+            groups=groups,
+            rows=rows,
+            status=status,
+            kind=kind,
+            organisation=organisation,
+            orgs=orgs,
+            listing=listing,
+            pages=listing.pages(total),
+            help_for=help_for,
+            fix_link=fix_link,
+            statuses=STATUSES,
+        )
 
     @router.get("/exceptions/{exception_id}")
     def exception(request: Request, exception_id: int, _viewer: Reader):
@@ -48,8 +69,14 @@ def exceptions_router(console: Console) -> APIRouter:
             orgs = organisation_labels(conn)
         if row is None:
             raise HTTPException(404, f"exception_id: there is no exception {exception_id}")
-        return console.render.page(request, "exception.html", e=row, help=help_for(row["kind"]), fix=fix_link(row),
-                                   org=orgs.get(row["organisation_id"]))
+        return console.render.page(
+            request,
+            "exception.html",
+            e=row,
+            help=help_for(row["kind"]),
+            fix=fix_link(row),
+            org=orgs.get(row["organisation_id"]),
+        )
 
     @router.post("/exceptions/{exception_id}/resolve")
     def resolve(exception_id: int, viewer: Operator):
@@ -65,11 +92,17 @@ def exceptions_router(console: Console) -> APIRouter:
                 raise HTTPException(404, f"exception_id: there is no exception {exception_id}")
             if row["status"] == "resolved" and exceptions_store.reopen(conn, exception_id) is None:
                 return console.render.page(
-                    request, "exception.html", status_code=409, e=row, help=help_for(row["kind"]), fix=fix_link(row),
+                    request,
+                    "exception.html",
+                    status_code=409,
+                    e=row,
+                    help=help_for(row["kind"]),
+                    fix=fix_link(row),
                     org=organisation_labels(conn).get(row["organisation_id"]),
                     flash="This record has raised the same problem again since: the newer exception is the open "
-                          "one (see Exceptions).", flash_kind="error")
+                    "one (see Exceptions).",
+                    flash_kind="error",
+                )
         return RedirectResponse(f"/exceptions/{exception_id}", status_code=303)
 
     return router
-

@@ -12,6 +12,7 @@ Sign-in takes a user's name and password, or no name and a token (the admin toke
 or a user's API token). Failed sign-ins share the API's counter per client address:
 past the limit the form answers 429 until the window passes.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -72,7 +73,8 @@ class Gate:
             found = check_role(request)
             sent = request.headers.get("x-csrf-token")
             if sent is None and request.headers.get("content-type", "").startswith(
-                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            ):
                 field = (await request.form()).get("csrf_token")
                 sent = field if isinstance(field, str) else None
             if not sent or not hmac.compare_digest(str(sent).encode(), found.csrf_token.encode()):
@@ -101,21 +103,25 @@ class Gate:
             return self.renderer.page(request, "signin.html", next=safe_next(next), error=None)
 
         @router.post("/signin")
-        def sign_in(request: Request, token: str = Form(""), name: str = Form(""),
-                    next: str = Form("/")):  # noqa: A002
+        def sign_in(request: Request, token: str = Form(""), name: str = Form(""), next: str = Form("/")):  # noqa: A002
             target = safe_next(next)
             if not _same_origin(request):
                 raise HTTPException(403, "origin: this form was sent from another site")
 
             def refused(status: int, error: str, headers: dict | None = None) -> Response:
-                page = self.renderer.page(request, "signin.html", status_code=status, next=target, error=error,
-                                          name=name)
+                page = self.renderer.page(
+                    request, "signin.html", status_code=status, next=target, error=error, name=name
+                )
                 page.headers.update(headers or {})
                 return page
 
             if not token.strip():
-                return refused(401, "token: enter your password, or a token" if name.strip()
-                               else "token: enter the admin token, or your name and password")
+                return refused(
+                    401,
+                    "token: enter your password, or a token"
+                    if name.strip()
+                    else "token: enter the admin token, or your name and password",
+                )
             address = client_address(request)
             try:
                 self.failures.check(address)
@@ -124,12 +130,23 @@ class Gate:
             who = self.authenticate(name, token)
             if who is None:
                 self.failures.failed(address, "console", name.strip() or None)
-                return refused(401, "password: that name and password do not match" if name.strip()
-                               else "token: that is not the admin token or a user's token")
+                return refused(
+                    401,
+                    "password: that name and password do not match"
+                    if name.strip()
+                    else "token: that is not the admin token or a user's token",
+                )
             cookie, _viewer = self.sessions.start(*who)
             response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, cookie, max_age=int(self.sessions.lifetime.total_seconds()), path="/",
-                                httponly=True, samesite="lax", secure=secure_cookies)
+            response.set_cookie(
+                COOKIE,
+                cookie,
+                max_age=int(self.sessions.lifetime.total_seconds()),
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=secure_cookies,
+            )
             return response
 
         @router.post("/signout")

@@ -1,5 +1,6 @@
 """Lists on console pages: which page and sort the address asks for, links that change
 one of them and keep every filter, and dates typed in the viewer's time zone."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,10 +66,15 @@ class Listing:
 
     def pages(self, total: int) -> dict:
         last = max(1, -(-total // self.page_size))
-        return {"page": self.page, "last": last, "total": total, "first_shown": min(total, self.offset + 1),
-                "last_shown": min(total, self.offset + self.page_size),
-                "prev_url": self.url(page=self.page - 1) if self.page > 1 else None,
-                "next_url": self.url(page=self.page + 1) if self.page < last else None}
+        return {
+            "page": self.page,
+            "last": last,
+            "total": total,
+            "first_shown": min(total, self.offset + 1),
+            "last_shown": min(total, self.offset + self.page_size),
+            "prev_url": self.url(page=self.page - 1) if self.page > 1 else None,
+            "next_url": self.url(page=self.page + 1) if self.page < last else None,
+        }
 
 
 def local_day(request: Request, field: str, text: str | None, end: bool = False) -> datetime | None:

@@ -24,7 +24,9 @@ MAX_UPLOAD = 5 * 1024 * 1024  # a mapping file of every organisation is far smal
 def mappings_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
-    Admin = Annotated[Viewer, Depends(console.gate.form("admin"))]  # configuration: mappings and routing are the admin's
+    Admin = Annotated[
+        Viewer, Depends(console.gate.form("admin"))
+    ]  # configuration: mappings and routing are the admin's
 
     def page(request: Request, table: str, organisation: str, status_code: int = 200, **extra):
         spec = TABLES.get(table) or TABLES["accounts"]
@@ -35,13 +37,24 @@ def mappings_router(console: Console) -> APIRouter:
             rows = repo.list_mappings(conn, spec, organisation) if organisation else []
             catalog = catalog_store.read_catalog(conn, organisation) if organisation else {}
         prefill = {k: request.query_params.get(k, "") for k in spec.columns}
-        return console.render.page(request, "mappings.html", status_code=status_code, spec=spec, tables=TABLES,
-                                   orgs=orgs, organisation=organisation, rows=rows, catalog=catalog,
-                                   prefill={**prefill, **extra.pop("prefill", {})}, **extra)
+        return console.render.page(
+            request,
+            "mappings.html",
+            status_code=status_code,
+            spec=spec,
+            tables=TABLES,
+            orgs=orgs,
+            organisation=organisation,
+            rows=rows,
+            catalog=catalog,
+            prefill={**prefill, **extra.pop("prefill", {})},
+            **extra,
+        )
 
     def back(table: str, organisation: str, **more) -> RedirectResponse:
-        return RedirectResponse(f"/mappings?{urlencode({'table': table, 'organisation': organisation, **more})}",
-                                status_code=303)
+        return RedirectResponse(
+            f"/mappings?{urlencode({'table': table, 'organisation': organisation, **more})}", status_code=303
+        )
 
     @router.get("/mappings")
     def mappings(request: Request, _viewer: Reader, table: str = "accounts", organisation: str = ""):
@@ -64,8 +77,11 @@ def mappings_router(console: Console) -> APIRouter:
         except ValidationError as exc:
             return page(request, table, organisation, 422, error=first_error(exc), prefill=form)
         except (repo.Invalid, repo.Conflict) as exc:
-            message = str(exc) if str(exc).startswith(getattr(exc, "field", "-")) else \
-                f"{getattr(exc, 'field', 'row')}: {exc}"
+            message = (
+                str(exc)
+                if str(exc).startswith(getattr(exc, "field", "-"))
+                else f"{getattr(exc, 'field', 'row')}: {exc}"
+            )
             return page(request, table, organisation, 422, error=message, prefill=form)
         console.config_changed()
         return back(table, organisation, saved="1")
@@ -104,8 +120,13 @@ def mappings_router(console: Console) -> APIRouter:
             parsed, counts, _changes = csv_io.import_csv(conn, text, viewer.name, dry_run=not apply)
         if apply and not parsed.errors:
             console.config_changed()
-        result = {"applied": apply and not parsed.errors, "counts": counts, "rows": len(parsed.rows),
-                  "errors": parsed.errors, "text": text}
+        result = {
+            "applied": apply and not parsed.errors,
+            "counts": counts,
+            "rows": len(parsed.rows),
+            "errors": parsed.errors,
+            "text": text,
+        }
         return page(request, "accounts", "", 422 if parsed.errors else 200, import_result=result)
 
     @router.get("/mappings-export.csv")

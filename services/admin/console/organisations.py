@@ -15,13 +15,25 @@ from ...mapping import repository as repo
 from ...mapping.rollup import rollup
 from .context import Console
 from .session import Viewer
-from .xero_oauth import (FLOW_COOKIE, GRANT_COOKIE, ConnectError, authorize_url, exchange_code, list_connections,
-                         pkce_pair, seal, suggested_id, unseal)
+from .xero_oauth import (
+    FLOW_COOKIE,
+    GRANT_COOKIE,
+    ConnectError,
+    authorize_url,
+    exchange_code,
+    list_connections,
+    pkce_pair,
+    seal,
+    suggested_id,
+    unseal,
+)
 
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # as the organisations table requires
-NOTICES = {"connected": "Connected. Its catalog was loaded from Xero; records go there from the next cycle.",
-           "disconnected": "Disconnected: nothing is written to it until it is connected again.",
-           "refreshed": "Catalog refreshed from Xero."}
+NOTICES = {
+    "connected": "Connected. Its catalog was loaded from Xero; records go there from the next cycle.",
+    "disconnected": "Disconnected: nothing is written to it until it is connected again.",
+    "refreshed": "Catalog refreshed from Xero.",
+}
 
 
 def organisations_router(console: Console) -> APIRouter:
@@ -36,16 +48,23 @@ def organisations_router(console: Console) -> APIRouter:
         return httpx.Client(timeout=30, event_hooks=recorder.hooks() if recorder else None)
 
     def refresh(org_id: str, tenant_id: str, actor: str) -> dict:
-        return catalog_store.refresh_from_xero(settings, settings.postgres_url, org_id, tenant_id, actor,
-                                               console.exchange_recorder())
+        return catalog_store.refresh_from_xero(
+            settings, settings.postgres_url, org_id, tenant_id, actor, console.exchange_recorder()
+        )
 
     @router.get("/organisations")
     def organisations(request: Request, _viewer: Reader, notice: str = ""):
         with console.db.connection() as conn:
             orgs = repo.list_organisations(conn)
             rollups = {o["id"]: rollup(conn, o["id"], settings.xero_limit_per_day) for o in orgs}
-        return console.render.page(request, "organisations.html", orgs=orgs, rollups=rollups,
-                                   flash=NOTICES.get(notice), can_connect=bool(settings.xero_client_id))
+        return console.render.page(
+            request,
+            "organisations.html",
+            orgs=orgs,
+            rollups=rollups,
+            flash=NOTICES.get(notice),
+            can_connect=bool(settings.xero_client_id),
+        )
 
     @router.get("/organisations/{org_id}")
     def organisation(request: Request, org_id: str, _viewer: Reader, notice: str = ""):
@@ -56,8 +75,14 @@ def organisations_router(console: Console) -> APIRouter:
                 raise HTTPException(404, f"organisation: there is no organisation {org_id!r}") from None
             summary = rollup(conn, org_id, settings.xero_limit_per_day)
             catalog = catalog_store.read_catalog(conn, org_id)
-        return console.render.page(request, "organisation.html", org=org, rollup=summary, flash=NOTICES.get(notice),
-                                   catalog={k: len(v) for k, v in catalog.items() if isinstance(v, list)})
+        return console.render.page(
+            request,
+            "organisation.html",
+            org=org,
+            rollup=summary,
+            flash=NOTICES.get(notice),
+            catalog={k: len(v) for k, v in catalog.items() if isinstance(v, list)},
+        )
 
     @router.post("/xero/connect")
     def connect(viewer: Admin):
@@ -66,8 +91,15 @@ def organisations_router(console: Console) -> APIRouter:
             raise HTTPException(503, "xero_client_id: this installation has no Xero app configured (CZ_XERO_CLIENT_ID)")
         state, (verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
         response = RedirectResponse(authorize_url(settings, state, challenge), status_code=303)
-        response.set_cookie(FLOW_COOKIE, seal(box, viewer.session_id, state=state, verifier=verifier),
-                            max_age=600, httponly=True, samesite="lax", secure=secure, path="/xero")
+        response.set_cookie(
+            FLOW_COOKIE,
+            seal(box, viewer.session_id, state=state, verifier=verifier),
+            max_age=600,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/xero",
+        )
         return response
 
     @router.get("/xero/callback")
@@ -94,13 +126,25 @@ def organisations_router(console: Console) -> APIRouter:
             slug = org["id"] if org else suggested_id(c.tenant_name, taken)
             taken.add(slug)
             choices.append({"tenant_id": c.tenant_id, "name": c.tenant_name, "id": slug, "existing": org})
-        response = console.render.page(request, "xero_connect.html", choices=choices, error=None,
-                                       scopes=tokens.get("scope", ""))
+        response = console.render.page(
+            request, "xero_connect.html", choices=choices, error=None, scopes=tokens.get("scope", "")
+        )
         response.delete_cookie(FLOW_COOKIE, path="/xero")
-        response.set_cookie(GRANT_COOKIE, seal(box, viewer.session_id, refresh_token=tokens["refresh_token"],
-                                               scope=tokens.get("scope", ""),
-                                               tenants={c.tenant_id: c.tenant_name for c in connections}),
-                            max_age=600, httponly=True, samesite="lax", secure=secure, path="/xero")
+        response.set_cookie(
+            GRANT_COOKIE,
+            seal(
+                box,
+                viewer.session_id,
+                refresh_token=tokens["refresh_token"],
+                scope=tokens.get("scope", ""),
+                tenants={c.tenant_id: c.tenant_name for c in connections},
+            ),
+            max_age=600,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/xero",
+        )
         return response
 
     @router.post("/xero/connections")
@@ -112,14 +156,21 @@ def organisations_router(console: Console) -> APIRouter:
             return console.render.page(request, "xero_connect.html", status_code=400, error=str(exc), choices=[])
         chosen = [t for t in form.getlist("tenant") if isinstance(t, str) and t in grant["tenants"]]
         if not chosen:
-            return console.render.page(request, "xero_connect.html", status_code=422, choices=[], error=
-                                       "tenant: tick at least one organisation to add (or start again)")
+            return console.render.page(
+                request,
+                "xero_connect.html",
+                status_code=422,
+                choices=[],
+                error="tenant: tick at least one organisation to add (or start again)",
+            )
         added, problems = [], []
         for tenant_id in chosen:
             org_id = str(form.get(f"id_{tenant_id}", "")).strip()
             if not ORG_ID.fullmatch(org_id):
-                problems.append(f"id: {org_id!r} for {grant['tenants'][tenant_id]} must be lower-case letters, digits,"
-                                " - or _ (e.g. adelaide)")
+                problems.append(
+                    f"id: {org_id!r} for {grant['tenants'][tenant_id]} must be lower-case letters, digits,"
+                    " - or _ (e.g. adelaide)"
+                )
                 continue
             try:
                 with console.db.unit_of_work() as conn:
@@ -129,8 +180,12 @@ def organisations_router(console: Console) -> APIRouter:
                         repo.update_organisation(conn, existing["id"], values, box, viewer.name)
                         org_id = existing["id"]
                     else:
-                        repo.create_organisation(conn, {"id": org_id, "name": grant["tenants"][tenant_id],
-                                                        "tenant_id": tenant_id, **values}, box, viewer.name)
+                        repo.create_organisation(
+                            conn,
+                            {"id": org_id, "name": grant["tenants"][tenant_id], "tenant_id": tenant_id, **values},
+                            box,
+                            viewer.name,
+                        )
                 console.config_changed()
                 added.append((org_id, tenant_id))
             except (repo.Conflict, repo.Invalid) as exc:
@@ -142,8 +197,14 @@ def organisations_router(console: Console) -> APIRouter:
             except (CredentialError, httpx.HTTPError) as exc:
                 problems.append(f"{org_id}: connected, but its catalog could not be loaded ({exc}); refresh it later")
         if problems:
-            return console.render.page(request, "xero_connect.html", status_code=207 if added else 422, choices=[],
-                                       error="; ".join(problems), added=[a for a, _ in added])
+            return console.render.page(
+                request,
+                "xero_connect.html",
+                status_code=207 if added else 422,
+                choices=[],
+                error="; ".join(problems),
+                added=[a for a, _ in added],
+            )
         response = RedirectResponse("/organisations?notice=connected", status_code=303)
         response.delete_cookie(GRANT_COOKIE, path="/xero")
         return response
@@ -159,7 +220,9 @@ def organisations_router(console: Console) -> APIRouter:
         return RedirectResponse(f"/organisations/{org_id}?notice=disconnected", status_code=303)
 
     @router.post("/organisations/{org_id}/refresh-catalog")
-    def refresh_catalog(request: Request, org_id: str, viewer: Annotated[Viewer, Depends(console.gate.form("operator"))]):
+    def refresh_catalog(
+        request: Request, org_id: str, viewer: Annotated[Viewer, Depends(console.gate.form("operator"))]
+    ):
         with console.db.connection() as conn:
             try:
                 org = repo.get_organisation(conn, org_id)

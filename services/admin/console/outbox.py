@@ -18,7 +18,7 @@ def linked(text: str) -> Markup:
     """The body as text, its URLs as links (everything else escaped)."""
     out, last = [], 0
     for match in _URL.finditer(text or ""):
-        out.append(escape(text[last:match.start()]))
+        out.append(escape(text[last : match.start()]))
         url = escape(match.group(0))
         out.append(Markup(f'<a href="{url}">{url}</a>'))
         last = match.end()
@@ -33,8 +33,16 @@ def outbox_router(console: Console) -> APIRouter:
     @router.get("/outbox")
     def outbox(request: Request, _viewer: Reader):
         messages = read_messages(console.settings.data_dir, 200)
-        return console.render.page(request, "outbox.html", messages=messages, relay=bool(console.settings.smtp_url
-                                   and "127.0.0.1" not in console.settings.smtp_url and "localhost" not in console.settings.smtp_url))
+        return console.render.page(
+            request,
+            "outbox.html",
+            messages=messages,
+            relay=bool(
+                console.settings.smtp_url
+                and "127.0.0.1" not in console.settings.smtp_url
+                and "localhost" not in console.settings.smtp_url
+            ),
+        )
 
     @router.get("/outbox/{message_id}")
     def message(request: Request, message_id: str, _viewer: Reader):

@@ -37,8 +37,15 @@ def overview_router(console: Console) -> APIRouter:
             states = sync_states(conn)
             unrouted = unrouted_exceptions(conn)
         running = any(s.last_cycle_status in ("requested", "running") for s in states)
-        return console.render.page(request, "overview.html", orgs=orgs, states=states, running=running,
-                                   unrouted=unrouted, record_types=RECORD_TYPES)
+        return console.render.page(
+            request,
+            "overview.html",
+            orgs=orgs,
+            states=states,
+            running=running,
+            unrouted=unrouted,
+            record_types=RECORD_TYPES,
+        )
 
     @router.get("/overview/cycles")
     def cycles_panel(request: Request, _viewer: Reader):
@@ -52,7 +59,10 @@ def overview_router(console: Console) -> APIRouter:
             command = console.send("RUN_CYCLE", record_type, requested_by=_viewer.name)
         except ActionFailed as exc:
             return cycles(request, error=str(exc))
-        return cycles(request, notice=f"{first_upper(kind_label(record_type))} cycle requested"
-                                      f" (command {command.command_id[:8]}); its progress shows here.")
+        return cycles(
+            request,
+            notice=f"{first_upper(kind_label(record_type))} cycle requested"
+            f" (command {command.command_id[:8]}); its progress shows here.",
+        )
 
     return router

@@ -24,22 +24,41 @@ def payments_router(console: Console) -> APIRouter:
         listing = Listing.of(request, ("decided",), "decided")
         with console.db.connection() as conn:
             counts = payment_counts(conn, organisation or None)
-            rows, total = list_payments(conn, organisation or None, kind if kind in CLASSES else None,
-                                        listing.page_size, listing.offset)
+            rows, total = list_payments(
+                conn, organisation or None, kind if kind in CLASSES else None, listing.page_size, listing.offset
+            )
             orgs = organisation_labels(conn)
-        return console.render.page(request, "payments.html", rows=rows, counts=counts, classes=CLASSES, kind=kind,
-                                   organisation=organisation, orgs=orgs, pages=listing.pages(total))
+        return console.render.page(
+            request,
+            "payments.html",
+            rows=rows,
+            counts=counts,
+            classes=CLASSES,
+            kind=kind,
+            organisation=organisation,
+            orgs=orgs,
+            pages=listing.pages(total),
+        )
 
     @router.get("/payments/balances")
-    def balances(request: Request, _viewer: Reader, organisation: str = "", customer: str = "",
-                 only_differences: bool = True):
+    def balances(
+        request: Request, _viewer: Reader, organisation: str = "", customer: str = "", only_differences: bool = True
+    ):
         with console.db.connection() as conn:
             rows = balance_rows(conn, organisation or None, customer or None)
             checks = organisation_checks(conn, organisation or None)
             orgs = organisation_labels(conn)
         customers = by_customer(rows, only_differences)
-        return console.render.page(request, "balances.html", customers=customers, checks=checks, orgs=orgs,
-                                   organisation=organisation, customer=customer, only_differences=only_differences)
+        return console.render.page(
+            request,
+            "balances.html",
+            customers=customers,
+            checks=checks,
+            orgs=orgs,
+            organisation=organisation,
+            customer=customer,
+            only_differences=only_differences,
+        )
 
     @router.get("/payments/balances.csv")
     def balances_csv(_viewer: Reader, organisation: str = "", customer: str = "", only_differences: bool = False):
@@ -47,7 +66,8 @@ def payments_router(console: Console) -> APIRouter:
             rows = balance_rows(conn, organisation or None, customer or None)
         if only_differences:
             rows = [r for r in rows if r.difference not in (None, 0)]
-        return Response(as_csv(rows), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="balances.csv"'})
+        return Response(
+            as_csv(rows), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="balances.csv"'}
+        )
 
     return router

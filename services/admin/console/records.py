@@ -34,8 +34,16 @@ def records_router(console: Console) -> APIRouter:
     Operator = Annotated[Viewer, Depends(console.gate.form("operator"))]
 
     @router.get("/records")
-    def records(request: Request, _viewer: Reader, q: str = "", organisation: str | None = None,
-                record_type: str = "", status: str = "", updated_from: str = "", updated_to: str = ""):
+    def records(
+        request: Request,
+        _viewer: Reader,
+        q: str = "",
+        organisation: str | None = None,
+        record_type: str = "",
+        status: str = "",
+        updated_from: str = "",
+        updated_to: str = "",
+    ):
         listing = Listing.of(request, tuple(SORTS), "updated")
         error, page = None, None
         with console.db.connection() as conn:
@@ -47,16 +55,39 @@ def records_router(console: Console) -> APIRouter:
                     raise FieldError("status", f"{status!r} is not a sync status")
                 start = local_day(request, "updated_from", updated_from)
                 end = local_day(request, "updated_to", updated_to, end=True)
-                page = list_records(conn, record_type or None, status or None, organisation, q.strip() or None,
-                                    listing.page_size, listing.offset, sort=listing.sort,
-                                    descending=listing.descending, updated_from=start, updated_to=end)
+                page = list_records(
+                    conn,
+                    record_type or None,
+                    status or None,
+                    organisation,
+                    q.strip() or None,
+                    listing.page_size,
+                    listing.offset,
+                    sort=listing.sort,
+                    descending=listing.descending,
+                    updated_from=start,
+                    updated_to=end,
+                )
             except FieldError as exc:
                 error = str(exc)
         return console.render.page(
-            request, "records.html", page=page, listing=listing, pages=listing.pages(page.total if page else 0),
-            orgs=orgs, statuses=[s.value for s in Status], error=error,
-            filters={"q": q, "organisation": organisation, "record_type": record_type, "status": status,
-                     "updated_from": updated_from, "updated_to": updated_to})
+            request,
+            "records.html",
+            page=page,
+            listing=listing,
+            pages=listing.pages(page.total if page else 0),
+            orgs=orgs,
+            statuses=[s.value for s in Status],
+            error=error,
+            filters={
+                "q": q,
+                "organisation": organisation,
+                "record_type": record_type,
+                "status": status,
+                "updated_from": updated_from,
+                "updated_to": updated_to,
+            },
+        )
 
     @router.get("/records/{record_type}/{record_id}")
     async def record(request: Request, record_type: str, record_id: str, _viewer: Reader):
@@ -75,9 +106,18 @@ def records_router(console: Console) -> APIRouter:
         except AuditUnavailable as exc:
             history_error = str(exc)
         org = orgs.get(found.organisation_id) if found and found.organisation_id else None
-        return console.render.page(request, "record.html", record=found, record_type=record_type, record_id=record_id,
-                                   exceptions=exceptions, history=history, history_error=history_error, org=org,
-                                   xero_url=xero_link(record_type, found.xero_id if found else None))
+        return console.render.page(
+            request,
+            "record.html",
+            record=found,
+            record_type=record_type,
+            record_id=record_id,
+            exceptions=exceptions,
+            history=history,
+            history_error=history_error,
+            org=org,
+            xero_url=xero_link(record_type, found.xero_id if found else None),
+        )
 
     @router.post("/records/{record_type}/{record_id}/force-sync")
     def force_sync(request: Request, record_type: str, record_id: str, viewer: Operator):
@@ -89,8 +129,16 @@ def records_router(console: Console) -> APIRouter:
             command = console.send("FORCE_SYNC", record_type, record_id, requested_by=viewer.name)
         except ActionFailed as exc:
             return console.render.page(request, "_force_sync.html", error=str(exc), record=before)
-        return console.render.page(request, "_force_sync.html", command=command, since=since.isoformat(),
-                                   record=before, record_type=record_type, record_id=record_id, landed=False)
+        return console.render.page(
+            request,
+            "_force_sync.html",
+            command=command,
+            since=since.isoformat(),
+            record=before,
+            record_type=record_type,
+            record_id=record_id,
+            landed=False,
+        )
 
     @router.get("/records/{record_type}/{record_id}/outcome")
     def outcome(request: Request, record_type: str, record_id: str, since: str, _viewer: Reader):
@@ -104,8 +152,16 @@ def records_router(console: Console) -> APIRouter:
             now = get_record(conn, record_type, record_id)
         landed = now is not None and now.updated_at >= asked and now.status not in ("pending", "mapped")
         gave_up = (datetime.now(timezone.utc) - asked).total_seconds() > OUTCOME_WAIT_SECONDS
-        return console.render.page(request, "_force_sync.html", record=now, since=since, landed=landed,
-                                   gave_up=gave_up and not landed, record_type=record_type, record_id=record_id,
-                                   command=None)
+        return console.render.page(
+            request,
+            "_force_sync.html",
+            record=now,
+            since=since,
+            landed=landed,
+            gave_up=gave_up and not landed,
+            record_type=record_type,
+            record_id=record_id,
+            command=None,
+        )
 
     return router

@@ -5,6 +5,7 @@ Times are stored in UTC; the browser tells its time zone in the `cz_tz` cookie
 (static/console.js sets it), so pages are rendered in it without client-side
 rewriting. An unknown zone falls back to UTC and the header says so.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -79,7 +80,8 @@ def kind_label(record_type: str) -> str:
 
 
 def first_upper(text: str) -> str:
-    """"ConnectWise payment" stays as it is; "credit note" becomes "Credit note" (Jinja's capitalize lowers the rest)."""
+    """The first letter upper case, the rest as it is: "ConnectWise payment" stays, "credit note" becomes
+    "Credit note" (Jinja's capitalize would lower the rest)."""
     return text[:1].upper() + text[1:]
 
 
@@ -89,8 +91,9 @@ def short_id(value: Any, keep: int = 8) -> str:
 
 
 def make_environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+    )
     env.filters.update(local=local_time, money=money, kind_label=kind_label, short_id=short_id, first_upper=first_upper)
     env.globals.update(RECORD_TYPES=RECORD_TYPES)
     return env
@@ -105,8 +108,13 @@ class Renderer:
 
     def page(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         viewer = getattr(request.state, "viewer", None)
-        values = {"request": request, "viewer": viewer, "csrf_token": viewer.csrf_token if viewer else "",
-                  "tz": viewer_zone(request), "path": request.url.path}
+        values = {
+            "request": request,
+            "viewer": viewer,
+            "csrf_token": viewer.csrf_token if viewer else "",
+            "tz": viewer_zone(request),
+            "path": request.url.path,
+        }
         if viewer is not None and self.common is not None and not request.headers.get("HX-Request"):
             values.update(self.common(request))
         values.update(context)

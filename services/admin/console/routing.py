@@ -26,31 +26,56 @@ def first_error(exc: ValidationError) -> str:
 def routing_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
-    Admin = Annotated[Viewer, Depends(console.gate.form("admin"))]  # configuration: mappings and routing are the admin's
+    Admin = Annotated[
+        Viewer, Depends(console.gate.form("admin"))
+    ]  # configuration: mappings and routing are the admin's
 
     def page(request: Request, status_code: int = 200, **extra):
         with console.db.connection() as conn:
             rules = repo.list_rules(conn)
             orgs = repo.list_organisations(conn)
-        return console.render.page(request, "routing.html", status_code=status_code, rules=rules, orgs=orgs,
-                                   preview=extra.pop("preview", None), form=extra.pop("form", {}), **extra)
+        return console.render.page(
+            request,
+            "routing.html",
+            status_code=status_code,
+            rules=rules,
+            orgs=orgs,
+            preview=extra.pop("preview", None),
+            form=extra.pop("form", {}),
+            **extra,
+        )
 
     @router.get("/routing")
     def routing(request: Request, _viewer: Reader):
         return page(request)
 
     @router.get("/routing/preview")
-    def preview(request: Request, _viewer: Reader, location_id: str = "", member: str = "", tag_caption: str = "",
-                tag_value: str = ""):
+    def preview(
+        request: Request,
+        _viewer: Reader,
+        location_id: str = "",
+        member: str = "",
+        tag_caption: str = "",
+        tag_value: str = "",
+    ):
         if location_id and not location_id.strip().isdigit():
-            return page(request, 422, preview={"error": f"location_id: {location_id!r} is not a ConnectWise location id"},
-                        asked=dict(request.query_params))
-        record = {"location_id": int(location_id) if location_id.strip() else None, "member_identifier": member or None,
-                  "account_manager_identifier": None,
-                  "custom_fields": [{"caption": tag_caption, "value": tag_value}] if tag_caption else []}
+            return page(
+                request,
+                422,
+                preview={"error": f"location_id: {location_id!r} is not a ConnectWise location id"},
+                asked=dict(request.query_params),
+            )
+        record = {
+            "location_id": int(location_id) if location_id.strip() else None,
+            "member_identifier": member or None,
+            "account_manager_identifier": None,
+            "custom_fields": [{"caption": tag_caption, "value": tag_value}] if tag_caption else [],
+        }
         with console.db.connection() as conn:
-            rules = [Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"])
-                     for r in repo.list_rules(conn)]
+            rules = [
+                Rule(r["id"], r["kind"], r["value"], r["organisation_id"], r["priority"], r["caption"])
+                for r in repo.list_rules(conn)
+            ]
         try:
             chosen = route(record, rules, "this record")
             result = {"organisation_id": chosen.organisation_id, "rule_id": chosen.rule.id, "reason": chosen.reason}
@@ -62,9 +87,13 @@ def routing_router(console: Console) -> APIRouter:
     async def add_rule(request: Request, viewer: Admin):
         form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
         try:
-            row = RoutingRuleRow(kind=form.get("kind", ""), organisation_id=form.get("organisation_id", ""),
-                                 value=form.get("value", ""), caption=form.get("caption", ""),
-                                 priority=int(form["priority"]) if form.get("priority") else None)
+            row = RoutingRuleRow(
+                kind=form.get("kind", ""),
+                organisation_id=form.get("organisation_id", ""),
+                value=form.get("value", ""),
+                caption=form.get("caption", ""),
+                priority=int(form["priority"]) if form.get("priority") else None,
+            )
             with console.db.unit_of_work() as conn:
                 repo.create_rule(conn, row, viewer.name)
         except ValueError as exc:  # pydantic's ValidationError is one

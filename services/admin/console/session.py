@@ -11,6 +11,7 @@ given says who a name and secret are: the admin service's is its users
 (`services/admin/users.py`: a name and password, or a token, the admin token
 signing in as `admin`), and every page says which role it needs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,8 +81,10 @@ class Sessions:
             raise ValueError(f"role: {role!r} is not one of {', '.join(ROLES)}")
         session_id = secrets.token_urlsafe(32)
         with self.db.connection() as conn:
-            conn.execute("insert into console_sessions (id_hash, user_name, role, expires_at) values (%s, %s, %s, %s)",
-                         (_hash(session_id), name, role, datetime.now(timezone.utc) + self.lifetime))
+            conn.execute(
+                "insert into console_sessions (id_hash, user_name, role, expires_at) values (%s, %s, %s, %s)",
+                (_hash(session_id), name, role, datetime.now(timezone.utc) + self.lifetime),
+            )
             # Sessions long expired are of no use to anyone: tidy them while we are here.
             conn.execute("delete from console_sessions where expires_at < now() - interval '7 days'")
         return f"{session_id}.{self._signature(session_id)}", self._viewer(session_id, name, role)
@@ -92,11 +95,16 @@ class Sessions:
         if not session_id or not hmac.compare_digest(signature.encode(), self._signature(session_id).encode()):
             return None
         with self.db.connection() as conn:
-            row = conn.execute("select user_name, role from console_sessions where id_hash = %s"
-                               " and ended_at is null and expires_at > now()", (_hash(session_id),)).fetchone()
+            row = conn.execute(
+                "select user_name, role from console_sessions where id_hash = %s"
+                " and ended_at is null and expires_at > now()",
+                (_hash(session_id),),
+            ).fetchone()
         return self._viewer(session_id, row["user_name"], row["role"]) if row else None
 
     def end(self, viewer: Viewer) -> None:
         with self.db.connection() as conn:
-            conn.execute("update console_sessions set ended_at = now() where id_hash = %s and ended_at is null",
-                         (_hash(viewer.session_id),))
+            conn.execute(
+                "update console_sessions set ended_at = now() where id_hash = %s and ended_at is null",
+                (_hash(viewer.session_id),),
+            )

@@ -50,21 +50,42 @@ def settings_router(console: Console) -> APIRouter:
         with console.db.connection() as conn:
             per_type = [repo.get_settings(conn, t) for t in RECORD_TYPES]
             orgs = repo.list_organisations(conn)
-            banks = {o["id"]: [a for a in catalog_store.read_catalog(conn, o["id"])["accounts"]
-                               if a["payments_enabled"] and a["status"] == "ACTIVE"] for o in orgs}
+            banks = {
+                o["id"]: [
+                    a
+                    for a in catalog_store.read_catalog(conn, o["id"])["accounts"]
+                    if a["payments_enabled"] and a["status"] == "ACTIVE"
+                ]
+                for o in orgs
+            }
             alerts = alert_settings.effective(conn, console.settings)
         s = console.settings
-        environment = [("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM"),
-                       ("Digest hour and recipients until set here", f"{s.alert_digest_hour_utc}:00 UTC, "
-                        f"{s.alert_email_to}", "CZ_ALERT_DIGEST_HOUR_UTC, CZ_ALERT_EMAIL_TO")]
+        environment = [
+            ("Alert sender", s.alert_email_from, "CZ_ALERT_EMAIL_FROM"),
+            (
+                "Digest hour and recipients until set here",
+                f"{s.alert_digest_hour_utc}:00 UTC, {s.alert_email_to}",
+                "CZ_ALERT_DIGEST_HOUR_UTC, CZ_ALERT_EMAIL_TO",
+            ),
+        ]
         try:
             retention, retention_error = console.audit_settings.get(), None
         except (Refused, HTTPException) as exc:
             retention, retention_error = None, _refusal(exc)
-        return console.render.page(request, "settings.html", status_code=status_code, per_type=per_type, orgs=orgs,
-                                   banks=banks, environment=environment, retention=retention, alerts=alerts,
-                                   tz_hour=lambda hour: local_hour(request, hour),
-                                   retention_error=retention_error, **extra)
+        return console.render.page(
+            request,
+            "settings.html",
+            status_code=status_code,
+            per_type=per_type,
+            orgs=orgs,
+            banks=banks,
+            environment=environment,
+            retention=retention,
+            alerts=alerts,
+            tz_hour=lambda hour: local_hour(request, hour),
+            retention_error=retention_error,
+            **extra,
+        )
 
     @router.get("/settings")
     def settings(request: Request, _viewer: Reader, saved: str = ""):
@@ -77,8 +98,11 @@ def settings_router(console: Console) -> APIRouter:
             return page(request, 404, error=f"record_type: {record_type!r} is not one of {', '.join(RECORD_TYPES)}")
         try:
             minutes = form.get("cadence_minutes", "")
-            values = SettingsIn(cadence_minutes=int(minutes) if minutes.isdigit() else minutes or None,
-                                create_status=form.get("create_status") or None, alert_mode=form.get("alert_mode") or None)
+            values = SettingsIn(
+                cadence_minutes=int(minutes) if minutes.isdigit() else minutes or None,
+                create_status=form.get("create_status") or None,
+                alert_mode=form.get("alert_mode") or None,
+            )
         except ValidationError as exc:
             return page(request, 422, error=f"{record_type} {first_error(exc)}")
         with console.db.unit_of_work() as conn:
@@ -95,8 +119,9 @@ def settings_router(console: Console) -> APIRouter:
                 raise ValueError(f"digest_hour_utc: {hour!r} is not an hour from 0 to 23")
             recipients = alert_settings.parse_recipients(str(form.get("recipients", "")))
             with console.db.unit_of_work() as conn:
-                change_alert_settings(conn, console.settings, alert_settings.check_hour(int(hour)), recipients,
-                                      viewer.name)
+                change_alert_settings(
+                    conn, console.settings, alert_settings.check_hour(int(hour)), recipients, viewer.name
+                )
         except ValueError as exc:
             return page(request, 422, error=str(exc))
         console.config_changed()

@@ -1,5 +1,6 @@
 """Where a record we wrote can be opened in Xero's own web app (go.xero.com deep links,
 which open in the organisation the person last used in Xero)."""
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -9,6 +9,7 @@ the installation's key (HttpOnly, bound to the sign-in session, ten minutes): th
 state and verifier before the redirect, the refresh token and the connections
 until the operator has picked. Nothing of it is shown or logged.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,15 @@ def redirect_uri(settings: Settings) -> str:
 
 
 def authorize_url(settings: Settings, state: str, challenge: str) -> str:
-    query = {"response_type": "code", "client_id": settings.xero_client_id, "redirect_uri": redirect_uri(settings),
-             "scope": SCOPES, "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
+    query = {
+        "response_type": "code",
+        "client_id": settings.xero_client_id,
+        "redirect_uri": redirect_uri(settings),
+        "scope": SCOPES,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     return f"{settings.xero_authorize_url or XERO_AUTHORIZE_URL}?{urlencode(query)}"
 
 
@@ -78,13 +86,21 @@ def unseal(box: SecretBox, session_id: str, sealed: str | None) -> dict:
 
 def exchange_code(settings: Settings, code: str, verifier: str, client: httpx.Client) -> dict:
     """The token endpoint's answer to the code: access_token, refresh_token, scope."""
-    resp = client.post(settings.xero_token_url, auth=(settings.xero_client_id, settings.xero_client_secret),
-                       data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                             "redirect_uri": redirect_uri(settings)})
+    resp = client.post(
+        settings.xero_token_url,
+        auth=(settings.xero_client_id, settings.xero_client_secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri(settings),
+        },
+    )
     body = _json(resp)
     if resp.status_code != 200 or "refresh_token" not in body:
-        raise ConnectError(f"Xero did not accept the authorisation ({body.get('error') or resp.status_code}): "
-                           "start again")
+        raise ConnectError(
+            f"Xero did not accept the authorisation ({body.get('error') or resp.status_code}): start again"
+        )
     return body
 
 
@@ -92,14 +108,20 @@ def list_connections(settings: Settings, access_token: str, client: httpx.Client
     resp = client.get(settings.xero_connections_url, headers={"Authorization": f"Bearer {access_token}"})
     if resp.status_code != 200 or not isinstance(_json(resp, []), list):
         raise ConnectError(f"Xero did not list the connections ({resp.status_code}): start again")
-    return [Connection(c["tenantId"], c.get("tenantName") or c["tenantId"], c.get("tenantType", "ORGANISATION"))
-            for c in resp.json() if c.get("tenantId")]
+    return [
+        Connection(c["tenantId"], c.get("tenantName") or c["tenantId"], c.get("tenantType", "ORGANISATION"))
+        for c in resp.json()
+        if c.get("tenantId")
+    ]
 
 
 def suggested_id(name: str, taken: set[str]) -> str:
     """A short organisation id from a Xero name: "Harbour IT Adelaide Pty Ltd" -> "harbour-it-adelaide"."""
-    words = [w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in name).split()
-             if w not in ("pty", "ltd", "limited", "inc", "llc")]
+    words = [
+        w
+        for w in "".join(ch.lower() if ch.isalnum() else " " for ch in name).split()
+        if w not in ("pty", "ltd", "limited", "inc", "llc")
+    ]
     base = "-".join(words)[:40].strip("-") or "organisation"
     candidate, n = base, 2
     while candidate in taken:

@@ -11,6 +11,7 @@ the audit log through `ExchangeRecorder` hooks. A call that still fails raises
 Decimal parsing: JSON numbers are parsed as `Decimal` so money never passes
 through float.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,14 +38,24 @@ class CwApiError(Exception):
     """A ConnectWise call that failed for good: status (0 when no answer came),
     CW's error code and message, and the per-field errors it listed."""
 
-    def __init__(self, method: str, url: str, status: int, code: str | None = None,
-                 message: str | None = None, errors: list | None = None, body: str | None = None):
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        code: str | None = None,
+        message: str | None = None,
+        errors: list | None = None,
+        body: str | None = None,
+    ):
         self.method, self.url, self.status = method, url, status
         self.code, self.message, self.errors, self.body = code, message, errors or [], body
         detail = f"{code}: {message}" if code or message else (body or "no body")[:300]
         for err in self.errors[:5]:
             if isinstance(err, dict):
-                detail += f"; {err.get('field') or err.get('resource') or ''} {err.get('code', '')}: {err.get('message', '')}"
+                detail += (
+                    f"; {err.get('field') or err.get('resource') or ''} {err.get('code', '')}: {err.get('message', '')}"
+                )
         what = f"HTTP {status}" if status else "no response"
         super().__init__(f"ConnectWise {method} {url} failed with {what}: {detail}")
 
@@ -64,8 +75,15 @@ class CwApiError(Exception):
                 code, message, errors = body.get("code"), body.get("message"), body.get("errors") or []
         except ValueError:
             pass
-        return cls(response.request.method, str(response.request.url), response.status_code,
-                   code, message, errors, response.text)
+        return cls(
+            response.request.method,
+            str(response.request.url),
+            response.status_code,
+            code,
+            message,
+            errors,
+            response.text,
+        )
 
 
 class _Retryable(Exception):
@@ -96,6 +114,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 # --- conditions --------------------------------------------------------------
+
 
 def literal(value: Any) -> str:
     """A value as the conditions language writes it: strings in double quotes,
@@ -144,15 +163,28 @@ def any_of(*parts: str | None) -> str:
 
 # --- the client --------------------------------------------------------------
 
+
 def _json(response: httpx.Response) -> Any:
     return json.loads(response.text, parse_float=Decimal) if response.content else None
 
 
 class CwClient:
-    def __init__(self, base_url: str, company: str, public_key: str, private_key: str, client_id: str, *,
-                 recorder: ExchangeRecorder | None = None, timeout: float = 30.0, attempts: int = 6,
-                 backoff_initial: float = 0.5, backoff_max: float = 30.0, retry_after_cap: float = 300.0,
-                 transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        company: str,
+        public_key: str,
+        private_key: str,
+        client_id: str,
+        *,
+        recorder: ExchangeRecorder | None = None,
+        timeout: float = 30.0,
+        attempts: int = 6,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_cap: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
         if not base_url:
             raise ValueError("cw_url: the ConnectWise base URL is empty")
         self.recorder = recorder
@@ -171,8 +203,15 @@ class CwClient:
 
     @classmethod
     def from_settings(cls, settings, recorder: ExchangeRecorder | None = None, **kwargs) -> "CwClient":
-        return cls(settings.cw_url, settings.cw_company, settings.cw_public_key, settings.cw_private_key,
-                   settings.cw_client_id, recorder=recorder, **kwargs)
+        return cls(
+            settings.cw_url,
+            settings.cw_company,
+            settings.cw_public_key,
+            settings.cw_private_key,
+            settings.cw_client_id,
+            recorder=recorder,
+            **kwargs,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -187,10 +226,19 @@ class CwClient:
     # A POST or PATCH that may have reached the server (a 5xx, a cut-off answer) is
     # not repeated unless the caller says it is safe: it could apply a payment twice.
     # A 429 and a refused connection are always safe: the server did nothing.
-    def _attempt(self, method: str, url: str, params: dict | None, json_body: Any, headers: dict | None,
-                 tags: dict | None, safe: bool) -> httpx.Response:
-        request = self.http.build_request(method, url, params=params, json=json_body, headers=headers,
-                                          extensions={"cz": tags or {}})
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: dict | None,
+        json_body: Any,
+        headers: dict | None,
+        tags: dict | None,
+        safe: bool,
+    ) -> httpx.Response:
+        request = self.http.build_request(
+            method, url, params=params, json=json_body, headers=headers, extensions={"cz": tags or {}}
+        )
         try:
             response = self.http.send(request)
         except httpx.TransportError as exc:
@@ -201,7 +249,9 @@ class CwClient:
                 raise _Retryable(error) from exc
             raise error from exc
         if response.status_code == 429:
-            raise _Retryable(CwApiError.from_response(response), retry_after_seconds(response.headers.get("Retry-After")))
+            raise _Retryable(
+                CwApiError.from_response(response), retry_after_seconds(response.headers.get("Retry-After"))
+            )
         if response.status_code >= 500:
             if not safe:
                 raise CwApiError.from_response(response)
@@ -220,25 +270,55 @@ class CwClient:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("ConnectWise call will be retried (attempt %d): %s", state.attempt_number, exc)
 
-    def request(self, method: str, url: str, *, params: dict | None = None, json_body: Any = None,
-                headers: dict | None = None, tags: dict | None = None, retry_unsafe: bool = False) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        headers: dict | None = None,
+        tags: dict | None = None,
+        retry_unsafe: bool = False,
+    ) -> httpx.Response:
         """One call with retries; `url` is relative to the base URL or absolute (a Link).
         `retry_unsafe=True` lets a POST or PATCH be repeated after a 5xx or a lost
         answer (only when the caller can tell a repeat from a first attempt)."""
-        retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
-                            retry=retry_if_exception_type(_Retryable), before_sleep=self._log_retry, reraise=True)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
         safe = retry_unsafe or method.upper() in IDEMPOTENT
         try:
-            return retrying(self._attempt, method, url.lstrip("/") if not url.startswith("http") else url,
-                            params, json_body, headers, tags, safe)
+            return retrying(
+                self._attempt,
+                method,
+                url.lstrip("/") if not url.startswith("http") else url,
+                params,
+                json_body,
+                headers,
+                tags,
+                safe,
+            )
         except _Retryable as exc:
             raise exc.error from None
 
     def get(self, path: str, params: dict | None = None, tags: dict | None = None) -> Any:
         return _json(self.request("GET", path, params=params, tags=tags))
 
-    def pages(self, path: str, *, conditions: str | None = None, fields: str | None = None,
-              page_size: int = MAX_PAGE_SIZE, params: dict | None = None, tags: dict | None = None) -> Iterator[list]:
+    def pages(
+        self,
+        path: str,
+        *,
+        conditions: str | None = None,
+        fields: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        params: dict | None = None,
+        tags: dict | None = None,
+    ) -> Iterator[list]:
         """Every page of a list endpoint, forward-only (ordered by id), following
         the `Link` rel=next URL until there is none."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -270,21 +350,31 @@ class CwClient:
     # --- the records ingest reads ---------------------------------------------
 
     def invoice(self, invoice_id: int | str, record_type: str | None = None) -> dict:
-        return self.get(f"finance/invoices/{int(invoice_id)}",
-                        tags={"record_type": record_type, "record_id": invoice_id})
+        return self.get(
+            f"finance/invoices/{int(invoice_id)}", tags={"record_type": record_type, "record_id": invoice_id}
+        )
 
-    def products_for_invoices(self, invoice_ids: Iterable[int], chunk: int = 200, record_type: str | None = None,
-                              customer: str | None = None, workers: int = 4) -> dict[int, list[dict]]:
+    def products_for_invoices(
+        self,
+        invoice_ids: Iterable[int],
+        chunk: int = 200,
+        record_type: str | None = None,
+        customer: str | None = None,
+        workers: int = 4,
+    ) -> dict[int, list[dict]]:
         """Products (invoice lines) of many invoices in few calls, by invoice id;
         `invoice/id in (...)` in chunks keeps each URL short, and a few chunks are
         read at once (ConnectWise asks clients to keep concurrency small)."""
         ids = sorted({int(i) for i in invoice_ids})
-        parts = [ids[start:start + chunk] for start in range(0, len(ids), chunk)]
+        parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)]
 
         def read(part: list[int]) -> list[dict]:
             single = len(part) == 1
-            tags = {"record_type": record_type, "record_id": part[0] if single else None,
-                    "customer": customer if single else None}
+            tags = {
+                "record_type": record_type,
+                "record_id": part[0] if single else None,
+                "customer": customer if single else None,
+            }
             return list(self.all("procurement/products", conditions=in_("invoice/id", part), tags=tags))
 
         if len(parts) <= 1:
@@ -305,6 +395,8 @@ class CwClient:
         ids = sorted({int(i) for i in company_ids})
         found: dict[int, dict] = {}
         for start in range(0, len(ids), chunk):
-            for company in self.all("company/companies", conditions=in_("id", ids[start:start + chunk]), fields=fields):
+            for company in self.all(
+                "company/companies", conditions=in_("id", ids[start : start + chunk]), fields=fields
+            ):
                 found[int(company["id"])] = company
         return found

@@ -23,6 +23,7 @@ An `invalid_grant` answer means the credential is gone (revoked, or unused for
 60 days): the organisation is marked `disconnected` and `CredentialError` is
 raised, which callers treat as persistent, never as something to retry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,7 +47,9 @@ class CredentialError(Exception):
     """The organisation's Xero credential is missing or revoked: a person must reconnect it."""
 
     def __init__(self, organisation_id: str, reason: str):
-        super().__init__(f"organisation {organisation_id}: Xero credential unusable ({reason}); reconnect it in the admin UI")
+        super().__init__(
+            f"organisation {organisation_id}: Xero credential unusable ({reason}); reconnect it in the admin UI"
+        )
         self.organisation_id = organisation_id
         self.reason = reason
 
@@ -91,9 +94,11 @@ class PostgresTokenStore:
     def connect(self, organisation_id: str, refresh_token: str) -> None:
         """Stores a freshly connected refresh token in the organisation row (what the admin API does)."""
         with connect(self.url) as conn:
-            conn.execute("update organisations set credential_sealed = %s, credential_updated_at = now(), "
-                         "status = 'connected', updated_at = now() where id = %s",
-                         (self.box.seal(refresh_token), organisation_id))
+            conn.execute(
+                "update organisations set credential_sealed = %s, credential_updated_at = now(), "
+                "status = 'connected', updated_at = now() where id = %s",
+                (self.box.seal(refresh_token), organisation_id),
+            )
 
     def credential_of(self, conn, organisation_id: str) -> tuple[str, str]:
         """(credential id, seed refresh token) of the organisation; CredentialError when it has none."""
@@ -109,8 +114,9 @@ class PostgresTokenStore:
         """The refresh token the next refresh will spend (None before the first use)."""
         with connect(self.url) as conn:
             cred, _seed = self.credential_of(conn, organisation_id)
-            row = conn.execute("select refresh_token_sealed from xero_tokens where credential_id = %s",
-                               (cred,)).fetchone()
+            row = conn.execute(
+                "select refresh_token_sealed from xero_tokens where credential_id = %s", (cred,)
+            ).fetchone()
         return self.box.open(row["refresh_token_sealed"]) if row else None
 
     def refreshed(self, organisation_id: str, margin: timedelta, refresh) -> AccessToken:
@@ -119,8 +125,11 @@ class PostgresTokenStore:
         with connect(self.url) as conn, conn.transaction():
             cred, seed = self.credential_of(conn, organisation_id)
             # The first use of a credential creates its working copy from the seed.
-            conn.execute("insert into xero_tokens (credential_id, refresh_token_sealed) values (%s, %s) "
-                         "on conflict (credential_id) do nothing", (cred, self.box.seal(seed)))
+            conn.execute(
+                "insert into xero_tokens (credential_id, refresh_token_sealed) values (%s, %s) "
+                "on conflict (credential_id) do nothing",
+                (cred, self.box.seal(seed)),
+            )
             row = one_row(conn, "select * from xero_tokens where credential_id = %s for update", (cred,))
             now = datetime.now(timezone.utc)
             if row["access_token_sealed"] and row["access_expires_at"] and row["access_expires_at"] - margin > now:
@@ -129,26 +138,37 @@ class PostgresTokenStore:
             conn.execute(
                 "update xero_tokens set refresh_token_sealed = %s, access_token_sealed = %s, access_expires_at = %s, "
                 "rotated_at = now() where credential_id = %s",
-                (self.box.seal(new_refresh), self.box.seal(access), expires_at, cred))
+                (self.box.seal(new_refresh), self.box.seal(access), expires_at, cred),
+            )
         return AccessToken(access, expires_at)  # the transaction committed: the rotation is durable
 
     def forget_access(self, organisation_id: str) -> None:
         with connect(self.url) as conn:
             cred, _seed = self.credential_of(conn, organisation_id)
-            conn.execute("update xero_tokens set access_token_sealed = null, access_expires_at = null "
-                         "where credential_id = %s", (cred,))
+            conn.execute(
+                "update xero_tokens set access_token_sealed = null, access_expires_at = null where credential_id = %s",
+                (cred,),
+            )
 
     def mark_disconnected(self, organisation_id: str) -> None:
         with connect(self.url) as conn:
-            conn.execute("update organisations set status = 'disconnected', updated_at = now() where id = %s",
-                         (organisation_id,))
+            conn.execute(
+                "update organisations set status = 'disconnected', updated_at = now() where id = %s", (organisation_id,)
+            )
 
 
 class TokenManager:
     """Hands out access tokens per organisation, refreshing through the store."""
 
-    def __init__(self, store: PostgresTokenStore, http: httpx.Client, token_url: str, client_id: str,
-                 client_secret: str, margin: timedelta = REFRESH_MARGIN):
+    def __init__(
+        self,
+        store: PostgresTokenStore,
+        http: httpx.Client,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        margin: timedelta = REFRESH_MARGIN,
+    ):
         self.store, self.http, self.token_url = store, http, token_url
         self.auth = (client_id, client_secret)
         self.margin = margin
@@ -173,8 +193,12 @@ class TokenManager:
         self.store.forget_access(organisation_id)
 
     def _refresh(self, organisation_id: str, refresh_token: str) -> tuple[str, datetime, str]:
-        retrying = Retrying(retry=retry_if_exception_type(TokenEndpointUnavailable), stop=_give_up,
-                            wait=_wait_for_token_endpoint, reraise=True)
+        retrying = Retrying(
+            retry=retry_if_exception_type(TokenEndpointUnavailable),
+            stop=_give_up,
+            wait=_wait_for_token_endpoint,
+            reraise=True,
+        )
         for attempt in retrying:
             with attempt:
                 return self._refresh_once(organisation_id, refresh_token)
@@ -183,17 +207,22 @@ class TokenManager:
     def _refresh_once(self, organisation_id: str, refresh_token: str) -> tuple[str, datetime, str]:
         sent_at = time.time()
         try:
-            resp = self.http.post(self.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                  auth=self.auth, extensions={"cz": {"organisation_id": organisation_id}})
+            resp = self.http.post(
+                self.token_url,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                auth=self.auth,
+                extensions={"cz": {"organisation_id": organisation_id}},
+            )
         except httpx.TransportError as exc:
             raise TokenEndpointUnavailable(str(exc)) from exc
         if resp.status_code >= 500 or resp.status_code == 429:
             log.info("token endpoint answered %s for %s", resp.status_code, organisation_id)
             retry_after = resp.headers.get("Retry-After", "")
             # A 429 without Retry-After still waits a second rather than backing off.
-            raise TokenEndpointUnavailable(f"token endpoint answered {resp.status_code}",
-                                           float(retry_after) if retry_after.isdigit() else
-                                           (1.0 if resp.status_code == 429 else 0.0))
+            raise TokenEndpointUnavailable(
+                f"token endpoint answered {resp.status_code}",
+                float(retry_after) if retry_after.isdigit() else (1.0 if resp.status_code == 429 else 0.0),
+            )
         body = _json(resp)
         if resp.status_code != 200:
             error = body.get("error") or f"HTTP {resp.status_code}"

@@ -13,6 +13,7 @@ recorded for the audit log.
 - Requests are tagged (organisation, record type, record ids) for the audit log
   through `ExchangeRecorder`'s httpx hooks.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,10 +92,19 @@ class PacerGate:
 
 
 class XeroClient:
-    def __init__(self, base_url: str, tokens: TokenManager, gate: PacerGate | None = None,
-                 recorder: ExchangeRecorder | None = None, http: httpx.Client | None = None,
-                 max_attempts: int = 8, max_rate_limited: int = 60, backoff_max: float = 20.0,
-                 on_call: Callable[[str], None] | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenManager,
+        gate: PacerGate | None = None,
+        recorder: ExchangeRecorder | None = None,
+        http: httpx.Client | None = None,
+        max_attempts: int = 8,
+        max_rate_limited: int = 60,
+        backoff_max: float = 20.0,
+        on_call: Callable[[str], None] | None = None,
+        timeout: float = 30.0,
+    ):
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.gate = gate or PacerGate()
@@ -106,15 +116,28 @@ class XeroClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, org: XeroOrg, method: str, path: str, *, params: dict | None = None, json=None,
-                idempotency_key: str | None = None, tags: dict | None = None,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+    def request(
+        self,
+        org: XeroOrg,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json=None,
+        idempotency_key: str | None = None,
+        tags: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """One logical call, retried through transient failures; returns any answer below 500
         other than 401/429 (the caller judges 4xx). Raises XeroUnavailable after the retries,
         CredentialError when the credential is revoked."""
         rate_limited = 0
-        retrying = Retrying(retry=retry_if_exception_type(_Retry), stop=stop_after_attempt(self.max_attempts),
-                            wait=wait_exponential_jitter(multiplier=0.2, jitter=0.5, max=self.backoff_max), reraise=True)
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retry),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential_jitter(multiplier=0.2, jitter=0.5, max=self.backoff_max),
+            reraise=True,
+        )
         try:
             for attempt in retrying:
                 with attempt:
@@ -124,7 +147,9 @@ class XeroClient:
                             # Honoured by the pacer (it blocks until Retry-After); not a backoff attempt.
                             rate_limited += 1
                             if rate_limited > self.max_rate_limited:
-                                raise XeroUnavailable(f"{method} {path}: still rate limited after {rate_limited} answers of 429")
+                                raise XeroUnavailable(
+                                    f"{method} {path}: still rate limited after {rate_limited} answers of 429"
+                                )
                             continue
                         break
                     if resp is None:
@@ -136,26 +161,46 @@ class XeroClient:
                         raise _Retry("HTTP 401: access token refused")
                     if resp.status_code == 403:
                         # The connection no longer reaches this organisation: only reconnecting helps.
-                        raise CredentialError(org.organisation_id, "Xero answered 403: the connection does not reach "
-                                                                   f"tenant {org.tenant_id}")
+                        raise CredentialError(
+                            org.organisation_id,
+                            f"Xero answered 403: the connection does not reach tenant {org.tenant_id}",
+                        )
                     return resp
         except _Retry as exc:
             raise XeroUnavailable(f"{method} {path}: gave up after {self.max_attempts} attempts ({exc})") from None
         raise AssertionError("unreachable")
 
-    def _send_once(self, org: XeroOrg, method: str, path: str, params, json, idempotency_key, tags,
-                   extra_headers: dict[str, str] | None = None) -> httpx.Response | None:
+    def _send_once(
+        self,
+        org: XeroOrg,
+        method: str,
+        path: str,
+        params,
+        json,
+        idempotency_key,
+        tags,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response | None:
         try:
             token = self.tokens.access_token(org.organisation_id)
         except TokenEndpointUnavailable as exc:
             raise _Retry(f"token endpoint: {exc}") from exc
-        headers = {**(extra_headers or {}), "Authorization": f"Bearer {token}", "xero-tenant-id": org.tenant_id,
-                   "Accept": "application/json"}
+        headers = {
+            **(extra_headers or {}),
+            "Authorization": f"Bearer {token}",
+            "xero-tenant-id": org.tenant_id,
+            "Accept": "application/json",
+        }
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        request = self.http.build_request(method, f"{self.base_url}/{path.lstrip('/')}", params=params, json=json,
-                                          headers=headers,
-                                          extensions={"cz": {"organisation_id": org.organisation_id, **(tags or {})}})
+        request = self.http.build_request(
+            method,
+            f"{self.base_url}/{path.lstrip('/')}",
+            params=params,
+            json=json,
+            headers=headers,
+            extensions={"cz": {"organisation_id": org.organisation_id, **(tags or {})}},
+        )
         started = self.gate.acquire(org.organisation_id)
         status: int | None = None
         resp_headers: Mapping[str, str] = {}
@@ -165,8 +210,15 @@ class XeroClient:
             resp = self.http.send(request)
             status, resp_headers = resp.status_code, resp.headers
             if status == 429 or status >= 500:
-                log.info("Xero answered %s to %s %s for %s (Retry-After %s, problem %s)", status, method, path,
-                         org.organisation_id, resp.headers.get("Retry-After"), resp.headers.get("X-Rate-Limit-Problem"))
+                log.info(
+                    "Xero answered %s to %s %s for %s (Retry-After %s, problem %s)",
+                    status,
+                    method,
+                    path,
+                    org.organisation_id,
+                    resp.headers.get("Retry-After"),
+                    resp.headers.get("X-Rate-Limit-Problem"),
+                )
             return resp
         except httpx.TransportError as exc:
             if self.recorder:
@@ -177,28 +229,46 @@ class XeroClient:
 
     # -- Record helpers ------------------------------------------------------------------------
 
-    def write(self, org: XeroOrg, endpoint: str, method: str, elements: list[dict], idempotency_key: str,
-              tags: dict | None = None, collection: str | None = None) -> list[dict]:
+    def write(
+        self,
+        org: XeroOrg,
+        endpoint: str,
+        method: str,
+        elements: list[dict],
+        idempotency_key: str,
+        tags: dict | None = None,
+        collection: str | None = None,
+    ) -> list[dict]:
         """PUT (create) or POST (create or update) a batch with summarizeErrors=false; returns
         Xero's elements in the order sent, each with its StatusAttributeString. `collection`
         names the list in the body when it is not the endpoint (`CreditNotes/{id}/Allocations`)."""
         collection = collection or endpoint
-        resp = self.request(org, method, endpoint, params={"summarizeErrors": "false"}, json={collection: elements},
-                            idempotency_key=idempotency_key, tags=tags)
+        resp = self.request(
+            org,
+            method,
+            endpoint,
+            params={"summarizeErrors": "false"},
+            json={collection: elements},
+            idempotency_key=idempotency_key,
+            tags=tags,
+        )
         body = _json(resp)
         if resp.status_code != 200:
             raise XeroRequestError(resp.status_code, _message(body, resp))
         returned = body.get(collection)
         if not isinstance(returned, list) or len(returned) != len(elements):
-            raise XeroRequestError(resp.status_code, f"expected {len(elements)} {endpoint} back, got "
-                                                     f"{len(returned) if isinstance(returned, list) else 'none'}")
+            raise XeroRequestError(
+                resp.status_code,
+                f"expected {len(elements)} {endpoint} back, got "
+                f"{len(returned) if isinstance(returned, list) else 'none'}",
+            )
         return returned
 
     def find_by_numbers(self, org: XeroOrg, endpoint: str, numbers: list[str], tags: dict | None = None) -> list[dict]:
         """Invoices by InvoiceNumbers, credit notes by CreditNoteNumber (through `where`)."""
         found: list[dict] = []
         for i in range(0, len(numbers), 25):  # keeps the URL short
-            chunk = numbers[i:i + 25]
+            chunk = numbers[i : i + 25]
             if endpoint == "Invoices":
                 params = {"InvoiceNumbers": ",".join(chunk), "pageSize": "1000"}
             else:
@@ -209,18 +279,27 @@ class XeroClient:
     def find_bill(self, org: XeroOrg, contact_id: str, number: str, date: str, tags: dict | None = None) -> list[dict]:
         """Bills whose numbers Xero does not keep unique: by contact, number and date (YYYY-MM-DD)."""
         y, m, d = (int(p) for p in date[:10].split("-"))
-        where = (f'Type=="ACCPAY" AND Contact.ContactID==guid("{_quote(contact_id)}") AND '
-                 f'InvoiceNumber=="{_quote(number)}" AND Date==DateTime({y},{m:02d},{d:02d})')
+        where = (
+            f'Type=="ACCPAY" AND Contact.ContactID==guid("{_quote(contact_id)}") AND '
+            f'InvoiceNumber=="{_quote(number)}" AND Date==DateTime({y},{m:02d},{d:02d})'
+        )
         return self._get_all(org, "Invoices", {"where": where}, tags)
 
     def delete_payment(self, org: XeroOrg, payment_id: str, idempotency_key: str, tags: dict | None = None) -> dict:
         """Xero deletes a payment (it is never edited) by POSTing its Status DELETED; returns it."""
-        resp = self.request(org, "POST", f"Payments/{payment_id}", json={"Status": "DELETED"},
-                            idempotency_key=idempotency_key, tags=tags)
+        resp = self.request(
+            org,
+            "POST",
+            f"Payments/{payment_id}",
+            json={"Status": "DELETED"},
+            idempotency_key=idempotency_key,
+            tags=tags,
+        )
         return self._one(resp, "Payments")
 
-    def delete_allocation(self, org: XeroOrg, credit_note_id: str, allocation_id: str,
-                          tags: dict | None = None) -> dict:
+    def delete_allocation(
+        self, org: XeroOrg, credit_note_id: str, allocation_id: str, tags: dict | None = None
+    ) -> dict:
         resp = self.request(org, "DELETE", f"CreditNotes/{credit_note_id}/Allocations/{allocation_id}", tags=tags)
         body = _json(resp)
         if resp.status_code not in (200, 204):
@@ -237,7 +316,7 @@ class XeroClient:
     def find_payments_by_reference(self, org: XeroOrg, references: list[str], tags: dict | None = None) -> list[dict]:
         found: list[dict] = []
         for i in range(0, len(references), 10):  # keeps the URL short
-            where = " OR ".join(f'Reference=="{_quote(r)}"' for r in references[i:i + 10])
+            where = " OR ".join(f'Reference=="{_quote(r)}"' for r in references[i : i + 10])
             found += self._get_all(org, "Payments", {"where": where}, tags)
         return found
 

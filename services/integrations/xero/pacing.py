@@ -13,6 +13,7 @@ A 429 blocks the organisation (or the whole app for `appminute`) for its
 `Retry-After`. Waits are returned, never slept here, so the rules are tested
 with a simulated clock; `client.PacerGate` does the sleeping.
 """
+
 from __future__ import annotations
 
 import math
@@ -161,8 +162,9 @@ class Pacer:
         state.day.add(now)
         self.app.add(now)
 
-    def finish(self, org_id: str, now: float, status: int | None, headers: Mapping[str, str],
-               started: float | None = None) -> None:
+    def finish(
+        self, org_id: str, now: float, status: int | None, headers: Mapping[str, str], started: float | None = None
+    ) -> None:
         """A call (started at `started`) came back; status None: no response at all."""
         state = self.org(org_id)
         state.in_flight = max(0, state.in_flight - 1)

@@ -4,6 +4,7 @@ Routes live under /v4_6_release/apis/3.0 and need Basic auth plus `clientId`
 (see auth.py); /login/companyinfo/{company}, /healthz and the /_sandbox control
 routes (GET/PUT faults) do not, and faults never touch /healthz or /_sandbox.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,9 @@ def cw_error_body(status: int) -> tuple[str, bytes]:
     return JSON, json.dumps({"code": code, "message": message}).encode()
 
 
-def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Random | None = None,
-               from_url: str = "") -> FastAPI:
+def create_app(
+    state: CwState, faults: Faults | None = None, *, rng: random.Random | None = None, from_url: str = ""
+) -> FastAPI:
     faults = faults if faults is not None else Faults()
     dispatcher = CallbackDispatcher(state, from_url)
 
@@ -43,8 +45,9 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
         yield
         dispatcher.close()
 
-    app = FastAPI(title="ConnectWise Manage simulator", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="ConnectWise Manage simulator", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.cw, app.state.faults, app.state.callbacks = state, faults, dispatcher
 
     @app.exception_handler(CwError)
@@ -55,18 +58,19 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Unknown routes and methods answer in ConnectWise's error shape too.
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "InvalidObject")
-        return respond({"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"},
-                       exc.status_code)
+        return respond({"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"}, exc.status_code)
 
     router = APIRouter(prefix=API)
-    for path, name, resource in (("/finance/invoices", "invoices", "Invoice"),
-                                 ("/procurement/products", "products", "ProductItem"),
-                                 ("/procurement/purchaseorders", "purchaseorders", "PurchaseOrder"),
-                                 ("/company/companies", "companies", "Company"),
-                                 ("/system/members", "members", "Member"),
-                                 ("/system/locations", "locations", "Location"),
-                                 ("/system/departments", "departments", "Department"),
-                                 ("/system/callbacks", "callbacks", "Callback")):
+    for path, name, resource in (
+        ("/finance/invoices", "invoices", "Invoice"),
+        ("/procurement/products", "products", "ProductItem"),
+        ("/procurement/purchaseorders", "purchaseorders", "PurchaseOrder"),
+        ("/company/companies", "companies", "Company"),
+        ("/system/members", "members", "Member"),
+        ("/system/locations", "locations", "Location"),
+        ("/system/departments", "departments", "Department"),
+        ("/system/callbacks", "callbacks", "Callback"),
+    ):
         read_routes(router, state, path, name, resource)
     write_routes(router, state)
     procurement_routes(router, state)
@@ -76,9 +80,17 @@ def create_app(state: CwState, faults: Faults | None = None, *, rng: random.Rand
     async def company_info(company: str) -> Response:
         if company.lower() != CW_COMPANY.lower():
             return respond({"code": "NotFound", "message": f"company {company} not found"}, 404)
-        return respond({"CompanyName": "Harbour IT", "Codebase": "v4_6_release/", "VersionCode": "v2025.1",
-                        "VersionNumber": "v4.6.2025.1", "CompanyID": CW_COMPANY, "IsCloud": True,
-                        "SiteUrl": from_url or "127.0.0.1"})
+        return respond(
+            {
+                "CompanyName": "Harbour IT",
+                "Codebase": "v4_6_release/",
+                "VersionCode": "v2025.1",
+                "VersionNumber": "v4.6.2025.1",
+                "CompanyID": CW_COMPANY,
+                "IsCloud": True,
+                "SiteUrl": from_url or "127.0.0.1",
+            }
+        )
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -1,5 +1,6 @@
 """Basic auth `company+public:private` plus the `clientId` header, checked on
 every API call as ConnectWise does; a failure is a 401 with its error body."""
+
 from __future__ import annotations
 
 import base64
@@ -10,9 +11,15 @@ import json
 from ...common.sandbox_identity import CW_CLIENT_ID, CW_COMPANY, CW_PRIVATE_KEY, CW_PUBLIC_KEY
 
 
-def check(authorization: str | None, client_id: str | None, *, company: str = CW_COMPANY,
-          public_key: str = CW_PUBLIC_KEY, private_key: str = CW_PRIVATE_KEY,
-          expected_client_id: str = CW_CLIENT_ID) -> str | None:
+def check(
+    authorization: str | None,
+    client_id: str | None,
+    *,
+    company: str = CW_COMPANY,
+    public_key: str = CW_PUBLIC_KEY,
+    private_key: str = CW_PRIVATE_KEY,
+    expected_client_id: str = CW_CLIENT_ID,
+) -> str | None:
     """None when the credentials are right, else the reason (never echoing secrets)."""
     if not client_id:
         return "The clientId header is required"
@@ -25,9 +32,11 @@ def check(authorization: str | None, client_id: str | None, *, company: str = CW
     except (binascii.Error, UnicodeDecodeError):
         return "The authorization header is not valid base64"
     given_company, _, given_public = user.partition("+")
-    ok = (given_company.lower() == company.lower()
-          and hmac.compare_digest(given_public, public_key)
-          and hmac.compare_digest(password, private_key))
+    ok = (
+        given_company.lower() == company.lower()
+        and hmac.compare_digest(given_public, public_key)
+        and hmac.compare_digest(password, private_key)
+    )
     return None if ok else "Invalid credentials"
 
 
@@ -47,8 +56,15 @@ class CwAuthMiddleware:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"code": "Unauthorized", "message": problem}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"www-authenticate", b'Basic realm="ConnectWise"')]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Basic realm="ConnectWise"'),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -6,6 +6,7 @@ Delivery is best effort and in the background, like ConnectWise's: a state
 change only queues the message (under the state's lock, so it must not block);
 one thread posts them in order, a failure is counted and dropped, never retried.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,9 +38,17 @@ def matches(callback: Record, kind: str, record: Record) -> bool:
 
 
 def payload(callback: Record, kind: str, action: str, record: Record, from_url: str) -> dict[str, Any]:
-    return {"MessageId": str(uuid.uuid4()), "FromUrl": from_url, "CompanyId": CW_COMPANY,
-            "MemberId": "cwapi", "Action": action, "Type": kind.lower(), "ID": record["id"],
-            "CallbackObjectRecId": callback["id"], "Entity": to_json(record).decode()}
+    return {
+        "MessageId": str(uuid.uuid4()),
+        "FromUrl": from_url,
+        "CompanyId": CW_COMPANY,
+        "MemberId": "cwapi",
+        "Action": action,
+        "Type": kind.lower(),
+        "ID": record["id"],
+        "CallbackObjectRecId": callback["id"],
+        "Entity": to_json(record).decode(),
+    }
 
 
 class CallbackDispatcher:

@@ -1,6 +1,7 @@
 """The syntax of ConnectWise `conditions`: tokens and a recursive-descent
 parser producing a small tree (Compare, BoolOp, Not). See conditions.py for
 the grammar and the evaluator."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,8 @@ class Not:
     operand: Any
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<datetime>\[[^\]]*\])
@@ -41,7 +43,9 @@ _TOKEN = re.compile(r"""
   | (?P<op><=|>=|!=|<>|=|<|>)
   | (?P<punct>[(),])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _WORD_OPS = {"contains", "like", "in"}
 _KEYWORDS = {"and", "or", "not", "true", "false", "null"} | _WORD_OPS
 

@@ -13,6 +13,7 @@ Grammar (keywords case-insensitive):
 `and` binds tighter than `or`, as in SQL (ConnectWise hands conditions to SQL Server).
 String comparisons ignore case for the same reason (SQL Server's default collation).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,19 @@ from .condition_syntax import BoolOp, Compare, ConditionError, Not, parse, parse
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
-__all__ = ["BoolOp", "Compare", "ConditionError", "Not", "parse", "parse_datetime", "lookup",
-           "compile_tree", "compile_conditions", "match_custom_fields", "field_paths"]
+__all__ = [
+    "BoolOp",
+    "Compare",
+    "ConditionError",
+    "Not",
+    "parse",
+    "parse_datetime",
+    "lookup",
+    "compile_tree",
+    "compile_conditions",
+    "match_custom_fields",
+    "field_paths",
+]
 
 
 def field_paths(tree: Any) -> Iterable[tuple[str, ...]]:
@@ -103,8 +115,11 @@ def _compare(node: Compare, resolve: Callable[[Record, tuple[str, ...]], Any]) -
         # Literals are coerced once per record-value type, not once per record.
         key = type(record_value)
         if key not in cache:
-            cache[key] = (tuple(_coerce(record_value, v, path) for v in literal) if base == "in"
-                          else _coerce(record_value, literal, path))
+            cache[key] = (
+                tuple(_coerce(record_value, v, path) for v in literal)
+                if base == "in"
+                else _coerce(record_value, literal, path)
+            )
         return cache[key]
 
     def test(record: Record) -> bool:
@@ -137,6 +152,7 @@ def _compare(node: Compare, resolve: Callable[[Record, tuple[str, ...]], Any]) -
             if value is None:
                 return negate
             return bool(compiled.match(str(value))) != negate
+
         return test_like
     return test
 
@@ -155,8 +171,11 @@ def compile_tree(tree: Any, resolve: Callable[[Record, tuple[str, ...]], Any] = 
     return lambda record: left(record) or right(record)
 
 
-def compile_conditions(text: str, known_paths: Callable[[tuple[str, ...]], bool] | None = None,
-                       resolve: Callable[[Record, tuple[str, ...]], Any] = lookup) -> Predicate:
+def compile_conditions(
+    text: str,
+    known_paths: Callable[[tuple[str, ...]], bool] | None = None,
+    resolve: Callable[[Record, tuple[str, ...]], Any] = lookup,
+) -> Predicate:
     """Parse and compile; with `known_paths`, a field the resource does not have is refused."""
     tree = parse(text)
     if known_paths is not None:

@@ -1,4 +1,5 @@
 """ConnectWise's error body: `{"code", "message", "errors": [{code, message, resource, field}]}`."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,12 @@ class CwError(Exception):
 
 def invalid(resource: str, field: str, message: str, code: str = "InvalidField") -> CwError:
     """A 400 for one bad field, naming it and the reason."""
-    return CwError(400, "InvalidObject", f"{resource} object is invalid",
-                   [{"code": code, "message": message, "resource": resource, "field": field}])
+    return CwError(
+        400,
+        "InvalidObject",
+        f"{resource} object is invalid",
+        [{"code": code, "message": message, "resource": resource, "field": field}],
+    )
 
 
 def missing(resource: str, field: str) -> CwError:

@@ -1,6 +1,7 @@
 """Shared request handling: JSON out (rendered here: FastAPI's generic encoder is
 far slower on 1,000-record pages and knows neither Decimal money nor
 ConnectWise's datetime format), JSON in, ids, and the list/count/get routes."""
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,9 @@ def count_response(request: Request, state: CwState, name: str, parent: Parent |
         return respond({"count": len(_children(select(state.c[name], query), parent))})
 
 
-def one_response(request: Request, state: CwState, name: str, raw_id: str, resource: str,
-                 parent: Parent | None = None) -> Response:
+def one_response(
+    request: Request, state: CwState, name: str, raw_id: str, resource: str, parent: Parent | None = None
+) -> Response:
     query = parse_list_query(request.query_params, request.headers)
     with state.lock:
         record = state.require(name, parse_id(raw_id, resource), resource)
@@ -80,6 +82,7 @@ def one_response(request: Request, state: CwState, name: str, raw_id: str, resou
 
 def read_routes(router: APIRouter, state: CwState, path: str, name: str, resource: str) -> None:
     """GET list, /count and /{id} for one top-level resource."""
+
     async def list_all(request: Request) -> Response:
         return list_response(request, state, name)
 

@@ -17,6 +17,7 @@ credits -60.00, balance -30.00). A memo or invoice whose balance reaches zero is
 
 The rules here are pure; the state (state.py) keeps the records and calls them.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -68,15 +69,23 @@ def check(invoice: Record, kind: str, amount: Decimal, memo: Record | None) -> N
         raise invalid(RESOURCE, "amount", "amount must be greater than zero")
     if invoice["type"] == CREDIT_MEMO:
         if kind != REFUND:
-            raise invalid(RESOURCE, "type", f"a credit memo takes only refunds (type {REFUND}); to use its "
-                                            f"credit, post a {CREDIT_APPLIED} payment on the invoice it settles")
+            raise invalid(
+                RESOURCE,
+                "type",
+                f"a credit memo takes only refunds (type {REFUND}); to use its "
+                f"credit, post a {CREDIT_APPLIED} payment on the invoice it settles",
+            )
         if amount > remaining_credit(invoice):
-            raise invalid(RESOURCE, "amount", f"refund amount {amount} exceeds the credit memo's remaining "
-                                              f"credit {remaining_credit(invoice)}")
+            raise invalid(
+                RESOURCE,
+                "amount",
+                f"refund amount {amount} exceeds the credit memo's remaining credit {remaining_credit(invoice)}",
+            )
         return
     if kind == REFUND:
-        raise invalid(RESOURCE, "type", f"only a credit memo can be refunded; invoice {invoice['id']} is "
-                                        f"{invoice['type']}")
+        raise invalid(
+            RESOURCE, "type", f"only a credit memo can be refunded; invoice {invoice['id']} is {invoice['type']}"
+        )
     if kind == CREDIT_APPLIED:
         if memo is None:
             raise missing(RESOURCE, "credit")
@@ -92,11 +101,18 @@ def _check_memo(invoice: Record, memo: Record, amount: Decimal) -> None:
     if memo["status"]["name"] == "Void":
         raise invalid(RESOURCE, "credit", f"credit memo {memo['id']} is void")
     if memo["company"]["id"] != invoice["company"]["id"]:
-        raise invalid(RESOURCE, "credit", f"credit memo {memo['id']} belongs to company {memo['company']['id']}, "
-                                          f"not to the invoice's company {invoice['company']['id']}")
+        raise invalid(
+            RESOURCE,
+            "credit",
+            f"credit memo {memo['id']} belongs to company {memo['company']['id']}, "
+            f"not to the invoice's company {invoice['company']['id']}",
+        )
     if amount > remaining_credit(memo):
-        raise invalid(RESOURCE, "amount", f"credit amount {amount} exceeds the credit memo's remaining credit "
-                                          f"{remaining_credit(memo)}")
+        raise invalid(
+            RESOURCE,
+            "amount",
+            f"credit amount {amount} exceeds the credit memo's remaining credit {remaining_credit(memo)}",
+        )
 
 
 def credit_id_of(body: dict) -> int | None:

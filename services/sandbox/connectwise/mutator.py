@@ -7,6 +7,7 @@ Only invoices without payments (nor, for a credit memo, credit applied from it)
 are edited, voided or deleted: changing a paid invoice under its payments is a
 different scenario (a test sets it up itself).
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,13 @@ RECENT = 200  # edits land on the newest invoices, where mid-cycle edits happen
 
 def _editable(state: CwState) -> list[int]:
     ids = state.c["invoices"].ids[-RECENT:]
-    return [i for i in ids if not state.payments_of.get(i) and not state.applied_from.get(i)
-            and state.c["invoices"].by_id[i]["status"]["name"] != "Void"]
+    return [
+        i
+        for i in ids
+        if not state.payments_of.get(i)
+        and not state.applied_from.get(i)
+        and state.c["invoices"].by_id[i]["status"]["name"] != "Void"
+    ]
 
 
 def mutate_once(state: CwState, rng: random.Random) -> dict[str, Any]:
@@ -63,8 +69,7 @@ def _new_invoice(state: CwState, rng: random.Random) -> dict[str, Any]:
     customers = [c for c in state.msp.companies if not c.is_vendor]
     company = rng.choice(customers)
     kind = rng.choices(["Standard", "Agreement", "Miscellaneous"], weights=[6, 3, 1])[0]
-    record = writes.build_invoice(state, {"type": kind, "company": {"id": company.id},
-                                          "status": {"name": "New"}})
+    record = writes.build_invoice(state, {"type": kind, "company": {"id": company.id}, "status": {"name": "New"}})
     invoice = state.put_invoice(record, "added")
     for item in rng.sample(state.msp.catalog, rng.randint(1, 3)):
         state.add_product(invoice["id"], item, Decimal(rng.randint(1, 10)))
@@ -73,12 +78,16 @@ def _new_invoice(state: CwState, rng: random.Random) -> dict[str, Any]:
 
 def _procurement_change(state: CwState, rng: random.Random) -> dict[str, Any]:
     """Raise a purchase order, or change a quantity on an open one."""
-    open_pos = [i for i in state.c["purchaseorders"].ids[-RECENT:]
-                if state.c["purchaseorders"].by_id[i]["status"]["name"] == "Open" and state.lines_of.get(i)]
+    open_pos = [
+        i
+        for i in state.c["purchaseorders"].ids[-RECENT:]
+        if state.c["purchaseorders"].by_id[i]["status"]["name"] == "Open" and state.lines_of.get(i)
+    ]
     if not open_pos or rng.random() < 0.4:
         vendor = rng.choice([c for c in state.msp.companies if c.is_vendor])
-        po = procurement.create_purchase_order(state, {"vendorCompany": {"id": vendor.id},
-                                                       "locationId": rng.choice(state.msp.locations).id})
+        po = procurement.create_purchase_order(
+            state, {"vendorCompany": {"id": vendor.id}, "locationId": rng.choice(state.msp.locations).id}
+        )
         goods = [c for c in state.msp.catalog if c.product_class in ("Inventory", "NonInventory")]
         for item in rng.sample(goods, rng.randint(1, 3)):
             procurement.add_line(state, po["id"], item, Decimal(rng.randint(1, 10)))
@@ -102,7 +111,9 @@ def run(state: CwState, stop: threading.Event, interval: float, rng: random.Rand
             log.exception("sandbox change failed")
 
 
-def start(state: CwState, interval: float, rng: random.Random | None = None) -> tuple[threading.Thread, threading.Event]:
+def start(
+    state: CwState, interval: float, rng: random.Random | None = None
+) -> tuple[threading.Thread, threading.Event]:
     """Start the loop in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
     thread = threading.Thread(target=run, args=(state, stop, interval, rng), name="cw-mutator", daemon=True)

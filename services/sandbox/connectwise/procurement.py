@@ -1,6 +1,7 @@
 """Purchase orders and their line items: create, edit and delete through the
 state's lock, with totals derived from the lines (subTotal, salesTax, total),
 `_info.lastUpdated` bumped and a PurchaseOrder callback on every change."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,21 +23,43 @@ def _recompute(state: CwState, po_id: int) -> Record:
     lines = [state.c["lineitems"].by_id[i] for i in state.lines_of.get(po_id, [])]
     subtotal = money(sum((money(line["quantity"] * line["unitCost"]) for line in lines), ZERO))
     tax = money(sum((line["tax"] for line in lines), ZERO) + po["freightCost"] * rate / 100)
-    po.update(subTotal=subtotal, salesTax=tax, total=subtotal + po["freightCost"] + tax,
-              _info={**po["_info"], "lastUpdated": state.now()})
+    po.update(
+        subTotal=subtotal,
+        salesTax=tax,
+        total=subtotal + po["freightCost"] + tax,
+        _info={**po["_info"], "lastUpdated": state.now()},
+    )
     state.c["purchaseorders"].put(po)
     return po
 
 
-def _line(state: CwState, po: Record, line_id: int, number: int, item: Any, quantity: Decimal,
-          unit_cost: Decimal, description: str | None) -> Record:
+def _line(
+    state: CwState,
+    po: Record,
+    line_id: int,
+    number: int,
+    item: Any,
+    quantity: Decimal,
+    unit_cost: Decimal,
+    description: str | None,
+) -> Record:
     ext = money(quantity * unit_cost)
     rate = state.tax_rates.get(po["taxCode"]["id"], ZERO)
-    return {"id": line_id, "purchaseOrderId": po["id"], "lineNumber": number,
-            "product": {"id": item.id, "identifier": item.identifier}, "description": description or item.description,
-            "quantity": quantity, "unitCost": unit_cost, "tax": money(ext * rate / 100),
-            "receivedQuantity": Decimal(0), "receivedStatus": "Waiting", "closedFlag": False,
-            "canceledFlag": False, "_info": r.info(state.now())}
+    return {
+        "id": line_id,
+        "purchaseOrderId": po["id"],
+        "lineNumber": number,
+        "product": {"id": item.id, "identifier": item.identifier},
+        "description": description or item.description,
+        "quantity": quantity,
+        "unitCost": unit_cost,
+        "tax": money(ext * rate / 100),
+        "receivedQuantity": Decimal(0),
+        "receivedStatus": "Waiting",
+        "closedFlag": False,
+        "canceledFlag": False,
+        "_info": r.info(state.now()),
+    }
 
 
 def create_purchase_order(state: CwState, body: Any) -> Record:
@@ -52,19 +75,35 @@ def create_purchase_order(state: CwState, body: Any) -> Record:
         location_id = body.get("locationId", 2)
         if state.c["locations"].get(location_id) is None:
             raise invalid("PurchaseOrder", "locationId", f"location {location_id} does not exist")
-        po_date = parse_when(body["poDate"], "poDate", "PurchaseOrder") if body.get("poDate") \
+        po_date = (
+            parse_when(body["poDate"], "poDate", "PurchaseOrder")
+            if body.get("poDate")
             else state.now().replace(hour=0, minute=0, second=0)
+        )
         po_id = state.new_id("purchaseorders")
-        record = {"id": po_id, "poNumber": body.get("poNumber") or f"PO-{4500 + po_id}", "poDate": po_date,
-                  "vendorCompany": r.company_ref(vendor), "vendorInvoiceNumber": body.get("vendorInvoiceNumber"),
-                  "vendorInvoiceDate": parse_when(body["vendorInvoiceDate"], "vendorInvoiceDate", "PurchaseOrder")
-                  if body.get("vendorInvoiceDate") else None,
-                  "status": {"id": r.PO_STATUSES["Open"], "name": "Open"}, "terms": {"id": 3, "name": "Net 30"},
-                  "locationId": location_id, "businessUnitId": body.get("businessUnitId", 1),
-                  "subTotal": ZERO, "salesTax": ZERO,
-                  "freightCost": parse_money(body.get("freightCost", 0), "freightCost", "PurchaseOrder"),
-                  "total": ZERO, "closedFlag": False, "taxCode": {"id": 1, "name": "GST"},
-                  "currency": dict(r.CURRENCY), "customFields": [], "_info": r.info(state.now())}
+        record = {
+            "id": po_id,
+            "poNumber": body.get("poNumber") or f"PO-{4500 + po_id}",
+            "poDate": po_date,
+            "vendorCompany": r.company_ref(vendor),
+            "vendorInvoiceNumber": body.get("vendorInvoiceNumber"),
+            "vendorInvoiceDate": parse_when(body["vendorInvoiceDate"], "vendorInvoiceDate", "PurchaseOrder")
+            if body.get("vendorInvoiceDate")
+            else None,
+            "status": {"id": r.PO_STATUSES["Open"], "name": "Open"},
+            "terms": {"id": 3, "name": "Net 30"},
+            "locationId": location_id,
+            "businessUnitId": body.get("businessUnitId", 1),
+            "subTotal": ZERO,
+            "salesTax": ZERO,
+            "freightCost": parse_money(body.get("freightCost", 0), "freightCost", "PurchaseOrder"),
+            "total": ZERO,
+            "closedFlag": False,
+            "taxCode": {"id": 1, "name": "GST"},
+            "currency": dict(r.CURRENCY),
+            "customFields": [],
+            "_info": r.info(state.now()),
+        }
         state.c["purchaseorders"].put(record)
         state.lines_of[po_id] = []
         po = _recompute(state, po_id)
@@ -93,21 +132,36 @@ def delete_purchase_order(state: CwState, po_id: int) -> None:
         state.notify("PurchaseOrder", "deleted", po)
 
 
-def add_line(state: CwState, po_id: int, item: Any, quantity: Decimal, unit_cost: Decimal | None = None,
-             description: str | None = None) -> Record:
+def add_line(
+    state: CwState,
+    po_id: int,
+    item: Any,
+    quantity: Decimal,
+    unit_cost: Decimal | None = None,
+    description: str | None = None,
+) -> Record:
     with state.lock:
         po = state.require("purchaseorders", po_id, "PurchaseOrder")
         number = len(state.lines_of.get(po_id, [])) + 1
-        line = _line(state, po, state.new_id("lineitems"), number, item, quantity,
-                     item.cost if unit_cost is None else unit_cost, description)
+        line = _line(
+            state,
+            po,
+            state.new_id("lineitems"),
+            number,
+            item,
+            quantity,
+            item.cost if unit_cost is None else unit_cost,
+            description,
+        )
         state.c["lineitems"].put(line)
         state.lines_of.setdefault(po_id, []).append(line["id"])
         state.notify("PurchaseOrder", "updated", _recompute(state, po_id))
         return line
 
 
-def update_line(state: CwState, line_id: int, quantity: Decimal | None = None,
-                unit_cost: Decimal | None = None) -> Record:
+def update_line(
+    state: CwState, line_id: int, quantity: Decimal | None = None, unit_cost: Decimal | None = None
+) -> Record:
     with state.lock:
         line = dict(state.require("lineitems", line_id, "PurchaseOrderLineItem"))
         po = state.c["purchaseorders"].by_id[line["purchaseOrderId"]]

@@ -1,6 +1,7 @@
 """List queries as pure functions: read the query parameters, select and order
 records, cut a page (numbered or forward-only), trim to `fields`, and build the
 `Link` header. Errors are CwError 400s that name the parameter and the problem."""
+
 from __future__ import annotations
 
 from bisect import bisect_right
@@ -8,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from .conditions import (BoolOp, Compare, ConditionError, Not, compile_tree, lookup,
-                         match_custom_fields, parse)
+from .conditions import BoolOp, Compare, ConditionError, Not, compile_tree, lookup, match_custom_fields, parse
 from .errors import CwError, bad_request
 from .store import Collection, Record
 
@@ -59,11 +59,13 @@ def parse_list_query(params: Mapping[str, str], headers: Mapping[str, str]) -> L
     return ListQuery(
         conditions=lowered.get("conditions") or None,
         custom_field_conditions=lowered.get("customfieldconditions") or None,
-        order_by=tuple(order), fields=fields,
+        order_by=tuple(order),
+        fields=fields,
         page=_int(lowered, "page", 1, 1),
         page_size=_int(lowered, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
         forward_only=headers.get("pagination-type", "").lower() == "forward-only",
-        page_id=_int(lowered, "pageId", 0, 0))
+        page_id=_int(lowered, "pageId", 0, 0),
+    )
 
 
 def _canonical(collection: Collection, path: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -111,11 +113,13 @@ def _sort_key(path: tuple[str, ...]):
         value = lookup(record, path)
         # None first ascending (as SQL Server orders NULL), strings without case.
         return (value is not None, value.casefold() if isinstance(value, str) else value)
+
     return key
 
 
 def select(collection: Collection, query: ListQuery) -> list[Record]:
     """The records matching the query, in order; computed once per collection version."""
+
     def compute() -> list[Record]:
         try:
             if query.conditions:
@@ -152,7 +156,7 @@ def cut_page(rows: list[Record], query: ListQuery) -> Page:
         if any(tuple(p.lower() for p in path) != ("id",) or desc for path, desc in query.order_by):
             raise bad_request("orderBy: forward-only paging orders by id only")
         start = bisect_right(rows, query.page_id, key=lambda row: row["id"])
-        chunk = rows[start:start + query.page_size]
+        chunk = rows[start : start + query.page_size]
         links = {}
         if chunk and start + len(chunk) < len(rows):
             links["next"] = {"pageId": chunk[-1]["id"], "pageSize": query.page_size}
@@ -166,7 +170,7 @@ def cut_page(rows: list[Record], query: ListQuery) -> Page:
     if query.page < last:
         links["next"] = {"page": query.page + 1, "pageSize": query.page_size}
         links["last"] = {"page": last, "pageSize": query.page_size}
-    return Page(rows[start:start + query.page_size], links)
+    return Page(rows[start : start + query.page_size], links)
 
 
 def link_header(base_url: str, params: Mapping[str, str], links: Mapping[str, Mapping[str, Any]]) -> str:
@@ -203,5 +207,14 @@ def canonical_fields(collection: Collection, fields: tuple[tuple[str, ...], ...]
     return tuple(_canonical(collection, f, "fields") for f in fields)
 
 
-__all__ = ["ListQuery", "parse_list_query", "select", "cut_page", "link_header", "project",
-           "canonical_fields", "CwError", "MAX_PAGE_SIZE"]
+__all__ = [
+    "ListQuery",
+    "parse_list_query",
+    "select",
+    "cut_page",
+    "link_header",
+    "project",
+    "canonical_fields",
+    "CwError",
+    "MAX_PAGE_SIZE",
+]

@@ -1,6 +1,7 @@
 """Records to ConnectWise JSON: Decimal money as JSON numbers written with
 their cents (12.50, not 12.5, and never through float), datetimes as ISO-8601
 UTC with `Z`, and null fields left out as ConnectWise leaves them out."""
+
 from __future__ import annotations
 
 import json

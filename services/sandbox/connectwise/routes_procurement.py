@@ -1,4 +1,5 @@
 """Write routes of purchase orders and their line items."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
@@ -37,9 +38,19 @@ def procurement_routes(router: APIRouter, state: CwState) -> None:
         item = state.catalog.get(product_id) if isinstance(product_id, int) else None
         if item is None:
             raise invalid("PurchaseOrderLineItem", "product", "product must reference a catalog item by id")
-        cost = parse_money(body["unitCost"], "unitCost", "PurchaseOrderLineItem") if body.get("unitCost") is not None else None
-        line = p.add_line(state, parse_id(record_id, "PurchaseOrder"), item, quantity_of(body.get("quantity"), "PurchaseOrderLineItem"),
-                          cost, body.get("description"))
+        cost = (
+            parse_money(body["unitCost"], "unitCost", "PurchaseOrderLineItem")
+            if body.get("unitCost") is not None
+            else None
+        )
+        line = p.add_line(
+            state,
+            parse_id(record_id, "PurchaseOrder"),
+            item,
+            quantity_of(body.get("quantity"), "PurchaseOrderLineItem"),
+            cost,
+            body.get("description"),
+        )
         return respond(line, 201)
 
     @router.patch(f"{BASE}/{{record_id}}/lineitems/{{line_id}}")
@@ -51,9 +62,14 @@ def procurement_routes(router: APIRouter, state: CwState) -> None:
         for op in ops:
             path = str(op.get("path", "")).strip("/") if isinstance(op, dict) else ""
             if not isinstance(op, dict) or op.get("op") != "replace" or path not in ("quantity", "unitCost"):
-                raise invalid("PurchaseOrderLineItem", path or "path", "only replace of quantity or unitCost is supported")
-            changes["quantity" if path == "quantity" else "unit_cost"] = quantity_of(op.get("value"), "PurchaseOrderLineItem") \
-                if path == "quantity" else parse_money(op.get("value"), "unitCost", "PurchaseOrderLineItem")
+                raise invalid(
+                    "PurchaseOrderLineItem", path or "path", "only replace of quantity or unitCost is supported"
+                )
+            changes["quantity" if path == "quantity" else "unit_cost"] = (
+                quantity_of(op.get("value"), "PurchaseOrderLineItem")
+                if path == "quantity"
+                else parse_money(op.get("value"), "unitCost", "PurchaseOrderLineItem")
+            )
         with state.lock:
             line = state.require("lineitems", parse_id(line_id, "PurchaseOrderLineItem"), "PurchaseOrderLineItem")
             if line["purchaseOrderId"] != parse_id(record_id, "PurchaseOrder"):

@@ -1,6 +1,7 @@
 """Write routes and nested resources: invoices (POST, PUT, PATCH, DELETE),
 invoice payments (payments, credit memos applied, refunds: see money.py),
 purchase-order line items and callbacks."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
@@ -65,10 +66,14 @@ def write_routes(router: APIRouter, state: CwState) -> None:
         if body.get("amount") is None:
             raise invalid("InvoicePayment", "amount", "amount is required", "MissingRequiredField")
         amount = writes.parse_money(body["amount"], "amount", "InvoicePayment")
-        when = writes.parse_when(body["paymentDate"], "paymentDate", "InvoicePayment") if body.get("paymentDate") \
+        when = (
+            writes.parse_when(body["paymentDate"], "paymentDate", "InvoicePayment")
+            if body.get("paymentDate")
             else state.now().replace(hour=0, minute=0, second=0)
-        payment = state.add_payment(invoice_id, amount, when, body.get("type"), str(body.get("appliedBy") or "cwapi"),
-                                    money.credit_id_of(body))
+        )
+        payment = state.add_payment(
+            invoice_id, amount, when, body.get("type"), str(body.get("appliedBy") or "cwapi"), money.credit_id_of(body)
+        )
         return respond(payment, 201)
 
     @router.delete("/finance/invoices/{record_id}/payments/{payment_id}")

@@ -7,6 +7,7 @@ The clock is injectable (`clock` returns an aware UTC datetime) so tests can
 move time. One re-entrant lock guards everything: request handlers and the
 mutator thread both go through it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -38,15 +39,32 @@ class CwState:
         self.lock = threading.RLock()
         self.catalog: dict[int, CatalogItem] = {c.id: c for c in msp.catalog}
         self.tax_rates = {t.id: t.rate for t in msp.tax_codes}
-        names = ("invoices", "products", "payments", "purchaseorders", "lineitems", "companies",
-                 "members", "locations", "departments", "callbacks")
-        indexed = {"invoices": (("invoiceNumber",), ("company", "id")), "products": (("invoice", "id"),),
-                   "payments": (("invoice", "id"),), "lineitems": (("purchaseOrderId",),),
-                   "purchaseorders": (("poNumber",),), "companies": (("identifier",),)}
-        aliases: dict[str, Aliases] = {"payments": {("credit", "id"): ("credit", "id"), ("credit", "identifier"): ("credit", "identifier")}}
-        self.c: dict[str, Collection] = {n: Collection(n, {**_LAST_UPDATED, **aliases.get(n, {})},
-                                                       (("id",),) + indexed.get(n, ()))
-                                         for n in names}
+        names = (
+            "invoices",
+            "products",
+            "payments",
+            "purchaseorders",
+            "lineitems",
+            "companies",
+            "members",
+            "locations",
+            "departments",
+            "callbacks",
+        )
+        indexed = {
+            "invoices": (("invoiceNumber",), ("company", "id")),
+            "products": (("invoice", "id"),),
+            "payments": (("invoice", "id"),),
+            "lineitems": (("purchaseOrderId",),),
+            "purchaseorders": (("poNumber",),),
+            "companies": (("identifier",),),
+        }
+        aliases: dict[str, Aliases] = {
+            "payments": {("credit", "id"): ("credit", "id"), ("credit", "identifier"): ("credit", "identifier")}
+        }
+        self.c: dict[str, Collection] = {
+            n: Collection(n, {**_LAST_UPDATED, **aliases.get(n, {})}, (("id",),) + indexed.get(n, ())) for n in names
+        }
         self.products_of: dict[int, list[int]] = {}
         self.payments_of: dict[int, list[int]] = {}  # invoice id -> ids of the payments listed under it
         self.applied_from: dict[int, list[int]] = {}  # credit memo id -> ids of the credit applied from it
@@ -101,12 +119,22 @@ class CwState:
             self.c["purchaseorders"].put(r.purchase_order(po, companies))
             self.lines_of[po.id] = []
             for po_line in po.lines:
-                self._put_child("lineitems", self.lines_of, po.id,
-                                r.po_line(po_line, line_id, po, self.catalog[po_line.catalog_item_id]))
+                self._put_child(
+                    "lineitems",
+                    self.lines_of,
+                    po.id,
+                    r.po_line(po_line, line_id, po, self.catalog[po_line.catalog_item_id]),
+                )
                 line_id += 1
-        self.next_ids = {"invoices": msp.next_ids["invoice"], "products": msp.next_ids["line"],
-                         "payments": msp.next_ids["payment"], "purchaseorders": msp.next_ids["purchase_order"],
-                         "lineitems": line_id, "callbacks": 1, "invoiceNumber": msp.next_ids["invoice_number"]}
+        self.next_ids = {
+            "invoices": msp.next_ids["invoice"],
+            "products": msp.next_ids["line"],
+            "payments": msp.next_ids["payment"],
+            "purchaseorders": msp.next_ids["purchase_order"],
+            "lineitems": line_id,
+            "callbacks": 1,
+            "invoiceNumber": msp.next_ids["invoice_number"],
+        }
 
     def _put_child(self, name: str, index: dict[int, list[int]], parent: int, record: Record) -> None:
         self.c[name].put(record)
@@ -121,11 +149,21 @@ class CwState:
         taxable = sum((p["extPrice"] for p in products if p["taxableFlag"]), ZERO)
         tax = money(taxable * self.tax_rates.get(inv["taxCode"]["id"], ZERO) / 100)
         pays = self.c["payments"].by_id
-        paid, credited = cash.money_fields(inv, (pays[p] for p in self.payments_of.get(invoice_id, [])),
-                                           (pays[p] for p in self.applied_from.get(invoice_id, [])))
+        paid, credited = cash.money_fields(
+            inv,
+            (pays[p] for p in self.payments_of.get(invoice_id, [])),
+            (pays[p] for p in self.applied_from.get(invoice_id, [])),
+        )
         total = subtotal + tax
-        inv.update(subtotal=subtotal, salesTax=tax, total=total, payments=paid, credits=credited,
-                   balance=total - paid - credited, _info={**inv["_info"], "lastUpdated": stamp})
+        inv.update(
+            subtotal=subtotal,
+            salesTax=tax,
+            total=total,
+            payments=paid,
+            credits=credited,
+            balance=total - paid - credited,
+            _info={**inv["_info"], "lastUpdated": stamp},
+        )
         self.c["invoices"].put(inv)
         return inv
 
@@ -154,10 +192,13 @@ class CwState:
         with self.lock:
             inv = self.require("invoices", invoice_id, "Invoice")
             if self.payments_of.get(invoice_id):
-                raise invalid("Invoice", "payments", "an invoice with payments applied cannot be deleted", "InvalidObject")
+                raise invalid(
+                    "Invoice", "payments", "an invoice with payments applied cannot be deleted", "InvalidObject"
+                )
             if self.applied_from.get(invoice_id):
-                raise invalid("Invoice", "credits", "a credit memo applied to an invoice cannot be deleted",
-                              "InvalidObject")
+                raise invalid(
+                    "Invoice", "credits", "a credit memo applied to an invoice cannot be deleted", "InvalidObject"
+                )
             for pid in self.products_of.pop(invoice_id, []):
                 self.c["products"].remove(pid)
             self.payments_of.pop(invoice_id, None)
@@ -171,16 +212,31 @@ class CwState:
             inv["status"] = {"id": r.INVOICE_STATUSES[status], "name": status}
             return self.put_invoice(inv, "updated")
 
-    def add_product(self, invoice_id: int, item: CatalogItem, quantity: Decimal, price: Decimal | None = None,
-                    description: str | None = None) -> Record:
+    def add_product(
+        self,
+        invoice_id: int,
+        item: CatalogItem,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        description: str | None = None,
+    ) -> Record:
         with self.lock:
             inv = self.require("invoices", invoice_id, "Invoice")
             stamp = self.now()
             seq = len(self.products_of.get(invoice_id, [])) + 1
             sign = -1 if inv["type"] == "CreditMemo" else 1
-            product = r.product_from(self.new_id("products"), item, seq, description or item.description,
-                                     quantity, item.price * sign if price is None else price,
-                                     item.cost * sign, item.taxable, inv, stamp)
+            product = r.product_from(
+                self.new_id("products"),
+                item,
+                seq,
+                description or item.description,
+                quantity,
+                item.price * sign if price is None else price,
+                item.cost * sign,
+                item.taxable,
+                inv,
+                stamp,
+            )
             self._put_child("products", self.products_of, invoice_id, product)
             self.notify("Product", "added", product)
             self.put_invoice(self.c["invoices"].by_id[invoice_id], "updated")
@@ -210,8 +266,15 @@ class CwState:
             self.notify("Product", "deleted", product)
             self.put_invoice(self.c["invoices"].by_id[invoice_id], "updated")
 
-    def add_payment(self, invoice_id: int, amount: Decimal, payment_date: datetime,
-                    kind: str | None = "Payment", applied_by: str = "accounts", credit_id: int | None = None) -> Record:
+    def add_payment(
+        self,
+        invoice_id: int,
+        amount: Decimal,
+        payment_date: datetime,
+        kind: str | None = "Payment",
+        applied_by: str = "accounts",
+        credit_id: int | None = None,
+    ) -> Record:
         """Record money under an invoice (see money.py): a payment, a credit memo applied
         (`credit_id` names the memo) or a refund against a credit memo. What ConnectWise
         refuses (above the balance, above the memo's remaining credit...) is a 400."""
@@ -227,9 +290,16 @@ class CwState:
                     raise cash.not_a_memo(credit_id)
             cash.check(inv, kind, amount, memo)
             now = self.now()
-            payment: Record = {"id": self.new_id("payments"), "type": kind, "invoice": r.invoice_ref(inv),
-                       "credit": r.invoice_ref(memo) if memo else None, "amount": amount,
-                       "paymentDate": payment_date, "appliedBy": applied_by, "_info": r.info(now)}
+            payment: Record = {
+                "id": self.new_id("payments"),
+                "type": kind,
+                "invoice": r.invoice_ref(inv),
+                "credit": r.invoice_ref(memo) if memo else None,
+                "amount": amount,
+                "paymentDate": payment_date,
+                "appliedBy": applied_by,
+                "_info": r.info(now),
+            }
             self._put_child("payments", self.payments_of, invoice_id, payment)
             if memo is not None:
                 self.applied_from.setdefault(memo["id"], []).append(payment["id"])

@@ -4,6 +4,7 @@ is a slice and forward-only paging is a bisect (never a scan per page).
 Records are replaced, never edited in place, so a list result computed for one
 version of the collection can be served page by page while the version holds.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left, insort
@@ -34,8 +35,12 @@ def _key(value: Any) -> Any:
 class Collection:
     """Records of one resource. Not thread-safe by itself: the state's lock guards it."""
 
-    def __init__(self, name: str, aliases: dict[tuple[str, ...], tuple[str, ...]] | None = None,
-                 indexed: tuple[tuple[str, ...], ...] = ()):
+    def __init__(
+        self,
+        name: str,
+        aliases: dict[tuple[str, ...], tuple[str, ...]] | None = None,
+        indexed: tuple[tuple[str, ...], ...] = (),
+    ):
         self.name = name
         # path -> value (case-folded when text) -> ids; lets `field = value` skip the scan
         self.indexes: dict[tuple[str, ...], dict[Any, set[int]]] = {path: {} for path in indexed}

@@ -2,6 +2,7 @@
 field gets a 400 naming it. POST and PUT share one builder; PATCH (a JSON Patch
 list of {op, path, value}) is applied to the current record and then built
 like a PUT, so every route enforces the same rules."""
+
 from __future__ import annotations
 
 import copy
@@ -88,7 +89,11 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
     if tax_id not in state.tax_rates:
         raise invalid("Invoice", "taxCode", f"tax code {tax_id} does not exist")
     terms = body.get("billingTerms") or company["billingTerms"]
-    day = parse_when(body["date"], "date", "Invoice") if body.get("date") else state.now().replace(hour=0, minute=0, second=0)
+    day = (
+        parse_when(body["date"], "date", "Invoice")
+        if body.get("date")
+        else state.now().replace(hour=0, minute=0, second=0)
+    )
     if not isinstance(terms, dict):
         raise invalid("Invoice", "billingTerms", "billingTerms must be a reference {id, name}")
     term_days = _term_days(terms)
@@ -98,11 +103,15 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
         number = f"INV-{state.new_id('invoiceNumber')}"
     elif not isinstance(number, str) or not number.strip():
         raise invalid("Invoice", "invoiceNumber", "invoiceNumber must be a non-empty string")
-    clash = [i for i in state.c["invoices"].lookup(("invoiceNumber",), number) or ()
-             if existing is None or i != existing["id"]]
+    clash = [
+        i
+        for i in state.c["invoices"].lookup(("invoiceNumber",), number) or ()
+        if existing is None or i != existing["id"]
+    ]
     if clash:
-        raise invalid("Invoice", "invoiceNumber", f"invoice number {number} is already used by invoice {clash[0]}",
-                      "Duplicate")
+        raise invalid(
+            "Invoice", "invoiceNumber", f"invoice number {number} is already used by invoice {clash[0]}", "Duplicate"
+        )
     status = body.get("status") or (existing["status"] if existing else {"name": "New"})
     status_name = status.get("name") if isinstance(status, dict) else None
     if status_name is None and isinstance(status, dict) and status.get("id") in r.INVOICE_STATUSES.values():
@@ -120,18 +129,32 @@ def build_invoice(state: CwState, body: Any, existing: Record | None = None) -> 
     kept = existing or {"id": state.new_id("invoices"), "_info": r.info(state.now())}
     # Same key order as a seeded invoice; totals are derived by the state afterwards.
     return {
-        "id": kept["id"], "invoiceNumber": number, "type": kind,
+        "id": kept["id"],
+        "invoiceNumber": number,
+        "type": kind,
         "status": {"id": r.INVOICE_STATUSES[status_name], "name": status_name},
-        "company": ref, "billToCompany": ref, "shipToCompany": ref,
-        "applyToType": apply_to_type, "applyToId": apply_to,
-        "date": day, "dueDate": due, "billingTerms": terms,
-        "reference": body.get("reference", ""), "customerPO": body.get("customerPO", ""),
-        "location": {"id": loc["id"], "name": loc["name"]}, "locationId": loc["id"],
+        "company": ref,
+        "billToCompany": ref,
+        "shipToCompany": ref,
+        "applyToType": apply_to_type,
+        "applyToId": apply_to,
+        "date": day,
+        "dueDate": due,
+        "billingTerms": terms,
+        "reference": body.get("reference", ""),
+        "customerPO": body.get("customerPO", ""),
+        "location": {"id": loc["id"], "name": loc["name"]},
+        "locationId": loc["id"],
         "department": {"id": dep["id"], "identifier": dep["identifier"], "name": dep["name"]},
-        "departmentId": dep["id"], "territoryId": body.get("territoryId"),
+        "departmentId": dep["id"],
+        "territoryId": body.get("territoryId"),
         "taxCode": {"id": tax_id, "name": next(t.name for t in state.msp.tax_codes if t.id == tax_id)},
-        "subtotal": zero, "salesTax": zero, "total": zero,
-        "payments": kept.get("payments", zero), "credits": kept.get("credits", zero), "balance": zero,
+        "subtotal": zero,
+        "salesTax": zero,
+        "total": zero,
+        "payments": kept.get("payments", zero),
+        "credits": kept.get("credits", zero),
+        "balance": zero,
         "currency": dict(existing["currency"]) if existing else dict(company["currency"]),
         "customFields": _custom_fields(body.get("customFields"), existing, company, day),
         "_info": kept["_info"],
@@ -147,9 +170,16 @@ def _custom_fields(given: Any, existing: Record | None, company: Record, day: da
     """As the invoice had them, or a new invoice's: its company's Xero Entity and, billed in
     another currency, the exchange rate the MSP records for the day."""
     code = company["currency"]["currencyCode"]
-    current = copy.deepcopy(existing["customFields"]) if existing else [
-        r.custom_field(next((f.get("value") for f in company["customFields"] if f["caption"] == "Xero Entity"), None))
-    ] + ([r.exchange_rate_field(m.recorded_rate(code, day.date()))] if code != m.BASE_CURRENCY else [])
+    current = (
+        copy.deepcopy(existing["customFields"])
+        if existing
+        else [
+            r.custom_field(
+                next((f.get("value") for f in company["customFields"] if f["caption"] == "Xero Entity"), None)
+            )
+        ]
+        + ([r.exchange_rate_field(m.recorded_rate(code, day.date()))] if code != m.BASE_CURRENCY else [])
+    )
     if given is None:
         return current
     if not isinstance(given, list):
@@ -211,10 +241,17 @@ def build_callback(body: Any) -> Record:
     object_id = body.get("objectId", 0)
     if not isinstance(object_id, int):
         raise invalid("Callback", "objectId", "objectId must be a number")
-    return {"description": body.get("description", ""), "url": url, "objectId": object_id, "type": kind,
-            "level": body.get("level", "All"), "memberId": body.get("memberId"),
-            "inactiveFlag": bool(body.get("inactiveFlag", False)), "isSoapCallbackFlag": False,
-            "isSelfSuppressedFlag": False}
+    return {
+        "description": body.get("description", ""),
+        "url": url,
+        "objectId": object_id,
+        "type": kind,
+        "level": body.get("level", "All"),
+        "memberId": body.get("memberId"),
+        "inactiveFlag": bool(body.get("inactiveFlag", False)),
+        "isSoapCallbackFlag": False,
+        "isSelfSuppressedFlag": False,
+    }
 
 
 def product_fields(state: CwState, body: Any) -> tuple[int, Any, Decimal, Decimal | None]:
@@ -254,6 +291,7 @@ def product_patch(product: Record, ops: Any) -> dict[str, Decimal]:
         path = str(op.get("path", "")).strip("/") if isinstance(op, dict) else ""
         if not isinstance(op, dict) or op.get("op") != "replace" or path not in ("quantity", "price"):
             raise invalid("ProductItem", path or "path", "only replace of quantity or price is supported")
-        changes[path] = quantity_of(op.get("value")) if path == "quantity" else \
-            parse_money(op.get("value"), "price", "ProductItem")
+        changes[path] = (
+            quantity_of(op.get("value")) if path == "quantity" else parse_money(op.get("value"), "price", "ProductItem")
+        )
     return changes

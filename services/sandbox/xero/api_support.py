@@ -1,6 +1,7 @@
 """What every /api.xro/2.0 route shares: the caller's organisation, the
 response envelope, list handling (filter, order, page, If-Modified-Since), the
 batch error shape and writes through the Idempotency-Key store."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def error(status: int, number: int, type_: str, message: str) -> Response:
     return json_response({"ErrorNumber": number, "Type": type_, "Message": message}, status)
 
 
-NOT_FOUND_BODY = {"ErrorNumber": 404, "Type": "NotFoundException",
-                  "Message": "The resource you're looking for cannot be found"}
+NOT_FOUND_BODY = {
+    "ErrorNumber": 404,
+    "Type": "NotFoundException",
+    "Message": "The resource you're looking for cannot be found",
+}
 
 
 def not_found() -> Response:
@@ -55,15 +59,26 @@ class Api:
         return self.state.organisations[request.state.tenant]
 
     def envelope(self, key: str, items: list, pagination: dict | None = None) -> dict:
-        body: dict[str, Any] = {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "Connect Zero Sandbox",
-                                "DateTimeUTC": self.state.clock.now()}
+        body: dict[str, Any] = {
+            "Id": str(uuid.uuid4()),
+            "Status": "OK",
+            "ProviderName": "Connect Zero Sandbox",
+            "DateTimeUTC": self.state.clock.now(),
+        }
         if pagination is not None:
             body["pagination"] = pagination
         body[key] = items
         return body
 
-    def listing(self, request: Request, key: str, records: list[dict], default_order: str,
-                pageable: bool = True, show: Callable[[dict], dict] | None = None) -> Response:
+    def listing(
+        self,
+        request: Request,
+        key: str,
+        records: list[dict],
+        default_order: str,
+        pageable: bool = True,
+        show: Callable[[dict], dict] | None = None,
+    ) -> Response:
         """Filter, order and page `records`; `show` renders the records of the
         page (every record first when the filter needs rendered fields)."""
         where_text = request.query_params.get("where", "") + request.query_params.get("order", "")

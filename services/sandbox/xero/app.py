@@ -1,6 +1,7 @@
 """The Xero simulator as a FastAPI app: identity endpoints, the accounting API
 behind bearer-token, tenant and rate-limit checks, and /_sandbox control
 routes (faults, clock, limits, revoked refresh tokens, webhooks, state)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,23 +39,42 @@ class XeroRuntime:
 def _fault_body(status: int) -> tuple[str, bytes]:
     if status == 429:
         return "application/json", b'{"Title":"Too Many Requests","Status":429,"Detail":"Rate limit exceeded"}'
-    return "application/json", json.dumps({"ErrorNumber": 500, "Type": "InternalServerException",
-                                           "Message": "An error occurred in Xero."}).encode()
+    return "application/json", json.dumps(
+        {"ErrorNumber": 500, "Type": "InternalServerException", "Message": "An error occurred in Xero."}
+    ).encode()
 
 
 def _forbidden() -> JSONResponse:
-    return JSONResponse({"Type": None, "Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful",
-                         "Instance": None, "Extensions": {}}, status_code=403)
+    return JSONResponse(
+        {
+            "Type": None,
+            "Title": "Forbidden",
+            "Status": 403,
+            "Detail": "AuthenticationUnsuccessful",
+            "Instance": None,
+            "Extensions": {},
+        },
+        status_code=403,
+    )
 
 
-def create_app(state: XeroState, faults: Faults | None = None, *, limits: Limits | None = None,
-               idempotency_window_seconds: float = 900, webhook_base_url: str = "https://api.xero.com") -> FastAPI:
+def create_app(
+    state: XeroState,
+    faults: Faults | None = None,
+    *,
+    limits: Limits | None = None,
+    idempotency_window_seconds: float = 900,
+    webhook_base_url: str = "https://api.xero.com",
+) -> FastAPI:
     faults = faults or Faults()
     runtime = XeroRuntime(
-        state=state, faults=faults, limiter=RateLimiter(limits or Limits(), state.clock.timestamp),
+        state=state,
+        faults=faults,
+        limiter=RateLimiter(limits or Limits(), state.clock.timestamp),
         tokens=oauth.TokenStore(state.clock),
         idempotency=IdempotencyStore(state.clock.timestamp, idempotency_window_seconds),
-        webhooks=WebhookSender(state, webhook_base_url))
+        webhooks=WebhookSender(state, webhook_base_url),
+    )
     app = FastAPI(title="Xero simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.xero = runtime
     app.include_router(oauth.router(state, runtime.tokens))

@@ -5,6 +5,7 @@ rate of the day when none is given), and its lock dates (GET Organisation's
 `PeriodLockDate` and `EndOfYearLockDate`): nothing approved may be dated on or before
 them. A control route sets these while the simulator runs, as an accountant would in
 Xero's settings."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,10 +21,24 @@ from .serialize import parse_date
 from .state import Organisation
 
 # Units of each currency to one US dollar: the simulator's "rate of the day".
-UNITS_PER_USD = {"USD": Decimal("1"), "AUD": Decimal("1.52"), "NZD": Decimal("1.67"), "GBP": Decimal("0.79"),
-                 "EUR": Decimal("0.92"), "CAD": Decimal("1.37"), "SGD": Decimal("1.34")}
-NAMES = {"USD": "United States Dollar", "AUD": "Australian Dollar", "NZD": "New Zealand Dollar",
-         "GBP": "British Pound", "EUR": "Euro", "CAD": "Canadian Dollar", "SGD": "Singapore Dollar"}
+UNITS_PER_USD = {
+    "USD": Decimal("1"),
+    "AUD": Decimal("1.52"),
+    "NZD": Decimal("1.67"),
+    "GBP": Decimal("0.79"),
+    "EUR": Decimal("0.92"),
+    "CAD": Decimal("1.37"),
+    "SGD": Decimal("1.34"),
+}
+NAMES = {
+    "USD": "United States Dollar",
+    "AUD": "Australian Dollar",
+    "NZD": "New Zealand Dollar",
+    "GBP": "British Pound",
+    "EUR": "Euro",
+    "CAD": "Canadian Dollar",
+    "SGD": "Singapore Dollar",
+}
 TIMEZONES = {"AU": "AUSEASTERNSTANDARDTIME", "NZ": "NEWZEALANDSTANDARDTIME"}
 
 
@@ -35,8 +50,14 @@ def day_rate(org: Organisation, code: str) -> Decimal:
 
 def lock_date(org: Organisation) -> tuple[date, str] | None:
     """The later lock date and its name: nothing approved may be dated on or before it."""
-    locks = [(d, name) for d, name in ((org.end_of_year_lock_date, "end of year lock date"),
-                                       (org.period_lock_date, "period lock date")) if d is not None]
+    locks = [
+        (d, name)
+        for d, name in (
+            (org.end_of_year_lock_date, "end of year lock date"),
+            (org.period_lock_date, "period lock date"),
+        )
+        if d is not None
+    ]
     return max(locks, key=lambda pair: pair[0]) if locks else None
 
 
@@ -53,8 +74,9 @@ def document_errors(org: Organisation, doc: dict, existing: dict | None) -> list
     when = doc.get("Date") or (existing or {}).get("Date")
     locked = lock_date(org)
     if locked and status not in ("DRAFT", "DELETED", "VOIDED") and isinstance(when, date) and when <= locked[0]:
-        errors.append(f"The document date cannot be before the {locked[1]}, currently set at "
-                      f"{locked[0].strftime('%d-%b-%Y')}")
+        errors.append(
+            f"The document date cannot be before the {locked[1]}, currently set at {locked[0].strftime('%d-%b-%Y')}"
+        )
     return errors
 
 
@@ -67,15 +89,34 @@ def settle_currency(org: Organisation, record: dict) -> None:
 
 def organisation_element(org: Organisation) -> dict[str, Any]:
     element = {
-        "OrganisationID": org.tenant_id, "APIKey": "", "Name": org.name, "LegalName": org.name, "PaysTax": True,
-        "Version": org.country, "OrganisationType": "COMPANY", "BaseCurrency": org.base_currency,
-        "CountryCode": org.country, "IsDemoCompany": False, "OrganisationStatus": "ACTIVE",
-        "FinancialYearEndDay": 31 if org.country == "NZ" else 30, "FinancialYearEndMonth": 3 if org.country == "NZ" else 6,
-        "SalesTaxBasis": "ACCRUALS", "SalesTaxPeriod": "TWOMONTHS" if org.country == "NZ" else "QUARTERLY1",
-        "DefaultSalesTax": "Tax Exclusive", "DefaultPurchasesTax": "Tax Inclusive", "CreatedDateUTC": org.created,
-        "OrganisationEntityType": "COMPANY", "Timezone": TIMEZONES.get(org.country, TIMEZONES["AU"]),
-        "ShortCode": "!" + org.short[:5], "Edition": "BUSINESS", "Class": "PREMIUM",
-        "Addresses": [], "Phones": [], "ExternalLinks": [], "PaymentTerms": {}}
+        "OrganisationID": org.tenant_id,
+        "APIKey": "",
+        "Name": org.name,
+        "LegalName": org.name,
+        "PaysTax": True,
+        "Version": org.country,
+        "OrganisationType": "COMPANY",
+        "BaseCurrency": org.base_currency,
+        "CountryCode": org.country,
+        "IsDemoCompany": False,
+        "OrganisationStatus": "ACTIVE",
+        "FinancialYearEndDay": 31 if org.country == "NZ" else 30,
+        "FinancialYearEndMonth": 3 if org.country == "NZ" else 6,
+        "SalesTaxBasis": "ACCRUALS",
+        "SalesTaxPeriod": "TWOMONTHS" if org.country == "NZ" else "QUARTERLY1",
+        "DefaultSalesTax": "Tax Exclusive",
+        "DefaultPurchasesTax": "Tax Inclusive",
+        "CreatedDateUTC": org.created,
+        "OrganisationEntityType": "COMPANY",
+        "Timezone": TIMEZONES.get(org.country, TIMEZONES["AU"]),
+        "ShortCode": "!" + org.short[:5],
+        "Edition": "BUSINESS",
+        "Class": "PREMIUM",
+        "Addresses": [],
+        "Phones": [],
+        "ExternalLinks": [],
+        "PaymentTerms": {},
+    }
     # "Shown if set" (the published Organisation): a lock date appears only when there is one.
     if org.period_lock_date:
         element["PeriodLockDate"] = org.period_lock_date
@@ -118,9 +159,14 @@ def books_control_router(runtime: Any) -> APIRouter:
                     org.currencies = {c: NAMES[c] for c in [org.base_currency, *codes]}
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"organisation": org.short, "base_currency": org.base_currency,
-                             "currencies": sorted(org.currencies),
-                             "period_lock_date": org.period_lock_date and org.period_lock_date.isoformat(),
-                             "end_of_year_lock_date": org.end_of_year_lock_date and org.end_of_year_lock_date.isoformat()})
+        return JSONResponse(
+            {
+                "organisation": org.short,
+                "base_currency": org.base_currency,
+                "currencies": sorted(org.currencies),
+                "period_lock_date": org.period_lock_date and org.period_lock_date.isoformat(),
+                "end_of_year_lock_date": org.end_of_year_lock_date and org.end_of_year_lock_date.isoformat(),
+            }
+        )
 
     return api

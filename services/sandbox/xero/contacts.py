@@ -1,4 +1,5 @@
 """Contacts: create and update with Xero's unique-name and ContactNumber rules."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,8 +7,19 @@ from typing import Any
 
 from .state import Organisation, XeroState
 
-_TEXT = ("Name", "ContactNumber", "AccountNumber", "EmailAddress", "FirstName", "LastName", "TaxNumber",
-         "CompanyNumber", "AccountsReceivableTaxType", "AccountsPayableTaxType", "DefaultCurrency")
+_TEXT = (
+    "Name",
+    "ContactNumber",
+    "AccountNumber",
+    "EmailAddress",
+    "FirstName",
+    "LastName",
+    "TaxNumber",
+    "CompanyNumber",
+    "AccountsReceivableTaxType",
+    "AccountsPayableTaxType",
+    "DefaultCurrency",
+)
 _STATUSES = ("ACTIVE", "ARCHIVED", "GDPRREQUEST")
 
 
@@ -23,16 +35,25 @@ def _errors(org: Organisation, raw: dict, existing: dict | None) -> list[str]:
     if raw.get("ContactStatus") is not None and raw["ContactStatus"] not in _STATUSES:
         errors.append(f"ContactStatus: '{raw['ContactStatus']}' is not a valid status")
     if name:
-        clash = next((c for c in org.contacts.values() if c["Name"].lower() == str(name).lower()
-                      and c["ContactStatus"] == "ACTIVE" and c is not existing), None)
+        clash = next(
+            (
+                c
+                for c in org.contacts.values()
+                if c["Name"].lower() == str(name).lower() and c["ContactStatus"] == "ACTIVE" and c is not existing
+            ),
+            None,
+        )
         if clash is not None:
-            errors.append(f"The contact name {name} is already assigned to another contact. "
-                          "The contact name must be unique across all active contacts.")
+            errors.append(
+                f"The contact name {name} is already assigned to another contact. "
+                "The contact name must be unique across all active contacts."
+            )
     return errors
 
 
-def save_contacts(state: XeroState, org: Organisation, elements: list, *, method: str, summarize: bool,
-                  target_id: str | None = None) -> tuple[int, list[dict], bool]:
+def save_contacts(
+    state: XeroState, org: Organisation, elements: list, *, method: str, summarize: bool, target_id: str | None = None
+) -> tuple[int, list[dict], bool]:
     with state.lock:
         plans: list[tuple[Any, dict | None, list[str]]] = []
         for raw in elements:
@@ -43,16 +64,25 @@ def save_contacts(state: XeroState, org: Organisation, elements: list, *, method
             existing = org.contacts.get(wanted) if wanted else None
             if existing is None and not wanted and method == "POST" and raw.get("ContactNumber"):
                 existing = org.find_contact({"ContactNumber": raw["ContactNumber"]})
-            errors = ["The document with the supplied id was not found for this endpoint."] \
-                if wanted and existing is None else _errors(org, raw, existing)
+            errors = (
+                ["The document with the supplied id was not found for this endpoint."]
+                if wanted and existing is None
+                else _errors(org, raw, existing)
+            )
             plans.append((raw, existing, errors))
         failed = any(e for _, _, e in plans)
         out = []
         for raw, existing, errors in plans:
             if errors:
                 shown = {k: raw.get(k) for k in ("ContactID", *_TEXT)} if isinstance(raw, dict) else {}
-                out.append({**shown, "HasValidationErrors": True, "StatusAttributeString": "ERROR",
-                            "ValidationErrors": [{"Message": m} for m in errors]})
+                out.append(
+                    {
+                        **shown,
+                        "HasValidationErrors": True,
+                        "StatusAttributeString": "ERROR",
+                        "ValidationErrors": [{"Message": m} for m in errors],
+                    }
+                )
             elif not (summarize and failed):
                 saved = dict(_apply(state, org, raw, existing))
                 if not summarize:
@@ -67,9 +97,18 @@ def _apply(state: XeroState, org: Organisation, raw: dict[str, Any], existing: d
     now = state.clock.now()
     if existing is None:
         contact_id = str(uuid.uuid4())
-        existing = {"ContactID": contact_id, "ContactStatus": "ACTIVE", "IsSupplier": False, "IsCustomer": False,
-                    "Addresses": [], "Phones": [], "ContactGroups": [], "ContactPersons": [],
-                    "HasAttachments": False, "HasValidationErrors": False}
+        existing = {
+            "ContactID": contact_id,
+            "ContactStatus": "ACTIVE",
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+        }
         org.contacts[contact_id] = existing
         event = "CREATE"
     else:

@@ -1,4 +1,5 @@
 """/_sandbox control routes of the Xero simulator, switchable while it runs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,7 @@ def shared_control_router(runtime: Any) -> APIRouter:
                 raise ValueError("advance_seconds or offset_seconds: one is required")
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))
-        return JSONResponse({"now": state.clock.now().isoformat(),
-                             "offsetSeconds": state.clock.offset.total_seconds()})
+        return JSONResponse({"now": state.clock.now().isoformat(), "offsetSeconds": state.clock.offset.total_seconds()})
 
     @api.post("/limits")
     async def limits(request: Request) -> JSONResponse:
@@ -73,9 +73,15 @@ def control_router(runtime: Any) -> APIRouter:
 
     @api.get("/state")
     async def summary() -> dict:
-        return {**state.summary(), "faults": runtime.faults.as_dict(), "limits": runtime.limiter.limits.as_dict(),
-                "processingMs": runtime.processing_ms, "webhook": runtime.webhooks.url,
-                "webhookDeliveries": runtime.webhooks.delivered[-10:], "failNext": dict(state.fail_next)}
+        return {
+            **state.summary(),
+            "faults": runtime.faults.as_dict(),
+            "limits": runtime.limiter.limits.as_dict(),
+            "processingMs": runtime.processing_ms,
+            "webhook": runtime.webhooks.url,
+            "webhookDeliveries": runtime.webhooks.delivered[-10:],
+            "failNext": dict(state.fail_next),
+        }
 
     @api.post("/faults")
     async def faults(request: Request) -> JSONResponse:

@@ -2,6 +2,7 @@
 payment moved from one invoice to another (what a person does in Xero's UI when
 a payment was entered against the wrong invoice). Xero counts an allocation in
 the invoice's AmountCredited, like a credit note's."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,9 +50,13 @@ def allocate(state: XeroState, org: Organisation, kind: str, credit: dict, parts
     now = state.clock.now()
     id_field, plural = KINDS[kind]
     invoice, amount = parts["invoice"], parts["amount"]
-    allocation = {"AllocationID": str(uuid.uuid4()), "Amount": amount, "Date": parts["date"] or now.date(),
-                  "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice.get("InvoiceNumber")},
-                  "IsDeleted": False}
+    allocation = {
+        "AllocationID": str(uuid.uuid4()),
+        "Amount": amount,
+        "Date": parts["date"] or now.date(),
+        "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice.get("InvoiceNumber")},
+        "IsDeleted": False,
+    }
     credit["Allocations"].append(allocation)
     credit["AppliedAmount"] = cents(credit["AppliedAmount"] + amount)
     credit["RemainingCredit"] = cents(credit["Total"] - credit["AppliedAmount"])
@@ -64,21 +69,44 @@ def allocate(state: XeroState, org: Organisation, kind: str, credit: dict, parts
     return {**allocation, kind.capitalize(): {id_field: credit[id_field]}}
 
 
-def record_prepayment(state: XeroState, org: Organisation, contact_id: str, amount: Decimal, on: date | None,
-                      reference: str) -> dict:
+def record_prepayment(
+    state: XeroState, org: Organisation, contact_id: str, amount: Decimal, on: date | None, reference: str
+) -> dict:
     """Money received before any invoice: a RECEIVE-PREPAYMENT. (Xero also lists its bank side
     as an ARPREPAYMENTPAYMENT payment; the simulator leaves that out.)"""
     now = state.clock.now()
     amount = cents(amount)
     bank = next(a for a in org.accounts.values() if a["Type"] == "BANK" and a["Status"] == "ACTIVE")
     record: dict[str, Any] = {
-        "PrepaymentID": str(uuid.uuid4()), "Type": "RECEIVE-PREPAYMENT", "Contact": {"ContactID": contact_id},
-        "Date": on or now.date(), "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
-        "LineItems": [{"Description": reference or "Prepayment", "Quantity": Decimal(1), "UnitAmount": amount,
-                       "LineAmount": amount, "TaxAmount": ZERO, "AccountCode": bank["Code"]}],
-        "SubTotal": amount, "TotalTax": ZERO, "Total": amount, "UpdatedDateUTC": now, "CurrencyCode": "AUD",
-        "CurrencyRate": Decimal(1), "RemainingCredit": amount, "AppliedAmount": ZERO, "Allocations": [],
-        "Payments": [], "HasAttachments": False, "Reference": reference}
+        "PrepaymentID": str(uuid.uuid4()),
+        "Type": "RECEIVE-PREPAYMENT",
+        "Contact": {"ContactID": contact_id},
+        "Date": on or now.date(),
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "NoTax",
+        "LineItems": [
+            {
+                "Description": reference or "Prepayment",
+                "Quantity": Decimal(1),
+                "UnitAmount": amount,
+                "LineAmount": amount,
+                "TaxAmount": ZERO,
+                "AccountCode": bank["Code"],
+            }
+        ],
+        "SubTotal": amount,
+        "TotalTax": ZERO,
+        "Total": amount,
+        "UpdatedDateUTC": now,
+        "CurrencyCode": "AUD",
+        "CurrencyRate": Decimal(1),
+        "RemainingCredit": amount,
+        "AppliedAmount": ZERO,
+        "Allocations": [],
+        "Payments": [],
+        "HasAttachments": False,
+        "Reference": reference,
+    }
     org.prepayments[record["PrepaymentID"]] = record
     return record
 

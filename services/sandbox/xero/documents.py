@@ -1,5 +1,6 @@
 """Invoices and credit notes: normalising a request element, validating it,
 and saving batches with Xero's PUT/POST and summarizeErrors semantics."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,8 +31,15 @@ class Kind:
 
 
 INVOICE = Kind("invoices", "InvoiceID", "InvoiceNumber", ("ACCREC", "ACCPAY"), "Invoices", "INVOICE", "INV-")
-CREDIT_NOTE = Kind("credit_notes", "CreditNoteID", "CreditNoteNumber", ("ACCRECCREDIT", "ACCPAYCREDIT"),
-                   "CreditNotes", "CREDITNOTE", "CN-")
+CREDIT_NOTE = Kind(
+    "credit_notes",
+    "CreditNoteID",
+    "CreditNoteNumber",
+    ("ACCRECCREDIT", "ACCPAYCREDIT"),
+    "CreditNotes",
+    "CREDITNOTE",
+    "CN-",
+)
 
 
 def _line(raw: Any, index: int, errors: list[str]) -> dict[str, Any]:
@@ -90,8 +98,9 @@ def normalize(kind: Kind, raw: Any) -> tuple[dict[str, Any], list[str]]:
             except ValueError as exc:
                 errors.append(str(exc))
     if isinstance(raw.get("Contact"), dict):
-        doc["Contact"] = {k: str(raw["Contact"][k]) for k in ("ContactID", "ContactNumber", "Name")
-                          if raw["Contact"].get(k)}
+        doc["Contact"] = {
+            k: str(raw["Contact"][k]) for k in ("ContactID", "ContactNumber", "Name") if raw["Contact"].get(k)
+        }
     if raw.get("SentToContact") is not None:
         doc["SentToContact"] = bool(raw["SentToContact"])
     if raw.get("CurrencyRate") is not None:
@@ -105,8 +114,9 @@ def normalize(kind: Kind, raw: Any) -> tuple[dict[str, Any], list[str]]:
     return doc, errors
 
 
-def _validate(state: XeroState, org: Organisation, kind: Kind, doc: dict, existing: dict | None,
-              batch_numbers: set[str]) -> list[str]:
+def _validate(
+    state: XeroState, org: Organisation, kind: Kind, doc: dict, existing: dict | None, batch_numbers: set[str]
+) -> list[str]:
     errors: list[str] = []
     if existing is None:
         if "Type" not in doc:
@@ -132,8 +142,9 @@ def _validate(state: XeroState, org: Organisation, kind: Kind, doc: dict, existi
     return errors
 
 
-def _find_existing(org: Organisation, kind: Kind, doc: dict, method: str, target_id: str | None
-                   ) -> tuple[dict | None, str | None]:
+def _find_existing(
+    org: Organisation, kind: Kind, doc: dict, method: str, target_id: str | None
+) -> tuple[dict | None, str | None]:
     records = getattr(org, kind.collection)
     wanted = (target_id or doc.get(kind.id_field) or "").lower()
     if wanted:
@@ -169,10 +180,20 @@ def _resolve_contact(state: XeroState, org: Organisation, ref: dict) -> dict:
     if contact is None:  # a bare Name: Xero creates the contact
         now = state.clock.now()
         contact_id = str(uuid.uuid4())
-        contact = {"ContactID": contact_id, "Name": ref["Name"], "ContactStatus": "ACTIVE",
-                   "IsSupplier": False, "IsCustomer": True, "Addresses": [], "Phones": [],
-                   "ContactGroups": [], "ContactPersons": [], "HasAttachments": False,
-                   "HasValidationErrors": False, "UpdatedDateUTC": now}
+        contact = {
+            "ContactID": contact_id,
+            "Name": ref["Name"],
+            "ContactStatus": "ACTIVE",
+            "IsSupplier": False,
+            "IsCustomer": True,
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+            "UpdatedDateUTC": now,
+        }
         org.contacts[contact_id] = contact
         state.notify(org.tenant_id, "CONTACT", contact_id, "CREATE")
     return {"ContactID": contact["ContactID"]}
@@ -186,13 +207,29 @@ def _apply(state: XeroState, org: Organisation, kind: Kind, doc: dict, existing:
         doc["Contact"] = _resolve_contact(state, org, doc["Contact"])
     if existing is None:
         record: dict[str, Any] = {
-            kind.id_field: doc.get(kind.id_field) or str(uuid.uuid4()), "Status": "DRAFT",
-            "LineAmountTypes": "Exclusive", "CurrencyCode": org.base_currency, "CurrencyRate": None,
-            "Date": now.date(), "LineItems": [], "Payments": [], "HasAttachments": False,
-            "Reference": "", "SentToContact": False}
+            kind.id_field: doc.get(kind.id_field) or str(uuid.uuid4()),
+            "Status": "DRAFT",
+            "LineAmountTypes": "Exclusive",
+            "CurrencyCode": org.base_currency,
+            "CurrencyRate": None,
+            "Date": now.date(),
+            "LineItems": [],
+            "Payments": [],
+            "HasAttachments": False,
+            "Reference": "",
+            "SentToContact": False,
+        }
         if kind is INVOICE:
-            record.update({"CreditNotes": [], "Overpayments": [], "Prepayments": [], "IsDiscounted": False,
-                           "AmountPaid": Decimal("0.00"), "AmountCredited": Decimal("0.00")})
+            record.update(
+                {
+                    "CreditNotes": [],
+                    "Overpayments": [],
+                    "Prepayments": [],
+                    "IsDiscounted": False,
+                    "AmountPaid": Decimal("0.00"),
+                    "AmountCredited": Decimal("0.00"),
+                }
+            )
         else:
             record.update({"Allocations": [], "AppliedAmount": Decimal("0.00")})
         record.update(doc)
@@ -239,13 +276,23 @@ def render(org: Organisation, kind: Kind, record: dict) -> dict:
         out["ID"] = record.get("CreditNoteID")
     contact = org.contacts.get(record.get("Contact", {}).get("ContactID", ""))
     if contact is not None:
-        out["Contact"] = {k: contact.get(k) for k in ("ContactID", "ContactNumber", "Name", "ContactStatus",
-                                                      "EmailAddress", "HasValidationErrors")}
+        out["Contact"] = {
+            k: contact.get(k)
+            for k in ("ContactID", "ContactNumber", "Name", "ContactStatus", "EmailAddress", "HasValidationErrors")
+        }
     return out
 
 
-def save_batch(state: XeroState, org: Organisation, kind: Kind, elements: list, *, method: str,
-               summarize: bool, target_id: str | None = None) -> tuple[int, list[dict], bool]:
+def save_batch(
+    state: XeroState,
+    org: Organisation,
+    kind: Kind,
+    elements: list,
+    *,
+    method: str,
+    summarize: bool,
+    target_id: str | None = None,
+) -> tuple[int, list[dict], bool]:
     """Validate every element, then save. Returns (status, elements, failed):
     with summarize any error saves nothing (400); without, good ones are saved
     and each element carries StatusAttributeString."""
@@ -269,8 +316,9 @@ def save_batch(state: XeroState, org: Organisation, kind: Kind, elements: list, 
         for doc, existing, errors in plans:
             if errors:
                 shown = {**(render(org, kind, existing) if existing else doc), "HasErrors": True}
-                out.append({**shown, "StatusAttributeString": "ERROR",
-                            "ValidationErrors": [{"Message": m} for m in errors]})
+                out.append(
+                    {**shown, "StatusAttributeString": "ERROR", "ValidationErrors": [{"Message": m} for m in errors]}
+                )
                 continue
             saved = render(org, kind, _apply(state, org, kind, doc, existing))
             if not summarize:

@@ -11,6 +11,7 @@ AUTHORISED. They are validated and saved exactly as such a PUT with
 answer lists every element with its `StatusAttributeString`. What happened before is not
 news: it spends none of the organisation's rate limits and sends no webhook.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,13 +48,16 @@ def history_control_router(runtime: Any) -> APIRouter:
             listeners, state.listeners = state.listeners, []  # long delivered, if ever
             try:
                 for name, kind in COLLECTIONS.items():
-                    _, elements, _ = save_batch(state, org, kind, data.get(name) or [], method="PUT",
-                                                summarize=False)
+                    _, elements, _ = save_batch(state, org, kind, data.get(name) or [], method="PUT", summarize=False)
                     answer[kind.plural] = elements
             finally:
                 state.listeners = listeners
-        answer["saved"] = sum(1 for name in COLLECTIONS for e in answer[COLLECTIONS[name].plural]
-                              if e.get("StatusAttributeString") == "OK")
+        answer["saved"] = sum(
+            1
+            for name in COLLECTIONS
+            for e in answer[COLLECTIONS[name].plural]
+            if e.get("StatusAttributeString") == "OK"
+        )
         return json_response(answer)
 
     return api

@@ -1,6 +1,7 @@
 """Xero's Idempotency-Key: a retried PUT/POST with the same key, URL, method
 and body gets the first response back without acting again. Keys are kept for
 a window of sandbox time (15 minutes unless configured)."""
+
 from __future__ import annotations
 
 import hashlib

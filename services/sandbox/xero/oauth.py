@@ -7,6 +7,7 @@ browser-style GET /identity/connect/authorize with a redirect_uri) hands out a
 one-time code; POST /connect/token with grant_type=authorization_code and that
 code returns an access token and a refresh token reaching all three
 organisations. DEMO_CODE always works, for scripts that cannot follow a redirect."""
+
 from __future__ import annotations
 
 import base64
@@ -58,8 +59,12 @@ class TokenStore:
         now = self.clock.now()
         token = "xat_" + secrets.token_urlsafe(32)
         self.access[token] = AccessToken(tenants, now + ACCESS_TTL, custom)
-        body: dict[str, Any] = {"access_token": token, "expires_in": int(ACCESS_TTL.total_seconds()),
-                                "token_type": "Bearer", "scope": SCOPES}
+        body: dict[str, Any] = {
+            "access_token": token,
+            "expires_in": int(ACCESS_TTL.total_seconds()),
+            "token_type": "Bearer",
+            "scope": SCOPES,
+        }
         if with_refresh:
             refresh = "xrt_" + secrets.token_urlsafe(32)
             self.refresh[refresh] = RefreshToken(tenants, now)
@@ -162,7 +167,8 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
         if grant == "authorization_code":
             code = form.get("code", "")
             tenants = tokens.redeem(code, form.get("code_verifier", ""), form.get("redirect_uri", "")) or (
-                _all_tenants(state) if code == DEMO_CODE else None)
+                _all_tenants(state) if code == DEMO_CODE else None
+            )
             if tenants is None:
                 return _error("invalid_grant")
             body = tokens.issue(tenants)
@@ -184,10 +190,17 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
         out = []
         for tenant in record.tenants:
             org = state.organisations[tenant]
-            out.append({"id": stable_id("connection", tenant), "authEventId": stable_id("auth-event", tenant),
-                        "tenantId": tenant, "tenantType": "ORGANISATION", "tenantName": org.name,
-                        "createdDateUtc": org.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
-                        "updatedDateUtc": org.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]})
+            out.append(
+                {
+                    "id": stable_id("connection", tenant),
+                    "authEventId": stable_id("auth-event", tenant),
+                    "tenantId": tenant,
+                    "tenantType": "ORGANISATION",
+                    "tenantName": org.name,
+                    "createdDateUtc": org.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+                    "updatedDateUtc": org.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+                }
+            )
         return JSONResponse(out)
 
     @api.get("/_sandbox/authorize")
@@ -205,8 +218,9 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
         params = request.query_params
         challenge = params.get("code_challenge")
         if challenge and params.get("code_challenge_method", "plain") != "S256":
-            return JSONResponse({"error": "invalid_request", "error_description": "code_challenge_method must be S256"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "code_challenge_method must be S256"}, status_code=400
+            )
         if params.get("client_id") and params["client_id"] != XERO_CLIENT_ID:
             return JSONResponse({"error": "unauthorized_client"}, status_code=400)
         code = tokens.new_code(_all_tenants(state), challenge, redirect_uri)
@@ -220,9 +234,18 @@ def router(state: XeroState, tokens: TokenStore) -> APIRouter:
 
 def unauthorized(detail: str) -> JSONResponse:
     """Xero's 401 body (a problem-details object)."""
-    return JSONResponse({"Type": None, "Title": "Unauthorized", "Status": 401, "Detail": detail,
-                         "Instance": secrets.token_hex(16), "Extensions": {}}, status_code=401,
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return JSONResponse(
+        {
+            "Type": None,
+            "Title": "Unauthorized",
+            "Status": 401,
+            "Detail": detail,
+            "Instance": secrets.token_hex(16),
+            "Extensions": {},
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 ALL_ORGANISATIONS = tuple(o.tenant_id for o in ORGANISATIONS)

@@ -1,6 +1,7 @@
 """Payments, credit-note allocations and overpayments against stored
 documents: amounts checked against what is outstanding, balances and statuses
 (PAID and back) kept in step."""
+
 from __future__ import annotations
 
 import uuid
@@ -46,8 +47,11 @@ def payment_errors(org: Organisation, raw: Any) -> tuple[list[str], dict]:
     account = _payment_account(org, raw.get("Account"))
     parts: dict[str, Any] = {"kind": kind, "doc": doc, "account": account}
     if doc is None:
-        errors.append(v.NOT_FOUND if raw.get("Invoice") or raw.get("CreditNote") else
-                      "You must specify an Invoice, CreditNote, Prepayment or Overpayment to apply the payment to.")
+        errors.append(
+            v.NOT_FOUND
+            if raw.get("Invoice") or raw.get("CreditNote")
+            else "You must specify an Invoice, CreditNote, Prepayment or Overpayment to apply the payment to."
+        )
     elif doc["Status"] != "AUTHORISED":
         errors.append("Payment cannot be created against a document that is not AUTHORISED.")
     if account is None:
@@ -78,20 +82,39 @@ def apply_payment(state: XeroState, org: Organisation, parts: dict) -> dict:
     now = state.clock.now()
     doc, account, amount = parts["doc"], parts["account"], cents(parts["amount"])
     is_invoice = parts["kind"] == "invoice"
-    payment_type = ({"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT"}[doc["Type"]] if is_invoice else
-                    {"ACCRECCREDIT": "ARCREDITPAYMENT", "ACCPAYCREDIT": "APCREDITPAYMENT"}[doc["Type"]])
+    payment_type = (
+        {"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT"}[doc["Type"]]
+        if is_invoice
+        else {"ACCRECCREDIT": "ARCREDITPAYMENT", "ACCPAYCREDIT": "APCREDITPAYMENT"}[doc["Type"]]
+    )
     payment = {
-        "PaymentID": str(uuid.uuid4()), "Date": parts["date"] or now.date(), "Amount": amount,
-        "BankAmount": amount, "CurrencyRate": Decimal(1), "Reference": parts["reference"],
-        "IsReconciled": parts["is_reconciled"], "Status": "AUTHORISED", "PaymentType": payment_type,
-        "UpdatedDateUTC": now, "HasAccount": True, "HasValidationErrors": False,
+        "PaymentID": str(uuid.uuid4()),
+        "Date": parts["date"] or now.date(),
+        "Amount": amount,
+        "BankAmount": amount,
+        "CurrencyRate": Decimal(1),
+        "Reference": parts["reference"],
+        "IsReconciled": parts["is_reconciled"],
+        "Status": "AUTHORISED",
+        "PaymentType": payment_type,
+        "UpdatedDateUTC": now,
+        "HasAccount": True,
+        "HasValidationErrors": False,
         "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
         "_doc": (parts["kind"], doc["InvoiceID" if is_invoice else "CreditNoteID"]),
     }
     org.payments[payment["PaymentID"]] = payment
-    doc["Payments"].append({"PaymentID": payment["PaymentID"], "Date": payment["Date"], "Amount": amount,
-                            "Reference": payment["Reference"], "CurrencyRate": Decimal(1), "HasAccount": True,
-                            "HasValidationErrors": False})
+    doc["Payments"].append(
+        {
+            "PaymentID": payment["PaymentID"],
+            "Date": payment["Date"],
+            "Amount": amount,
+            "Reference": payment["Reference"],
+            "CurrencyRate": Decimal(1),
+            "HasAccount": True,
+            "HasValidationErrors": False,
+        }
+    )
     if is_invoice:
         doc["AmountPaid"] = cents(doc["AmountPaid"] + amount)
     else:
@@ -162,15 +185,24 @@ def allocation_errors(org: Organisation, credit: dict, raw: Any) -> tuple[list[s
 def apply_allocation(state: XeroState, org: Organisation, credit: dict, parts: dict) -> dict:
     now = state.clock.now()
     invoice, amount = parts["invoice"], parts["amount"]
-    allocation = {"AllocationID": str(uuid.uuid4()), "Amount": amount, "Date": parts["date"] or now.date(),
-                  "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice.get("InvoiceNumber")},
-                  "IsDeleted": False}
+    allocation = {
+        "AllocationID": str(uuid.uuid4()),
+        "Amount": amount,
+        "Date": parts["date"] or now.date(),
+        "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice.get("InvoiceNumber")},
+        "IsDeleted": False,
+    }
     credit["Allocations"].append(allocation)
     credit["AppliedAmount"] = cents(credit["AppliedAmount"] + amount)
     invoice["AmountCredited"] = cents(invoice["AmountCredited"] + amount)
-    invoice["CreditNotes"].append({"CreditNoteID": credit["CreditNoteID"],
-                                   "CreditNoteNumber": credit.get("CreditNoteNumber"),
-                                   "AppliedAmount": amount, "Total": credit["Total"]})
+    invoice["CreditNotes"].append(
+        {
+            "CreditNoteID": credit["CreditNoteID"],
+            "CreditNoteNumber": credit.get("CreditNoteNumber"),
+            "AppliedAmount": amount,
+            "Total": credit["Total"],
+        }
+    )
     _settle(state, org, credit, now, allocation["Date"])
     _settle(state, org, invoice, now, allocation["Date"])
     return {**allocation, "CreditNote": {"CreditNoteID": credit["CreditNoteID"]}}
@@ -196,28 +228,61 @@ def delete_allocation(state: XeroState, org: Organisation, credit: dict, allocat
     return {**allocation, "CreditNote": {"CreditNoteID": credit["CreditNoteID"]}}
 
 
-def record_overpayment(state: XeroState, org: Organisation, contact_id: str, amount: Decimal,
-                       account: dict, on: date, reference: str) -> dict:
+def record_overpayment(
+    state: XeroState, org: Organisation, contact_id: str, amount: Decimal, account: dict, on: date, reference: str
+) -> dict:
     """Money received beyond an invoice's amount due: an Overpayment (a
     RECEIVE-OVERPAYMENT credit) carrying its own payment from the bank account."""
     now = state.clock.now()
     amount = cents(amount)
     overpayment_id = str(uuid.uuid4())
     record: dict[str, Any] = {
-        "OverpaymentID": overpayment_id, "Type": "RECEIVE-OVERPAYMENT", "Contact": {"ContactID": contact_id},
-        "Date": on, "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
-        "LineItems": [{"Description": reference or "Overpayment", "Quantity": Decimal(1), "UnitAmount": amount,
-                       "LineAmount": amount, "TaxAmount": ZERO, "AccountCode": account["Code"]}],
-        "SubTotal": amount, "TotalTax": ZERO, "Total": amount, "UpdatedDateUTC": now, "CurrencyCode": "AUD",
-        "CurrencyRate": Decimal(1), "RemainingCredit": amount, "AppliedAmount": ZERO, "Allocations": [],
-        "Payments": [], "HasAttachments": False, "Reference": reference}
+        "OverpaymentID": overpayment_id,
+        "Type": "RECEIVE-OVERPAYMENT",
+        "Contact": {"ContactID": contact_id},
+        "Date": on,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "NoTax",
+        "LineItems": [
+            {
+                "Description": reference or "Overpayment",
+                "Quantity": Decimal(1),
+                "UnitAmount": amount,
+                "LineAmount": amount,
+                "TaxAmount": ZERO,
+                "AccountCode": account["Code"],
+            }
+        ],
+        "SubTotal": amount,
+        "TotalTax": ZERO,
+        "Total": amount,
+        "UpdatedDateUTC": now,
+        "CurrencyCode": "AUD",
+        "CurrencyRate": Decimal(1),
+        "RemainingCredit": amount,
+        "AppliedAmount": ZERO,
+        "Allocations": [],
+        "Payments": [],
+        "HasAttachments": False,
+        "Reference": reference,
+    }
     payment_id = str(uuid.uuid4())
     org.payments[payment_id] = {
-        "PaymentID": payment_id, "Date": on, "Amount": amount, "BankAmount": amount, "CurrencyRate": Decimal(1),
-        "Reference": reference, "IsReconciled": False, "Status": "AUTHORISED", "PaymentType": "AROVERPAYMENTPAYMENT",
-        "UpdatedDateUTC": now, "HasAccount": True, "HasValidationErrors": False,
+        "PaymentID": payment_id,
+        "Date": on,
+        "Amount": amount,
+        "BankAmount": amount,
+        "CurrencyRate": Decimal(1),
+        "Reference": reference,
+        "IsReconciled": False,
+        "Status": "AUTHORISED",
+        "PaymentType": "AROVERPAYMENTPAYMENT",
+        "UpdatedDateUTC": now,
+        "HasAccount": True,
+        "HasValidationErrors": False,
         "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
-        "_doc": ("overpayment", overpayment_id)}
+        "_doc": ("overpayment", overpayment_id),
+    }
     record["Payments"].append({"PaymentID": payment_id, "Date": on, "Amount": amount, "Reference": reference})
     org.overpayments[overpayment_id] = record
     return record
@@ -229,16 +294,27 @@ def render_payment(org: Organisation, payment: dict) -> dict:
     if kind == "invoice":
         doc = org.invoices[doc_id]
         contact = org.contacts.get(doc["Contact"]["ContactID"], {})
-        out["Invoice"] = {"InvoiceID": doc_id, "InvoiceNumber": doc.get("InvoiceNumber"), "Type": doc["Type"],
-                          "Contact": {"ContactID": doc["Contact"]["ContactID"], "Name": contact.get("Name")},
-                          "CurrencyCode": doc.get("CurrencyCode")}
+        out["Invoice"] = {
+            "InvoiceID": doc_id,
+            "InvoiceNumber": doc.get("InvoiceNumber"),
+            "Type": doc["Type"],
+            "Contact": {"ContactID": doc["Contact"]["ContactID"], "Name": contact.get("Name")},
+            "CurrencyCode": doc.get("CurrencyCode"),
+        }
     elif kind == "credit":
         doc = org.credit_notes[doc_id]
-        out["CreditNote"] = {"CreditNoteID": doc_id, "CreditNoteNumber": doc.get("CreditNoteNumber"),
-                             "Type": doc["Type"], "Contact": {"ContactID": doc["Contact"]["ContactID"]}}
+        out["CreditNote"] = {
+            "CreditNoteID": doc_id,
+            "CreditNoteNumber": doc.get("CreditNoteNumber"),
+            "Type": doc["Type"],
+            "Contact": {"ContactID": doc["Contact"]["ContactID"]},
+        }
     else:
-        out["Overpayment"] = {"OverpaymentID": doc_id, "Type": "RECEIVE-OVERPAYMENT",
-                              "Contact": org.overpayments[doc_id]["Contact"]}
+        out["Overpayment"] = {
+            "OverpaymentID": doc_id,
+            "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": org.overpayments[doc_id]["Contact"],
+        }
     return out
 
 

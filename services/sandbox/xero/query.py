@@ -3,6 +3,7 @@
 clients use: comparisons on (dotted) fields against strings, numbers, booleans,
 guid("..") and DateTime(y,m,d[,h,m,s]); AND/OR/&&/||; parentheses; and
 .Contains/.StartsWith/.EndsWith("..")."""
+
 from __future__ import annotations
 
 import re
@@ -12,12 +13,15 @@ from typing import Any, Callable
 
 Predicate = Callable[[dict], bool]
 
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<str>"(?:[^"\\]|\\.)*")|
     (?P<op>==|!=|>=|<=|>|<|&&|\|\||\(|\)|,|!)|
     (?P<num>-?\d+(?:\.\d+)?)|
     (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 
 
 class QueryError(ValueError):
@@ -33,7 +37,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         # Every alternative of _TOKEN is a named group, so a match names its kind.
         kind = match.lastgroup if match else None
         if match is None or kind is None or match.end() == pos:
-            raise QueryError(f"where: cannot parse near '{text[pos:pos + 20]}'")
+            raise QueryError(f"where: cannot parse near '{text[pos : pos + 20]}'")
         out.append((kind, match.group(kind)))
         pos = match.end()
         while pos < len(text) and text[pos].isspace():
@@ -159,6 +163,7 @@ class _Parser:
                 return {">": have > wanted, "<": have < wanted, ">=": have >= wanted, "<=": have <= wanted}[op]
             except TypeError:
                 return False
+
         return test
 
     def value(self) -> Any:
@@ -222,7 +227,7 @@ def page(records: list[dict], page_number: int | None, page_size: int | None) ->
     number = max(page_number, 1)
     count = len(records)
     pagination = {"page": number, "pageSize": size, "pageCount": (count + size - 1) // size, "itemCount": count}
-    return records[(number - 1) * size: number * size], pagination
+    return records[(number - 1) * size : number * size], pagination
 
 
 def modified_since(records: list[dict], since: datetime | None) -> list[dict]:

@@ -2,6 +2,7 @@
 5,000 a day, and 10,000 a minute per app across organisations. Windows are
 rolling and measured on an injectable clock so a test can move time; the
 limits change at run time through the control endpoint."""
+
 from __future__ import annotations
 
 import math

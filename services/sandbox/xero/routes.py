@@ -1,6 +1,7 @@
 """The /api.xro/2.0 endpoints for invoices, credit notes, contacts and the
 organisation's settings. Authentication, tenant and rate limits are checked
 before these run (app.py); writes pass through the Idempotency-Key store."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,9 @@ def router(runtime: Any) -> APIRouter:
                 wanted = csv(request, param)
                 if wanted is not None:
                     records = [r for r in records if str(query.field_value(r, field) or "").lower() in wanted]
-            return listing(request, kind.plural, records, "UpdatedDateUTC",
-                           show=lambda record: render(the_org, kind, record))
+            return listing(
+                request, kind.plural, records, "UpdatedDateUTC", show=lambda record: render(the_org, kind, record)
+            )
 
         @api.get(path + "/{ref}", name=f"get{kind.plural}")
         async def get_document(request: Request, ref: str) -> Response:
@@ -50,9 +52,17 @@ def router(runtime: Any) -> APIRouter:
 
         async def save(request: Request, method: str, target: str | None = None) -> Response:
             def act(payload: Any) -> tuple[int, Any]:
-                status, out, _ = save_batch(state, org(request), kind, elements_of(payload, kind.plural),
-                                            method=method, summarize=summarize(request), target_id=target)
+                status, out, _ = save_batch(
+                    state,
+                    org(request),
+                    kind,
+                    elements_of(payload, kind.plural),
+                    method=method,
+                    summarize=summarize(request),
+                    target_id=target,
+                )
                 return batch_result(kind.plural, status, out)
+
             return await write(request, act)
 
         @api.put(path, name=f"create{kind.plural}")
@@ -67,8 +77,15 @@ def router(runtime: Any) -> APIRouter:
         async def post_document(request: Request, ref: str) -> Response:
             return await save(request, "POST", ref)
 
-    documents(INVOICE, {"IDs": "InvoiceID", "InvoiceNumbers": "InvoiceNumber",
-                        "ContactIDs": "Contact.ContactID", "Statuses": "Status"})
+    documents(
+        INVOICE,
+        {
+            "IDs": "InvoiceID",
+            "InvoiceNumbers": "InvoiceNumber",
+            "ContactIDs": "Contact.ContactID",
+            "Statuses": "Status",
+        },
+    )
     documents(CREDIT_NOTE, {"IDs": "CreditNoteID", "ContactIDs": "Contact.ContactID", "Statuses": "Status"})
 
     add_money_routes(api, h)
@@ -84,8 +101,14 @@ def router(runtime: Any) -> APIRouter:
             records = [c for c in records if c["ContactStatus"] != "ARCHIVED"]
         term = request.query_params.get("searchTerm", "").lower()
         if term:
-            records = [c for c in records if any(term in str(c.get(k) or "").lower()
-                                                 for k in ("Name", "EmailAddress", "ContactNumber", "AccountNumber"))]
+            records = [
+                c
+                for c in records
+                if any(
+                    term in str(c.get(k) or "").lower()
+                    for k in ("Name", "EmailAddress", "ContactNumber", "AccountNumber")
+                )
+            ]
         return listing(request, "Contacts", records, "Name")
 
     @api.get("/Contacts/{ref}")
@@ -96,9 +119,16 @@ def router(runtime: Any) -> APIRouter:
 
     async def save_contact(request: Request, method: str, target: str | None = None) -> Response:
         def act(payload: Any) -> tuple[int, Any]:
-            status, out, _ = save_contacts(state, org(request), elements_of(payload, "Contacts"), method=method,
-                                           summarize=summarize(request), target_id=target)
+            status, out, _ = save_contacts(
+                state,
+                org(request),
+                elements_of(payload, "Contacts"),
+                method=method,
+                summarize=summarize(request),
+                target_id=target,
+            )
             return batch_result("Contacts", status, out)
+
         return await write(request, act)
 
     @api.put("/Contacts")
@@ -131,8 +161,11 @@ def router(runtime: Any) -> APIRouter:
 
     @api.get("/TrackingCategories")
     async def list_tracking(request: Request) -> Response:
-        records = [c for c in org(request).tracking if c["Status"] == "ACTIVE"
-                   or request.query_params.get("includeArchived", "false").lower() == "true"]
+        records = [
+            c
+            for c in org(request).tracking
+            if c["Status"] == "ACTIVE" or request.query_params.get("includeArchived", "false").lower() == "true"
+        ]
         return listing(request, "TrackingCategories", records, "Name", pageable=False)
 
     @api.get("/TrackingCategories/{ref}")

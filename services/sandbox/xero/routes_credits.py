@@ -1,6 +1,7 @@
 """Prepayments, overpayment and prepayment allocations (Xero's API), and control
 routes that make money arrive as a customer or a bookkeeper would: an invoice
 overpaid, a prepayment received, a payment moved to another invoice."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -27,8 +28,9 @@ def add_credit_routes(api: APIRouter, h: Api) -> None:
 
     @api.get("/Prepayments")
     async def list_prepayments(request: Request) -> Response:
-        return h.listing(request, "Prepayments", h.snapshot(org(request).prepayments), "UpdatedDateUTC",
-                         show=render_prepayment)
+        return h.listing(
+            request, "Prepayments", h.snapshot(org(request).prepayments), "UpdatedDateUTC", show=render_prepayment
+        )
 
     @api.get("/Prepayments/{ref}")
     async def get_prepayment(request: Request, ref: str) -> Response:
@@ -51,13 +53,19 @@ def add_credit_routes(api: APIRouter, h: Api) -> None:
                         errors, parts = credits.allocation_errors(the_org, credit, raw)
                         if errors:
                             failed = True
-                            out.append({**(raw if isinstance(raw, dict) else {}), "StatusAttributeString": "ERROR",
-                                        "ValidationErrors": [{"Message": m} for m in errors]})
+                            out.append(
+                                {
+                                    **(raw if isinstance(raw, dict) else {}),
+                                    "StatusAttributeString": "ERROR",
+                                    "ValidationErrors": [{"Message": m} for m in errors],
+                                }
+                            )
                         else:
                             out.append(credits.allocate(state, the_org, kind, credit, parts))
                     if failed and h.summarize(request):
                         return 400, {**VALIDATION_EXCEPTION, "Elements": out}
                     return 200, envelope("Allocations", out)
+
             return await h.write(request, act)
 
     allocations("overpayment")
@@ -93,36 +101,52 @@ def credit_control_router(runtime: Any) -> APIRouter:
     @api.post("/overpay")
     async def overpay(request: Request) -> JSONResponse:
         """{"organisation", "invoice_number", "amount"}: the invoice's amount due paid, the rest an overpayment."""
+
         def act(data: dict) -> dict:
             org = find(data)
             mutator = PaymentsMutator(state)
-            done = mutator.pay(org, invoice_of(org, data.get("invoice_number")), "over", Decimal(str(data["amount"])),
-                               None)
+            done = mutator.pay(
+                org, invoice_of(org, data.get("invoice_number")), "over", Decimal(str(data["amount"])), None
+            )
             if done is None:
                 raise ValueError("invoice_number: nothing is due on that invoice")
             return done
+
         return await run(request, act)
 
     @api.post("/prepay")
     async def prepay(request: Request) -> JSONResponse:
         """{"organisation", "contact_id", "amount", "reference"}: a prepayment received."""
+
         def act(data: dict) -> dict:
             org = find(data)
-            record = credits.record_prepayment(state, org, str(data["contact_id"]), Decimal(str(data["amount"])),
-                                               None, str(data.get("reference") or ""))
+            record = credits.record_prepayment(
+                state,
+                org,
+                str(data["contact_id"]),
+                Decimal(str(data["amount"])),
+                None,
+                str(data.get("reference") or ""),
+            )
             return {"prepaymentId": record["PrepaymentID"]}
+
         return await run(request, act)
 
     @api.post("/payments/{payment_id}/move")
     async def move(request: Request, payment_id: str) -> JSONResponse:
         """{"organisation", "invoice_number"}: the payment pays that invoice instead (same PaymentID)."""
+
         def act(data: dict) -> dict:
             org = find(data)
             payment = org.payments.get(payment_id.lower())
             if payment is None:
                 raise ValueError(f"payment_id: {org.short} has no payment {payment_id}")
             moved = credits.move_payment(state, org, payment, invoice_of(org, data.get("invoice_number")))
-            return {"paymentId": moved["PaymentID"], "invoiceNumber": render_payment(org, moved)["Invoice"]["InvoiceNumber"]}
+            return {
+                "paymentId": moved["PaymentID"],
+                "invoiceNumber": render_payment(org, moved)["Invoice"]["InvoiceNumber"],
+            }
+
         return await run(request, act)
 
     return api

@@ -1,4 +1,5 @@
 """Payments, credit-note allocations and overpayments routes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,13 +29,19 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
                     errors, parts = pay.allocation_errors(the_org, credit, raw)
                     if errors:
                         failed = True
-                        out.append({**(raw if isinstance(raw, dict) else {}), "StatusAttributeString": "ERROR",
-                                    "ValidationErrors": [{"Message": m} for m in errors]})
+                        out.append(
+                            {
+                                **(raw if isinstance(raw, dict) else {}),
+                                "StatusAttributeString": "ERROR",
+                                "ValidationErrors": [{"Message": m} for m in errors],
+                            }
+                        )
                     else:
                         out.append(pay.apply_allocation(state, the_org, credit, parts))
                 if failed and summarize(request):
                     return 400, {**VALIDATION_EXCEPTION, "Elements": out}
                 return 200, envelope("Allocations", out)
+
         return await write(request, act)
 
     @api.delete("/CreditNotes/{ref}/Allocations/{allocation_ref}")
@@ -43,18 +50,30 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
             the_org = org(request)
             with state.lock:
                 credit = the_org.credit_notes.get(ref.lower())
-                allocation = next((a for a in (credit or {}).get("Allocations", [])
-                                   if a["AllocationID"] == allocation_ref.lower() and not a["IsDeleted"]), None)
+                allocation = next(
+                    (
+                        a
+                        for a in (credit or {}).get("Allocations", [])
+                        if a["AllocationID"] == allocation_ref.lower() and not a["IsDeleted"]
+                    ),
+                    None,
+                )
                 if allocation is None:
                     return 404, NOT_FOUND_BODY
                 return 200, envelope("Allocations", [pay.delete_allocation(state, the_org, credit, allocation)])
+
         return await write(request, act)
 
     @api.get("/Payments")
     async def list_payments(request: Request) -> Response:
         the_org = org(request)
-        return listing(request, "Payments", h.snapshot(the_org.payments), "UpdatedDateUTC",
-                       show=lambda payment: pay.render_payment(the_org, payment))
+        return listing(
+            request,
+            "Payments",
+            h.snapshot(the_org.payments),
+            "UpdatedDateUTC",
+            show=lambda payment: pay.render_payment(the_org, payment),
+        )
 
     @api.get("/Payments/{ref}")
     async def get_payment(request: Request, ref: str) -> Response:
@@ -71,16 +90,25 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
                 out = []
                 for raw, (errors, parts) in zip(elements_of(payload, "Payments"), checked, strict=True):
                     if errors or (failed and summarize(request)):
-                        shown = {k: raw.get(k) for k in ("Invoice", "CreditNote", "Account", "Amount", "Reference")
-                                 } if isinstance(raw, dict) else {}
-                        out.append({**shown, "StatusAttributeString": "ERROR" if errors else "OK",
-                                    "ValidationErrors": [{"Message": m} for m in errors]})
+                        shown = (
+                            {k: raw.get(k) for k in ("Invoice", "CreditNote", "Account", "Amount", "Reference")}
+                            if isinstance(raw, dict)
+                            else {}
+                        )
+                        out.append(
+                            {
+                                **shown,
+                                "StatusAttributeString": "ERROR" if errors else "OK",
+                                "ValidationErrors": [{"Message": m} for m in errors],
+                            }
+                        )
                     else:
                         record = pay.render_payment(the_org, pay.apply_payment(state, the_org, parts))
                         if not summarize(request):
                             record.update(StatusAttributeString="OK", ValidationErrors=[])
                         out.append(record)
                 return batch_result("Payments", 400 if failed and summarize(request) else 200, out)
+
         return await write(request, act)
 
     api.add_api_route("/Payments", create_payments, methods=["PUT"], name="createPayments")
@@ -97,16 +125,26 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
                 wanted = (elements_of(payload, "Payments") or [{}])[0].get("Status")
                 if wanted != "DELETED" or record["Status"] == "DELETED" or record["_doc"][0] == "overpayment":
                     message = "Payments can only be deleted, by setting Status to DELETED."
-                    return 400, {**VALIDATION_EXCEPTION, "Elements": [
-                        {**pay.render_payment(the_org, record), "ValidationErrors": [{"Message": message}]}]}
+                    return 400, {
+                        **VALIDATION_EXCEPTION,
+                        "Elements": [
+                            {**pay.render_payment(the_org, record), "ValidationErrors": [{"Message": message}]}
+                        ],
+                    }
                 pay.delete_payment(state, the_org, record)
                 return 200, envelope("Payments", [pay.render_payment(the_org, record)])
+
         return await write(request, act)
 
     @api.get("/Overpayments")
     async def list_overpayments(request: Request) -> Response:
-        return listing(request, "Overpayments", h.snapshot(org(request).overpayments), "UpdatedDateUTC",
-                       show=pay.render_overpayment)
+        return listing(
+            request,
+            "Overpayments",
+            h.snapshot(org(request).overpayments),
+            "UpdatedDateUTC",
+            show=pay.render_overpayment,
+        )
 
     @api.get("/Overpayments/{ref}")
     async def get_overpayment(request: Request, ref: str) -> Response:

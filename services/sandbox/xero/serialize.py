@@ -1,6 +1,7 @@
 """Xero's wire format: PascalCase JSON, money as numbers with cents, dates as
 "/Date(ms+0000)/". Records are kept internally with Decimal and datetime values
 and converted only here, at the edge."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,11 @@ def parse_date(value: Any, field: str) -> date:
         if match:
             return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc).date()
         try:
-            return datetime.fromisoformat(value.strip()[:19]).date() if "T" in value else date.fromisoformat(value.strip()[:10])
+            return (
+                datetime.fromisoformat(value.strip()[:19]).date()
+                if "T" in value
+                else date.fromisoformat(value.strip()[:10])
+            )
         except ValueError:
             pass
     raise ValueError(f"{field}: '{value}' is not a valid date")
@@ -74,8 +79,7 @@ def parse_http_date(value: str) -> datetime:
 def to_wire(value: Any) -> Any:
     """Internal record (Decimal, datetime, nested dicts) -> JSON-ready value."""
     if isinstance(value, dict):
-        return {key: to_wire(item) for key, item in value.items()
-                if item is not None and not key.startswith("_")}
+        return {key: to_wire(item) for key, item in value.items() if item is not None and not key.startswith("_")}
     if isinstance(value, (list, tuple)):
         return [to_wire(item) for item in value]
     if isinstance(value, Decimal):

@@ -1,5 +1,6 @@
 """Serving an app on a port in a background thread (tests and the bench
 drive the simulator over real HTTP, as the product does)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,9 @@ def free_port() -> int:
 def serving(app: Any, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
     """Yields the base URL while `app` is served; stops the server on exit."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -45,7 +47,10 @@ def sign_in(base_url: str) -> dict[str, Any]:
     from ...common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 
     code = httpx.get(f"{base_url}/_sandbox/authorize").json()["code"]
-    response = httpx.post(f"{base_url}/connect/token", auth=(XERO_CLIENT_ID, XERO_CLIENT_SECRET),
-                          data={"grant_type": "authorization_code", "code": code})
+    response = httpx.post(
+        f"{base_url}/connect/token",
+        auth=(XERO_CLIENT_ID, XERO_CLIENT_SECRET),
+        data={"grant_type": "authorization_code", "code": code},
+    )
     response.raise_for_status()
     return response.json()

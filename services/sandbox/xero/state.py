@@ -2,6 +2,7 @@
 categories, contacts and the documents a client writes. Records are plain dicts
 in Xero's PascalCase with Decimal money and datetime dates (serialize.py turns
 them into JSON). Seeded from the shared synthetic MSP."""
+
 from __future__ import annotations
 
 import threading
@@ -17,12 +18,25 @@ _NS = uuid.UUID("0b7e6a52-8f3c-4d0e-a5d9-3c1f2e8b9a41")
 _REPORT_TAX_TYPES = ("OUTPUT", "INPUT", "EXEMPTOUTPUT", "EXEMPTEXPENSES", "BASEXCLUDED")
 # Account types grouped into the class a tax rate's CanApplyTo* flags speak of.
 _CLASS_OF_TYPE = {
-    "REVENUE": "REVENUE", "SALES": "REVENUE", "OTHERINCOME": "REVENUE",
-    "EXPENSE": "EXPENSE", "DIRECTCOSTS": "EXPENSE", "OVERHEADS": "EXPENSE", "DEPRECIATN": "EXPENSE",
-    "BANK": "ASSET", "CURRENT": "ASSET", "FIXED": "ASSET", "INVENTORY": "ASSET", "NONCURRENT": "ASSET",
+    "REVENUE": "REVENUE",
+    "SALES": "REVENUE",
+    "OTHERINCOME": "REVENUE",
+    "EXPENSE": "EXPENSE",
+    "DIRECTCOSTS": "EXPENSE",
+    "OVERHEADS": "EXPENSE",
+    "DEPRECIATN": "EXPENSE",
+    "BANK": "ASSET",
+    "CURRENT": "ASSET",
+    "FIXED": "ASSET",
+    "INVENTORY": "ASSET",
+    "NONCURRENT": "ASSET",
     "PREPAYMENT": "ASSET",
-    "CURRLIAB": "LIABILITY", "LIABILITY": "LIABILITY", "TERMLIAB": "LIABILITY", "PAYGLIABILITY": "LIABILITY",
-    "SUPERANNUATIONLIABILITY": "LIABILITY", "WAGESPAYABLELIABILITY": "LIABILITY",
+    "CURRLIAB": "LIABILITY",
+    "LIABILITY": "LIABILITY",
+    "TERMLIAB": "LIABILITY",
+    "PAYGLIABILITY": "LIABILITY",
+    "SUPERANNUATIONLIABILITY": "LIABILITY",
+    "WAGESPAYABLELIABILITY": "LIABILITY",
     "EQUITY": "EQUITY",
 }
 
@@ -103,13 +117,25 @@ class Organisation:
 
     def invoice_by_number(self, number: str, type_: str = "ACCREC") -> dict | None:
         candidates = (self.invoices[i] for i in sorted(self.numbers.get(number, ())))
-        return next((i for i in candidates if i.get("InvoiceNumber") == number and i["Type"] == type_
-                     and i["Status"] not in ("DELETED", "VOIDED")), None)
+        return next(
+            (
+                i
+                for i in candidates
+                if i.get("InvoiceNumber") == number and i["Type"] == type_ and i["Status"] not in ("DELETED", "VOIDED")
+            ),
+            None,
+        )
 
     def summary(self) -> dict[str, Any]:
-        return {"tenantId": self.tenant_id, "name": self.name, "contacts": len(self.contacts),
-                "invoices": len(self.invoices), "creditNotes": len(self.credit_notes),
-                "payments": len(self.payments), "overpayments": len(self.overpayments)}
+        return {
+            "tenantId": self.tenant_id,
+            "name": self.name,
+            "contacts": len(self.contacts),
+            "invoices": len(self.invoices),
+            "creditNotes": len(self.credit_notes),
+            "payments": len(self.payments),
+            "overpayments": len(self.overpayments),
+        }
 
 
 Listener = Callable[[str, str, str, str], None]  # (tenant_id, category, resource_id, CREATE|UPDATE)
@@ -134,8 +160,10 @@ class XeroState:
             listener(tenant_id, category, resource_id, event_type)
 
     def summary(self) -> dict[str, Any]:
-        return {"now": self.clock.now().isoformat(),
-                "organisations": [o.summary() for o in self.organisations.values()]}
+        return {
+            "now": self.clock.now().isoformat(),
+            "organisations": [o.summary() for o in self.organisations.values()],
+        }
 
 
 def build_state(msp: Any, clock: Clock | None = None) -> XeroState:
@@ -151,32 +179,52 @@ def build_state(msp: Any, clock: Clock | None = None) -> XeroState:
         org = Organisation(ident.tenant_id.lower(), ident.name, ident.short, created)
         for acc in msp.accounts:
             org.accounts[acc.code] = {
-                "AccountID": stable_id(ident.short, "account", acc.code), "Code": acc.code, "Name": acc.name,
-                "Type": acc.type, "TaxType": acc.tax_type, "Status": "ACTIVE",
+                "AccountID": stable_id(ident.short, "account", acc.code),
+                "Code": acc.code,
+                "Name": acc.name,
+                "Type": acc.type,
+                "TaxType": acc.tax_type,
+                "Status": "ACTIVE",
                 "Class": _CLASS_OF_TYPE.get(acc.type, "ASSET"),
-                "EnablePaymentsToAccount": acc.type == "BANK", "ShowInExpenseClaims": False,
+                "EnablePaymentsToAccount": acc.type == "BANK",
+                "ShowInExpenseClaims": False,
                 "BankAccountNumber": acc.bank_account_number,
                 "BankAccountType": "BANK" if acc.type == "BANK" else None,
                 "CurrencyCode": "AUD" if acc.type == "BANK" else None,
-                "SystemAccount": acc.system_account, "ReportingCode": None,
-                "HasAttachments": False, "UpdatedDateUTC": created}
+                "SystemAccount": acc.system_account,
+                "ReportingCode": None,
+                "HasAttachments": False,
+                "UpdatedDateUTC": created,
+            }
         for rate in msp.tax_rates:
             org.tax_rates[rate.tax_type] = {
-                "Name": rate.name, "TaxType": rate.tax_type, "Status": "ACTIVE",
+                "Name": rate.name,
+                "TaxType": rate.tax_type,
+                "Status": "ACTIVE",
                 # Xero's system rates report under their own tax type (all published ReportTaxType values).
                 "ReportTaxType": rate.tax_type if rate.tax_type in _REPORT_TAX_TYPES else None,
-                "CanApplyToAssets": rate.can_apply_to_assets, "CanApplyToEquity": rate.can_apply_to_equity,
+                "CanApplyToAssets": rate.can_apply_to_assets,
+                "CanApplyToEquity": rate.can_apply_to_equity,
                 "CanApplyToExpenses": rate.can_apply_to_expenses,
                 "CanApplyToLiabilities": rate.can_apply_to_liabilities,
                 "CanApplyToRevenue": rate.can_apply_to_revenue,
-                "DisplayTaxRate": rate.rate, "EffectiveRate": rate.rate,
-                "TaxComponents": [{"Name": "GST", "Rate": rate.rate, "IsCompound": False, "IsNonRecoverable": False}]}
+                "DisplayTaxRate": rate.rate,
+                "EffectiveRate": rate.rate,
+                "TaxComponents": [{"Name": "GST", "Rate": rate.rate, "IsCompound": False, "IsNonRecoverable": False}],
+            }
         for cat in msp.tracking_categories:
             cat_id = stable_id(ident.short, "tracking", cat.name)
-            org.tracking.append({
-                "TrackingCategoryID": cat_id, "Name": cat.name, "Status": "ACTIVE",
-                "Options": [{"TrackingOptionID": stable_id(cat_id, opt), "Name": opt, "Status": "ACTIVE"}
-                            for opt in cat.options]})
+            org.tracking.append(
+                {
+                    "TrackingCategoryID": cat_id,
+                    "Name": cat.name,
+                    "Status": "ACTIVE",
+                    "Options": [
+                        {"TrackingOptionID": stable_id(cat_id, opt), "Name": opt, "Status": "ACTIVE"}
+                        for opt in cat.options
+                    ],
+                }
+            )
         organisations[org.tenant_id] = org
     by_short = {o.short: o for o in organisations.values()}
     for contact in msp.xero_contacts:
@@ -187,10 +235,20 @@ def build_state(msp: Any, clock: Clock | None = None) -> XeroState:
         # only be found by name, as in a ledger that predates the integration.
         with_number = contact.company_id % 3 != 0
         org.contacts[contact_id] = {
-            "ContactID": contact_id, "ContactNumber": contact.account_number if with_number else None,
+            "ContactID": contact_id,
+            "ContactNumber": contact.account_number if with_number else None,
             "AccountNumber": contact.account_number if with_number else None,
-            "ContactStatus": "ACTIVE", "Name": contact.name, "EmailAddress": contact.email,
-            "IsSupplier": contact.is_supplier, "IsCustomer": not getattr(company, "is_vendor", False),
-            "Addresses": [], "Phones": [], "ContactGroups": [], "ContactPersons": [],
-            "HasAttachments": False, "HasValidationErrors": False, "UpdatedDateUTC": created}
+            "ContactStatus": "ACTIVE",
+            "Name": contact.name,
+            "EmailAddress": contact.email,
+            "IsSupplier": contact.is_supplier,
+            "IsCustomer": not getattr(company, "is_vendor", False),
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+            "UpdatedDateUTC": created,
+        }
     return XeroState(organisations, clock)

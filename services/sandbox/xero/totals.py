@@ -1,6 +1,7 @@
 """Amounts the server recomputes from line items, as Xero does: line amount
 from quantity, unit amount and discount; tax from the tax type's rate under the
 document's LineAmountTypes; everything rounded to cents with Decimal."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal

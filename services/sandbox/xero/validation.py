@@ -1,5 +1,6 @@
 """Xero-style validation of line items, contacts, numbers and status changes,
 with Xero's own message wording. Pure functions over an Organisation."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,16 +8,17 @@ from typing import Any
 
 from .state import Organisation
 
-VALIDATION_EXCEPTION = {"ErrorNumber": 10, "Type": "ValidationException",
-                        "Message": "A validation exception occurred"}
+VALIDATION_EXCEPTION = {"ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred"}
 
 NOT_VALID_STATUS = "Invoice not of valid status for modification"
 HAS_ALLOCATIONS = "This document cannot be edited as it has a payment or credit note allocated to it."
 NUMBER_NOT_UNIQUE = "Invoice # must be unique."
 PAYMENT_TOO_BIG = "Payment amount exceeds the amount outstanding on this document"
 NOT_FOUND = "The document with the supplied id was not found for this endpoint."
-NO_CONTACT = ("The Contact must contain at least 1 of the following elements to identify the contact: "
-              "Name, ContactID, ContactNumber")
+NO_CONTACT = (
+    "The Contact must contain at least 1 of the following elements to identify the contact: "
+    "Name, ContactID, ContactNumber"
+)
 
 CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 # Which status a document may move to from its current one (an unchanged
@@ -36,8 +38,13 @@ def account_message(code: str) -> str:
 
 
 # The TaxRates element names its flags in the plural (CanApplyToExpenses, ...).
-_APPLY_FLAG = {"REVENUE": "CanApplyToRevenue", "EXPENSE": "CanApplyToExpenses", "ASSET": "CanApplyToAssets",
-               "LIABILITY": "CanApplyToLiabilities", "EQUITY": "CanApplyToEquity"}
+_APPLY_FLAG = {
+    "REVENUE": "CanApplyToRevenue",
+    "EXPENSE": "CanApplyToExpenses",
+    "ASSET": "CanApplyToAssets",
+    "LIABILITY": "CanApplyToLiabilities",
+    "EQUITY": "CanApplyToEquity",
+}
 
 
 def line_errors(org: Organisation, line: dict[str, Any], index: int) -> list[str]:
@@ -69,16 +76,30 @@ def line_errors(org: Organisation, line: dict[str, Any], index: int) -> list[str
 
 def _tracking_errors(org: Organisation, entry: dict[str, Any]) -> list[str]:
     cat_ref = entry.get("TrackingCategoryID") or entry.get("Name")
-    category = next((c for c in org.tracking
-                     if cat_ref and (c["TrackingCategoryID"] == str(cat_ref).lower() or c["Name"] == cat_ref)), None)
+    category = next(
+        (
+            c
+            for c in org.tracking
+            if cat_ref and (c["TrackingCategoryID"] == str(cat_ref).lower() or c["Name"] == cat_ref)
+        ),
+        None,
+    )
     if category is None or category["Status"] != "ACTIVE":
         return [f"The Tracking Category '{cat_ref}' does not exist or is not active."]
     opt_ref = entry.get("TrackingOptionID") or entry.get("Option")
-    option = next((o for o in category["Options"]
-                   if opt_ref and (o["TrackingOptionID"] == str(opt_ref).lower() or o["Name"] == opt_ref)), None)
+    option = next(
+        (
+            o
+            for o in category["Options"]
+            if opt_ref and (o["TrackingOptionID"] == str(opt_ref).lower() or o["Name"] == opt_ref)
+        ),
+        None,
+    )
     if option is None or option["Status"] != "ACTIVE":
-        return [f"The Tracking Option '{opt_ref}' does not match an active option of the Tracking Category "
-                f"'{category['Name']}'."]
+        return [
+            f"The Tracking Option '{opt_ref}' does not match an active option of the Tracking Category "
+            f"'{category['Name']}'."
+        ]
     return []
 
 
@@ -87,9 +108,15 @@ def resolve_tracking(org: Organisation, entry: dict[str, Any]) -> dict[str, Any]
     cat_ref = entry.get("TrackingCategoryID") or entry.get("Name")
     category = next(c for c in org.tracking if c["TrackingCategoryID"] == str(cat_ref).lower() or c["Name"] == cat_ref)
     opt_ref = entry.get("TrackingOptionID") or entry.get("Option")
-    option = next(o for o in category["Options"] if o["TrackingOptionID"] == str(opt_ref).lower() or o["Name"] == opt_ref)
-    return {"TrackingCategoryID": category["TrackingCategoryID"], "TrackingOptionID": option["TrackingOptionID"],
-            "Name": category["Name"], "Option": option["Name"]}
+    option = next(
+        o for o in category["Options"] if o["TrackingOptionID"] == str(opt_ref).lower() or o["Name"] == opt_ref
+    )
+    return {
+        "TrackingCategoryID": category["TrackingCategoryID"],
+        "TrackingOptionID": option["TrackingOptionID"],
+        "Name": category["Name"],
+        "Option": option["Name"],
+    }
 
 
 def contact_errors(org: Organisation, ref: Any) -> list[str]:
@@ -103,8 +130,7 @@ def contact_errors(org: Organisation, ref: Any) -> list[str]:
     return []
 
 
-def status_change_errors(current: dict[str, Any] | None, new_status: str | None,
-                         changes_content: bool) -> list[str]:
+def status_change_errors(current: dict[str, Any] | None, new_status: str | None, changes_content: bool) -> list[str]:
     """Xero's status rules for an update (current is None for a create)."""
     if current is None:
         if new_status is not None and new_status not in CREATE_STATUSES:

@@ -3,6 +3,7 @@ to a registered receiver in batches signed with x-xero-signature
 (base64 HMAC-SHA256 of the raw body with the webhook key). Registering runs
 Xero's intent-to-receive handshake first: an empty payload with a good
 signature must get 200 and one with a bad signature 401."""
+
 from __future__ import annotations
 
 import base64
@@ -29,8 +30,13 @@ def sign(body: bytes, key: str = XERO_WEBHOOK_KEY) -> str:
 
 
 class WebhookSender:
-    def __init__(self, state: XeroState, base_url: str = "https://api.xero.com", key: str = XERO_WEBHOOK_KEY,
-                 batch_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        state: XeroState,
+        base_url: str = "https://api.xero.com",
+        key: str = XERO_WEBHOOK_KEY,
+        batch_seconds: float = 0.5,
+    ) -> None:
         self.state = state
         self.base_url = base_url
         self.key = key
@@ -46,22 +52,33 @@ class WebhookSender:
         if self.url is None or category not in CATEGORY_PATHS:
             return
         self.sequence += 1
-        self._queue.put({
-            "resourceUrl": f"{self.base_url}/api.xro/2.0/{CATEGORY_PATHS[category]}/{resource_id}",
-            "resourceId": resource_id, "eventDateUtc": self.state.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
-            "eventType": event_type, "eventCategory": category, "tenantId": tenant_id,
-            "tenantType": "ORGANISATION", "_sequence": self.sequence})
+        self._queue.put(
+            {
+                "resourceUrl": f"{self.base_url}/api.xro/2.0/{CATEGORY_PATHS[category]}/{resource_id}",
+                "resourceId": resource_id,
+                "eventDateUtc": self.state.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+                "eventType": event_type,
+                "eventCategory": category,
+                "tenantId": tenant_id,
+                "tenantType": "ORGANISATION",
+                "_sequence": self.sequence,
+            }
+        )
 
     def payload(self, events: list[dict[str, Any]]) -> bytes:
         sequences = [e["_sequence"] for e in events] or [0]
-        body = {"events": [{k: v for k, v in e.items() if not k.startswith("_")} for e in events],
-                "firstEventSequence": min(sequences), "lastEventSequence": max(sequences),
-                "entropy": secrets.token_hex(10).upper()}
+        body = {
+            "events": [{k: v for k, v in e.items() if not k.startswith("_")} for e in events],
+            "firstEventSequence": min(sequences),
+            "lastEventSequence": max(sequences),
+            "entropy": secrets.token_hex(10).upper(),
+        }
         return json.dumps(body).encode()
 
     def _post(self, url: str, body: bytes, signature: str) -> int:
-        response = httpx.post(url, content=body, timeout=5.0,
-                              headers={"content-type": "application/json", "x-xero-signature": signature})
+        response = httpx.post(
+            url, content=body, timeout=5.0, headers={"content-type": "application/json", "x-xero-signature": signature}
+        )
         return response.status_code
 
     def register(self, url: str) -> dict[str, Any]:
