@@ -12,7 +12,7 @@ read from ConnectWise again, so they are decided under the new settings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from ..common.lifecycle import Status
 from ..common.record_kinds import DOCUMENT_KINDS
@@ -121,11 +121,15 @@ def decide_again(conn, org_id: str, before: dict, after: dict) -> list[Window]:
     if not statuses:
         return []
     rows = conn.execute(
-        "select record_type, min(last_updated) as start, count(*) as records from sync_records"
+        "select record_type, min(last_updated) as start, max(last_updated) as last, count(*) as records"
+        " from sync_records"
         " where organisation_id = %s and status = any(%s) and record_type = any(%s) and last_updated is not null"
         " group by record_type order by record_type",
         (org_id, statuses, [k.value for k in DOCUMENT_KINDS]),
     ).fetchall()
-    # Up to now, not to the newest lastUpdated read: a record touched since (a payment moves it) is in too.
+    # Up to now, not to the newest lastUpdated read: a record touched since (a payment moves it) is in too;
+    # past the newest one when ConnectWise's clock runs ahead of ours (lastUpdated is its time, not ours).
     now = datetime.now(UTC)
-    return [Window(r["record_type"], r["start"], now, r["records"]) for r in rows]
+    return [
+        Window(r["record_type"], r["start"], max(now, r["last"] + timedelta(seconds=1)), r["records"]) for r in rows
+    ]

@@ -34,11 +34,15 @@ class ProcessSpec:
     port: int | None = None  # must be free before start: a health check would otherwise see the squatter
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the operating system says is free now (for a replica's health port)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def free_port(host: str = "127.0.0.1", avoid: frozenset[int] | set[int] = frozenset()) -> int:
+    """A port the operating system says is free now (for a replica's health port), and not one of
+    `avoid`: the ports of parts not started yet are free now too."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 def tcp_open(host: str, port: int) -> str | None:

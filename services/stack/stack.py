@@ -111,11 +111,14 @@ def plan(settings: Settings, resolved: Settings) -> list[ProcessSpec]:
             f"CZ_REPLICAS: cannot run more than one of {', '.join(sorted(unknown))} here"
             " (audit needs a ClickHouse server to share)"
         )
+    # Every port the stack's own parts will listen on: a replica's port must be none of them.
+    taken = {v for k, v in resolved.model_dump().items() if k.endswith("_port") and isinstance(v, int)}
     for name in SERVICE_ORDER:
         specs.append(python_service_spec(name, f"services.{name}", resolved, env, port=resolved.port_of(name)))
         for instance in range(2, replicas.get(name, 1) + 1):
             # Another instance in the same consumer group: its own health port, the rest shared.
-            port = free_port()
+            port = free_port(avoid=taken)
+            taken.add(port)
             specs.append(
                 python_service_spec(
                     f"{name}-{instance}",

@@ -88,6 +88,15 @@ def test_going_live_sends_the_shadow_runs_records_again_and_an_earlier_go_live_t
     assert decide_again(conn, "adelaide", before, after) == []  # later: the mapper holds back what comes
 
 
+def test_a_window_reaches_past_a_record_whose_connectwise_clock_runs_ahead_of_ours(conn):
+    ahead = datetime.now(timezone.utc) + timedelta(hours=1)  # lastUpdated is ConnectWise's time, not ours
+    record(conn, "9", Event.SHADOWED, ahead)
+    before, after = put_settings(conn, "adelaide", {"mode": "shadow"}, "ops")
+    before, after = put_settings(conn, "adelaide", {"mode": "live"}, "ops")
+    [window] = decide_again(conn, "adelaide", before, after)
+    assert window.start <= ahead < window.end  # a replay window, never from after to
+
+
 def test_a_catalog_refresh_reads_the_currencies_and_lock_dates(xero, conn):  # noqa: F811
     sim, client = xero
     sim.currencies = {"AUD": "Australian Dollar", "NZD": "New Zealand Dollar"}
