@@ -18,13 +18,12 @@ from .sandbox_clients import XeroReader
 
 pytestmark = pytest.mark.stack
 SCALED = ("ingest", "mapper", "writer", "matcher", "alerts")
-ORGS = ("adelaide", "sydney", "holdings")
 
 
 def xero_documents(xero: XeroReader) -> Counter:
     """(organisation, endpoint, number) of every live invoice, bill and credit note in Xero."""
     seen: Counter = Counter()
-    for short in ORGS:
+    for short in [o["short"] for o in xero.organisations]:  # every organisation the stack connects
         for endpoint, number in (("Invoices", "InvoiceNumber"), ("CreditNotes", "CreditNoteNumber")):
             page = 1
             while True:
