@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from .api_support import Api
-from .control import body
+from .control import body, named_organisation
 from .serialize import parse_date
 from .state import Organisation
 
@@ -143,10 +143,7 @@ def books_control_router(runtime: Any) -> APIRouter:
     async def books(request: Request) -> JSONResponse:
         try:
             data = await body(request)
-            by_short = {o.short: o for o in state.organisations.values()}
-            org = by_short.get(str(data.get("organisation") or ""))
-            if org is None:
-                raise ValueError(f"organisation: one of {', '.join(sorted(by_short))}")
+            org = named_organisation(state, data)
             with state.lock:
                 for name in ("period_lock_date", "end_of_year_lock_date"):
                     if name in data:

@@ -23,6 +23,15 @@ async def body(request: Request) -> dict[str, Any]:
     return data
 
 
+def named_organisation(state: Any, data: dict[str, Any]) -> Any:
+    """The organisation a control request names by its short name (`organisation`); ValueError otherwise."""
+    by_short = {o.short: o for o in state.organisations.values()}
+    org = by_short.get(str(data.get("organisation") or ""))
+    if org is None:
+        raise ValueError(f"organisation: one of {', '.join(sorted(by_short))}")
+    return org
+
+
 def shared_control_router(runtime: Any) -> APIRouter:
     """Clock, limits and refresh-token revocation: the sandbox mounts these on
     the ConnectWise port too, acting on the same objects."""

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from .api_support import json_response
-from .control import body
+from .control import body, named_organisation
 from .documents import CREDIT_NOTE, INVOICE, Kind, save_batch
 
 COLLECTIONS: dict[str, Kind] = {"invoices": INVOICE, "credit_notes": CREDIT_NOTE}
@@ -34,10 +34,7 @@ def history_control_router(runtime: Any) -> APIRouter:
     async def history(request: Request) -> Response:
         try:
             data = await body(request)
-            by_short = {o.short: o for o in state.organisations.values()}
-            org = by_short.get(str(data.get("organisation") or ""))
-            if org is None:
-                raise ValueError(f"organisation: one of {', '.join(sorted(by_short))}")
+            org = named_organisation(state, data)
             for name in COLLECTIONS:
                 if not isinstance(data.get(name, []), list):
                     raise ValueError(f"{name}: must be a list of {COLLECTIONS[name].plural} elements")
