@@ -123,6 +123,7 @@ def init_postgres(pgdata: Path, bin_path: Path) -> None:
         user = PG_SYSTEM_USER
         ensure_user_exists(user)
         ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(bin_path)  # its binaries too, wherever the checkout lives (a private temp dir)
         ensure_folder_permissions(bin_path, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
         ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         entry = pwd.getpwnam(user)
