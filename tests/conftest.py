@@ -113,6 +113,8 @@ REAL_PARTS = {"kafka_bootstrap", "postgres_url", "fresh_database", "parts_settin
 
 
 def pytest_collection_modifyitems(config, items):
+    # Tests that spend an organisation's minute of Xero calls go last, so none after them waits it out.
+    items.sort(key=lambda item: item.get_closest_marker("spends_xero_minute") is not None)
     for item in items:
         if item.get_closest_marker("stack"):
             item.add_marker(pytest.mark.e2e)

@@ -21,7 +21,9 @@ from services.mapping.sync_settings import decide_again, put_settings
 from ..stackutil import Stack, wait_for
 from .sandbox_clients import connectwise
 
-pytestmark = pytest.mark.stack  # the whole stack (slow), so e2e
+# The whole stack (slow), so e2e; it spends Adelaide's minute of Xero calls (60, as in Xero), so it runs after
+# the tests that time Adelaide's writes in seconds.
+pytestmark = [pytest.mark.stack, pytest.mark.spends_xero_minute]
 ORG = "adelaide"
 COUNT, DIFFERING = 500, 50
 
@@ -184,6 +186,3 @@ def test_500_invoices_from_a_previous_tool_shadowed_then_adopted_with_none_dupli
     assert all(d["xero_id"] == held[d["number"]] for d in totals + contacts)  # both sides, and which document
     print(f"real books: {len(adopted)} adopted, {len(exceptions)} adoption_mismatch; Xero calls: {shadow_calls} in"
           f" the shadow run, {live_calls} live, at {datetime.now(UTC):%H:%M:%S}")
-    # This test spent Adelaide's minute of Xero calls (60 in the sandbox, as in Xero): the tests after it on
-    # the shared stack, which time Adelaide's writes in seconds, find the minute whole again.
-    time.sleep(60)
