@@ -159,7 +159,8 @@ def run_searches(store: ChdbStore, n: int, rng: random.Random) -> float:
               f"  max {max(values):7.1f} ms")
     cursor_times = []
     for _ in range(SEARCHES_EACH):
-        first = store.page(parse_query({"limit": "100", "to": (END - timedelta(days=rng.randint(0, 60))).date().isoformat()}))
+        to = (END - timedelta(days=rng.randint(0, 60))).date().isoformat()
+        first = store.page(parse_query({"limit": "100", "to": to}))
         cursor_times.append(timed_page(store, {"cursor": first["next_cursor"]}))
     print(f"search {'the next page, by cursor':<40} p50 {statistics.median(cursor_times):7.1f} ms  "
           f"p95 {p95(cursor_times):7.1f} ms")
