@@ -7,6 +7,13 @@ Xero: a record someone approved there must never be moved back to DRAFT by a
 ConnectWise edit. A change the rules forbid is decided here, before any call,
 as a rejection that becomes an exception for a person to look at, so it is
 never retried in a loop.
+
+Whether an AUTHORISED record has payments is left to Xero: they are mostly
+entered there, and nothing this product holds is current about them (the balances
+ingest reads lag by up to a payment cycle, and would refuse a void whose
+payments a person has just removed). Xero refuses such a void or edit element by
+element, changing nothing, and the writer turns the refusal into the same
+exception, with advice (`refusal` in writer.py).
 """
 
 from __future__ import annotations
@@ -28,28 +35,24 @@ class Decision:
     reason: str = ""
 
 
-def plan(
-    operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None, has_payments: bool = False
-) -> Decision:
+def plan(operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None) -> Decision:
     """Decides the write for one record from what the ledger knows of it in Xero."""
     status = (xero_status or "").upper()
     if operation == "UPSERT":
-        return _plan_upsert(body, id_field, xero_id, status, has_payments)
+        return _plan_upsert(body, id_field, xero_id, status)
     if operation in ("VOID", "DELETE"):
-        return _plan_removal(id_field, xero_id, status, has_payments)
+        return _plan_removal(id_field, xero_id, status)
     raise ValueError(f"operation: must be UPSERT, VOID or DELETE, got {operation!r}")
 
 
-def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str, has_payments: bool) -> Decision:
+def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str) -> Decision:
     if not xero_id:
         return Decision("CREATE", {k: v for k, v in body.items() if k != id_field})
     if status in FINAL:
         return Decision("REJECT", reason=f"the record is {status} in Xero and cannot be changed")
-    if status == "PAID" or (status == "AUTHORISED" and has_payments):
+    if status == "PAID":
         return Decision(
-            "REJECT",
-            reason="the record is AUTHORISED in Xero with payments applied and cannot be "
-            "changed; remove the payments in Xero first",
+            "REJECT", reason="the record is PAID in Xero and cannot be changed; remove the payments in Xero first"
         )
     element = dict(body)
     element[id_field] = xero_id
@@ -63,15 +66,15 @@ def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str, ha
     return Decision("UPDATE", element)
 
 
-def _plan_removal(id_field: str, xero_id: str | None, status: str, has_payments: bool) -> Decision:
+def _plan_removal(id_field: str, xero_id: str | None, status: str) -> Decision:
     if not xero_id or status in FINAL:
         return Decision("SKIP", reason="nothing in Xero to remove" if not xero_id else f"already {status} in Xero")
     if status in EDITABLE_DRAFTS:
         # A draft cannot be voided in Xero; deleting it is the equivalent.
         return Decision("DELETE", {id_field: xero_id, "Status": "DELETED"})
-    if status == "PAID" or has_payments:
+    if status == "PAID":
         return Decision(
-            "REJECT", reason="the record has payments in Xero and cannot be voided; remove the payments in Xero first"
+            "REJECT", reason="the record is PAID in Xero and cannot be voided; remove the payments in Xero first"
         )
     if status == "AUTHORISED":
         return Decision("VOID", {id_field: xero_id, "Status": "VOIDED"})

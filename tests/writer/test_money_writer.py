@@ -21,7 +21,7 @@ from services.integrations.xero.client import XeroOrg
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from services.writer.batching import WriteRequest
 from services.writer.ledger import Ledger
-from services.writer.writer import OrganisationWriter
+from services.writer.writer import REMOVAL_ADVICE, OrganisationWriter
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, make_client, running_simulator
 
 pytestmark = pytest.mark.integration
@@ -192,3 +192,21 @@ def test_an_allocation_whose_answer_a_crash_lost_is_found_not_made_twice(money):
     h.write(allocation(551, note, invoice, "10.00"))
     live = [a for a in h.xero().credit_notes[note]["Allocations"] if not a["IsDeleted"]]
     assert len(live) == 1 and h.xero().invoices[invoice]["AmountDue"] == Decimal("100.00")
+
+
+def test_a_void_xero_refuses_because_payments_are_applied_says_what_to_do_and_changes_nothing(money):
+    h = money
+    invoice = document(h, 8, "INV-M8")
+    h.write(payment(561, invoice, "40.00"))  # partly paid: still AUTHORISED in Xero
+    assert h.xero().invoices[invoice]["Status"] == "AUTHORISED" and len(live_payments(h, invoice)) == 1
+
+    h.write(request(8, "Invoices", {}, "INV-M8", record_type="invoice", operation="VOID"))  # voided in ConnectWise
+    assert h.results(8)[-1]["outcome"] == "REJECTED"
+    [exc] = h.exceptions(8)
+    assert exc["kind"] == "xero_validation" and "payment" in exc["details"]["errors"].lower()
+    assert exc["message"].endswith(REMOVAL_ADVICE)  # what a person does about it
+    assert h.xero().invoices[invoice]["Status"] == "AUTHORISED" and len(live_payments(h, invoice)) == 1
+    assert h.xero().invoices[invoice]["AmountDue"] == Decimal("70.00")
+    assert h.status("invoice", 8) == "exception"
+    [entry] = h.ledger.entries(ORG, [("invoice", "8")]).values()
+    assert entry.xero_status == "AUTHORISED" and entry.pending_request_id is None  # nothing left half-written
