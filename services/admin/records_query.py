@@ -37,7 +37,7 @@ class RecordPage(BaseModel):
 
 
 class SyncState(BaseModel):
-    """Where a record type's polling stands (ConnectWise types; xero_payment is polled per organisation)."""
+    """Where a record type's polling stands (xero_payment's combines its organisations' cycles)."""
 
     record_type: str
     cadence_minutes: int
@@ -51,12 +51,28 @@ class SyncState(BaseModel):
     records_by_status: dict[str, int]
 
 
+# One row of cycles per record type. ConnectWise types are polled once for every organisation
+# (`cw:<type>`); Xero payments are polled per organisation (`xero:payments:<org>`), so their row
+# combines those: running while any runs (else requested while any is, else failed while any
+# failed, else the latest finished one's status), the latest start and finish, the oldest cursor
+# (how far the slowest has read) and the progress summed.
+_CYCLES = (
+    "select substr(source, 4) as record_type, cursor_at, last_cycle_started, last_cycle_finished,"
+    " last_cycle_status, progress_seen, progress_total from sync_cursors where source like 'cw:%'"
+    " union all select 'xero_payment', min(cursor_at), max(last_cycle_started), max(last_cycle_finished),"
+    " (array_agg(last_cycle_status order by array_position(array['running', 'requested', 'failed'],"
+    " last_cycle_status) nulls last, last_cycle_finished desc nulls last))[1],"
+    " sum(progress_seen)::int, sum(progress_total)::int from sync_cursors where source like 'xero:payments:%'"
+    " having count(*) > 0"
+)
+
+
 def sync_states(conn: Conn) -> list[SyncState]:
     """Each record type's cadence, cursor, last cycle, progress and records by status."""
     rows = conn.execute(
-        "select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started, c.last_cycle_finished,"
-        " c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
-        " left join sync_cursors c on c.source = 'cw:' || s.record_type order by s.record_type"
+        f"with cycles as ({_CYCLES}) select s.record_type, s.cadence_minutes, c.cursor_at, c.last_cycle_started,"
+        " c.last_cycle_finished, c.last_cycle_status, c.progress_seen, c.progress_total from record_type_settings s"
+        " left join cycles c on c.record_type = s.record_type order by s.record_type"
     ).fetchall()
     counts: dict[str, dict[str, int]] = {}
     for r in conn.execute("select record_type, status, count(*) as n from sync_records group by 1, 2"):

@@ -174,3 +174,41 @@ def test_sync_status_shows_each_type_with_its_cycle_and_records(client):
     assert invoice["records_by_status"] == {"synced": 1, "exception": 1, "pending": 1}
     assert states["credit_note"]["last_cycle_started"] is None and states["credit_note"]["next_due_at"] is None
     assert states["credit_note"]["records_by_status"] == {"synced": 1}
+
+
+def test_xero_payment_cycles_of_every_organisation_make_its_state(client):
+    """Payment cycles run per organisation (`xero:payments:<org>`): the row shows them together."""
+    def cursor(conn, org, started, finished, status, seen=None, total=None):
+        conn.execute("insert into sync_cursors (source, cursor_at, last_cycle_started, last_cycle_finished,"
+                     " last_cycle_status, progress_seen, progress_total) values (%s, %s, %s, %s, %s, %s, %s)"
+                     " on conflict (source) do update set last_cycle_started = excluded.last_cycle_started,"
+                     " last_cycle_finished = excluded.last_cycle_finished, last_cycle_status ="
+                     " excluded.last_cycle_status, progress_seen = excluded.progress_seen,"
+                     " progress_total = excluded.progress_total",
+                     (f"xero:payments:{org}", "2026-11-25T05:00:00Z", started, finished, status, seen, total))
+
+    def payments():
+        return next(s for s in client.get("/api/sync").json() if s["record_type"] == "xero_payment")
+
+    def at(text):
+        return datetime.fromisoformat(text) if text else None
+
+    assert payments()["last_cycle_status"] is None  # no organisation has had one yet
+    with psycopg.connect(client.database, autocommit=True) as conn:
+        cursor(conn, "org-a", "2026-11-25T06:00:00Z", "2026-11-25T06:05:00Z", "ok", 4, 4)
+        cursor(conn, "org-b", "2026-11-25T06:10:00Z", "2026-11-25T06:02:00Z", "running", 3, 10)
+    running = payments()
+    assert running["last_cycle_status"] == "running" and running["next_due_at"] is None
+    assert at(running["last_cycle_started"]) == datetime(2026, 11, 25, 6, 10, tzinfo=timezone.utc)
+    assert at(running["last_cycle_finished"]) == datetime(2026, 11, 25, 6, 5, tzinfo=timezone.utc)
+    assert (running["progress_seen"], running["progress_total"]) == (7, 14)
+
+    with psycopg.connect(client.database, autocommit=True) as conn:
+        cursor(conn, "org-b", "2026-11-25T06:10:00Z", "2026-11-25T06:12:00Z", "failed")
+    assert payments()["last_cycle_status"] == "failed"  # one organisation failing is not hidden by another's ok
+    with psycopg.connect(client.database, autocommit=True) as conn:
+        cursor(conn, "org-b", "2026-11-25T06:10:00Z", "2026-11-25T06:12:00Z", "ok")
+    done = payments()
+    assert done["last_cycle_status"] == "ok"
+    assert at(done["last_cycle_finished"]) == datetime(2026, 11, 25, 6, 12, tzinfo=timezone.utc)
+    assert at(done["next_due_at"]) > at(done["last_cycle_started"])
