@@ -62,7 +62,7 @@ def produce(producer, codec: Codec, requests: list[dict]) -> None:
     producer.flush(60)
 
 
-def main(total: int = 10000) -> None:
+def main(total: int = 10000) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="cz-bench-payments-"))
     os.chmod(data_dir, 0o755)
     settings = Settings(data_dir=data_dir, kafka_port=free_port(), postgres_port=free_port())
@@ -109,10 +109,17 @@ def main(total: int = 10000) -> None:
                       if "[cz:payment:2" in p.get("Reference", "") and p["Status"] != "DELETED")
         calls_needed = math.ceil(max(per_org.values()) / BATCH)
         floor = (math.ceil(calls_needed / PER_MINUTE) - 1) * 60.0
+        # One call carries up to BATCH payments of one organisation, so the floor of 1/BATCH calls per
+        # payment is met when no organisation took more calls than its payments fill.
+        fewest = sum(math.ceil(n / BATCH) for n in per_org.values())
+        meets = calls <= fewest
         print(f"payments written: {total} ({dict(outcomes)}), in Xero: {in_xero}")
-        print(f"Xero calls: {calls} -> {calls / total:.4f} calls per payment (floor {1 / BATCH:.4f})")
+        print(f"Xero calls: {calls} -> {calls / total:.4f} calls per payment "
+              f"{'meets' if meets else 'MISSES'} the floor of {1 / BATCH:.2f} (one call per {BATCH} payments of an "
+              f"organisation: {fewest} calls at least)")
         print(f"backfill at 60 calls/min per organisation: {seconds:.1f} s "
               f"(floor {floor:.0f} s for {calls_needed} calls in the busiest organisation)")
+        return 0 if meets and in_xero == total else 1
     finally:
         if results is not None:
             results.close()
@@ -123,4 +130,4 @@ def main(total: int = 10000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10000)
+    raise SystemExit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10000))
