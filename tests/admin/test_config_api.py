@@ -284,3 +284,35 @@ def test_routing_preview_says_where_a_record_would_go_and_why(client):
     bad = client.post("/api/routing-rules/preview", json={"location_id": "Adelaide"}, headers=AUTH)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "location_id"
     assert client.post("/api/routing-rules/preview", json={}).status_code == 401
+
+
+def test_the_payment_account_must_be_one_of_the_catalog_that_takes_payments(client):
+    seed_orgs(client, ORGS[:1])
+    accounts = CATALOG["accounts"] + [
+        {"code": "090", "name": "Business Bank Account", "class": "ASSET", "type": "BANK", "payments_enabled": True},
+        {"code": "091", "name": "Closed Bank Account", "class": "ASSET", "type": "BANK", "payments_enabled": True,
+         "status": "ARCHIVED"},
+    ]
+    catalog = client.put("/api/organisations/adelaide/catalog", json=dict(CATALOG, accounts=accounts), headers=AUTH)
+    assert catalog.status_code == 200, catalog.text
+    chosen = client.put("/api/organisations/adelaide", json={"payment_account_code": "090"}, headers=AUTH)
+    assert chosen.status_code == 200 and chosen.json()["payment_account_code"] == "090"
+    changes = len(client.get("/api/config/changes", headers=AUTH).json())
+
+    for code, why in (("999", "has no Xero account '999' in its catalog"),  # unknown to the catalog
+                      ("200", "cannot take payments"),  # a revenue account
+                      ("091", "cannot take payments")):  # a bank account no longer active
+        refused = client.put("/api/organisations/adelaide", json={"name": "Renamed", "payment_account_code": code},
+                             headers=AUTH)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["body", "payment_account_code"] and why in error["msg"]
+    org = client.get("/api/organisations/adelaide", headers=AUTH).json()
+    assert org["payment_account_code"] == "090" and org["name"] == ORGS[0]["name"]  # nothing of it applied
+    assert len(client.get("/api/config/changes", headers=AUTH).json()) == changes
+
+    # A new organisation has no catalog yet, so no account of it can be named.
+    new = dict(ORGS[1], payment_account_code="090")
+    refused = client.post("/api/organisations", json=new, headers=AUTH)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "payment_account_code"]
+    assert client.get("/api/organisations/sydney", headers=AUTH).status_code == 404
