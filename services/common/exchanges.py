@@ -68,7 +68,8 @@ class ExchangeRecorder:
         self.api, self.service, self.codec, self.producer = api, service, codec, producer
 
     def publish(self, record: dict) -> None:
-        API_CALLS.labels(api=self.api, status=str(record["status"])).inc()
+        organisation = (record["organisation_id"] or "") if self.api == "xero" else ""
+        API_CALLS.labels(api=self.api, status=str(record["status"]), organisation=organisation).inc()
         API_LATENCY.labels(api=self.api).observe(record["duration_ms"] / 1000)
         if self.producer is None or self.codec is None:
             return

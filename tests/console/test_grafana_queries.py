@@ -104,6 +104,10 @@ def test_every_grafana_panel_query_returns_data(console_stack, tmp_path):
         while time.monotonic() < deadline and (last := empty()):
             time.sleep(3)
         assert not last, "panels with no data:\n" + "\n".join(last)
+        # The 429s are told per organisation: the storm's 429 came from the organisation the invoice went to.
+        storm = next(expr for _, title, expr in queries if "429" in title)
+        series = httpx.get(f"{api}/query", params={"query": storm}, timeout=10).json()["data"]["result"]
+        assert {s["metric"].get("organisation") for s in series} & {o["short"] for o in info["xero"]["organisations"]}, series
     finally:
         proc.terminate()
         proc.wait(15)
