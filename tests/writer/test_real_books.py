@@ -4,6 +4,7 @@ showing both sides when they differ), read in paged, filtered batches; a shadow 
 writes nothing and reports what it would do; contact details sent only when they change."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import uuid
@@ -233,3 +234,46 @@ def test_contact_details_cost_one_call_and_only_when_they_change(books):
     assert len(b.calls("POST", "/Contacts")) == 2
     assert b.sim.org(ORG).contacts[contact]["EmailAddress"] == "ap@example.com"
     assert [b.results(n)[0]["outcome"] for n in (1, 2, 3, 4)] == ["CREATED"] * 4
+
+
+def test_in_a_shadow_run_a_change_to_a_written_document_reports_update_and_writes_nothing(books):
+    b = books
+    b.write(request(1, invoice(b, "UP-1"), "110.00"), request(2, invoice(b, "UP-2"), "110.00"),
+            request(3, invoice(b, "UP-3"), "110.00"))
+    written = {n: b.results(n)[0]["xero_id"] for n in (1, 2, 3)}
+    assert [b.results(n)[0]["outcome"] for n in (1, 2, 3)] == ["CREATED"] * 3
+    ledger_before = b.rows("select cw_id, xero_id, xero_status, written_hash, last_outcome from xero_ledger"
+                           " order by cw_id")
+
+    b.settings(mode="shadow")
+    edited = invoice(b, "UP-1", amount="150.00")  # edited in ConnectWise
+    remapped = invoice(b, "UP-2")
+    remapped["LineItems"][0]["AccountCode"] = "210"  # the sales account mapping changed
+    changes = [request(1, edited, "165.00"), request(2, remapped, "110.00"),
+               request(3, invoice(b, "UP-3"), "110.00")]  # delivered again, as it was written
+    before = copy.deepcopy(b.sim.org(ORG).invoices)
+    writes_before = len(b.calls("PUT")) + len(b.calls("POST"))
+    published_before = len(b.published)
+    b.write(*changes)
+
+    assert len(b.calls("PUT")) + len(b.calls("POST")) == writes_before  # nothing written to Xero
+    assert b.sim.org(ORG).invoices == before
+    assert len(b.published) == published_before  # no result, no exception: only the report
+    report = {r[0]: r[1:] for r in b.rows("select cw_id, outcome, detail, message, xero_id, total"
+                                          " from shadow_outcomes where organisation_id = %s", ORG)}
+    assert report["1"] == ("update", None, "would update the invoice in Xero", written[1], Decimal("165.00"))
+    assert report["2"] == ("update", None, "would update the invoice in Xero", written[2], Decimal("110.00"))
+    assert report["3"][:2] == ("skip", "unchanged") and report["3"][3] == written[3]
+    notes = dict(b.rows("select cw_id, last_error from sync_records where status = 'shadow'"))
+    assert notes["1"] == notes["2"] == "shadow run: would update the invoice in Xero"
+    # The ledger still holds what was written, so going live updates rather than creates.
+    assert b.rows("select cw_id, xero_id, xero_status, written_hash, last_outcome from xero_ledger"
+                  " order by cw_id") == ledger_before
+
+    # Live: what the report said is what happens.
+    b.settings(mode="live")
+    b.write(*[dict_copy(r) for r in changes])
+    assert [b.results(n)[-1]["outcome"] for n in (1, 2, 3)] == ["UPDATED", "UPDATED", "UNCHANGED"]
+    held = {n: invoices_by_number(b.sim, ORG)[f"UP-{n}"] for n in (1, 2)}
+    assert [d["InvoiceID"] for d in held[1] + held[2]] == [written[1], written[2]]
+    assert held[1][0]["Total"] == Decimal("165.00") and held[2][0]["LineItems"][0]["AccountCode"] == "210"
