@@ -207,3 +207,33 @@ def test_an_exception_recorded_after_its_payment_settled_is_resolved_by_the_swee
         assert resolve_settled(conn) == 1
         rows = conn.execute("select record_id, status from exceptions").fetchall()
         assert {r["record_id"]: r["status"] for r in rows} == {"late": "resolved", "still": "open"}
+
+
+def test_payments_on_a_credit_memo_or_a_settled_invoice_are_unmatched_over_real_parts(cw, ledger, fresh_database):
+    gateway, state, _ = cw
+    memo = state.c["invoices"].get(1126)  # INV-10126 of the seed: a credit memo of Granite Dental (GD0003)
+    assert memo["type"] == "CreditMemo"
+    with connect(fresh_database, autocommit=True) as conn:
+        conn.execute("insert into xero_contacts (organisation_id, contact_id, name, contact_number) values"
+                     " ('adelaide', 'contact-gd', 'Granite Dental Pty Ltd', 'GD0003')")
+    state.add_payment(INVOICE, balance(state), state.now())  # paid in full in ConnectWise: Paid, nothing left
+    assert state.c["invoices"].get(INVOICE)["status"]["name"] == "Paid"
+    customers = ContactCheck(ledger.db)
+    customers.refresh()
+    on_memo = money("p-memo", "20.00", "INV-10126", invoice_id="xinv-memo", contact_id="contact-gd")
+    on_paid = money("p-paid", "20.00", "INV-10001")  # through the writer's ledger (xinv-1)
+    payments_before = {i: gateway.payments(i) for i in (1126, INVOICE)}
+    balances_before = {i: balance(state, i) for i in (1126, INVOICE)}
+
+    outcomes = {o.money.payment_id: o for o in Matcher(ledger, gateway, customers).handle([on_memo, on_paid])}
+    assert {o.event for o in outcomes.values()} == {Event.RAISED}
+    assert {o.exception.kind for o in outcomes.values()} == {"unmatched_payment"}
+    assert "ConnectWise INV-10126 is a credit memo, not an invoice" in outcomes["p-memo"].exception.message
+    assert "above the balance of ConnectWise invoice INV-10001 (0.00)" in outcomes["p-paid"].exception.message
+    assert {i: gateway.payments(i) for i in (1126, INVOICE)} == payments_before  # nothing applied in ConnectWise
+    assert {i: balance(state, i) for i in (1126, INVOICE)} == balances_before
+    with connect(fresh_database) as conn:
+        assert conn.execute("select count(*) as n from cw_payment_applications").fetchone()["n"] == 0
+        assert {r["cw_id"]: r["status"] for r in conn.execute(
+            "select cw_id, status from sync_records where record_type = 'xero_payment'")} == {
+            "p-memo": "exception", "p-paid": "exception"}

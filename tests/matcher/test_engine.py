@@ -123,6 +123,25 @@ def test_unmatchable_payments_name_why_and_resolve_when_fixed_in_xero(world):
     assert fixed.event is Event.WRITTEN and ("adelaide", "no-such") not in ledger.open_exceptions
 
 
+@pytest.mark.parametrize("invoice, found, why", [
+    (dict(number="INV-4", balance="300.00", status="Closed"), "ledger", "ConnectWise invoice INV-4 is closed"),
+    (dict(number="CM-5", balance="-50.00", kind="CreditMemo"), "number", "ConnectWise CM-5 is a credit memo"),
+])
+def test_a_payment_on_a_closed_invoice_or_a_credit_memo_is_unmatched_and_changes_nothing(world, invoice, found, why):
+    ledger, cw, matcher, published = world
+    number, balance = invoice.pop("number"), Decimal(invoice.pop("balance"))
+    cw.add(4, number, str(balance), **invoice)
+    if found == "ledger":  # the Xero invoice this product wrote for it
+        ledger.targets_by_xero_id["xinv-4"] = 4
+    else:  # a number ingest has read
+        ledger.numbers[number] = 4
+    (outcome,) = matcher.handle([money("p4", "10.00", number, invoice_id="xinv-4")])
+    assert outcome.event is Event.RAISED and outcome.exception.kind == "unmatched_payment"
+    assert why in outcome.exception.message and why in outcome.note and published == [outcome]
+    assert cw.payments_by_invoice[4] == [] and cw.balance(4) == balance
+    assert ledger.rows == [] and ledger.open_exceptions == {("adelaide", "p4"): "unmatched_payment"}
+
+
 def test_our_own_payments_are_never_applied_back(world):
     ledger, cw, matcher, _ = world
     ledger.echo_of["echo-1"] = "ConnectWise payment 77"
