@@ -98,6 +98,20 @@ HELP: dict[str, Help] = {
         "Choose the organisation's bank account for payments in Settings, then force-sync.",
         "settings",
     ),
+    "document_not_synced": Help(
+        "Money for a document that is not in Xero",
+        "A ConnectWise payment, refund or credit memo application is for an invoice or credit memo that could "
+        "not be synced to Xero (the message says why), so Xero has nothing to apply it to.",
+        "Fix the document's own exception so it is written to Xero, then force-sync the payment.",
+        "record",
+    ),
+    "document_removed": Help(
+        "Money for a document voided or deleted in Xero",
+        "A ConnectWise payment, refund or credit memo application is for an invoice or credit memo that is "
+        "VOIDED or DELETED in Xero, which takes no money on it.",
+        "Record the money in Xero by hand, or reinstate the document there, then force-sync the payment.",
+        "record",
+    ),
     "money_mismatch": Help(
         "Invoice and credit memo are in different organisations",
         "Money cannot move between two Xero organisations.",
