@@ -14,11 +14,16 @@ ingest reads lag by up to a payment cycle, and would refuse a void whose
 payments a person has just removed). Xero refuses such a void or edit element by
 element, changing nothing, and the writer turns the refusal into the same
 exception, with advice (`refusal` in writer.py).
+
+Xero marks an approved document of nothing PAID at once, and then refuses every
+change to it. The mapper writes a new one of nothing as a draft; an approved one
+that ConnectWise brings to nothing is refused here, so it stays changeable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 APPROVED = {"AUTHORISED", "PAID"}
 EDITABLE_DRAFTS = {"DRAFT", "SUBMITTED"}
@@ -35,17 +40,24 @@ class Decision:
     reason: str = ""
 
 
-def plan(operation: str, body: dict, id_field: str, xero_id: str | None, xero_status: str | None) -> Decision:
-    """Decides the write for one record from what the ledger knows of it in Xero."""
+def plan(
+    operation: str,
+    body: dict,
+    id_field: str,
+    xero_id: str | None,
+    xero_status: str | None,
+    total: Decimal | None = None,
+) -> Decision:
+    """Decides the write for one record from what the ledger knows of it in Xero (`total`: ConnectWise's)."""
     status = (xero_status or "").upper()
     if operation == "UPSERT":
-        return _plan_upsert(body, id_field, xero_id, status)
+        return _plan_upsert(body, id_field, xero_id, status, total)
     if operation in ("VOID", "DELETE"):
         return _plan_removal(id_field, xero_id, status)
     raise ValueError(f"operation: must be UPSERT, VOID or DELETE, got {operation!r}")
 
 
-def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str) -> Decision:
+def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str, total: Decimal | None) -> Decision:
     if not xero_id:
         return Decision("CREATE", {k: v for k, v in body.items() if k != id_field})
     if status in FINAL:
@@ -53,6 +65,12 @@ def _plan_upsert(body: dict, id_field: str, xero_id: str | None, status: str) ->
     if status == "PAID":
         return Decision(
             "REJECT", reason="the record is PAID in Xero and cannot be changed; remove the payments in Xero first"
+        )
+    if status in APPROVED and total == 0:
+        return Decision(
+            "REJECT",
+            reason="ConnectWise now totals 0.00: written to this approved document, Xero would mark it paid and "
+            "refuse every change after; void it in Xero if nothing is owed, or give it an amount in ConnectWise",
         )
     element = dict(body)
     element[id_field] = xero_id

@@ -56,7 +56,12 @@ def _by_status(req: WriteRequest, entry: Entry | None) -> Verdict:
     if req.operation == "UPSERT" and entry and entry.xero_id and entry.written_hash == req.content_hash:
         return Verdict(req, UNCHANGED, entry)
     decision = status.plan(
-        req.operation, req.body, req.id_field, entry.xero_id if entry else None, entry.xero_status if entry else None
+        req.operation,
+        req.body,
+        req.id_field,
+        entry.xero_id if entry else None,
+        entry.xero_status if entry else None,
+        req.total,
     )
     if decision.action in (SKIP, REJECT):
         return Verdict(req, decision.action, entry, reason=decision.reason)

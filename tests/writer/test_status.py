@@ -1,4 +1,6 @@
 """Xero's status rules applied before a write."""
+from decimal import Decimal
+
 import pytest
 
 from services.writer.status import element_errors, element_failed, outcome_of, plan
@@ -31,6 +33,15 @@ def test_a_paid_record_cannot_be_changed():
     # An AUTHORISED one with some payments is Xero's to refuse (tests/writer/test_money_writer.py).
     d = plan("UPSERT", BODY, "InvoiceID", "x1", "PAID")
     assert d.action == "REJECT" and "payments" in d.reason
+
+
+def test_an_approved_record_is_never_brought_to_nothing():
+    # Xero would mark it paid at once and refuse every change after.
+    d = plan("UPSERT", BODY, "InvoiceID", "x1", "AUTHORISED", total=Decimal("0.00"))
+    assert d.action == "REJECT" and "totals 0.00" in d.reason and "void it in Xero" in d.reason
+    assert plan("UPSERT", BODY, "InvoiceID", "x1", "DRAFT", total=Decimal("0.00")).action == "UPDATE"
+    assert plan("UPSERT", BODY, "InvoiceID", "x1", "AUTHORISED", total=Decimal("0.01")).action == "UPDATE"
+    assert plan("UPSERT", BODY, "InvoiceID", None, None, total=Decimal("0.00")).action == "CREATE"
 
 
 @pytest.mark.parametrize("status", ["VOIDED", "DELETED"])
