@@ -164,3 +164,13 @@ def get_record(conn: Conn, record_type: str, cw_id: str) -> RecordDetail | None:
         (record_type, cw_id),
     ).fetchone()
     return RecordDetail(**row) if row else None
+
+
+def find_records(conn: Conn, number_or_id: str) -> list[RecordDetail]:
+    """ConnectWise records numbered `number_or_id` (any case) or with it as their id, latest first."""
+    rows = conn.execute(
+        f"select {_COLUMNS}, status_changed_at from sync_records where record_type <> 'xero_payment'"
+        " and (cw_id = %(q)s or lower(record_number) = lower(%(q)s)) order by updated_at desc, record_type",
+        {"q": number_or_id},
+    ).fetchall()
+    return [RecordDetail(**r) for r in rows]

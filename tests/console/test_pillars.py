@@ -187,6 +187,27 @@ def test_an_organisation_connects_through_xeros_oauth_flow(signed_in, console_st
         assert admin.post("/api/organisations/holdings/catalog/refresh").status_code == 200
 
 
+def test_the_routing_preview_says_where_an_invoice_would_go(signed_in, console_stack):
+    _, info = console_stack
+    page = signed_in
+    invoice = synced_invoice(info)
+    with Stack.admin_for(info) as admin:
+        org_name = admin.get(f"/api/organisations/{invoice['organisation_id']}").json()["name"]
+    page.goto("/routing")
+    page.fill("#preview-record", invoice["number"])
+    page.click("#preview-by-record button[type=submit]")
+    page.wait_for_url("**/routing/preview?record=**")
+    # Its fields as ingest read them, routed by the rules of now: to where it was written, by a rule shown above.
+    facts = page.locator("#preview-record-facts").inner_text()
+    assert invoice["number"] in facts and "carries location" in facts
+    result = page.locator("#preview-result").inner_text()
+    assert f"Goes to {org_name}" in result and "(rule " in result
+    assert page.locator("tbody tr.fresh").count() == 1  # the rule that decides is marked
+    page.fill("#preview-record", "NO-SUCH-INVOICE")
+    page.click("#preview-by-record button[type=submit]")
+    assert "no ConnectWise record is numbered 'NO-SUCH-INVOICE'" in page.locator("[role=alert]").inner_text()
+
+
 def test_a_mapping_csv_with_a_bad_row_shows_the_error_before_anything_applies(signed_in, console_stack, tmp_path):
     _, info = console_stack
     page = signed_in
