@@ -27,7 +27,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Iterator
 
-
 from ..common.record_kinds import RecordKind
 from ..integrations.xero.client import XeroClient, XeroOrg, XeroRequestError
 from .cycle import Emitter
@@ -35,6 +34,7 @@ from .metrics import CYCLE_SECONDS, CYCLES, LAST_SUCCESS
 from .scheduler import is_due
 from .poller import EPOCH
 from .xero_payment_events import (
+    CREDIT_KINDS,
     XeroRecordError,
     credit_events,
     event_hash,
@@ -48,13 +48,14 @@ from .xero_payment_store import XeroPaymentStore
 log = logging.getLogger(__name__)
 RECORD_TYPE = RecordKind.XERO_PAYMENT.value
 OVERLAP = timedelta(minutes=2)  # Xero compares If-Modified-Since to the second; a little more covers clock steps
-PAGE_SIZE = 1000
-MONEY = ("Payments", "Overpayments", "Prepayments")
+PAGE_SIZE = 1000  # the most Xero returns a page
+PAYMENTS, INVOICES = RecordKind.XERO_PAYMENT.xero, RecordKind.INVOICE.xero
+MONEY = (PAYMENTS.endpoint, *CREDIT_KINDS)  # payments first, then overpayments and prepayments
+# The id each collection's pages are ordered by.
 ORDER = {
-    "Payments": "PaymentID",
-    "Overpayments": "OverpaymentID",
-    "Prepayments": "PrepaymentID",
-    "Invoices": "InvoiceID",
+    PAYMENTS.endpoint: PAYMENTS.id_field,
+    **{collection: id_field for collection, (_, id_field) in CREDIT_KINDS.items()},
+    INVOICES.endpoint: INVOICES.id_field,
 }
 
 
@@ -82,8 +83,12 @@ class XeroPayments:
         emitter: Emitter,
         clock: Callable[[], datetime] = _utcnow,
         overlap: timedelta = OVERLAP,
+        page_size: int = PAGE_SIZE,
     ):
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise ValueError(f"page_size: must be 1 to {PAGE_SIZE}, got {page_size}")
         self.client, self.store, self.emitter, self.clock, self.overlap = client, store, emitter, clock, overlap
+        self.page_size = page_size
 
     # --- scheduling ----------------------------------------------------------------------
 
@@ -155,7 +160,7 @@ class XeroPayments:
                         result.failed += 1
                 result.seen += len(page)
                 self._emit(events, False, result)
-        for page, _ in self._pages(org, "Invoices", since, where='Type=="ACCREC"'):
+        for page, _ in self._pages(org, INVOICES.endpoint, since, where='Type=="ACCREC"'):
             rows = [row for row in map(invoice_balance, page) if row is not None]
             self.store.save_invoice_balances(org.organisation_id, rows)
             result.invoices += len(rows)
@@ -164,7 +169,7 @@ class XeroPayments:
     def _events(self, org: XeroOrg, collection: str, record: dict, trigger: str) -> list[dict]:
         pair = (org.organisation_id, org.tenant_id)
         observed = self.clock()
-        if collection == "Payments":
+        if collection == PAYMENTS.endpoint:
             return [payment_event(pair, record, trigger, observed)]
         return credit_events(pair, collection, record, trigger, observed)
 
@@ -196,14 +201,14 @@ class XeroPayments:
     ) -> Iterator[tuple[list[dict], datetime | None]]:
         page = 1
         while True:
-            params = {"page": str(page), "pageSize": str(PAGE_SIZE), "order": f"{ORDER[collection]} ASC"}
+            params = {"page": str(page), "pageSize": str(self.page_size), "order": f"{ORDER[collection]} ASC"}
             if where:
                 params.update(where=where, summaryOnly="true")
             body = self._get(org, collection, params, since) or {}  # None only for one record's path
             items = body.get(collection) or []
             stamp = body.get("DateTimeUTC")
             yield items, xero_time(stamp, "DateTimeUTC") if stamp else None
-            if len(items) < PAGE_SIZE:
+            if len(items) < self.page_size:
                 return
             page += 1
 

@@ -200,3 +200,30 @@ def test_run_and_the_cadence_decide_when_each_organisation_is_polled(world, fres
                             window_to=paid["updated_at"] + timedelta(seconds=1)))
     (again,) = events.read()
     assert (again["payment_id"], again["trigger"]) == (paid["payment_id"], "REPLAY")
+
+
+def test_a_poll_reads_every_page_in_id_order_and_emits_each_payment_once(world, fresh_database):
+    sim, ids, poll, events, recorder, api = world
+    paged = XeroPayments(poll.client, poll.store, poll.emitter, page_size=2)
+    invoices = [authorised_invoice(sim, api, "holdings", f"INV-72{n:02}", "10.00") for n in range(5)]
+    payments = [pay(api, "holdings", invoice, "4.00") for invoice in invoices]
+
+    result = paged.run_cycle(org(ids, "holdings"))
+    got = events.read()
+    assert sorted(e["payment_id"] for e in got) == sorted(p["PaymentID"] for p in payments)  # none lost, none twice
+    assert (result.seen, result.emitted, result.invoices) == (5, 5, 5)
+    pages, orders = {}, set()
+    for r in recorder.records:
+        query = httpx.URL(r["url"]).params
+        if r["method"] == "GET" and query.get("pageSize") == "2":
+            pages.setdefault(httpx.URL(r["url"]).path.rsplit("/", 1)[-1], []).append(int(query["page"]))
+            orders.add(query["order"])
+    assert orders == {"PaymentID ASC", "OverpaymentID ASC", "PrepaymentID ASC", "InvoiceID ASC"}
+    # Two full pages and a short last one; Overpayments and Prepayments end on their empty first page.
+    assert pages == {"Payments": [1, 2, 3], "Overpayments": [1], "Prepayments": [1], "Invoices": [1, 2, 3]}
+    with psycopg.connect(fresh_database) as conn:
+        due = conn.execute("select count(*) from xero_invoice_balances where organisation_id = %s"
+                           " and amount_due = 7", (ids["holdings"],)).fetchone()[0]
+    assert due == 5
+    with pytest.raises(ValueError, match="page_size"):
+        XeroPayments(poll.client, poll.store, poll.emitter, page_size=1001)
