@@ -218,6 +218,8 @@ def test_a_poll_reads_every_page_in_id_order_and_emits_each_payment_once(world, 
         if r["method"] == "GET" and query.get("pageSize") == "2":
             pages.setdefault(httpx.URL(r["url"]).path.rsplit("/", 1)[-1], []).append(int(query["page"]))
             orders.add(query["order"])
+            # In the audit log by organisation: a page holds many payments, so it names none (docs/payments.md).
+            assert (r["record_type"], r["organisation_id"], r["record_id"]) == ("xero_payment", ids["holdings"], None)
     assert orders == {"PaymentID ASC", "OverpaymentID ASC", "PrepaymentID ASC", "InvoiceID ASC"}
     # Two full pages and a short last one; Overpayments and Prepayments end on their empty first page.
     assert pages == {"Payments": [1, 2, 3], "Overpayments": [1], "Prepayments": [1], "Invoices": [1, 2, 3]}
