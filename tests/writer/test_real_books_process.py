@@ -1,7 +1,10 @@
 """Adoption and a shadow run through the writer as a process: write requests (with ConnectWise's
-total) over the real broker, the ledger in real Postgres, the Xero simulator over HTTP."""
+total) over the real broker, the ledger in real Postgres, the Xero simulator over HTTP. What Xero
+holds from the previous tool and ConnectWise does not is left alone: not adopted, not touched,
+not reported, not an exception."""
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from decimal import Decimal
 
@@ -17,10 +20,32 @@ from tests.writer.test_writer_e2e import query, stack, wait_results  # noqa: F40
 pytestmark = pytest.mark.integration
 
 
-def history(s, *invoices: dict) -> dict[str, str]:
-    resp = httpx.post(f"{s.sim.root}/_sandbox/xero/history", json={"organisation": "adelaide", "invoices": invoices})
+def history(s, *invoices: dict, credit_notes: tuple[dict, ...] = ()) -> dict[str, str]:
+    resp = httpx.post(f"{s.sim.root}/_sandbox/xero/history",
+                      json={"organisation": "adelaide", "invoices": invoices, "credit_notes": credit_notes})
     resp.raise_for_status()
-    return {e["InvoiceNumber"]: e["InvoiceID"] for e in resp.json()["Invoices"]}
+    saved = resp.json()
+    assert saved["saved"] == len(invoices) + len(credit_notes), saved
+    return {**{e["InvoiceNumber"]: e["InvoiceID"] for e in saved["Invoices"]},
+            **{e["CreditNoteNumber"]: e["CreditNoteID"] for e in saved["CreditNotes"]}}
+
+
+def xero_only(s) -> tuple[list[dict], list[dict]]:
+    """What the previous tool left in Xero that ConnectWise does not hold: invoices numbered next to
+    ConnectWise's, of the same customer, approved or draft, and credit notes."""
+    invoices = [invoice_body(s.sim, "adelaide", f"P-{n:02d}", status="AUTHORISED" if n % 2 else "DRAFT")
+                for n in range(60, 70)]
+    notes = [{**{k: v for k, v in invoice_body(s.sim, "adelaide", "", amount="30.00", status="AUTHORISED").items()
+                 if k not in ("InvoiceNumber", "DueDate")}, "Type": "ACCRECCREDIT", "CreditNoteNumber": f"PC-{n}"}
+             for n in range(2)]
+    return invoices, notes
+
+
+def documents(s, ids: set[str]) -> dict[str, dict]:
+    """The organisation's documents with these ids, as Xero holds them now (a copy)."""
+    org = s.sim.org("adelaide")
+    with s.sim.state.lock:
+        return copy.deepcopy({k: v for k, v in {**org.invoices, **org.credit_notes}.items() if k in ids})
 
 
 def requests_for(s, numbers: list[str], first_id: int) -> list[dict]:
@@ -32,8 +57,13 @@ def requests_for(s, numbers: list[str], first_id: int) -> list[dict]:
 def test_the_writer_adopts_through_the_broker_and_a_shadow_run_writes_nothing(stack):  # noqa: F811
     s = stack
     numbers = [f"P-{n:02d}" for n in range(60)]
+    only_invoices, only_notes = xero_only(s)
     held = history(s, *[invoice_body(s.sim, "adelaide", n, status="AUTHORISED") for n in numbers[:40]],
-                   *[invoice_body(s.sim, "adelaide", n, amount="90.00", status="AUTHORISED") for n in numbers[40:50]])
+                   *[invoice_body(s.sim, "adelaide", n, amount="90.00", status="AUTHORISED") for n in numbers[40:50]],
+                   *only_invoices, credit_notes=tuple(only_notes))
+    only = {held[d.get("InvoiceNumber") or d["CreditNoteNumber"]] for d in only_invoices + only_notes}
+    as_left = documents(s, only)
+    assert len(as_left) == 12
     in_xero = len(s.sim.org("adelaide").invoices)
 
     # A shadow run first: decided, reported, nothing written.
@@ -44,8 +74,10 @@ def test_the_writer_adopts_through_the_broker_and_a_shadow_run_writes_nothing(st
     wait_until(lambda: query(s.db, "select count(*) from sync_records where status = 'shadow'")[0][0] == 60, 60,
                what="60 records decided in shadow")
     report = Counter(r[0] for r in query(s.db, "select outcome from shadow_outcomes"))
-    assert report == {"adopt": 40, "exception": 10, "create": 10}
+    assert report == {"adopt": 40, "exception": 10, "create": 10}  # nothing of the Xero-only documents
+    assert not query(s.db, "select * from shadow_outcomes where xero_id = any(%s)", list(only))
     assert len(s.sim.org("adelaide").invoices) == in_xero
+    assert documents(s, only) == as_left
 
     # Live: the same records again.
     with Database(s.db, max_size=1).unit_of_work() as conn:
@@ -60,3 +92,9 @@ def test_the_writer_adopts_through_the_broker_and_a_shadow_run_writes_nothing(st
     s.reader.poll(1)
     mismatches = [e for e in s.reader.exceptions if e["kind"] == "adoption_mismatch"]
     assert len(mismatches) == 10 and all(e["details"]["differences"] == "total" for e in mismatches)
+
+    # The Xero-only documents: as the previous tool left them, never linked, never raised.
+    assert documents(s, only) == as_left
+    assert not query(s.db, "select * from xero_ledger where xero_id = any(%s)", list(only))
+    assert not query(s.db, "select * from sync_records where xero_id = any(%s)", list(only))
+    assert len(s.reader.exceptions) == 10 and not [e for e in s.reader.exceptions if e["details"].get("xero_id") in only]
