@@ -4,6 +4,7 @@ in between) it began and ended. One email per episode end, whatever it touched."
 from __future__ import annotations
 
 from email.message import EmailMessage
+from urllib.parse import quote
 
 from .compose import SUBJECT_PREFIX, kind_label, new_message, utc_text
 from .conditions import CONNECTWISE_OUTAGE, SENDS_RECOVERY, XERO_CREDENTIAL, XERO_TOKEN_EXPIRING
@@ -21,6 +22,15 @@ _ENDED = {
 
 def _title(table: dict, episode: dict) -> str:
     return table.get(episode["kind"], episode["kind"]).format(subject=episode["subject"])
+
+
+def _console_line(episode: dict, admin_url: str) -> str:
+    """Where the reader acts: an organisation's page holds its Reconnect to Xero button."""
+    base = admin_url.rstrip("/")
+    if episode["kind"] in (XERO_CREDENTIAL, XERO_TOKEN_EXPIRING):
+        page = f"{base}/organisations/{quote(episode['subject'], safe='')}"
+        return f"The organisation's page, with Reconnect to Xero: {page}"
+    return f"Console: {base}/"
 
 
 def condition_email(
@@ -55,5 +65,5 @@ def condition_email(
             )
         if episode["kind"] in SENDS_RECOVERY:
             lines.append("You get this one email however many records or cycles it touches, and one more when it ends.")
-    lines.append(f"Console: {admin_url.rstrip('/')}/")
+    lines.append(_console_line(episode, admin_url))
     return new_message(f"{SUBJECT_PREFIX} {subject}", "\n\n".join(lines) + "\n", sender, recipients)

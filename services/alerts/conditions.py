@@ -107,7 +107,8 @@ def credential_lost(org: OrganisationState) -> Condition | None:
     reason = org.credential_failure or "Xero refused its credential"
     message = (
         f"Organisation {org.name} ({org.organisation_id}) cannot write to Xero: {reason}. "
-        f"{waiting} wait for it. Reconnect the organisation to Xero; what waited is written at the next cycle."
+        f"{waiting} wait for it. Reconnect it (Reconnect to Xero on its page in the console); what waited is "
+        f"written at the next cycle."
     )
     return Condition(
         XERO_CREDENTIAL, org.organisation_id, message, {"waiting_records": org.waiting_records, "status": org.status}
@@ -126,8 +127,9 @@ def token_expiring(org: OrganisationState, now: datetime, warn_days: int) -> Con
     when = f"in {days} day{'' if days == 1 else 's'}" if days > 0 else "already"
     message = (
         f"Organisation {org.name} ({org.organisation_id}): its Xero refresh token was last used "
-        f"{_when(org.last_token_use)} and lapses unused on {_when(lapses)} ({when}). Run a payment cycle "
-        f"(POST /api/sync/xero_payment/run) to renew it, or reconnect the organisation once it has lapsed."
+        f"{_when(org.last_token_use)} and lapses unused on {_when(lapses)} ({when}). To renew it, run a payment "
+        f"cycle: Run now for Xero payments on the console's Overview; once it has lapsed, reconnect the organisation "
+        f"(Reconnect to Xero on its page in the console)."
     )
     return Condition(XERO_TOKEN_EXPIRING, org.organisation_id, message, {"lapses_at": lapses.isoformat()})
 

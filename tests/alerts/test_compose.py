@@ -82,3 +82,13 @@ def test_a_condition_is_told_when_it_begins_when_it_ends_or_both_at_once():
                            ADMIN, "cz@example.com", ["f@example.com"])
     assert lost["Subject"] == "[Connect Zero] Xero connection lost for organisation sydney"
     assert "Waiting: invoice 1001, credit note 9." in lost.get_content()
+
+
+def test_a_lost_or_lapsing_xero_connection_links_to_the_organisations_page_where_reconnect_is():
+    for kind in ("xero_credential", "xero_token_expiring"):
+        body = condition_email(episode(kind=kind, subject="sydney"), [], ADMIN, "cz@example.com",
+                               ["f@example.com"]).get_content()
+        assert "Reconnect to Xero: https://cz.example.com:8080/organisations/sydney\n" in body, body
+        assert "/api/" not in body
+    outage = condition_email(episode(), [], ADMIN, "cz@example.com", ["f@example.com"]).get_content()
+    assert "Console: https://cz.example.com:8080/\n" in outage  # ConnectWise's outage is no organisation's

@@ -42,6 +42,7 @@ def test_a_credential_refused_by_xero_or_missing_for_records_since_the_last_conn
     refused = credential_lost(org(status="disconnected", waiting_records=200, credential_failure="invalid_grant",
                                   last_credential_failure=NOW))
     assert refused.key == (XERO_CREDENTIAL, "sydney") and "200 records wait" in refused.message
+    assert "Reconnect to Xero on its page in the console" in refused.message
     # No credential left (a person disconnected it) yet records are routed there: said once too.
     assert credential_lost(org(status="disconnected", has_credential=False, last_credential_failure=NOW)) is not None
     # Reconnected after the failures: the exceptions still open wait for their records, the condition is over.
@@ -56,6 +57,8 @@ def test_a_refresh_token_unused_for_53_days_warns_before_it_lapses():
     assert warned.key == (XERO_TOKEN_EXPIRING, "sydney") and "in 7 days" in warned.message
     assert warned.details["lapses_at"].startswith("2026-12-02T09:00")
     assert "already" in token_expiring(org(last_token_use=NOW - timedelta(days=61)), NOW, 7).message
+    # Said as a finance person acts in the console, not as an API call.
+    assert "Run now for Xero payments on the console's Overview" in warned.message and "/api/" not in warned.message
     assert token_expiring(org(status="disconnected", last_token_use=NOW - timedelta(days=59)), NOW, 7) is None
 
 
