@@ -1,6 +1,7 @@
 """ConnectWise money reaching Xero on the whole stack against the sandbox: payments (full,
 partial, two on one invoice, one deleted), a credit memo applied to an invoice, a refund,
-a voided invoice, and a payment the matcher made that is never written back."""
+a voided invoice, and no echo either way: a payment the matcher made is never written back to Xero,
+and the Xero payments written from ConnectWise payments are never applied back to ConnectWise."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -15,6 +16,9 @@ pytestmark = pytest.mark.stack
 PAID_ON = "2026-11-20T00:00:00Z"
 WRITTEN: list[str] = []  # numbers of the invoices whose money these tests sent to Xero
 VOIDED: list[str] = []
+# ConnectWise payments written to Xero: each ConnectWise invoice's payments, and the Xero payments made of them.
+CW_PAYMENTS: dict[int, set[int]] = {}
+XERO_PAYMENTS_WRITTEN: dict[str, int] = {}
 
 
 def synced(admin, record_type: str, cw_id, timeout: float = 60) -> dict:
@@ -73,6 +77,9 @@ def test_payments_full_partial_split_and_deleted_reach_the_invoice_in_xero(stack
         wait_for(lambda: Decimal(str(xero.one("adelaide", "Invoices", partial_rec["xero_id"])["AmountDue"]))
                  == Decimal("170.00"), 60, what="the deleted payment deleted in Xero")
         assert synced(admin, "payment", dropped["id"])["status"] == "synced"
+        for payment in paid:  # for the no-echo check after a Xero payment cycle (the last test)
+            CW_PAYMENTS.setdefault(payment["invoice"]["id"], set()).add(payment["id"])
+            XERO_PAYMENTS_WRITTEN[record(admin, "payment", payment["id"])["xero_id"]] = payment["id"]
 
 
 def test_a_credit_memo_applied_and_a_refund_reach_the_credit_note_in_xero(stack, msp):
@@ -147,8 +154,14 @@ def test_a_payment_waits_for_its_invoice_and_is_written_when_the_invoice_lands(s
         assert Decimal(str(xero.one("adelaide", "Invoices", rec["xero_id"])["AmountDue"])) == Decimal("59.00")
 
 
-def test_after_a_payment_cycle_balances_show_no_difference_for_the_money_written(stack):
+def test_after_a_payment_cycle_balances_show_no_difference_and_nothing_is_echoed_back(stack):
     _, info = stack
+    cw = connectwise(info)
+
+    def cw_payments() -> dict[int, set[int]]:
+        return {i: {p["id"] for p in cw.get(f"/finance/invoices/{i}/payments").json()} for i in CW_PAYMENTS}
+
+    assert len(XERO_PAYMENTS_WRITTEN) == 4 and cw_payments() == CW_PAYMENTS
     with Stack.admin_for(info) as admin:
         def check() -> dict:
             return admin.get("/api/balances", params={"organisation": "adelaide"}).json()
@@ -159,6 +172,14 @@ def test_after_a_payment_cycle_balances_show_no_difference_for_the_money_written
                         90, interval=1, what="a balance check after the Xero payment cycle")
         listed = {line.split(",")[2] for line in admin.get("/api/balances.csv",
                                                              params={"organisation": "adelaide"}).text.splitlines()[1:]}
+        # No echo: the Xero payments the writer made come back from the poll and are skipped as the product's own.
+        echoes = wait_for(lambda: (rs := [record(admin, "xero_payment", x) for x in XERO_PAYMENTS_WRITTEN])
+                          and all(r and r["status"] != "pending" for r in rs) and rs,
+                          60, what="the Xero payments written from ConnectWise decided by the matcher")
+    for echo, cw_payment_id in zip(echoes, XERO_PAYMENTS_WRITTEN.values(), strict=True):
+        assert echo["status"] == "skipped", echo
+        assert f"written by this product from ConnectWise payment {cw_payment_id}" in echo["last_error"], echo
+    assert cw_payments() == CW_PAYMENTS  # nothing applied back to the ConnectWise invoices
     assert len(WRITTEN) >= 5
     assert set(WRITTEN) - listed <= set(VOIDED)  # every invoice compared, but a voided one has no balance to keep
     differing = [d for c in body["customers"] for d in c["differences"] if d["invoice_number"] in WRITTEN]
