@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import psycopg
 import pytest
 
 from ..e2e.sandbox_clients import XeroReader, connectwise, new_invoice
@@ -33,8 +34,16 @@ def test_an_invoice_sync_shows_on_the_overview_and_on_its_page(signed_in, consol
         before = next(s for s in admin.get("/api/sync").json() if s["record_type"] == "invoice")["last_cycle_started"]
     page.goto("/")
     assert page.locator("section[aria-label='Harbour IT Adelaide Pty Ltd']").is_visible()
-    page.locator("#cycles tr", has_text="Invoice").locator("button:text('Run now')").click()
-    assert "Invoice cycle requested" in page.locator("#cycles [role=status]").inner_text()
+    # ConnectWise answers slowly for a moment, so the cycle runs long enough to be watched.
+    faults = info["connectwise"]["url"].split("/v4_6_release")[0] + "/_sandbox/faults"
+    httpx.put(faults, json={"latency_ms": 2000}, timeout=10).raise_for_status()
+    try:
+        row = page.locator("#cycles tr", has_text="Invoice")
+        row.locator("button:text('Run now')").click()
+        assert "Invoice cycle requested" in page.locator("#cycles [role=status]").inner_text()
+        row.locator("progress").wait_for(state="visible")  # the panel asks every 2 s while it runs
+    finally:
+        httpx.put(faults, json={"latency_ms": 0}, timeout=10)
     with Stack.admin_for(info) as admin:  # ingest runs it: the cycle's start moves
         wait_for(lambda: next(s for s in admin.get("/api/sync").json() if s["record_type"] == "invoice"
                               )["last_cycle_started"] != before, 30, what="the invoice cycle started")
@@ -125,6 +134,11 @@ def test_an_alert_email_leads_to_its_exception_and_the_fix_resolves_it(page, con
     page.wait_for_url(f"**{target}")  # lands where the link pointed
     assert page.locator("#exception-status").inner_text() == "open"
     shot(page, "exception")
+    page.click("button:text('Mark resolved')")
+    assert page.locator("#exception-status").inner_text() == "resolved"
+    assert "by admin" in page.locator("main").inner_text()
+    page.click("button:text('Re-open')")
+    assert page.locator("#exception-status").inner_text() == "open"
 
     # Fix it: the bookkeeper adds the customer in Xero; the mapping the exception links to names it.
     xero = XeroReader(info)
@@ -239,14 +253,45 @@ def test_a_mapping_csv_with_a_bad_row_shows_the_error_before_anything_applies(si
     assert widget in sources
 
 
-def test_settings_change_a_cadence_the_audit_retention_and_the_alert_recipients(signed_in, console_stack):
+def test_settings_change_a_record_type_the_bank_account_the_audit_retention_and_the_alert_recipients(
+        signed_in, console_stack):
     _, info = console_stack
     page = signed_in
+    with Stack.admin_for(info) as admin:
+        procurement = admin.get("/api/settings/procurement").json()
     page.goto("/settings")
     row = page.locator("tr", has_text="Purchase order")
     row.locator("input[name=cadence_minutes]").fill("120")
+    row.locator("select[name=create_status]").select_option("AUTHORISED")
+    row.locator("select[name=alert_mode]").select_option("digest")
     row.locator("button:text('Save')").click()
     page.wait_for_url("**/settings?saved=1")
+    row = page.locator("tr", has_text="Purchase order")
+    assert row.locator("select[name=create_status]").input_value() == "AUTHORISED"
+    assert row.locator("select[name=alert_mode]").input_value() == "digest"
+
+    # A second bank account in Sydney's catalog, as a catalog refresh brings one added in Xero.
+    with psycopg.connect(info["postgres"]["url"], autocommit=True) as conn:
+        conn.execute("insert into xero_accounts (organisation_id, code, name, class, type, status, payments_enabled)"
+                     " values ('sydney', '091', 'Savings Account', 'ASSET', 'BANK', 'ACTIVE', true)"
+                     " on conflict do nothing")
+    try:
+        page.goto("/settings")
+        bank = page.locator("#payment-accounts tr", has_text="Harbour IT Sydney")
+        assert bank.locator("select").input_value() == "090"
+        bank.locator("select").select_option("091")
+        bank.locator("button:text('Save')").click()
+        page.wait_for_url("**/settings?saved=1#payment-accounts")
+        assert page.locator("#payment-accounts tr", has_text="Harbour IT Sydney").locator("select").input_value() == "091"
+        with Stack.admin_for(info) as admin:
+            assert admin.get("/api/organisations/sydney").json()["payment_account_code"] == "091"
+    finally:  # as the demo had it
+        with Stack.admin_for(info) as admin:
+            admin.put("/api/organisations/sydney", json={"payment_account_code": "090"}).raise_for_status()
+        with psycopg.connect(info["postgres"]["url"], autocommit=True) as conn:
+            conn.execute("delete from xero_accounts where organisation_id = 'sydney' and code = '091'")
+
+    page.goto("/settings")
     page.fill("#retention-days", "120")
     page.locator("#audit-retention button:text('Save')").click()
     page.wait_for_url("**/settings?saved=1**")
@@ -263,8 +308,10 @@ def test_settings_change_a_cadence_the_audit_retention_and_the_alert_recipients(
         chosen = admin.get("/api/settings/alerts").json()
         assert chosen["recipients"] == ["finance@example.com", "books@harbour.example"] and chosen["digest_hour_utc"] == 18
         admin.put("/api/settings/alerts", json={"digest_hour_utc": 7, "recipients": "finance@example.com"})
-        assert admin.get("/api/settings/procurement").json()["cadence_minutes"] == 120
+        saved = admin.get("/api/settings/procurement").json()
+        assert (saved["cadence_minutes"], saved["create_status"], saved["alert_mode"]) == (120, "AUTHORISED", "digest")
         assert admin.get("/api/settings/audit").json()["retention_days"] == 120
         # As the demo had them, for the tests that follow.
-        admin.put("/api/settings/procurement", json={"cadence_minutes": 360})
+        admin.put("/api/settings/procurement", json={k: procurement[k] for k in ("cadence_minutes", "create_status",
+                                                                                  "alert_mode")})
         admin.put("/api/settings/audit", json={"retention_days": 90})

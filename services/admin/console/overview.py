@@ -24,10 +24,12 @@ def overview_router(console: Console) -> APIRouter:
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
     Operator = Annotated[Viewer, Depends(console.gate.form("operator"))]
 
-    def cycles(request: Request, **extra):
+    def cycles(request: Request, asked: bool = False, **extra):
+        """`asked`: a cycle was just asked for; the panel polls quickly to show it start and run,
+        before ingest has taken the command and marked it requested."""
         with console.db.connection() as conn:
             states = sync_states(conn)
-        running = any(s.last_cycle_status in ("requested", "running") for s in states)
+        running = asked or any(s.last_cycle_status in ("requested", "running") for s in states)
         return console.render.page(request, "_cycles.html", states=states, running=running, **extra)
 
     @router.get("/")
@@ -61,6 +63,7 @@ def overview_router(console: Console) -> APIRouter:
             return cycles(request, error=str(exc))
         return cycles(
             request,
+            asked=True,
             notice=f"{first_upper(kind_label(record_type))} cycle requested"
             f" (command {command.command_id[:8]}); its progress shows here.",
         )
