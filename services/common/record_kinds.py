@@ -67,6 +67,10 @@ class RecordKind(StrEnum):
         return self.spec.xero
 
     @property
+    def cw_route(self) -> str:
+        return self.spec.cw_route
+
+    @property
     def from_connectwise(self) -> bool:
         return self.spec.source == "connectwise"
 

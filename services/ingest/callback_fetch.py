@@ -27,7 +27,7 @@ from .cycle import CycleResult, Pipeline, emit_deleted, emit_records
 from .callback_store import CallbackStore
 from .payments import emit_payments_page, kind_of
 from .poller import RecordError, last_updated
-from .sources import INVOICES, PURCHASE_ORDERS, source_for
+from .sources import source_for
 
 log = logging.getLogger(__name__)
 ID_CHUNK = 200  # ids per `id in (...)`: keeps the URL short, as the product lines read does
@@ -41,8 +41,8 @@ class Endpoint:
 
 
 ENDPOINTS = {  # by normalised callback type (services/common/receiver_urls.py)
-    "invoice": Endpoint(INVOICES, (RecordKind.INVOICE.value, RecordKind.CREDIT_NOTE.value), True),
-    "purchaseorder": Endpoint(PURCHASE_ORDERS, (RecordKind.PROCUREMENT.value,), False),
+    "invoice": Endpoint(RecordKind.INVOICE.cw_route, (RecordKind.INVOICE.value, RecordKind.CREDIT_NOTE.value), True),
+    "purchaseorder": Endpoint(RecordKind.PROCUREMENT.cw_route, (RecordKind.PROCUREMENT.value,), False),
 }
 
 

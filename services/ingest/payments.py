@@ -156,9 +156,9 @@ def deleted_payment_event(
 
 def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
     def read(invoice: dict) -> list[dict]:
-        company = ref(invoice, "company")
-        tags = {"record_type": kind_of(invoice).value, "customer": company.get("name") or company.get("identifier")}
-        return list(client.all(f"finance/invoices/{int(invoice['id'])}/payments", tags=tags))
+        kind, company = kind_of(invoice), ref(invoice, "company")
+        tags = {"record_type": kind.value, "customer": company.get("name") or company.get("identifier")}
+        return list(client.all(kind.cw_route.format(invoice_id=int(invoice["id"])), tags=tags))
 
     ids = [int(inv["id"]) for inv in invoices]
     if len(invoices) <= 1:

@@ -16,8 +16,6 @@ from .invoices import deleted_event, record_type_of, snapshot_of, to_invoice_eve
 from . import payments
 from .purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event
 
-INVOICES = "finance/invoices"
-PURCHASE_ORDERS = "procurement/purchaseorders"
 LINE_ITEM_WORKERS = 4  # purchase-order lines come one order per call; a few at a time, as CW asks
 
 
@@ -67,7 +65,7 @@ def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> d
     def lines(po: dict) -> list[dict]:
         return list(
             client.all(
-                f"{PURCHASE_ORDERS}/{int(po['id'])}/lineitems",
+                f"{RecordKind.PROCUREMENT.cw_route}/{int(po['id'])}/lineitems",
                 tags={"record_type": record_type, "record_id": po["id"], "customer": customer_of(po, "vendorCompany")},
             )
         )
@@ -82,7 +80,7 @@ def _po_line_items(client: CwClient, records: list[dict], record_type: str) -> d
 def _invoice_source(record_type: str) -> Source:
     return Source(
         record_type,
-        INVOICES,
+        RecordKind(record_type).cw_route,
         type_condition(record_type),
         _invoice_products,
         to_invoice_event,
@@ -100,7 +98,7 @@ def _money_source(kind: RecordKind, condition: str | None) -> Source:
     """Money is read through the invoices it is listed under, which its page handler walks."""
     return Source(
         kind.value,
-        INVOICES,
+        RecordKind.INVOICE.cw_route,
         condition,
         lambda *_: {},
         payments.to_payment_event,
@@ -120,7 +118,7 @@ SOURCES: dict[str, Source] = {
     RecordKind.CREDIT_NOTE: _invoice_source(RecordKind.CREDIT_NOTE),
     RecordKind.PROCUREMENT: Source(
         RecordKind.PROCUREMENT,
-        PURCHASE_ORDERS,
+        RecordKind.PROCUREMENT.cw_route,
         None,
         _po_line_items,
         to_purchase_order_event,

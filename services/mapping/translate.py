@@ -375,31 +375,23 @@ def _document(
         create_status = "DRAFT"
     moved = f" (ConnectWise date {dated.moved_from})" if dated.moved_from else ""
     if kind is RecordKind.PROCUREMENT:
-        number = record.get("vendor_invoice_number") or record["po_number"]
-        element.update(
-            Type="ACCPAY", InvoiceNumber=number, Reference=f"PO {record['po_number']}{moved}", Status="DRAFT"
-        )
-        endpoint = "Invoices"
+        element.update(Type="ACCPAY", Reference=f"PO {record['po_number']}{moved}", Status="DRAFT")
     elif kind is RecordKind.CREDIT_NOTE:
-        number = record["invoice_number"]
-        element.update(
-            Type="ACCRECCREDIT", CreditNoteNumber=number, Reference=f"CW#{record['cw_id']}{moved}", Status=create_status
-        )
-        endpoint = "CreditNotes"
+        element.update(Type="ACCRECCREDIT", Reference=f"CW#{record['cw_id']}{moved}", Status=create_status)
     else:
-        number = record["invoice_number"]
         due = max(_iso_date(record.get("due_date"), "due_date", []) or when, when) if when else None
-        element.update(
-            Type="ACCREC",
-            InvoiceNumber=number,
-            Reference=f"CW#{record['cw_id']}{moved}",
-            DueDate=due,
-            Status=create_status,
-        )
-        endpoint = "Invoices"
-    return XeroDocument(
-        endpoint, element, str(_natural_key(kind, number, contact[0], when)), subtotal, tax, subtotal + tax, contact[1]
-    )
+        element.update(Type="ACCREC", Reference=f"CW#{record['cw_id']}{moved}", DueDate=due, Status=create_status)
+    xero, number = kind.xero, document_number(record, kind)
+    element[xero.number_field] = number
+    key = _natural_key(kind, number, contact[0], when)
+    return XeroDocument(xero.endpoint, element, str(key), subtotal, tax, subtotal + tax, contact[1])
+
+
+def document_number(record: dict, kind: RecordKind) -> str:
+    """The number the Xero document carries: a bill's is the vendor's invoice number, else its PO number."""
+    if kind is RecordKind.PROCUREMENT:
+        return record.get("vendor_invoice_number") or record["po_number"]
+    return record["invoice_number"]
 
 
 def _natural_key(kind: str, number: str, contact: dict, when: str | None) -> NaturalKey:
@@ -414,15 +406,5 @@ def deletion(record: dict) -> tuple[str, dict, str]:
     """(endpoint, body, natural key) for a record deleted in ConnectWise; the writer
     decides between DELETED and VOIDED from the status Xero holds."""
     kind = record_kind(record)
-    if kind is RecordKind.CREDIT_NOTE:
-        return (
-            "CreditNotes",
-            {"CreditNoteNumber": record["invoice_number"], "Status": "DELETED"},
-            record["invoice_number"],
-        )
-    number = (
-        (record.get("vendor_invoice_number") or record["po_number"])
-        if kind is RecordKind.PROCUREMENT
-        else record["invoice_number"]
-    )
-    return "Invoices", {"InvoiceNumber": number, "Status": "DELETED"}, number
+    xero, number = kind.xero, document_number(record, kind)
+    return xero.endpoint, {xero.number_field: number, "Status": "DELETED"}, number
