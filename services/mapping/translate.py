@@ -27,6 +27,7 @@ __all__ = [
     "XeroDocument",
     "deletion",
     "money",
+    "natural_key",
     "record_date",
     "record_kind",
     "record_label",
@@ -383,7 +384,7 @@ def _document(
         element.update(Type="ACCREC", Reference=f"CW#{record['cw_id']}{moved}", DueDate=due, Status=create_status)
     xero, number = kind.xero, document_number(record, kind)
     element[xero.number_field] = number
-    key = _natural_key(kind, number, contact[0], when)
+    key = natural_key(kind, number, contact[0], when)
     return XeroDocument(xero.endpoint, element, str(key), subtotal, tax, subtotal + tax, contact[1])
 
 
@@ -394,11 +395,15 @@ def document_number(record: dict, kind: RecordKind) -> str:
     return record["invoice_number"]
 
 
-def _natural_key(kind: str, number: str, contact: dict, when: str | None) -> NaturalKey:
-    """Bills by contact, number and date (Xero does not keep their numbers unique); a bill whose
-    contact Xero creates from its name has no id yet, and falls back to its number."""
-    if kind is RecordKind.PROCUREMENT and contact.get("ContactID") and when:
-        return NaturalKey.bill(contact["ContactID"], number, when)
+def natural_key(kind: RecordKind, number: str, contact: dict, when: str | None) -> NaturalKey:
+    """What finds the document in Xero before its id is known. Bills by contact, number and date
+    (Xero does not keep their numbers unique): the contact by its id, or by the name Xero creates it
+    from, since a bill of a new contact may share its number with another supplier's."""
+    if kind is RecordKind.PROCUREMENT and when:
+        if contact.get("ContactID"):
+            return NaturalKey.bill(contact["ContactID"], number, when)
+        if contact.get("Name"):
+            return NaturalKey.named_bill(contact["Name"], number, when)
     return NaturalKey(number)
 
 

@@ -4,11 +4,12 @@ Xero remembers an Idempotency-Key only for a short while, and a restarted
 writer may batch the redelivered requests differently (so with other keys).
 A pending create is therefore looked up in Xero by what identifies it:
 sales invoices by InvoiceNumber, credit notes by CreditNoteNumber (Xero keeps
-both unique), bills by contact, number and date (their numbers are not
-unique). Found: the ledger takes the Xero id and the content that was being
-written, so the redelivered request is seen as UNCHANGED. Not found: the
-intent is cleared and the request is written afresh. A pending update is
-simply cleared: writing the same content again changes nothing.
+both unique), bills by contact (its id, or the name Xero created it from),
+number and date (their numbers are not unique). Found: the ledger takes the
+Xero id and the content that was being written, so the redelivered request is
+seen as UNCHANGED. Not found: the intent is cleared and the request is written
+afresh. A pending update is simply cleared: writing the same content again
+changes nothing.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
         if key is None:
             missing.append(e)
         elif key.is_bill:
-            assert key.contact_id and key.date
-            match = _best(client.find_bill(org, key.contact_id, key.number, key.date, tags))
+            match = _best(client.find_bill(org, key, tags))
             _settle_one(e, match, doc.id_field, outcomes, missing)
         else:
             by_number.setdefault(doc, []).append((e, key))

@@ -23,7 +23,18 @@ def test_a_bill_key_round_trips_even_when_its_number_holds_the_separator(contact
     assert NaturalKey.parse(str(key)) == key and key.is_bill
 
 
-@pytest.mark.parametrize("text", ["", "bill|", "bill|c|n|", "bill||n|2026-01-01"])
+@given(numbers, numbers, dates)
+def test_a_new_contacts_bill_key_round_trips_whatever_its_name_holds(name, number, day):
+    key = NaturalKey.named_bill(name, number, day)
+    assert NaturalKey.parse(str(key)) == key and key.is_bill and key.contact_id is None
+
+
+def test_a_bill_of_a_named_contact_is_not_the_same_key_as_one_of_a_contact_id():
+    assert NaturalKey.named_bill("c1", "B-1", "2026-01-01") != NaturalKey.bill("c1", "B-1", "2026-01-01")
+    assert NaturalKey.parse("bill-named|A%7CB %25|B-1|2026-01-01").contact_name == "A|B %"
+
+
+@pytest.mark.parametrize("text", ["", "bill|", "bill|c|n|", "bill||n|2026-01-01", "bill-named||n|2026-01-01"])
 def test_a_broken_key_is_refused_naming_the_field(text):
     with pytest.raises(ValueError, match="natural_key"):
         NaturalKey.parse(text)

@@ -4,6 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from services.common.natural_key import NaturalKey
 from services.mapping.translate import XeroDocument, deletion, money, translate
 
 from .records import australian_org, invoice, purchase_order
@@ -155,6 +156,16 @@ def test_organisation_that_creates_contacts_names_the_new_contact():
     doc = translate(invoice(company=("NEWCO", "New Co")), org)
     assert isinstance(doc, XeroDocument) and doc.contact_method == "create"
     assert doc.element["Contact"] == {"Name": "New Co", "ContactNumber": "NEWCO"}
+
+
+def test_a_bill_is_keyed_by_its_contact_number_and_date_even_when_its_contact_is_new():
+    org = australian_org()
+    bill = translate(purchase_order(), org)
+    assert NaturalKey.parse(bill.natural_key) == NaturalKey.bill("c-dicker", "PO-77", "2026-11-03")
+    org.create_contacts = True  # two new suppliers billing with the same number are told apart by name
+    keys = {translate(purchase_order(vendor=vendor), org).natural_key for vendor in (("NEW1", "One"), ("NEW2", "Two"))}
+    assert {NaturalKey.parse(k) for k in keys} == {NaturalKey.named_bill(name, "PO-77", "2026-11-03")
+                                                   for name in ("One", "Two")}
 
 
 def test_ambiguous_contact_is_never_created_even_when_allowed():

@@ -8,7 +8,8 @@ from collections import Counter
 from decimal import Decimal
 
 from services.common.echo import xero_reference
-from services.common.natural_key import NaturalKey
+from services.common.record_kinds import RecordKind
+from services.mapping.translate import natural_key
 
 from tests.writer.harness import WriterProcess, produce, wait_until, write_request
 from tests.writer.test_writer_e2e import query, wait_results, writer_stack
@@ -144,20 +145,22 @@ def test_writer_killed_mid_batch_of_payments_writes_each_payment_once(kafka_boot
 
 def test_writer_killed_mid_batch_of_bills_finds_each_by_contact_number_and_date(kafka_bootstrap, fresh_database, codec,
                                                                                 tmp_path):
-    """Xero does not keep bill numbers unique: two suppliers here bill with the same numbers.
-    A bill whose answer a crash lost is found by its contact, number and date, never taken
-    for the other supplier's bill, and never written twice."""
+    """Xero does not keep bill numbers unique: four suppliers here bill with the same numbers, two
+    of them new, which Xero creates from the first bill naming them. A bill whose answer a crash
+    lost is found by its contact (its id, or its name for a new one), number and date, never
+    taken for another supplier's bill, and never written twice."""
     with writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=slow_answers(1.0)) as s:
         org = s.orgs["adelaide"]
-        suppliers = sorted(s.sim.org("adelaide").contacts)[:2]
+        suppliers = [{"ContactID": c} for c in sorted(s.sim.org("adelaide").contacts)[:2]]
+        suppliers += [{"Name": f"New supplier {n}", "ContactNumber": f"NEW-{n}"} for n in (1, 2)]
         requests = []
         for i in range(200):
-            contact, number = suppliers[i % 2], f"BL-{i // 2}"
+            contact, number = suppliers[i % 4], f"BL-{i // 4}"
             body = {**invoice_body(s.sim, "adelaide", number, f"{20 + i}.00"), "Type": "ACCPAY",
-                    "Contact": {"ContactID": contact}, "Status": "DRAFT"}
+                    "Contact": contact, "Status": "DRAFT"}
             body["LineItems"][0].update(AccountCode="310", TaxType="INPUT")
-            requests.append({**write_request(org, 9000 + i, body, record_type="procurement"),
-                             "natural_key": str(NaturalKey.bill(contact, number, body["Date"]))})
+            key = natural_key(RecordKind.PROCUREMENT, number, contact, body["Date"])  # as the mapper keys it
+            requests.append({**write_request(org, 9000 + i, body, record_type="procurement"), "natural_key": str(key)})
         produce(s.bootstrap, s.codec, requests)
 
         def bills():

@@ -31,6 +31,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from .pacing import Limits, Pacer
 from ...common.exchanges import ExchangeRecorder
+from ...common.natural_key import NaturalKey
 from .auth import CredentialError, TokenEndpointUnavailable, TokenManager
 
 log = logging.getLogger(__name__)
@@ -276,13 +277,17 @@ class XeroClient:
             found += self._get_all(org, endpoint, params, tags)
         return found
 
-    def find_bill(self, org: XeroOrg, contact_id: str, number: str, date: str, tags: dict | None = None) -> list[dict]:
-        """Bills whose numbers Xero does not keep unique: by contact, number and date (YYYY-MM-DD)."""
-        y, m, d = (int(p) for p in date[:10].split("-"))
-        where = (
-            f'Type=="ACCPAY" AND Contact.ContactID==guid("{_quote(contact_id)}") AND '
-            f'InvoiceNumber=="{_quote(number)}" AND Date==DateTime({y},{m:02d},{d:02d})'
-        )
+    def find_bill(self, org: XeroOrg, key: NaturalKey, tags: dict | None = None) -> list[dict]:
+        """Bills, whose numbers Xero does not keep unique: by the contact, number and date of a bill's key."""
+        if key.date is None:
+            raise ValueError(f"natural_key: {key} is not a bill's key")
+        y, m, d = (int(p) for p in key.date.split("-"))
+        if key.contact_id is not None:
+            contact = f'Contact.ContactID==guid("{_quote(key.contact_id)}")'
+        else:
+            contact = f'Contact.Name=="{_quote(key.contact_name or "")}"'
+        number = f'InvoiceNumber=="{_quote(key.number)}"'
+        where = f'Type=="ACCPAY" AND {contact} AND {number} AND Date==DateTime({y},{m:02d},{d:02d})'
         return self._get_all(org, "Invoices", {"where": where}, tags)
 
     def delete_payment(self, org: XeroOrg, payment_id: str, idempotency_key: str, tags: dict | None = None) -> dict:

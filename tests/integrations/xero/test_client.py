@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from services.common.natural_key import NaturalKey
 from services.common.secrets import SecretBox
 from services.integrations.xero.auth import CredentialError
 from services.integrations.xero.client import XeroOrg, XeroUnavailable
@@ -195,9 +196,12 @@ def test_credit_notes_and_bills_are_found_by_what_identifies_them(sim, fresh_dat
               "LineItems": [bill_line]} for date in ("2026-11-04", "2026-11-05")]
     written = client.write(org(), "Invoices", "PUT", bills, "k-bills")
     assert [w["StatusAttributeString"] for w in written] == ["OK", "OK"], written
-    match = client.find_bill(org(), contact, "PO-1", "2026-11-05")
+    match = client.find_bill(org(), NaturalKey.bill(contact, "PO-1", "2026-11-05"))
     assert [m["InvoiceID"] for m in match] == [written[1]["InvoiceID"]]  # same number, told apart by the date
-    assert client.find_bill(org(), contact, "PO-1", "2026-11-06") == []
+    assert client.find_bill(org(), NaturalKey.bill(contact, "PO-1", "2026-11-06")) == []
+    [named] = client.write(org(), "Invoices", "PUT", [{**bills[0], "Contact": {"Name": 'New "Supplier"'}}], "k-new")
+    match = client.find_bill(org(), NaturalKey.named_bill('New "Supplier"', "PO-1", "2026-11-04"))
+    assert [m["InvoiceID"] for m in match] == [named["InvoiceID"]]  # not the other supplier's PO-1 of that day
 
 
 def test_an_organisation_the_connection_does_not_reach_is_a_credential_error(sim, fresh_database, box):
