@@ -18,6 +18,12 @@ def counts_by_kind(conn: Conn, status: str | None, organisation: str | None) -> 
     ).fetchall()
 
 
+def open_by_organisation(conn: Conn) -> dict[str, int]:
+    """Open exceptions per organisation id ('' for records no organisation took)."""
+    rows = conn.execute("select organisation_id, count(*) as n from exceptions where status = 'open' group by 1")
+    return {r["organisation_id"]: r["n"] for r in rows}
+
+
 def get_exception(conn: Conn, exception_id: int) -> dict | None:
     return conn.execute(f"select {_LIST_COLUMNS} from exceptions where id = %s", (exception_id,)).fetchone()
 

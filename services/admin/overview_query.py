@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..common.db import Conn, one_row
+from .exceptions_query import open_by_organisation
 
 
 @dataclass
@@ -60,9 +61,9 @@ def organisation_overviews(conn: Conn, day_start: datetime, day_limit: int) -> l
         if org is not None:
             org.synced_today[r["record_type"]] = r["today"]
             org.synced_last_cycle[r["record_type"]] = r["last_cycle"]
-    for r in conn.execute("select organisation_id, count(*) as n from exceptions where status = 'open' group by 1"):
-        if r["organisation_id"] in orgs:
-            orgs[r["organisation_id"]].open_exceptions = r["n"]
+    for org_id, n in open_by_organisation(conn).items():
+        if org_id in orgs:
+            orgs[org_id].open_exceptions = n
     for r in conn.execute("select organisation_id, calls from api_usage where day = (now() at time zone 'utc')::date"):
         if r["organisation_id"] in orgs:
             orgs[r["organisation_id"]].xero_calls_today = r["calls"]

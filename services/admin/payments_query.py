@@ -15,6 +15,16 @@ _CLASS = """case
   when b.balance > 0 then 'partial'
   else 'matched' end"""
 CLASSES = ("matched", "partial", "over", "unmatched", "waiting", "skipped")
+# Columns the payments list may be sorted by (what a person clicks), and the SQL each sorts on.
+SORTS = {
+    "decided": "m.decided_at",
+    "organisation": "m.organisation_id",
+    "customer": "coalesce(b.company_name, r.customer)",
+    "invoice": "b.invoice_number",
+    "amount": "m.amount",
+    "outcome": "class",
+    "balance": "b.balance",
+}
 
 
 def payment_counts(conn: Conn, organisation: str | None) -> dict[str, int]:
@@ -28,8 +38,15 @@ def payment_counts(conn: Conn, organisation: str | None) -> dict[str, int]:
 
 
 def list_payments(
-    conn: Conn, organisation: str | None, klass: str | None, limit: int, offset: int
+    conn: Conn,
+    organisation: str | None,
+    klass: str | None,
+    limit: int,
+    offset: int,
+    sort: str = "decided",
+    descending: bool = True,
 ) -> tuple[list[dict], int]:
+    """A page of decided payments; `sort` is a key of SORTS (ties by newest decided)."""
     where = f"(%(o)s::text is null or m.organisation_id = %(o)s) and (%(c)s::text is null or {_CLASS} = %(c)s)"
     params = {"o": organisation, "c": klass, "l": limit, "off": offset}
     base = (
@@ -41,7 +58,8 @@ def list_payments(
     rows = conn.execute(
         f"select m.organisation_id, m.xero_payment_id, m.amount, m.outcome, m.exception_kind, m.note, m.decided_at,"
         f" m.cw_invoice_id, b.invoice_number, b.company_name, b.balance, r.customer, {_CLASS} as class{base}"
-        " order by m.decided_at desc, m.xero_payment_id limit %(l)s offset %(off)s",
+        f" order by {SORTS.get(sort, 'm.decided_at')} {'desc' if descending else 'asc'} nulls last,"
+        " m.decided_at desc, m.xero_payment_id limit %(l)s offset %(off)s",
         params,
     ).fetchall()
     return rows, total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -70,3 +71,32 @@ def test_every_page_reads_at_1280_px_with_times_in_the_viewers_zone(signed_in, c
     stamp = page.locator("tbody time").first
     utc, shown = stamp.get_attribute("datetime"), stamp.inner_text()
     assert utc.endswith("Z") and shown[-5:] != utc[11:16]
+
+
+def test_lists_sort_page_and_link_the_view_they_show(signed_in):
+    page = signed_in
+    # Payments sort by a column header, the other way round on a second click.
+    page.goto("/payments")
+    page.click("thead a:text('Amount')")
+    page.wait_for_url("**sort=amount**")
+    assert page.locator("th[aria-sort=descending]").text_content() == "Amount"
+    amounts = [Decimal(t.split()[-1].replace(",", "")) for t in page.locator("tbody tr td:nth-child(5)").all_inner_texts()]
+    assert amounts and amounts == sorted(amounts, reverse=True)
+    page.click("thead a:text('Amount')")
+    assert page.locator("th[aria-sort=ascending]").text_content() == "Amount"
+    # The outbox: times in the viewer's zone, paged.
+    page.goto("/outbox")
+    stamp = page.locator("tbody time").first
+    assert stamp.get_attribute("datetime").endswith("Z") and stamp.inner_text()[-5:] != stamp.get_attribute("datetime")[11:16]
+    assert " of " in page.locator(".pager").inner_text()
+    # The balances CSV is of the view shown: only the differences, or every customer.
+    page.goto("/payments/balances")
+    assert "only_differences=true" in page.locator("#balances-csv").get_attribute("href")
+    page.select_option("select[name=only_differences]", "false")
+    page.click("button:text('Show')")
+    page.wait_for_url("**only_differences=false**")
+    assert "only_differences=false" in page.locator("#balances-csv").get_attribute("href")
+    # An organisation's roll-up is per record type: no total adds invoices, purchase orders and payments.
+    page.goto("/organisations/adelaide")
+    rollup = page.locator("section:has(h2:text('Roll-up'))")
+    assert "Invoice" in rollup.inner_text() and rollup.locator("tfoot").count() == 0

@@ -1,14 +1,16 @@
-"""Outbox: the alert emails the local SMTP capture server received, each readable here,
-its links live (they lead into this console)."""
+"""Outbox: the alert emails the local SMTP capture server received, newest first and paged,
+each readable here, its links live (they lead into this console)."""
 
 import re
+from email.utils import parsedate_to_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from markupsafe import Markup, escape
 
-from ...common.outbox import read_messages
+from ...common.outbox import outbox_dir, read_messages
 from .context import Console
+from .listing import Listing
 from .session import Viewer
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
@@ -26,17 +28,31 @@ def linked(text: str) -> Markup:
     return Markup("").join(out)
 
 
+def with_sent_at(message: dict) -> dict:
+    """The message with its Date header as an instant (`sent_at`), for the viewer's clock; None if it has none."""
+    try:
+        sent_at = parsedate_to_datetime(str(message["date"])) if message["date"] else None
+    except (TypeError, ValueError):  # a Date header no mail reader could read either
+        sent_at = None
+    return {**message, "sent_at": sent_at}
+
+
 def outbox_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Reader = Annotated[Viewer, Depends(console.gate.role("viewer"))]
 
     @router.get("/outbox")
     def outbox(request: Request, _viewer: Reader):
-        messages = read_messages(console.settings.data_dir, 200)
+        listing = Listing.of(request, ("received",), "received")
+        folder = outbox_dir(console.settings.data_dir)
+        total = sum(1 for _ in folder.glob("*.eml")) if folder.exists() else 0
+        # Newest first: a page is read up to its end, and only its own messages are shown.
+        messages = read_messages(console.settings.data_dir, listing.offset + listing.page_size)[listing.offset :]
         return console.render.page(
             request,
             "outbox.html",
-            messages=messages,
+            messages=[with_sent_at(m) for m in messages],
+            pages=listing.pages(total),
             relay=bool(
                 console.settings.smtp_url
                 and "127.0.0.1" not in console.settings.smtp_url
@@ -49,6 +65,6 @@ def outbox_router(console: Console) -> APIRouter:
         found = next((m for m in read_messages(console.settings.data_dir, 1000) if m["id"] == message_id), None)
         if found is None:
             raise HTTPException(404, f"message: no captured email {message_id!r}")
-        return console.render.page(request, "message.html", m=found, body=linked(found["text"]))
+        return console.render.page(request, "message.html", m=with_sent_at(found), body=linked(found["text"]))
 
     return router

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from ...common.open_balances import balance_rows, by_customer
 from ..organisations_query import organisation_labels
-from ..payments_query import CLASSES, list_payments, payment_counts
+from ..payments_query import CLASSES, SORTS, list_payments, payment_counts
 from ..routes_balances import as_csv, organisation_checks
 from .context import Console
 from .listing import Listing
@@ -21,11 +21,17 @@ def payments_router(console: Console) -> APIRouter:
 
     @router.get("/payments")
     def payments(request: Request, _viewer: Reader, organisation: str = "", kind: str = ""):
-        listing = Listing.of(request, ("decided",), "decided")
+        listing = Listing.of(request, tuple(SORTS), "decided")
         with console.db.connection() as conn:
             counts = payment_counts(conn, organisation or None)
             rows, total = list_payments(
-                conn, organisation or None, kind if kind in CLASSES else None, listing.page_size, listing.offset
+                conn,
+                organisation or None,
+                kind if kind in CLASSES else None,
+                listing.page_size,
+                listing.offset,
+                sort=listing.sort,
+                descending=listing.descending,
             )
             orgs = organisation_labels(conn)
         return console.render.page(
@@ -37,6 +43,7 @@ def payments_router(console: Console) -> APIRouter:
             kind=kind,
             organisation=organisation,
             orgs=orgs,
+            listing=listing,
             pages=listing.pages(total),
         )
 
