@@ -62,6 +62,9 @@ def test_every_page_reads_at_1280_px_with_times_in_the_viewers_zone(signed_in, c
         assert no_horizontal_scroll(page), f"{path} scrolls sideways at 1280 px"
         assert page.locator("header nav a[aria-current=page]").count() == 1
         shot(page, name)
+    # Xero payments are polled per organisation; their cycles row shows them together.
+    page.goto("/")
+    assert "none yet" not in page.locator("#cycles tr", has_text="Xero payment").inner_text()
     # Money is right-aligned, with the organisation's figures in two decimals.
     page.goto("/records?record_type=invoice&status=synced")
     total = page.locator("tbody td.num").first
