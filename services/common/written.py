@@ -8,6 +8,7 @@ of a record, when a webhook reports it changed, is written through here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from .db import Conn
 
@@ -81,6 +82,18 @@ def set_xero_status(conn: Conn, held: Held, xero_status: str) -> bool:
         (xero_status, held.organisation_id, held.record_type, held.cw_id, xero_status),
     )
     return cur.rowcount > 0
+
+
+def writes_in_flight(conn: Conn, record_types: Sequence[str], cw_ids: Sequence[str]) -> set[str]:
+    """Those of `cw_ids` with a write in some organisation whose outcome is not stored yet."""
+    if not cw_ids:
+        return set()
+    rows = conn.execute(
+        "select cw_id from xero_ledger where record_type = any(%s) and cw_id = any(%s)"
+        " and pending_request_id is not null",
+        (list(record_types), list(cw_ids)),
+    ).fetchall()
+    return {r["cw_id"] for r in rows}
 
 
 def invoices_by_xero_id(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:

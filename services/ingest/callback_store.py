@@ -1,6 +1,7 @@
-"""Postgres reads of the callback path (`sync_records`, and the writer's ledger for
-writes in flight): what ingest last emitted of the hinted records, the money it
-emitted under their invoices, and which of them are still on their way to Xero."""
+"""Postgres reads of the callback path (`sync_records`, and the writer's ledger through
+`common/written.py` for writes in flight): what ingest last emitted of the hinted
+records, the money it emitted under their invoices, and which of them are still on
+their way to Xero."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..common.database import Database
+from ..common.written import writes_in_flight
 from .poller import DELETED_PREFIX
 
 # Between ingest emitting a record and the writer storing its outcome.
@@ -63,10 +65,8 @@ class CallbackStore:
         ids = [str(i) for i in cw_ids]
         with self.db.connection() as conn:
             rows = conn.execute(
-                "select cw_id from sync_records where record_type = any(%s) and cw_id = any(%s)"
-                " and status = any(%s)"
-                " union select cw_id from xero_ledger where record_type = any(%s) and cw_id = any(%s)"
-                " and pending_request_id is not null",
-                (list(record_types), ids, list(IN_FLIGHT_STATUSES), list(record_types), ids),
+                "select cw_id from sync_records where record_type = any(%s) and cw_id = any(%s) and status = any(%s)",
+                (list(record_types), ids, list(IN_FLIGHT_STATUSES)),
             ).fetchall()
-        return {int(r["cw_id"]) for r in rows}
+            writing = writes_in_flight(conn, record_types, ids)
+        return {int(r["cw_id"]) for r in rows} | {int(i) for i in writing}
