@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from ..common.audit_query import DEFAULT_LIMIT, MAX_LIMIT
 from ..common.record_kinds import RECORD_TYPES
+from .entries import COLUMNS
 
 MAX_TERMS = 8
 # Columns searched by `q`; bodies are where a finance user finds an invoice number or an error text.
@@ -26,24 +27,10 @@ TEXT_COLUMNS = ("summary", "url", "customer", "record_id", "error", "request_bod
 # expression (its 4-character pieces) finds the few rows that can hold a word without reading bodies.
 SEARCH_TEXT = f"lowerUTF8(concat_ws(' ', {', '.join(TEXT_COLUMNS)}))"
 SEARCH_NGRAM = 4  # a word shorter than this is looked for in every row
-# What a page lists; bodies and headers only come with the single entry.
-LIST_COLUMNS = (
-    "entry_id",
-    "kind",
-    "topic",
-    "api",
-    "service",
-    "organisation_id",
-    "record_type",
-    "record_id",
-    "customer",
-    "status",
-    "method",
-    "url",
-    "duration_ms",
-    "summary",
-    "error",
-)
+# What a page lists: not the bodies and headers, which only come with the single entry, nor `at`,
+# which a page selects as text and as milliseconds for its cursor.
+_ENTRY_ONLY = ("at", "request_headers", "request_body", "response_headers", "response_body", "payload")
+LIST_COLUMNS = tuple(c for c in COLUMNS if c not in _ENTRY_ONLY)
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
 FILTER_NAMES = ("from", "to", "record_type", "customer", "organisation", "status", "api", "record_id", "q")
 APIS = ("xero", "connectwise", "none")  # none: events, which no API exchange carries

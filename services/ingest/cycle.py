@@ -33,7 +33,8 @@ from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS
 from .payments import force_sync_payment
 from .refs import AccountManagers
 from .sources import POLLED_TYPES, Source, source_for
-from .store import Emitted, Store
+from .publish import publish
+from .store import Store
 
 log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -158,27 +159,22 @@ def emit_records(
             log.error("cannot convert ConnectWise %s %s: %s", rtype, rec.get("id"), exc)
             p.store.record_failed(rtype, str(rec.get("id")), str(exc))
             result.failed += 1
-    if not events:
-        return
-    p.emitter.emit(rtype, events)
-    p.store.record_emitted(
-        [
-            Emitted(
-                rtype,
-                str(e["cw_id"]),
-                source.number(e),
-                source.customer(e),
-                e["content_hash"],
-                e["last_updated"],
-                e["total"],
-                source.snapshot_of(e),
-            )
-            for e in events
-        ],
+    if events:
+        _publish(p, source, events, observed, result)
+
+
+def _publish(p: Pipeline, source: Source, events: list[dict], observed: datetime, result: CycleResult) -> None:
+    publish(
+        p,
+        source.record_type,
+        events,
         observed,
+        result,
+        number=source.number,
+        customer=source.customer,
+        amount="total",
+        snapshot_of=source.snapshot_of,
     )
-    result.emitted += len(events)
-    result.emitted_ids.extend(e["cw_id"] for e in events)
 
 
 def _company_id(record: dict, source: Source) -> int | None:
@@ -206,25 +202,7 @@ def emit_deleted(p: Pipeline, source: Source, rows: list[dict], trigger: str, re
         )
         for row in rows
     ]
-    p.emitter.emit(source.record_type, events)
-    p.store.record_emitted(
-        [
-            Emitted(
-                source.record_type,
-                str(e["cw_id"]),
-                source.number(e),
-                source.customer(e),
-                e["content_hash"],
-                e["last_updated"],
-                e["total"],
-            )
-            for e in events
-        ],
-        observed,
-    )
-    result.deleted += len(events)
-    result.emitted += len(events)
-    result.emitted_ids.extend(e["cw_id"] for e in events)
+    _publish(p, source, events, observed, result)
 
 
 def detect_deletions(p: Pipeline, source: Source, result: CycleResult) -> None:

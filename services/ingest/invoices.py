@@ -4,16 +4,14 @@ that selects each type. No I/O here."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ..integrations.connectwise.client import all_of, cond
 from ..common.record_kinds import RecordKind
+from .event_frame import deleted_frame, pick, upsert_frame
 from .poller import (
-    DELETED_PREFIX,
     SCALE,
     RecordError,
     event_id,
@@ -24,8 +22,8 @@ from .poller import (
     date_only,
     dumps_cw_json,
     identifier_of,
-    last_updated,
     money,
+    name_of,
     ref,
     ref_id,
 )
@@ -92,21 +90,20 @@ def to_invoice_event(
     invoice_date = date_only(invoice.get("date"))
     if not invoice_date:
         raise RecordError(cw_id, "date", "missing")
-    status = invoice.get("status")
-    tax_code = invoice.get("taxCode")
     refs = extra_refs or {}
     total = money(invoice.get("total"), cw_id, "total")
     return {
-        "record_type": record_type_of(invoice),
-        "cw_id": int(cw_id),
-        "trigger": trigger,
-        "change": "UPSERT",
-        "observed_at": observed_at or datetime.now(timezone.utc),
-        "last_updated": last_updated(invoice),
-        "content_hash": hash_ or content_hash(invoice, products),
+        **upsert_frame(
+            record_type_of(invoice),
+            cw_id,
+            invoice,
+            trigger=trigger,
+            observed_at=observed_at,
+            content_hash=hash_ or content_hash(invoice, products),
+        ),
         "invoice_number": str(invoice["invoiceNumber"]),
         "invoice_type": str(invoice.get("type") or "Standard"),
-        "status": (status.get("name") if isinstance(status, dict) else status) or None,
+        "status": name_of(invoice.get("status")),
         "company_id": int(company["id"]),
         "company_identifier": str(company.get("identifier") or ""),
         "company_name": str(company.get("name") or ""),
@@ -118,7 +115,7 @@ def to_invoice_event(
         "account_manager_identifier": refs.get("account_manager_identifier")
         or identifier_of(invoice, "accountManager"),
         "currency": currency_code(invoice),
-        "tax_code": (tax_code.get("name") if isinstance(tax_code, dict) else tax_code) or None,
+        "tax_code": name_of(invoice.get("taxCode")),
         "subtotal": money(invoice.get("subtotal"), cw_id, "subtotal"),
         "sales_tax": money(invoice.get("salesTax"), cw_id, "salesTax", Decimal(0)),
         "total": total,
@@ -150,7 +147,7 @@ SNAPSHOT_FIELDS = (
 
 
 def snapshot_of(event: dict) -> dict:
-    return {name: event.get(name) for name in SNAPSHOT_FIELDS}
+    return pick(event, SNAPSHOT_FIELDS)
 
 
 def deleted_event(
@@ -167,31 +164,21 @@ def deleted_event(
     ConnectWise, carrying the routing facts last seen (money zero, no lines)."""
     known = dict(snapshot or {})
     zero = Decimal(0).quantize(SCALE)
-    event = {name: known.get(name) for name in SNAPSHOT_FIELDS}
-    event.update(
-        {
-            "record_type": record_type,
-            "cw_id": int(cw_id),
-            "trigger": trigger,
-            "change": "DELETED",
-            "observed_at": observed_at,
-            "last_updated": last_seen or observed_at,
-            "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
-            "invoice_number": str(known.get("invoice_number") or number or ""),
-            "invoice_type": str(
-                known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")
-            ),
-            "company_id": int(known.get("company_id") or 0),
-            "company_identifier": str(known.get("company_identifier") or ""),
-            "company_name": str(known.get("company_name") or ""),
-            "date": str(known.get("date") or ""),
-            "custom_fields": list(known.get("custom_fields") or []),
-            "subtotal": zero,
-            "sales_tax": zero,
-            "total": zero,
-            "balance": zero,
-            "lines": [],
-            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-        }
-    )
-    return event
+    return {
+        **deleted_frame(
+            record_type, cw_id, snapshot, SNAPSHOT_FIELDS, observed_at=observed_at, last_seen=last_seen, trigger=trigger
+        ),
+        "invoice_number": str(known.get("invoice_number") or number or ""),
+        "invoice_type": str(
+            known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")
+        ),
+        "company_id": int(known.get("company_id") or 0),
+        "company_identifier": str(known.get("company_identifier") or ""),
+        "company_name": str(known.get("company_name") or ""),
+        "date": str(known.get("date") or ""),
+        "subtotal": zero,
+        "sales_tax": zero,
+        "total": zero,
+        "balance": zero,
+        "lines": [],
+    }

@@ -14,17 +14,15 @@ functions are pure; `emit_payments_page` does the I/O.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
 from .invoices import CREDIT_MEMO
+from .event_frame import deleted_frame, pick, upsert_frame
 from .poller import (
-    DELETED_PREFIX,
     SCALE,
     RecordError,
     event_id,
@@ -32,12 +30,11 @@ from .poller import (
     custom_fields,
     date_only,
     dumps_cw_json,
-    last_updated,
     money,
     ref,
     ref_id,
 )
-from .store import Emitted
+from .publish import publish
 
 log = logging.getLogger(__name__)
 RECORD_TYPE = RecordKind.PAYMENT
@@ -91,13 +88,14 @@ def to_payment_event(
     if not paid_on:
         raise RecordError(cw_id, "paymentDate", "missing")
     return {
-        "record_type": kind_of(invoice).value,
-        "cw_id": int(cw_id),
-        "trigger": trigger,
-        "change": "UPSERT",
-        "observed_at": observed_at or datetime.now(timezone.utc),
-        "last_updated": last_updated(payment),
-        "content_hash": hash_ or payment_hash(payment, invoice),
+        **upsert_frame(
+            kind_of(invoice).value,
+            cw_id,
+            payment,
+            trigger=trigger,
+            observed_at=observed_at,
+            content_hash=hash_ or payment_hash(payment, invoice),
+        ),
         "invoice_id": int(invoice["id"]),
         "invoice_number": str(invoice.get("invoiceNumber") or ref(payment, "invoice").get("identifier") or ""),
         "company_id": int(company["id"]),
@@ -114,7 +112,7 @@ def to_payment_event(
 
 
 def payment_snapshot_of(event: dict) -> dict:
-    return {name: event.get(name) for name in PAYMENT_SNAPSHOT_FIELDS}
+    return pick(event, PAYMENT_SNAPSHOT_FIELDS)
 
 
 def deleted_payment_event(
@@ -128,27 +126,23 @@ def deleted_payment_event(
     kind: RecordKind = RecordKind.PAYMENT,
 ) -> dict:
     known = dict(snapshot or {})
-    event = {name: known.get(name) for name in PAYMENT_SNAPSHOT_FIELDS}
-    event.update(
-        {
-            "record_type": kind.value,
-            "cw_id": int(cw_id),
-            "trigger": trigger,
-            "change": "DELETED",
-            "observed_at": observed_at,
-            "last_updated": last_seen or observed_at,
-            "content_hash": DELETED_PREFIX + hashlib.sha256(f"{kind.value}|{cw_id}".encode()).hexdigest(),
-            "invoice_id": int(known.get("invoice_id") or 0),
-            "invoice_number": str(known.get("invoice_number") or number or ""),
-            "company_id": int(known.get("company_id") or 0),
-            "company_identifier": str(known.get("company_identifier") or ""),
-            "amount": Decimal(0).quantize(SCALE),
-            "payment_date": str(known.get("payment_date") or ""),
-            "custom_fields": list(known.get("custom_fields") or []),
-            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-        }
-    )
-    return event
+    return {
+        **deleted_frame(
+            kind.value,
+            cw_id,
+            snapshot,
+            PAYMENT_SNAPSHOT_FIELDS,
+            observed_at=observed_at,
+            last_seen=last_seen,
+            trigger=trigger,
+        ),
+        "invoice_id": int(known.get("invoice_id") or 0),
+        "invoice_number": str(known.get("invoice_number") or number or ""),
+        "company_id": int(known.get("company_id") or 0),
+        "company_identifier": str(known.get("company_identifier") or ""),
+        "amount": Decimal(0).quantize(SCALE),
+        "payment_date": str(known.get("payment_date") or ""),
+    }
 
 
 # --- I/O -----------------------------------------------------------------------------
@@ -168,28 +162,18 @@ def _payments_of(client, invoices: list[dict]) -> dict[int, list[dict]]:
 
 
 def _record(p, kind: RecordKind, events: list[dict], observed: datetime, result) -> None:
-    if not events:
-        return
-    p.emitter.emit(kind, events)
-    p.store.record_emitted(
-        [
-            Emitted(
-                kind,
-                str(e["cw_id"]),
-                e["invoice_number"],
-                e["company_identifier"],
-                e["content_hash"],
-                e["last_updated"],
-                e["amount"],
-                payment_snapshot_of(e) if e["change"] == "UPSERT" else None,
-            )
-            for e in events
-        ],
-        observed,
-    )
-    result.emitted += len(events)
-    result.deleted += sum(1 for e in events if e["change"] == "DELETED")
-    result.emitted_ids.extend(e["cw_id"] for e in events)
+    if events:
+        publish(
+            p,
+            kind,
+            events,
+            observed,
+            result,
+            number=lambda e: e["invoice_number"],
+            customer=lambda e: e["company_identifier"],
+            amount="amount",
+            snapshot_of=payment_snapshot_of,
+        )
 
 
 def _carries_money(invoice: dict) -> bool:

@@ -179,6 +179,11 @@ def identifier_of(record: dict, *names: str) -> str | None:
     return None
 
 
+def name_of(value: Any) -> Any:
+    """A value ConnectWise gives as a reference (`{"name": ...}`) or plain; None when empty."""
+    return (value.get("name") if isinstance(value, dict) else value) or None
+
+
 def currency_code(record: dict) -> str | None:
     value = record.get("currency")
     if isinstance(value, dict):

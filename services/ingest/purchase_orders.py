@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
+from .event_frame import deleted_frame, pick, upsert_frame
 from .poller import (
-    DELETED_PREFIX,
     SCALE,
     RecordError,
     event_id,
@@ -19,8 +17,8 @@ from .poller import (
     custom_fields,
     date_only,
     dumps_cw_json,
-    last_updated,
     money,
+    name_of,
     ref,
     ref_id,
 )
@@ -79,19 +77,19 @@ def to_purchase_order_event(
     po_date = date_only(po.get("poDate"))
     if not po_date:
         raise RecordError(cw_id, "poDate", "missing")
-    status, tax_code = po.get("status"), po.get("taxCode")
     total = money(po.get("total"), cw_id, "total")
     return {
-        "record_type": RecordKind.PROCUREMENT.value,
-        "cw_id": int(cw_id),
-        "trigger": trigger,
-        "change": "UPSERT",
-        "observed_at": observed_at or datetime.now(timezone.utc),
-        "last_updated": last_updated(po),
-        "content_hash": hash_ or content_hash(po, line_items),
+        **upsert_frame(
+            RecordKind.PROCUREMENT.value,
+            cw_id,
+            po,
+            trigger=trigger,
+            observed_at=observed_at,
+            content_hash=hash_ or content_hash(po, line_items),
+        ),
         "po_number": str(po["poNumber"]),
         "po_date": po_date,
-        "status": (status.get("name") if isinstance(status, dict) else status) or None,
+        "status": name_of(po.get("status")),
         "vendor_company_id": int(vendor["id"]),
         "vendor_company_identifier": str(vendor.get("identifier") or ""),
         "vendor_company_name": str(vendor.get("name") or ""),
@@ -100,7 +98,7 @@ def to_purchase_order_event(
         "location_id": ref_id(po, "locationId", "location"),
         "department_id": ref_id(po, "businessUnitId", "department"),
         "currency": currency_code(po),
-        "tax_code": (tax_code.get("name") if isinstance(tax_code, dict) else tax_code) or None,
+        "tax_code": name_of(po.get("taxCode")),
         "subtotal": money(po.get("subTotal", po.get("subtotal")), cw_id, "subTotal"),
         "sales_tax": money(po.get("salesTax"), cw_id, "salesTax", Decimal(0)),
         "freight_cost": money(po.get("freightCost"), cw_id, "freightCost", Decimal(0)),
@@ -116,7 +114,7 @@ def to_purchase_order_event(
 
 
 def po_snapshot_of(event: dict) -> dict:
-    return {name: event.get(name) for name in PO_SNAPSHOT_FIELDS}
+    return pick(event, PO_SNAPSHOT_FIELDS)
 
 
 def deleted_po_event(
@@ -130,29 +128,25 @@ def deleted_po_event(
 ) -> dict:
     known = dict(snapshot or {})
     zero = Decimal(0).quantize(SCALE)
-    event = {name: known.get(name) for name in PO_SNAPSHOT_FIELDS}
-    event.update(
-        {
-            "record_type": RecordKind.PROCUREMENT.value,
-            "cw_id": int(cw_id),
-            "trigger": trigger,
-            "change": "DELETED",
-            "observed_at": observed_at,
-            "last_updated": last_seen or observed_at,
-            "content_hash": DELETED_PREFIX + hashlib.sha256(f"procurement|{cw_id}".encode()).hexdigest(),
-            "po_number": str(known.get("po_number") or number or ""),
-            "po_date": str(known.get("po_date") or ""),
-            "vendor_company_id": int(known.get("vendor_company_id") or 0),
-            "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),
-            "vendor_company_name": str(known.get("vendor_company_name") or ""),
-            "custom_fields": list(known.get("custom_fields") or []),
-            "subtotal": zero,
-            "sales_tax": zero,
-            "freight_cost": zero,
-            "total": zero,
-            "closed": True,
-            "lines": [],
-            "raw": json.dumps({"id": int(cw_id), "deleted": True}),
-        }
-    )
-    return event
+    return {
+        **deleted_frame(
+            RecordKind.PROCUREMENT.value,
+            cw_id,
+            snapshot,
+            PO_SNAPSHOT_FIELDS,
+            observed_at=observed_at,
+            last_seen=last_seen,
+            trigger=trigger,
+        ),
+        "po_number": str(known.get("po_number") or number or ""),
+        "po_date": str(known.get("po_date") or ""),
+        "vendor_company_id": int(known.get("vendor_company_id") or 0),
+        "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),
+        "vendor_company_name": str(known.get("vendor_company_name") or ""),
+        "subtotal": zero,
+        "sales_tax": zero,
+        "freight_cost": zero,
+        "total": zero,
+        "closed": True,
+        "lines": [],
+    }

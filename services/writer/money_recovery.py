@@ -15,12 +15,13 @@ import logging
 from decimal import Decimal
 
 from ..common.allocation_key import AllocationKey
-from ..common.lifecycle import Event
 from ..integrations.xero.client import XeroClient, XeroOrg, xero_date
 from .ledger import Entry, Ledger, Outcome
+from .settle_one import settle_one
 
 log = logging.getLogger(__name__)
 REMOVED = "DELETED"
+HELD = "AUTHORISED"  # what Xero holds of money found written (an allocation has no Status of its own)
 TAGS = {"record_type": "recovery"}
 
 
@@ -77,11 +78,11 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
         if str(p.get("Status", "")).upper() != REMOVED
     }
     for e in payments:
-        _settle_one(e, found.get(e.natural_key), "PaymentID", outcomes, unknown)
+        settle_one(e, found.get(e.natural_key), "PaymentID", outcomes, unknown, HELD)
     for e in creates:
         key = allocation_key(e)
         if key is not None:
-            _settle_one(e, _allocation(client, org, key, ledger, e), "AllocationID", outcomes, unknown)
+            settle_one(e, _allocation(client, org, key, ledger, e), "AllocationID", outcomes, unknown, HELD)
         elif not e.natural_key:
             unknown.append(e)
     ledger.record(org.organisation_id, outcomes)
@@ -112,21 +113,3 @@ def _allocation(client: XeroClient, org: XeroOrg, key: AllocationKey, ledger: Le
 
 def _day(element: dict) -> str | None:
     return xero_date(element.get("DateString") or element.get("Date"))
-
-
-def _settle_one(entry: Entry, match: dict | None, id_field: str, outcomes: list[Outcome], unknown: list[Entry]) -> None:
-    if match is None or not match.get(id_field):
-        unknown.append(entry)
-        return
-    outcomes.append(
-        Outcome(
-            entry.record_type,
-            entry.cw_id,
-            "RECOVERED",
-            Event.WRITTEN,
-            xero_id=str(match[id_field]),
-            xero_status=match.get("Status") or "AUTHORISED",
-            written_hash=entry.pending_hash,
-            natural_key=entry.natural_key,
-        )
-    )

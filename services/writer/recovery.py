@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 
-from ..common.lifecycle import Event
 from ..common.natural_key import NaturalKey
 from ..common.record_kinds import RecordKind, XeroDocument
 from ..integrations.xero.client import XeroClient, XeroOrg
 from .ledger import Entry, Ledger, Outcome
+from .settle_one import settle_one
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
             missing.append(e)
         elif key.is_bill:
             match = _best(client.find_bill(org, key, tags))
-            _settle_one(e, match, doc.id_field, outcomes, missing)
+            settle_one(e, match, doc.id_field, outcomes, missing)
         else:
             by_number.setdefault(doc, []).append((e, key))
     for doc, group in by_number.items():
@@ -63,7 +63,7 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
         for item in client.find_by_numbers(org, doc.endpoint, [key.number for _, key in group], tags):
             found.setdefault(str(item.get(doc.number_field)), []).append(item)
         for e, key in group:
-            _settle_one(e, _best(found.get(key.number, [])), doc.id_field, outcomes, missing)
+            settle_one(e, _best(found.get(key.number, [])), doc.id_field, outcomes, missing)
     ledger.record(org.organisation_id, outcomes)
     if missing:
         ledger.clear_pending(org.organisation_id, [e.key for e in missing])
@@ -75,21 +75,3 @@ def settle(client: XeroClient, ledger: Ledger, org: XeroOrg, entries: list[Entry
             len(missing),
         )
     return len(outcomes)
-
-
-def _settle_one(entry: Entry, match: dict | None, id_field: str, outcomes: list[Outcome], missing: list[Entry]) -> None:
-    if match is None or not match.get(id_field):
-        missing.append(entry)
-        return
-    outcomes.append(
-        Outcome(
-            entry.record_type,
-            entry.cw_id,
-            "RECOVERED",
-            Event.WRITTEN,
-            xero_id=str(match[id_field]),
-            xero_status=match.get("Status"),
-            written_hash=entry.pending_hash,
-            natural_key=entry.natural_key,
-        )
-    )

@@ -74,15 +74,7 @@ class Reporter:
         )
         self.result(req, "REJECTED", entry.xero_id if entry else None, entry.xero_status if entry else None, errors)
         self.exception(req, kind, message, {"errors": "\n".join(errors), "request_id": req.request_id})
-        return Outcome(
-            req.record_type,
-            str(req.cw_id),
-            "REJECTED",
-            Event.REJECTED,
-            natural_key=req.natural_key,
-            error=message,
-            observed_at=req.observed_at,
-        )
+        return _rejected(req, message)
 
     def unchanged(self, req: WriteRequest, entry: Entry | None, why: str | None = None) -> Outcome:
         """Nothing to write: Xero already holds this, or there is nothing there to remove."""
@@ -140,12 +132,16 @@ class Reporter:
         """A document in Xero carries this one's number but differs: both sides go to a person."""
         self.result(req, "REJECTED", errors=[found.message])
         self.exception(req, ADOPTION_MISMATCH, found.message, {**found.details, "request_id": req.request_id})
-        return Outcome(
-            req.record_type,
-            str(req.cw_id),
-            "REJECTED",
-            Event.REJECTED,
-            natural_key=req.natural_key,
-            error=found.message,
-            observed_at=req.observed_at,
-        )
+        return _rejected(req, found.message)
+
+
+def _rejected(req: WriteRequest, message: str) -> Outcome:
+    return Outcome(
+        req.record_type,
+        str(req.cw_id),
+        "REJECTED",
+        Event.REJECTED,
+        natural_key=req.natural_key,
+        error=message,
+        observed_at=req.observed_at,
+    )
