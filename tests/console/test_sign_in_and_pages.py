@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from ..stackutil import Stack
 from .conftest import ZONE, no_horizontal_scroll, sign_in
 
 pytestmark = pytest.mark.stack
@@ -76,7 +77,8 @@ def test_every_page_reads_at_1280_px_with_times_in_the_viewers_zone(signed_in, c
     assert utc.endswith("Z") and shown[-5:] != utc[11:16]
 
 
-def test_lists_sort_page_and_link_the_view_they_show(signed_in):
+def test_lists_sort_page_and_link_the_view_they_show(signed_in, console_stack):
+    _, info = console_stack
     page = signed_in
     # Payments sort by a column header, the other way round on a second click.
     page.goto("/payments")
@@ -103,3 +105,9 @@ def test_lists_sort_page_and_link_the_view_they_show(signed_in):
     page.goto("/organisations/adelaide")
     rollup = page.locator("section:has(h2:text('Roll-up'))")
     assert "Invoice" in rollup.inner_text() and rollup.locator("tfoot").count() == 0
+    with Stack.admin_for(info) as admin:
+        total = admin.get("/api/exceptions").json()["count"]
+    for path in ("/organisations", "/organisations/adelaide"):  # the header still counts every open exception
+        page.goto(path)
+        badge = page.locator("header .badge")
+        assert (badge.inner_text() if badge.count() else "0") == str(total)

@@ -58,13 +58,13 @@ def organisations_router(console: Console) -> APIRouter:
         with console.db.connection() as conn:
             orgs = repo.list_organisations(conn)
             rollups = {o["id"]: rollup(conn, o["id"], settings.xero_limit_per_day) for o in orgs}
-            open_exceptions = open_by_organisation(conn)
+            open_by_org = open_by_organisation(conn)
         return console.render.page(
             request,
             "organisations.html",
             orgs=orgs,
             rollups=rollups,
-            open_exceptions=open_exceptions,
+            open_by_org=open_by_org,
             flash=NOTICES.get(notice),
             can_connect=bool(settings.xero_client_id),
         )
@@ -78,13 +78,13 @@ def organisations_router(console: Console) -> APIRouter:
                 raise HTTPException(404, f"organisation: there is no organisation {org_id!r}") from None
             summary = rollup(conn, org_id, settings.xero_limit_per_day)
             catalog = catalog_store.read_catalog(conn, org_id)
-            open_exceptions = open_by_organisation(conn).get(org_id, 0)
+            org_open = open_by_organisation(conn).get(org_id, 0)
         return console.render.page(
             request,
             "organisation.html",
             org=org,
             rollup=summary,
-            open_exceptions=open_exceptions,
+            org_open=org_open,
             flash=NOTICES.get(notice),
             catalog={k: len(v) for k, v in catalog.items() if isinstance(v, list)},
         )
