@@ -9,6 +9,8 @@ from services.common.settings import Settings
 
 from .factories import exchange, sync_command
 
+pytestmark = pytest.mark.integration
+
 
 def message(topic, value, offset):
     return Message(topic=topic, partition=0, offset=offset, key=b"k", value=value, timestamp=(1, 1764000000000))

@@ -4,11 +4,15 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from services.audit.entries import entry_from_message
 from services.audit.search import Sql, page_sql, parse_query
 from services.audit.store import TABLE, ChdbStore, create_table_sql
 
 from .factories import exchange, sync_exception, write_result
+
+pytestmark = pytest.mark.integration
 
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -31,6 +31,8 @@ from tests.integrations.connectwise.sim import Sim
 
 from .fakes import money
 
+pytestmark = pytest.mark.integration
+
 INVOICE = 1001  # INV-10001 of the seed: Sent, balance 8,092.46, company PE0001 (Pinnacle Engineering Co)
 
 

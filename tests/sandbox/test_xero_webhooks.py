@@ -9,6 +9,7 @@ import json
 import time
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request, Response
 
 from services.common.sandbox_identity import ORGANISATIONS, XERO_WEBHOOK_KEY
@@ -16,6 +17,8 @@ from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app
 from services.sandbox.xero.serve import serving, sign_in
 from services.sandbox.xero.state import build_state
+
+pytestmark = pytest.mark.integration
 
 
 def receiver(received: list[dict], honest: bool = True) -> FastAPI:
