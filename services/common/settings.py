@@ -151,8 +151,8 @@ class Settings(BaseSettings):
         3000,
         ge=1,
         le=10000,
-        description="Writer: most write requests in flight (consumed, not yet written) before it stops consuming "
-        "until its lanes catch up.",
+        description="Writer: most write requests of one organisation held in memory (consumed, not yet written); "
+        "its later ones stay in Kafka, uncommitted, until it has room, while the other organisations go on.",
     )
     held_money_sweep_seconds: float = Field(
         300.0,

@@ -4,7 +4,9 @@ Messages go into one lane per organisation (`intake.py`, `lanes.py`): each lane
 writes its organisation's requests in calls of up to 50, and offsets are committed
 as far as every message before them is done, after the ledger transaction is
 committed and the results are flushed to Kafka. So an organisation waiting out its
-day limit or a long Retry-After holds up only itself. A crash anywhere redelivers
+day limit or a long Retry-After holds up only itself: it holds at most
+`CZ_WRITER_MAX_BATCH` requests in memory, and the rest wait in Kafka, read again
+when it has room, while the others keep writing. A crash anywhere redelivers
 what was not committed, and the ledger (plus a Xero look-up of anything left
 pending) makes the redelivery harmless. Two writer processes (scale-out) never
 write for the same organisation at once: a lane holds the organisation's advisory
@@ -171,7 +173,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
                 service.decode,
                 service.work,
                 max_batch=MAX_BATCH,
-                max_in_flight=settings.writer_max_batch,
+                hold=settings.writer_max_batch,
             )
 
         run_consumer("writer", settings.kafka_bootstrap, lambda: make_writer_consumer(settings), None, stop, loop=lanes)

@@ -6,7 +6,15 @@ Why not `kafka.consume_batches`, which commits a whole batch when its handler
 returns: that waits for the slowest organisation in the batch, so one waiting
 out its day limit would hold up the others. Here it holds up only its own lane
 (and the commit point of its partition, which costs a harmless redelivery after
-a crash). Too much in flight pauses consumption until the lanes catch up.
+a crash).
+
+Nor does consumption ever pause for everyone: each organisation holds at most
+`hold` requests (`CZ_WRITER_MAX_BATCH`). One that cannot write (its day limit
+spent, a long Retry-After) leaves its later requests in Kafka, uncommitted,
+while the other organisations' requests in the same partitions go on; once its
+lane has room again the consumer seeks back to the oldest it left and takes
+them in order. Reading a partition again costs Kafka reads, never a Xero call:
+whatever was handled already is passed over by offset, without decoding.
 """
 
 from __future__ import annotations
@@ -35,6 +43,13 @@ def _position(msg: Message) -> tuple[tuple[str, int], int]:
     return (topic, partition), offset
 
 
+def _organisation(msg: Message) -> str:
+    """The organisation a write request is for, from its key (the mapper keys each by its
+    organisation): a message left in Kafka or delivered again is never decoded."""
+    key = msg.key()
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key or "")
+
+
 def consume_in_lanes(
     consumer: Consumer,
     producer: Producer,
@@ -44,12 +59,13 @@ def consume_in_lanes(
     work: Work,
     *,
     max_batch: int,
-    max_in_flight: int,
+    hold: int,
     poll_timeout: float = 0.05,
 ) -> None:
     """Consumes until `should_stop`; `decode` turns a message into (message, request) or raises
-    for a poison message (dead-lettered at once); `work(organisation, requests)` writes."""
-    tracker = OffsetTracker()
+    for a poison message (dead-lettered at once); `work(organisation, requests)` writes. Each
+    organisation holds at most `hold` messages; the rest wait in Kafka (`offsets.py`)."""
+    tracker = OffsetTracker(hold)
     lock = threading.Lock()  # the lanes report done from their threads
 
     def done(msgs: list[Message], poison: list[tuple[Message, BaseException]]) -> None:
@@ -70,7 +86,7 @@ def consume_in_lanes(
             tracker.committed(points)
 
     lanes = Lanes(work, done, max_batch)
-    paused, last_commit = False, time.monotonic()
+    last_commit = time.monotonic()
     try:
         while not should_stop():
             if lanes.fatal is not None:
@@ -79,21 +95,25 @@ def consume_in_lanes(
                 if is_consume_error(msg):
                     continue
                 with lock:
-                    tracker.started(*_position(msg))
+                    take = tracker.arrived(*_position(msg), _organisation(msg))
+                if not take:
+                    continue
                 try:
                     item = decode(msg)
                 except Exception as exc:  # cannot be a write request: parked at once
                     done([msg], [(msg, exc)])
                     continue
                 lanes.put(item[1].organisation_id, item)
+            owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
             with lock:
-                in_flight = tracker.in_flight
-            if not paused and in_flight > max_in_flight:
-                consumer.pause(consumer.assignment())
-                paused = True
-            elif paused and in_flight < max_in_flight // 2:
-                consumer.resume(consumer.assignment())
-                paused = False
+                # A revoked partition's new owner reads it from the commit point: never seek or commit it here.
+                tracker.forget([p for p in tracker.tracked() if p not in owned])
+                rewinds = tracker.rewinds()
+            for (topic, partition), offset in rewinds.items():
+                log.info(
+                    "reading %s[%d] again from offset %d: an organisation has room again", topic, partition, offset
+                )
+                consumer.seek(TopicPartition(topic, partition, offset))
             if time.monotonic() - last_commit >= COMMIT_EVERY:
                 commit()
                 last_commit = time.monotonic()

@@ -1,6 +1,7 @@
 """One lane per organisation: a queue and a thread that writes that organisation's
 requests in batches, so an organisation waiting out its day limit or a long
-Retry-After holds up nobody else.
+Retry-After holds up nobody else. How much a lane holds is bounded by the
+consumer loop (`intake.py`), which leaves the rest in Kafka.
 
 A lane takes what has queued (up to a batch), writes it, and reports each message
 done, or poison with its error. It runs under the one error policy

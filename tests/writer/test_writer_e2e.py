@@ -20,14 +20,14 @@ pytestmark = pytest.mark.integration
 
 
 @contextlib.contextmanager
-def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None):
+def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None, **env_extra):
     secret = Fernet.generate_key().decode()
     box = SecretBox(secret)
     suffix = f"-t{time.time_ns() % 10**9}"
     with running_simulator(limits=SimLimits(per_minute=600), wrap=wrap) as sim:
         orgs = add_organisations(fresh_database, box, sim, suffix=suffix)
         reader = TopicReader(kafka_bootstrap, codec, set(orgs.values()))
-        env = writer_env(kafka_bootstrap, fresh_database, sim, secret, tmp_path)
+        env = writer_env(kafka_bootstrap, fresh_database, sim, secret, tmp_path, **env_extra)
         writer = WriterProcess(env, tmp_path / "writer.log").start()
         s = SimpleNamespace(sim=sim, db=fresh_database, orgs=orgs, reader=reader, writer=writer, codec=codec,
                             bootstrap=kafka_bootstrap, env=env, tmp=tmp_path)
