@@ -14,7 +14,7 @@ import pytest
 
 from ..e2e.sandbox_clients import XeroReader, connectwise, new_invoice
 from ..stackutil import Stack, wait_for
-from .conftest import sign_in
+from .conftest import no_horizontal_scroll, sign_in
 
 pytestmark = pytest.mark.stack
 NO_ADELAIDE_CONTACT = 252  # GD0003: a customer with no Xero contact in Adelaide (seed 7, scale 0)
@@ -208,7 +208,7 @@ def test_an_organisation_connects_through_xeros_oauth_flow(signed_in, console_st
         assert admin.post("/api/organisations/holdings/catalog/refresh").status_code == 200
 
 
-def test_the_routing_preview_says_where_an_invoice_would_go(signed_in, console_stack):
+def test_the_routing_preview_says_where_an_invoice_would_go(signed_in, console_stack, shot):
     _, info = console_stack
     page = signed_in
     invoice = synced_invoice(info)
@@ -224,6 +224,8 @@ def test_the_routing_preview_says_where_an_invoice_would_go(signed_in, console_s
     result = page.locator("#preview-result").inner_text()
     assert f"Goes to {org_name}" in result and "(rule " in result
     assert page.locator("tbody tr.fresh").count() == 1  # the rule that decides is marked
+    assert no_horizontal_scroll(page)
+    shot(page, "routing-preview")
     page.fill("#preview-record", "NO-SUCH-INVOICE")
     page.click("#preview-by-record button[type=submit]")
     assert "no ConnectWise record is numbered 'NO-SUCH-INVOICE'" in page.locator("[role=alert]").inner_text()
