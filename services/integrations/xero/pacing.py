@@ -67,6 +67,12 @@ class Window:
     def add(self, now: float, count: int = 1) -> None:
         self.times.extend([now] * count)
 
+    def room_at(self, until: float) -> None:
+        """The server says (Retry-After) that the window has room again at `until`. Calls we counted
+        as leaving it later (phantoms stamped when the server said none remained) leave it then; the
+        remaining-headers of the calls after that lower the budget again if the room is less."""
+        self.times = deque(min(t, until - self.span) for t in self.times)
+
     def reconcile(self, now: float, server_remaining: int | None, counted_at: float | None = None) -> None:
         """Adds phantom calls (stamped `now`) so that our remaining is no more than the server's.
         The server counted as of `counted_at` (when the call left); comparing against our window
@@ -180,5 +186,9 @@ class Pacer:
         if problem == "appminute":
             self.app_blocked_until = max(self.app_blocked_until, until)
         else:
+            if problem == "day" and retry_after_seconds(headers, 0.0) > 0:
+                # Xero's day is rolling: its Retry-After says when the oldest of the day's calls leaves
+                # it, often hours sooner than a day counted from the phantoms stamped now.
+                state.day.room_at(until)
             state.blocked_until = max(state.blocked_until, until)
             state.block_reason = problem or "429"

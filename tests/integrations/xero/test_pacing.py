@@ -91,6 +91,26 @@ def test_day_budget_seeded_from_usage_and_lowered_by_the_day_header():
     assert other.wait("b", 100.0).reason == "day"
 
 
+def test_a_day_429_waits_for_xeros_retry_after_not_a_day_from_now():
+    # Xero's day is rolling: at the limit it says when the oldest call of the day leaves (here in an hour).
+    pacer = Pacer(Limits(per_day=5000, per_minute=60))
+    pacer.seed_day_usage("a", 4000, now=0.0)
+    pacer.start("a", 10.0)
+    pacer.finish("a", 10.5, 429, {"Retry-After": "3600", "X-Rate-Limit-Problem": "day", "X-DayLimit-Remaining": "0"})
+    wait = pacer.wait("a", 11.0)
+    assert wait.reason == "day" and wait.seconds == pytest.approx(3600 - 0.5, abs=0.2)
+    assert pacer.wait("a", 10.5 + 3600 + 0.2).ready  # not DAY seconds after the phantoms were stamped
+    # The server's remaining count lowers the budget again: one call fits, then its answer says none is left.
+    pacer.start("a", 3700.0)
+    pacer.finish("a", 3700.0, 200, {"X-DayLimit-Remaining": "0"})
+    assert pacer.wait("a", 3701.0).reason == "day"
+    # Without Retry-After a day 429 waits a minute and the budget stays as the headers had it.
+    other = Pacer()
+    other.start("b", 0.0)
+    other.finish("b", 0.0, 429, {"X-Rate-Limit-Problem": "day", "X-DayLimit-Remaining": "0"})
+    assert other.wait("b", 120.0).reason == "day"
+
+
 class RollingServer:
     """Xero's per-organisation minute limit, rolling, with a neighbour spending calls too."""
 
