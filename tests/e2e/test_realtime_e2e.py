@@ -24,7 +24,8 @@ from ..stackutil import Stack, wait_for
 from .sandbox_clients import XeroReader, adelaide_customer, connectwise, new_invoice, record
 
 pytestmark = pytest.mark.stack
-SECONDS = 20  # "within seconds": generous for a loaded machine; the schedule is six hours away
+SECONDS = 40  # "within seconds" (bench/realtime.py measures p95 1.5 s); generous for a loaded machine; the
+# schedule is six hours away, so only the real-time path can make it
 
 
 def settled(admin, record_type: str, cw_id, timeout: float = 60) -> dict:
