@@ -310,6 +310,13 @@ def test_contact_by_name_and_filters_on_rendered_fields(sim):
     unknown_number = put(client, [invoice(state, "N-3", Contact={"ContactNumber": "NO-SUCH-NUMBER"})])
     assert unknown_number.status_code == 400
     assert "NO-SUCH-NUMBER" in unknown_number.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+    # A contact created from a document has no number: naming it again with a number it lacks finds it by name
+    # (Xero keeps names unique), never a second contact of the same name.
+    again = put(client, [invoice(state, "N-4", Contact={"Name": "Brand New Customer Pty Ltd", "ContactNumber": "X-9"})])
+    assert again.status_code == 200, again.text
+    assert again.json()["Invoices"][0]["Contact"]["ContactID"] == second["Contact"]["ContactID"]
+    named = [c for c in org_of(state).contacts.values() if c["Name"] == "Brand New Customer Pty Ltd"]
+    assert len(named) == 1
 
 
 @pytest.mark.parametrize("account_type,tax_type,accepted", [

@@ -107,12 +107,15 @@ class Organisation:
         return next((a for a in self.accounts.values() if a["AccountID"] == account_id), None)
 
     def find_contact(self, ref: dict) -> dict | None:
-        """A Contact reference: by ContactID, else ContactNumber, else Name."""
+        """A Contact reference: by ContactID, else ContactNumber, else Name (as Xero: a contact's name is
+        unique, so a document naming an existing contact without its number finds it, never a second one)."""
         if ref.get("ContactID"):
             return self.contacts.get(str(ref["ContactID"]).lower())
         for key in ("ContactNumber", "Name"):
             if ref.get(key):
-                return next((c for c in self.contacts.values() if c.get(key) == ref[key]), None)
+                found = next((c for c in self.contacts.values() if c.get(key) == ref[key]), None)
+                if found:
+                    return found
         return None
 
     def invoice_by_number(self, number: str, type_: str = "ACCREC") -> dict | None:
