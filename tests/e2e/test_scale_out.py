@@ -78,7 +78,7 @@ def test_two_of_each_service_with_one_killed_mid_backfill_write_everything_once(
             def written() -> int:
                 return admin.get("/api/records", params={"status": "synced", "limit": 1}).json()["total"]
 
-            wait_for(lambda: written() > 20, 120, interval=0.5, what="the backfill under way")
+            wait_for(lambda: written() > 20, 240, interval=0.5, what="the backfill under way")
             for name in SCALED:  # one of each pair dies without a word, mid-backfill
                 os.kill(info["pids"][f"{name}-2" if SCALED.index(name) % 2 else name], signal.SIGKILL)
             killed_at, killed_wall = time.monotonic(), datetime.now(UTC)
