@@ -42,16 +42,17 @@ def test_service_runs_its_first_cycles_and_stops_cleanly(cw_sim, kafka_bootstrap
         assert healthy, "ingest never reported healthy"
 
         invoices = len(cw_sim.state.c["invoices"])
+        expected = {f"cw:{t}": "ok" for t in ("invoice", "credit_note", "procurement", "payment", "refund")}
         done = {}
         while time.monotonic() < deadline + 30:
             with psycopg.connect(fresh_database) as conn:
                 done = dict(conn.execute("select source, last_cycle_status from sync_cursors").fetchall())
                 emitted = conn.execute("select count(*) from sync_records where record_type in"
                                        " ('invoice', 'credit_note') and content_hash is not null").fetchone()[0]
-            if len(done) == 4 and set(done.values()) == {"ok"}:
+            if done == expected:
                 break
             time.sleep(0.3)
-        assert done == {f"cw:{t}": "ok" for t in ("invoice", "credit_note", "procurement", "payment", "refund")}
+        assert done == expected
         assert emitted == invoices
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'cz_ingest_cycles_total{outcome="ok",record_type="invoice"} 1.0' in metrics
