@@ -80,17 +80,17 @@ class Outputs:
         while time.monotonic() < deadline:
             if keys <= set(self.writes) and len(self.exceptions) >= exceptions:
                 return
-            msg = self.consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            try:
-                name, event = self.codec.decode(msg.value())
-            except FramingError:  # another test's poison on the shared broker
-                continue
-            if name == "xero_write_request" and self.run in event["natural_key"]:
-                self.writes[NaturalKey.parse(event["natural_key"]).number] = (msg.key(), event)
-            elif name == "sync_exception" and self.run in event["message"]:
-                self.exceptions.append(event)
+            for msg in self.consumer.consume(500, 0.5):  # the shared broker holds every test's events: batches
+                if msg.error():
+                    continue
+                try:
+                    name, event = self.codec.decode(msg.value())
+                except FramingError:  # another test's poison on the shared broker
+                    continue
+                if name == "xero_write_request" and self.run in event["natural_key"]:
+                    self.writes[NaturalKey.parse(event["natural_key"]).number] = (msg.key(), event)
+                elif name == "sync_exception" and self.run in event["message"]:
+                    self.exceptions.append(event)
         raise AssertionError(f"waited for writes {keys - set(self.writes)} and {exceptions} exceptions; "
                              f"got {sorted(self.writes)} and {self.exceptions}")
 
