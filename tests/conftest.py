@@ -112,9 +112,19 @@ REAL_PARTS = {"kafka_bootstrap", "postgres_url", "fresh_database", "parts_settin
               "cw_sim", "cw_sim_factory", "mailbox", "store", "sim", "money", "pipeline_factory"}
 
 
+SHARED_STACK = {"stack", "console_stack"}
+
+
 def pytest_collection_modifyitems(config, items):
-    # Tests that spend an organisation's minute of Xero calls go last, so none after them waits it out.
-    items.sort(key=lambda item: item.get_closest_marker("spends_xero_minute") is not None)
+    # The tests on the session's whole stack go after the others, so the stack starts late and its idle services
+    # do not share the two cores with the rest; those that spend an organisation's minute of Xero calls go last,
+    # so none after them waits it out. The sort is stable: each group keeps its files' order.
+    def group(item) -> int:
+        if item.get_closest_marker("spends_xero_minute"):
+            return 2
+        return 1 if SHARED_STACK & set(item.fixturenames) else 0
+
+    items.sort(key=group)
     for item in items:
         if item.get_closest_marker("stack"):
             item.add_marker(pytest.mark.e2e)

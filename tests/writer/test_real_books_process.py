@@ -15,7 +15,7 @@ from services.common.database import Database
 from services.mapping.sync_settings import put_settings
 from tests.integrations.xero.sim import invoice_body, invoices_by_number
 from tests.writer.harness import produce, wait_until, write_request
-from tests.writer.test_writer_e2e import query, stack, wait_results  # noqa: F401 (the fixture)
+from tests.writer.test_writer_e2e import query, wait_results, writer_parts  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,8 @@ def requests_for(s, numbers: list[str], first_id: int) -> list[dict]:
              "total": Decimal("110.00")} for n, number in enumerate(numbers)]
 
 
-def test_the_writer_adopts_through_the_broker_and_a_shadow_run_writes_nothing(stack):  # noqa: F811
-    s = stack
+def test_the_writer_adopts_through_the_broker_and_a_shadow_run_writes_nothing(writer_parts):  # noqa: F811
+    s = writer_parts
     numbers = [f"P-{n:02d}" for n in range(60)]
     only_invoices, only_notes = xero_only(s)
     held = history(s, *[invoice_body(s.sim, "adelaide", n, status="AUTHORISED") for n in numbers[:40]],

@@ -45,7 +45,8 @@ def writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path, wrap=None, **
 
 
 @pytest.fixture
-def stack(kafka_bootstrap, fresh_database, codec, tmp_path):
+def writer_parts(kafka_bootstrap, fresh_database, codec, tmp_path):
+    """The writer process with its broker, Postgres and Xero simulator (not the session's whole stack)."""
     with writer_stack(kafka_bootstrap, fresh_database, codec, tmp_path) as s:
         yield s
 
@@ -75,8 +76,8 @@ def xero_headers(sim, short):
     return {"Authorization": f"Bearer {token}", "xero-tenant-id": ORG_IDS[short], "Accept": "application/json"}
 
 
-def test_requests_become_invoices_in_the_right_organisation_exactly_once(stack):
-    s = stack
+def test_requests_become_invoices_in_the_right_organisation_exactly_once(writer_parts):
+    s = writer_parts
     requests, expected = [], {}
     for n, short in enumerate(ORG_IDS):
         for i in range(20):
@@ -125,8 +126,8 @@ def test_requests_become_invoices_in_the_right_organisation_exactly_once(stack):
     assert set(latest.values()) == {"UNCHANGED"}
 
 
-def test_updates_flow_through_and_xero_status_rules_hold(stack):
-    s = stack
+def test_updates_flow_through_and_xero_status_rules_hold(writer_parts):
+    s = writer_parts
     org = s.orgs["sydney"]
     first = [write_request(org, 1, invoice_body(s.sim, "sydney", "SYD-1", "100.00")),
              write_request(org, 2, invoice_body(s.sim, "sydney", "SYD-2", "50.00", status="AUTHORISED")),
@@ -167,8 +168,8 @@ def test_updates_flow_through_and_xero_status_rules_hold(stack):
     assert query(s.db, "select status from sync_records where cw_id='1'")[0][0] == "exception"
 
 
-def test_credit_notes_poison_and_a_revoked_credential(stack):
-    s = stack
+def test_credit_notes_poison_and_a_revoked_credential(writer_parts):
+    s = writer_parts
     contact = sorted(s.sim.org("holdings").contacts)[0]
     credit = {"Type": "ACCRECCREDIT", "CreditNoteNumber": "CM-1", "Contact": {"ContactID": contact},
               "Date": "2026-11-03", "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
@@ -199,8 +200,8 @@ def test_credit_notes_poison_and_a_revoked_credential(stack):
     assert len(results_for(s, {72})[72]) == 1  # not retried in a loop
 
 
-def test_an_organisation_at_its_day_limit_holds_up_no_other(stack):
-    s = stack
+def test_an_organisation_at_its_day_limit_holds_up_no_other(writer_parts):
+    s = writer_parts
     # Adelaide has used its day's calls (a busy day, or another tool): the writer waits for tomorrow there.
     query(s.db, "insert into api_usage (organisation_id, day, calls) values (%s, (now() at time zone 'utc')::date,"
                 " 5000) returning calls", s.orgs["adelaide"])
