@@ -117,10 +117,13 @@ SHARED_STACK = {"stack", "console_stack"}
 
 def pytest_collection_modifyitems(config, items):
     # The tests on the session's whole stack go after the others, so the stack starts late and its idle services
-    # do not share the two cores with the rest; those that spend an organisation's minute of Xero calls go last,
-    # so none after them waits it out. The sort is stable: each group keeps its files' order.
+    # do not share the two cores with the rest; then those that pay the seed's invoices, which others read; those
+    # that spend an organisation's minute of Xero calls go last, so none after them waits it out. The sort is
+    # stable: each group keeps its files' order.
     def group(item) -> int:
         if item.get_closest_marker("spends_xero_minute"):
+            return 3
+        if item.get_closest_marker("changes_seed_balances"):
             return 2
         return 1 if SHARED_STACK & set(item.fixturenames) else 0
 

@@ -171,10 +171,16 @@ def _add_cw_control(sandbox: Sandbox) -> None:
         done = await asyncio.to_thread(sandbox.mutate_once)
         return JSONResponse(_jsonable(done))
 
+    async def payment_plans() -> JSONResponse:
+        """The seed's planned Xero payments whose invoices Xero now holds, and nothing else."""
+        done = await asyncio.to_thread(sandbox.payments.tick, True)
+        return JSONResponse(_jsonable(done))
+
     routes: dict[str, tuple[Callable[..., Awaitable[JSONResponse]], list[str]]] = {
         "/_sandbox/faults": (faults, ["POST"]),
         "/_sandbox/state": (state, ["GET"]),
         "/_sandbox/mutate": (mutate, ["POST"]),
+        "/_sandbox/payment-plans": (payment_plans, ["POST"]),
     }
     for path, (endpoint, methods) in routes.items():
         if (path, methods[0]) not in existing:

@@ -35,8 +35,9 @@ class PaymentsMutator:
     def _bank(org: Organisation) -> dict | None:
         return next((a for a in org.accounts.values() if a["Type"] == "BANK" and a["Status"] == "ACTIVE"), None)
 
-    def tick(self) -> list[dict[str, Any]]:
-        """One round of payments; returns what was done (for logs and tests)."""
+    def tick(self, planned_only: bool = False) -> list[dict[str, Any]]:
+        """One round of payments; returns what was done (for logs and tests). `planned_only`: the seed's
+        plans alone, none of the other invoices (what a test on a shared sandbox can reason about)."""
         done: list[dict[str, Any]] = []
         with self.state.lock:
             by_short = {o.short: o for o in self.state.organisations.values()}
@@ -53,6 +54,8 @@ class PaymentsMutator:
                 if outcome:
                     self._done.add(index)
                     done.append(outcome)
+            if planned_only:
+                return done
             planned = {(p.organisation, p.invoice_number) for p in self.plans}
             candidates = [
                 (org, inv)
