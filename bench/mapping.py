@@ -84,8 +84,8 @@ def records(n: int) -> list[dict]:
             qty, price = Decimal(rng.randint(1, 5)), Decimal(rng.randint(100, 99999)) / 100
             lines.append({"id": j, "description": f"Item {j}", "catalog_item": None, "product_class": f"Class{rng.randrange(PRODUCT_CLASSES)}",
                           "quantity": qty, "price": price, "cost": None, "taxable": rng.random() > 0.1})
-        tax = sum(((l["quantity"] * l["price"]).quantize(Decimal("0.01")) * Decimal("0.1")).quantize(Decimal("0.01"))
-                  for l in lines if l["taxable"])
+        tax = sum((((l["quantity"] * l["price"]).quantize(Decimal("0.01")) * Decimal("0.1")).quantize(Decimal("0.01"))
+                   for l in lines if l["taxable"]), Decimal(0))  # Decimal even with no taxable line
         subtotal = sum((l["quantity"] * l["price"] for l in lines), Decimal(0))
         company = rng.randrange(XERO_CONTACTS)
         tags = [{"caption": "Xero Entity", "value": f"Entity{rng.randrange(10)}"}] if rng.random() < 0.1 else []

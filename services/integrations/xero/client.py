@@ -36,6 +36,7 @@ from .auth import CredentialError, TokenEndpointUnavailable, TokenManager
 
 log = logging.getLogger(__name__)
 __all__ = ["XeroClient", "XeroOrg", "PacerGate", "XeroUnavailable", "XeroRequestError", "CredentialError"]
+FILTER_CHARS = 4000  # a filtered read's query, encoded: well inside what Xero and proxies take in a URL
 
 
 @dataclass(frozen=True)
@@ -266,15 +267,23 @@ class XeroClient:
         return returned
 
     def find_by_numbers(self, org: XeroOrg, endpoint: str, numbers: list[str], tags: dict | None = None) -> list[dict]:
-        """Invoices by InvoiceNumbers, credit notes by CreditNoteNumber (through `where`)."""
-        found: list[dict] = []
-        for i in range(0, len(numbers), 25):  # keeps the URL short
-            chunk = numbers[i : i + 25]
+        """Invoices by InvoiceNumbers, credit notes by CreditNoteNumber (through `where`): as many numbers
+        a call as keep its query within FILTER_CHARS, so a batch of 50 usual numbers costs one call."""
+
+        def params(chunk: list[str]) -> dict[str, str]:
             if endpoint == "Invoices":
-                params = {"InvoiceNumbers": ",".join(chunk), "pageSize": "1000"}
-            else:
-                params = {"where": " OR ".join(f'CreditNoteNumber=="{_quote(n)}"' for n in chunk), "pageSize": "1000"}
-            found += self._get_all(org, endpoint, params, tags)
+                return {"InvoiceNumbers": ",".join(chunk), "pageSize": "1000"}
+            return {"where": " OR ".join(f'CreditNoteNumber=="{_quote(n)}"' for n in chunk), "pageSize": "1000"}
+
+        found: list[dict] = []
+        chunk: list[str] = []
+        for number in numbers:
+            if chunk and len(str(httpx.QueryParams(params([*chunk, number])))) > FILTER_CHARS:
+                found += self._get_all(org, endpoint, params(chunk), tags)
+                chunk = []
+            chunk.append(number)
+        if chunk:
+            found += self._get_all(org, endpoint, params(chunk), tags)
         return found
 
     def find_bill(self, org: XeroOrg, key: NaturalKey, tags: dict | None = None) -> list[dict]:

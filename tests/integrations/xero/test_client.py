@@ -178,6 +178,23 @@ def test_exchanges_are_tagged_and_lookups_find_records(sim, fresh_database, box)
     assert isinstance(element["Total"], Decimal) and element["Total"] == Decimal("110.00")
 
 
+def test_a_batch_of_numbers_is_looked_up_in_one_call_and_a_long_list_in_as_few_as_fit_a_url(sim, fresh_database, box):
+    add_organisations(fresh_database, box, sim)
+    client, _, recorder = make_client(sim, fresh_database, box)
+    bodies = [invoice_body(sim, "adelaide", f"LOOKUP-{n:05d}") for n in range(60)]
+    written = client.write(org(), "Invoices", "PUT", bodies, "k-lookup")
+    wanted = [b["InvoiceNumber"] for b in bodies]
+
+    def reads() -> list[dict]:
+        return [r for r in recorder.records if r["method"] == "GET" and "InvoiceNumbers" in r["url"]]
+    found = client.find_by_numbers(org(), "Invoices", wanted[:50])  # a writer's batch: one read
+    assert len(reads()) == 1 and len(found) == 50
+    many = wanted + [f"NO-SUCH-{'X' * 40}-{n}" for n in range(200)]  # ~10,000 characters of numbers
+    found = client.find_by_numbers(org(), "Invoices", many)
+    assert sorted(f["InvoiceID"] for f in found) == sorted(w["InvoiceID"] for w in written)
+    assert 1 + 3 <= len(reads()) <= 1 + 4 and all(len(r["url"]) < 4500 for r in reads())
+
+
 def test_credit_notes_and_bills_are_found_by_what_identifies_them(sim, fresh_database, box):
     add_organisations(fresh_database, box, sim)
     client, _, _ = make_client(sim, fresh_database, box)
