@@ -18,7 +18,7 @@ from ..common.links import links, pages
 from ..common.audit_query import audit_filters
 from ..common.record_kinds import RecordTypeName
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
+from ..common.http_app import BIGINT_MAX, Principal, Responses, UserAuth, error, api_router
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..common.outbox import read_messages
@@ -44,9 +44,7 @@ def audit_router(settings: Settings, db: Database, auth: UserAuth | None = None)
     auth = auth or user_auth(settings, db)
     upstream = {"Authorization": f"Bearer {admin_token(settings)}"}  # the services' own door
     audit = AuditClient(settings)
-    router = APIRouter(
-        prefix="/api", dependencies=[Depends(auth.viewer)], responses=AUTH_RESPONSES, route_class=DocumentedRoute
-    )
+    router = api_router(auth)
     audit_down: Responses = {503: error("The audit service cannot be reached; try again shortly")}
     Operator = Annotated[Principal, Depends(auth.operator)]
 

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, Principal, Responses, UserAuth, error
+from ..common.http_app import Principal, Responses, UserAuth, error, api_router
 from ..common.secrets import admin_token
 from ..common.settings import Settings
 from ..mapping.history import record_change
@@ -93,13 +93,7 @@ def audit_settings_router(
     from .users import user_auth
 
     auth = auth or user_auth(settings, db)
-    router = APIRouter(
-        prefix="/api",
-        tags=["configuration"],
-        dependencies=[Depends(auth.viewer)],
-        responses=AUTH_RESPONSES,
-        route_class=DocumentedRoute,
-    )
+    router = api_router(auth, "configuration")
     audit_down: Responses = {503: error("The audit service cannot be reached; nothing was changed, try again shortly")}
     retention = audit_settings or AuditSettings(settings, db)
 

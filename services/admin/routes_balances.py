@@ -10,12 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, UserAuth
+from ..common.http_app import UserAuth, api_router
 from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
 CSV_COLUMNS = (
@@ -117,13 +117,7 @@ OnlyDifferences = Annotated[bool, Query(description="Only customers and invoices
 
 
 def balances_router(db: Database, auth: UserAuth) -> APIRouter:
-    router = APIRouter(
-        prefix="/api",
-        tags=["balances"],
-        dependencies=[Depends(auth.viewer)],
-        responses=AUTH_RESPONSES,
-        route_class=DocumentedRoute,
-    )
+    router = api_router(auth, "balances")
 
     @router.get(
         "/balances",

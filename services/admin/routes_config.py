@@ -17,10 +17,9 @@ from ..common import alert_settings
 from ..common.database import Database
 from ..common.db import Conn
 from ..common.http_app import (
-    AUTH_RESPONSES,
+    api_router,
     BIGINT_MAX,
     NUL_REFUSED,
-    DocumentedRoute,
     Principal,
     Responses,
     UserAuth,
@@ -265,13 +264,7 @@ def config_router(
     from .users import user_auth
 
     auth = auth or user_auth(settings, database)
-    router = APIRouter(
-        prefix="/api",
-        tags=["configuration"],
-        dependencies=[Depends(auth.viewer)],
-        responses=AUTH_RESPONSES,
-        route_class=DocumentedRoute,
-    )
+    router = api_router(auth, "configuration")
     box = SecretBox(secret_key(settings))
     publisher = publisher or ChangePublisher(settings.kafka_bootstrap)
     daily_limit = getattr(settings, "xero_limit_per_day", 5000)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, DocumentedRoute, Principal, UserAuth, error
+from ..common.http_app import Principal, UserAuth, error, api_router
 from ..common.record_kinds import RECORD_TYPES, RecordTypeName
 from ..common.settings import Settings
 from ..common.shadow_report import OUTCOMES, Outcome
@@ -168,13 +168,7 @@ def change_sync_settings(
 def real_books_router(
     settings: Settings, db: Database, sender: CommandSender, publisher: ChangePublisher, auth: UserAuth
 ) -> APIRouter:
-    router = APIRouter(
-        prefix="/api",
-        tags=["real books"],
-        dependencies=[Depends(auth.viewer)],
-        responses={**AUTH_RESPONSES, 404: error("No organisation has this id")},
-        route_class=DocumentedRoute,
-    )
+    router = api_router(auth, "real books", {404: error("No organisation has this id")})
     Admin = Annotated[Principal, Depends(auth.admin)]
     OutcomeParam = Annotated[Outcome | None, Query(description=f"One of {', '.join(OUTCOMES)}")]
     RecordType = Annotated[RecordTypeName | None, Query(description=f"One of {', '.join(RECORD_TYPES)}")]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from ..common.codec import Codec
 from ..common.commands import Command, as_event, new_command
 from ..common.database import Database
-from ..common.http_app import AUTH_RESPONSES, BIGINT_MAX, DocumentedRoute, Principal, Responses, UserAuth, error
+from ..common.http_app import BIGINT_MAX, Principal, Responses, UserAuth, error, api_router
 from ..common.kafka import make_producer
 from ..common.settings import Settings
 from ..common.lifecycle import Status
@@ -136,13 +136,7 @@ def sync_router(
     from .users import user_auth
 
     auth = auth or user_auth(settings, db)
-    router = APIRouter(
-        prefix="/api",
-        tags=["sync"],
-        dependencies=[Depends(auth.viewer)],
-        responses=AUTH_RESPONSES,
-        route_class=DocumentedRoute,
-    )
+    router = api_router(auth, "sync")
     sender = sender or CommandSender(settings.kafka_bootstrap, codec or Codec.from_directory())
     Operator = Annotated[Principal, Depends(auth.operator)]
 

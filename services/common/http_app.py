@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Coroutine
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -233,6 +233,18 @@ class UserAuth:
 
         require.__name__ = f"requires_{needed}"
         return require
+
+
+def api_router(auth: UserAuth, tag: str | None = None, responses: Responses | None = None) -> APIRouter:
+    """A router of the admin API: under /api, open to viewers and above (a route may ask more of its
+    caller), its refusals documented, and each route a DocumentedRoute."""
+    return APIRouter(
+        prefix="/api",
+        tags=[tag] if tag else None,
+        dependencies=[Depends(auth.viewer)],
+        responses={**AUTH_RESPONSES, **(responses or {})},
+        route_class=DocumentedRoute,
+    )
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

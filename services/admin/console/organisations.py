@@ -44,6 +44,10 @@ def organisations_router(console: Console) -> APIRouter:
     settings, box = console.settings, console.box
     secure = (settings.admin_public_url or "").startswith("https://")
 
+    def keep_for_the_flow(response, cookie: str, sealed: str) -> None:
+        """A sealed step of the Connect flow: ten minutes, for /xero only, out of scripts' reach."""
+        response.set_cookie(cookie, sealed, max_age=600, httponly=True, samesite="lax", secure=secure, path="/xero")
+
     def xero_client() -> httpx.Client:
         recorder = console.exchange_recorder()
         return httpx.Client(timeout=30, event_hooks=recorder.hooks() if recorder else None)
@@ -96,15 +100,7 @@ def organisations_router(console: Console) -> APIRouter:
             raise HTTPException(503, "xero_client_id: this installation has no Xero app configured (CZ_XERO_CLIENT_ID)")
         state, (verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
         response = RedirectResponse(authorize_url(settings, state, challenge), status_code=303)
-        response.set_cookie(
-            FLOW_COOKIE,
-            seal(box, viewer.session_id, state=state, verifier=verifier),
-            max_age=600,
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-            path="/xero",
-        )
+        keep_for_the_flow(response, FLOW_COOKIE, seal(box, viewer.session_id, state=state, verifier=verifier))
         return response
 
     @router.get("/xero/callback")
@@ -135,21 +131,14 @@ def organisations_router(console: Console) -> APIRouter:
             request, "xero_connect.html", choices=choices, error=None, scopes=tokens.get("scope", "")
         )
         response.delete_cookie(FLOW_COOKIE, path="/xero")
-        response.set_cookie(
-            GRANT_COOKIE,
-            seal(
-                box,
-                viewer.session_id,
-                refresh_token=tokens["refresh_token"],
-                scope=tokens.get("scope", ""),
-                tenants={c.tenant_id: c.tenant_name for c in connections},
-            ),
-            max_age=600,
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-            path="/xero",
+        grant = seal(
+            box,
+            viewer.session_id,
+            refresh_token=tokens["refresh_token"],
+            scope=tokens.get("scope", ""),
+            tenants={c.tenant_id: c.tenant_name for c in connections},
         )
+        keep_for_the_flow(response, GRANT_COOKIE, grant)
         return response
 
     @router.post("/xero/connections")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import validation as v
+from .allocations import add_allocation, received_credit
 from .serialize import parse_date, parse_decimal, with_date_strings
 from .state import Organisation, XeroState
 from .totals import ZERO, cents, refresh_balance
@@ -153,48 +154,10 @@ def _settle(state: XeroState, org: Organisation, doc: dict, now, on: date | None
     state.notify(org.tenant_id, category, doc[key], "UPDATE")
 
 
-def allocation_errors(org: Organisation, credit: dict, raw: Any) -> tuple[list[str], dict]:
-    if not isinstance(raw, dict):
-        return ["The element must be an object."], {}
-    errors: list[str] = []
-    ref = raw.get("Invoice")
-    if not isinstance(ref, dict):
-        ref = {}
-    invoice = org.invoices.get(str(ref.get("InvoiceID", "")).lower())
-    if invoice is None:
-        errors.append(v.NOT_FOUND)
-    elif invoice["Status"] != "AUTHORISED":
-        errors.append(v.NOT_VALID_STATUS)
-    if credit["Status"] != "AUTHORISED":
-        errors.append("Only AUTHORISED credit notes can be allocated.")
-    parts: dict[str, Any] = {"invoice": invoice}
-    try:
-        parts["amount"] = amount = cents(parse_decimal(raw.get("Amount"), "Amount"))
-        if amount <= 0:
-            errors.append("Amount: the allocated amount must be greater than zero.")
-        elif amount > credit["RemainingCredit"]:
-            errors.append("The amount allocated exceeds the remaining credit on the credit note.")
-        elif invoice is not None and amount > invoice["AmountDue"]:
-            errors.append(v.PAYMENT_TOO_BIG)
-        parts["date"] = parse_date(raw["Date"], "Date") if raw.get("Date") else None
-    except ValueError as exc:
-        errors.append(str(exc))
-    return errors, parts
-
-
 def apply_allocation(state: XeroState, org: Organisation, credit: dict, parts: dict) -> dict:
     now = state.clock.now()
     invoice, amount = parts["invoice"], parts["amount"]
-    allocation = {
-        "AllocationID": str(uuid.uuid4()),
-        "Amount": amount,
-        "Date": parts["date"] or now.date(),
-        "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice.get("InvoiceNumber")},
-        "IsDeleted": False,
-    }
-    credit["Allocations"].append(allocation)
-    credit["AppliedAmount"] = cents(credit["AppliedAmount"] + amount)
-    invoice["AmountCredited"] = cents(invoice["AmountCredited"] + amount)
+    allocation = add_allocation(credit, invoice, amount, parts["date"] or now.date())
     invoice["CreditNotes"].append(
         {
             "CreditNoteID": credit["CreditNoteID"],
@@ -235,37 +198,10 @@ def record_overpayment(
     RECEIVE-OVERPAYMENT credit) carrying its own payment from the bank account."""
     now = state.clock.now()
     amount = cents(amount)
-    overpayment_id = str(uuid.uuid4())
-    record: dict[str, Any] = {
-        "OverpaymentID": overpayment_id,
-        "Type": "RECEIVE-OVERPAYMENT",
-        "Contact": {"ContactID": contact_id},
-        "Date": on,
-        "Status": "AUTHORISED",
-        "LineAmountTypes": "NoTax",
-        "LineItems": [
-            {
-                "Description": reference or "Overpayment",
-                "Quantity": Decimal(1),
-                "UnitAmount": amount,
-                "LineAmount": amount,
-                "TaxAmount": ZERO,
-                "AccountCode": account["Code"],
-            }
-        ],
-        "SubTotal": amount,
-        "TotalTax": ZERO,
-        "Total": amount,
-        "UpdatedDateUTC": now,
-        "CurrencyCode": "AUD",
-        "CurrencyRate": Decimal(1),
-        "RemainingCredit": amount,
-        "AppliedAmount": ZERO,
-        "Allocations": [],
-        "Payments": [],
-        "HasAttachments": False,
-        "Reference": reference,
-    }
+    record = received_credit(
+        "OverpaymentID", "RECEIVE-OVERPAYMENT", contact_id, amount, on, account["Code"], reference, now
+    )
+    overpayment_id = record["OverpaymentID"]
     payment_id = str(uuid.uuid4())
     org.payments[payment_id] = {
         "PaymentID": payment_id,

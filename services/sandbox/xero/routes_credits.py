@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from . import credits
-from .api_support import NOT_FOUND_BODY, Api, json_response, not_found
+from .allocations import allocation_errors, allocations_answer
+from .api_support import Api, json_response, not_found
 from .control import body
 from .payments import render_payment
 from .payments_mutator import PaymentsMutator
 from .serialize import with_date_strings
-from .validation import VALIDATION_EXCEPTION
 
 
 def render_prepayment(record: dict) -> dict:
@@ -37,7 +37,7 @@ def add_credit_routes(api: APIRouter, h: Api) -> None:
         record = org(request).prepayments.get(ref.lower())
         return json_response(envelope("Prepayments", [render_prepayment(record)])) if record else not_found()
 
-    def allocations(kind: str) -> None:
+    def allocation_routes(kind: str) -> None:
         plural = credits.KINDS[kind][1]
 
         @api.put(f"/{plural}/{{ref}}/Allocations", name=f"create{kind.capitalize()}Allocations")
@@ -45,31 +45,19 @@ def add_credit_routes(api: APIRouter, h: Api) -> None:
             def act(payload: Any) -> tuple[int, Any]:
                 the_org = org(request)
                 with state.lock:
-                    credit = getattr(the_org, plural.lower()).get(ref.lower())
-                    if credit is None:
-                        return 404, NOT_FOUND_BODY
-                    out, failed = [], False
-                    for raw in h.elements_of(payload, "Allocations"):
-                        errors, parts = credits.allocation_errors(the_org, credit, raw)
-                        if errors:
-                            failed = True
-                            out.append(
-                                {
-                                    **(raw if isinstance(raw, dict) else {}),
-                                    "StatusAttributeString": "ERROR",
-                                    "ValidationErrors": [{"Message": m} for m in errors],
-                                }
-                            )
-                        else:
-                            out.append(credits.allocate(state, the_org, kind, credit, parts))
-                    if failed and h.summarize(request):
-                        return 400, {**VALIDATION_EXCEPTION, "Elements": out}
-                    return 200, envelope("Allocations", out)
+                    return allocations_answer(
+                        h,
+                        request,
+                        payload,
+                        getattr(the_org, plural.lower()).get(ref.lower()),
+                        lambda credit, raw: allocation_errors(the_org, credit, raw, kind=kind, pays="ACCREC"),
+                        lambda credit, parts: credits.allocate(state, the_org, kind, credit, parts),
+                    )
 
             return await h.write(request, act)
 
-    allocations("overpayment")
-    allocations("prepayment")
+    allocation_routes("overpayment")
+    allocation_routes("prepayment")
 
 
 def credit_control_router(runtime: Any) -> APIRouter:

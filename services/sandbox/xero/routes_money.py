@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from . import payments as pay
+from .allocations import allocation_errors, allocations_answer
 from .api_support import NOT_FOUND_BODY, Api, json_response, not_found
 from .validation import VALIDATION_EXCEPTION
 
@@ -21,26 +22,14 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
         def act(payload: Any) -> tuple[int, Any]:
             the_org = org(request)
             with state.lock:
-                credit = the_org.credit_notes.get(ref.lower())
-                if credit is None:
-                    return 404, NOT_FOUND_BODY
-                out, failed = [], False
-                for raw in elements_of(payload, "Allocations"):
-                    errors, parts = pay.allocation_errors(the_org, credit, raw)
-                    if errors:
-                        failed = True
-                        out.append(
-                            {
-                                **(raw if isinstance(raw, dict) else {}),
-                                "StatusAttributeString": "ERROR",
-                                "ValidationErrors": [{"Message": m} for m in errors],
-                            }
-                        )
-                    else:
-                        out.append(pay.apply_allocation(state, the_org, credit, parts))
-                if failed and summarize(request):
-                    return 400, {**VALIDATION_EXCEPTION, "Elements": out}
-                return 200, envelope("Allocations", out)
+                return allocations_answer(
+                    h,
+                    request,
+                    payload,
+                    the_org.credit_notes.get(ref.lower()),
+                    lambda credit, raw: allocation_errors(the_org, credit, raw, kind="credit note"),
+                    lambda credit, parts: pay.apply_allocation(state, the_org, credit, parts),
+                )
 
         return await write(request, act)
 
