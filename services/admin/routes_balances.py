@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ..common.database import Database
-from ..common.http_app import UserAuth, api_router
+from ..common.http_app import UserAuth, api_router, csv_download
 from ..common.open_balances import InvoiceBalance, balance_rows, by_customer
 
 CSV_COLUMNS = (
@@ -155,11 +155,7 @@ def balances_router(db: Database, auth: UserAuth) -> APIRouter:
         organisation: Organisation = None, customer: Customer = None, only_differences: OnlyDifferences = False
     ) -> Response:
         with db.connection() as conn:
-            rows = balance_rows(conn, organisation, customer)
-        if only_differences:
-            rows = [r for r in rows if r.difference not in (None, Decimal(0))]
-        return Response(
-            as_csv(rows), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="balances.csv"'}
-        )
+            rows = balance_rows(conn, organisation, customer, only_differences)
+        return csv_download(as_csv(rows), "balances.csv")
 
     return router

@@ -17,6 +17,7 @@ from ..common import alert_settings
 from ..common.database import Database
 from ..common.db import Conn
 from ..common.http_app import (
+    csv_download,
     api_router,
     BIGINT_MAX,
     NUL_REFUSED,
@@ -552,11 +553,7 @@ def config_router(
         responses={200: {"content": {"text/csv": {}}}},
     )
     def export_csv(conn: Db, organisation_id: str | None = None) -> Response:
-        return Response(
-            csv_io.export_csv(conn, organisation_id),
-            media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="mappings.csv"'},
-        )
+        return csv_download(csv_io.export_csv(conn, organisation_id), "mappings.csv")
 
     for spec in TABLES.values():
         _mapping_routes(router, spec, Db, Admin, run)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from ..common.database import Database
-from ..common.http_app import Principal, UserAuth, error, api_router
+from ..common.http_app import Principal, UserAuth, error, api_router, csv_download
 from ..common.record_kinds import RECORD_TYPES, RecordTypeName
 from ..common.settings import Settings
 from ..common.shadow_report import OUTCOMES, Outcome
@@ -246,10 +246,6 @@ def real_books_router(
         with db.connection() as conn:
             _known(conn, org_id)
             body = as_csv(all_outcomes(conn, org_id, outcome, record_type))
-        return Response(
-            body,
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="shadow-report-{org_id}.csv"'},
-        )
+        return csv_download(body, f"shadow-report-{org_id}.csv")
 
     return router

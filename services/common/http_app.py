@@ -247,6 +247,11 @@ def api_router(auth: UserAuth, tag: str | None = None, responses: Responses | No
     )
 
 
+def csv_download(text: str, filename: str) -> Response:
+    """CSV text answered as a file the browser saves under `filename`."""
+    return Response(text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 

@@ -131,6 +131,9 @@ order by r.organisation_id, customer, r.cw_id::bigint
 """
 
 
-def balance_rows(conn: Conn, organisation: str | None = None, customer: str | None = None) -> list[InvoiceBalance]:
+def balance_rows(
+    conn: Conn, organisation: str | None = None, customer: str | None = None, only_differences: bool = False
+) -> list[InvoiceBalance]:
     pattern = None if customer is None else "%" + customer.replace("%", r"\%").replace("_", r"\_") + "%"
-    return [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]
+    rows = [InvoiceBalance(**r) for r in conn.execute(_ROWS, {"org": organisation, "customer": pattern})]
+    return [r for r in rows if r.difference not in (None, Decimal(0))] if only_differences else rows

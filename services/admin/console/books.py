@@ -3,11 +3,12 @@ treatment, rounding account, customer details), what Xero says of it (currencies
 dates), and the report of its shadow run with counts per outcome and its CSV. The same
 settings change and read model as the API's (`routes_real_books.py`)."""
 
+from ...common.http_app import csv_download
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from ...common.record_kinds import RECORD_TYPES
@@ -144,10 +145,6 @@ def books_router(console: Console) -> APIRouter:
         with console.db.connection() as conn:
             organisation(conn, org_id)
             body = as_csv(all_outcomes(conn, org_id, chosen, kind))
-        return Response(
-            body,
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="shadow-report-{org_id}.csv"'},
-        )
+        return csv_download(body, f"shadow-report-{org_id}.csv")
 
     return router

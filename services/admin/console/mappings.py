@@ -2,6 +2,7 @@
 place; CSV upload that shows the dry run's row errors before anything applies, and the
 CSV download (the same file imports back unchanged)."""
 
+from ...common.http_app import csv_download
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -134,6 +135,6 @@ def mappings_router(console: Console) -> APIRouter:
         with console.db.connection() as conn:
             text = csv_io.export_csv(conn, organisation or None)
         name = f"mappings-{organisation}.csv" if organisation else "mappings.csv"
-        return Response(text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return csv_download(text, name)
 
     return router

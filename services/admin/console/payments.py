@@ -1,10 +1,10 @@
 """Payments: Xero payments applied back in ConnectWise (matched, partial, over, unmatched),
 and the open-balance comparison of both systems, with its CSV."""
 
+from ...common.http_app import csv_download
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 
 from ...common.open_balances import balance_rows, by_customer
 from ..organisations_query import organisation_labels
@@ -70,11 +70,7 @@ def payments_router(console: Console) -> APIRouter:
     @router.get("/payments/balances.csv")
     def balances_csv(_viewer: Reader, organisation: str = "", customer: str = "", only_differences: bool = False):
         with console.db.connection() as conn:
-            rows = balance_rows(conn, organisation or None, customer or None)
-        if only_differences:
-            rows = [r for r in rows if r.difference not in (None, 0)]
-        return Response(
-            as_csv(rows), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="balances.csv"'}
-        )
+            rows = balance_rows(conn, organisation or None, customer or None, only_differences)
+        return csv_download(as_csv(rows), "balances.csv")
 
     return router
