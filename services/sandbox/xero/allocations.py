@@ -65,36 +65,42 @@ def add_allocation(credit: dict, invoice: dict, amount: Decimal, on: date) -> di
     return allocation
 
 
-def allocations_answer(
+async def put_allocations(
     h: Api,
     request: Any,
-    payload: Any,
-    credit: dict | None,
-    check: Callable[[dict, Any], tuple[list[str], dict]],
-    apply: Callable[[dict, dict], dict],
-) -> tuple[int, Any]:
-    """The answer to PUT .../Allocations on `credit` (None: no such credit): each element checked
-    (`check(credit, element)`), the sound ones applied (`apply(credit, parts)`), the others
-    answered with their errors (400 when summarizing)."""
-    if credit is None:
-        return 404, NOT_FOUND_BODY
-    out, failed = [], False
-    for raw in h.elements_of(payload, "Allocations"):
-        errors, parts = check(credit, raw)
-        if errors:
-            failed = True
-            out.append(
-                {
-                    **(raw if isinstance(raw, dict) else {}),
-                    "StatusAttributeString": "ERROR",
-                    "ValidationErrors": [{"Message": m} for m in errors],
-                }
-            )
-        else:
-            out.append(apply(credit, parts))
-    if failed and h.summarize(request):
-        return 400, {**v.VALIDATION_EXCEPTION, "Elements": out}
-    return 200, h.envelope("Allocations", out)
+    credit_of: Callable[[Organisation], dict | None],
+    check: Callable[[Organisation, dict, Any], tuple[list[str], dict]],
+    apply: Callable[[Organisation, dict, dict], dict],
+) -> Any:
+    """PUT .../Allocations on the credit `credit_of(org)` finds (None: 404): each element checked
+    (`check(org, credit, element)`), the sound ones applied (`apply(org, credit, parts)`), the
+    others answered with their errors (400 when summarizing)."""
+
+    def act(payload: Any) -> tuple[int, Any]:
+        org = h.org(request)
+        with h.state.lock:
+            credit = credit_of(org)
+            if credit is None:
+                return 404, NOT_FOUND_BODY
+            out, failed = [], False
+            for raw in h.elements_of(payload, "Allocations"):
+                errors, parts = check(org, credit, raw)
+                if errors:
+                    failed = True
+                    out.append(
+                        {
+                            **(raw if isinstance(raw, dict) else {}),
+                            "StatusAttributeString": "ERROR",
+                            "ValidationErrors": [{"Message": m} for m in errors],
+                        }
+                    )
+                else:
+                    out.append(apply(org, credit, parts))
+            if failed and h.summarize(request):
+                return 400, {**v.VALIDATION_EXCEPTION, "Elements": out}
+            return 200, h.envelope("Allocations", out)
+
+    return await h.write(request, act)
 
 
 def received_credit(

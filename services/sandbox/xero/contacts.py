@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .state import Organisation, XeroState
+from .state import Organisation, XeroState, new_contact
 
 _TEXT = (
     "Name",
@@ -97,18 +97,7 @@ def _apply(state: XeroState, org: Organisation, raw: dict[str, Any], existing: d
     now = state.clock.now()
     if existing is None:
         contact_id = str(uuid.uuid4())
-        existing = {
-            "ContactID": contact_id,
-            "ContactStatus": "ACTIVE",
-            "IsSupplier": False,
-            "IsCustomer": False,
-            "Addresses": [],
-            "Phones": [],
-            "ContactGroups": [],
-            "ContactPersons": [],
-            "HasAttachments": False,
-            "HasValidationErrors": False,
-        }
+        existing = new_contact(contact_id)
         org.contacts[contact_id] = existing
         event = "CREATE"
     else:

@@ -11,7 +11,7 @@ from typing import Any
 from . import validation as v
 from .books import document_errors, settle_currency
 from .serialize import parse_date, parse_decimal, with_date_strings
-from .state import Organisation, XeroState
+from .state import Organisation, XeroState, new_contact
 from .totals import recompute
 
 _STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
@@ -180,20 +180,7 @@ def _resolve_contact(state: XeroState, org: Organisation, ref: dict) -> dict:
     if contact is None:  # a bare Name: Xero creates the contact
         now = state.clock.now()
         contact_id = str(uuid.uuid4())
-        contact = {
-            "ContactID": contact_id,
-            "Name": ref["Name"],
-            "ContactStatus": "ACTIVE",
-            "IsSupplier": False,
-            "IsCustomer": True,
-            "Addresses": [],
-            "Phones": [],
-            "ContactGroups": [],
-            "ContactPersons": [],
-            "HasAttachments": False,
-            "HasValidationErrors": False,
-            "UpdatedDateUTC": now,
-        }
+        contact = new_contact(contact_id, Name=ref["Name"], IsCustomer=True, UpdatedDateUTC=now)
         org.contacts[contact_id] = contact
         state.notify(org.tenant_id, "CONTACT", contact_id, "CREATE")
     return {"ContactID": contact["ContactID"]}

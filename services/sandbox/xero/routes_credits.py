@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from . import credits
-from .allocations import allocation_errors, allocations_answer
+from .allocations import allocation_errors, put_allocations
 from .api_support import Api, json_response, not_found
 from .control import body
 from .payments import render_payment
@@ -42,19 +42,13 @@ def add_credit_routes(api: APIRouter, h: Api) -> None:
 
         @api.put(f"/{plural}/{{ref}}/Allocations", name=f"create{kind.capitalize()}Allocations")
         async def allocate(request: Request, ref: str) -> Response:
-            def act(payload: Any) -> tuple[int, Any]:
-                the_org = org(request)
-                with state.lock:
-                    return allocations_answer(
-                        h,
-                        request,
-                        payload,
-                        getattr(the_org, plural.lower()).get(ref.lower()),
-                        lambda credit, raw: allocation_errors(the_org, credit, raw, kind=kind, pays="ACCREC"),
-                        lambda credit, parts: credits.allocate(state, the_org, kind, credit, parts),
-                    )
-
-            return await h.write(request, act)
+            return await put_allocations(
+                h,
+                request,
+                lambda org: getattr(org, plural.lower()).get(ref.lower()),
+                lambda org, credit, raw: allocation_errors(org, credit, raw, kind=kind, pays="ACCREC"),
+                lambda org, credit, parts: credits.allocate(state, org, kind, credit, parts),
+            )
 
     allocation_routes("overpayment")
     allocation_routes("prepayment")

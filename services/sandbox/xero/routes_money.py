@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from . import payments as pay
-from .allocations import allocation_errors, allocations_answer
+from .allocations import allocation_errors, put_allocations
 from .api_support import NOT_FOUND_BODY, Api, json_response, not_found
 from .validation import VALIDATION_EXCEPTION
 
@@ -19,19 +19,13 @@ def add_money_routes(api: APIRouter, h: Api) -> None:
 
     @api.put("/CreditNotes/{ref}/Allocations")
     async def allocate(request: Request, ref: str) -> Response:
-        def act(payload: Any) -> tuple[int, Any]:
-            the_org = org(request)
-            with state.lock:
-                return allocations_answer(
-                    h,
-                    request,
-                    payload,
-                    the_org.credit_notes.get(ref.lower()),
-                    lambda credit, raw: allocation_errors(the_org, credit, raw, kind="credit note"),
-                    lambda credit, parts: pay.apply_allocation(state, the_org, credit, parts),
-                )
-
-        return await write(request, act)
+        return await put_allocations(
+            h,
+            request,
+            lambda org: org.credit_notes.get(ref.lower()),
+            lambda org, credit, raw: allocation_errors(org, credit, raw, kind="credit note"),
+            lambda org, credit, parts: pay.apply_allocation(state, org, credit, parts),
+        )
 
     @api.delete("/CreditNotes/{ref}/Allocations/{allocation_ref}")
     async def delete_allocation(request: Request, ref: str, allocation_ref: str) -> Response:

@@ -47,6 +47,24 @@ def stable_id(*parts: object) -> str:
     return str(uuid.uuid5(_NS, "/".join(str(p) for p in parts)))
 
 
+def new_contact(contact_id: str, **fields: Any) -> dict:
+    """A contact as Xero keeps it when first made: active, no addresses, phones, groups or people;
+    `fields` (Name, IsCustomer, UpdatedDateUTC, ...) set the rest."""
+    return {
+        "ContactID": contact_id,
+        "ContactStatus": "ACTIVE",
+        "IsSupplier": False,
+        "IsCustomer": False,
+        "Addresses": [],
+        "Phones": [],
+        "ContactGroups": [],
+        "ContactPersons": [],
+        "HasAttachments": False,
+        "HasValidationErrors": False,
+        **fields,
+    }
+
+
 class Clock:
     """The sandbox's time: real UTC plus an offset a test or the control
     endpoint moves forward (token expiry, rate-limit windows, idempotency)."""
@@ -237,21 +255,14 @@ def build_state(msp: Any, clock: Clock | None = None) -> XeroState:
         # Two in three carry the CW identifier as ContactNumber; the rest can
         # only be found by name, as in a ledger that predates the integration.
         with_number = contact.company_id % 3 != 0
-        org.contacts[contact_id] = {
-            "ContactID": contact_id,
-            "ContactNumber": contact.account_number if with_number else None,
-            "AccountNumber": contact.account_number if with_number else None,
-            "ContactStatus": "ACTIVE",
-            "Name": contact.name,
-            "EmailAddress": contact.email,
-            "IsSupplier": contact.is_supplier,
-            "IsCustomer": not getattr(company, "is_vendor", False),
-            "Addresses": [],
-            "Phones": [],
-            "ContactGroups": [],
-            "ContactPersons": [],
-            "HasAttachments": False,
-            "HasValidationErrors": False,
-            "UpdatedDateUTC": created,
-        }
+        org.contacts[contact_id] = new_contact(
+            contact_id,
+            ContactNumber=contact.account_number if with_number else None,
+            AccountNumber=contact.account_number if with_number else None,
+            Name=contact.name,
+            EmailAddress=contact.email,
+            IsSupplier=contact.is_supplier,
+            IsCustomer=not getattr(company, "is_vendor", False),
+            UpdatedDateUTC=created,
+        )
     return XeroState(organisations, clock)
