@@ -21,7 +21,6 @@ from services.mapping.csv_io import export_csv, import_csv
 from services.common.settings import Settings
 from services.mapper.decide import decide
 from services.mapping.repository import load_snapshot
-from services.mapping.routing import route
 from services.mapping.translate import XeroDocument, translate
 from services.stack.parts import postgres_spec
 from services.stack.supervisor import Supervisor
@@ -120,7 +119,7 @@ def main(n: int = 20000) -> None:
         started = time.perf_counter()
         mapped = 0
         for record in batch:
-            chosen = route(record, snapshot.rules)
+            chosen = snapshot.router.route(record)
             if isinstance(translate(record, snapshot.orgs[chosen.organisation_id], "DRAFT"), XeroDocument):
                 mapped += 1
         pure_seconds = time.perf_counter() - started

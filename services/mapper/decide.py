@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITES
 from ..mapping.model import Snapshot
-from ..mapping.routing import RoutingError, route
+from ..mapping.routing import RoutingError
 from ..mapping.translate import (
     MappingProblem,
     XeroDocument,
@@ -139,7 +139,7 @@ def decide(record: dict, snapshot: Snapshot, now: datetime, written_to: list[str
     if voided:
         return Decision(skip=f"{label} was voided in ConnectWise before it was written to Xero")
     try:
-        chosen = route(record, snapshot.rules, label)
+        chosen = snapshot.router.route(record, label)
     except RoutingError as exc:
         return Decision(exceptions=[exception_event(record, "no_route", str(exc), None, exc.facts, now)])
     org = snapshot.orgs.get(chosen.organisation_id)

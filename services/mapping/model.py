@@ -16,6 +16,7 @@ from ..common.record_kinds import RecordKind
 
 if TYPE_CHECKING:  # the index is built on first use (model stays free of contacts' imports)
     from .contacts import ContactIndex
+    from .routing import Router
 
 RULE_KINDS = ("tag", "member", "location", "default")
 SIDES = ("sales", "purchases")
@@ -179,3 +180,14 @@ class Snapshot:
     rules: list[Rule]
     orgs: dict[str, OrgMapping]
     create_status: dict[str, str]  # record type -> DRAFT | AUTHORISED
+
+    @property
+    def router(self) -> Router:
+        """The rules made ready for routing, built once for this snapshot."""
+        from .routing import Router  # routing is written over this model
+
+        built = self.__dict__.get("_router")
+        if built is None or built[0] is not self.rules:
+            built = (self.rules, Router(self.rules))
+            self.__dict__["_router"] = built
+        return built[1]

@@ -1,9 +1,11 @@
 """Routing precedence: tag over member over location by default, explicit priority
 over kind, the default organisation last, and an error (never a guess) otherwise."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.mapping.model import DEFAULT_PRIORITY, Rule
-from services.mapping.routing import RoutingError, route
+from services.mapping.routing import Router, RoutingError, ordered, route
 
 from .records import invoice, purchase_order
 
@@ -84,3 +86,56 @@ def test_record_without_any_routing_facts():
 def test_no_rules_at_all():
     with pytest.raises(RoutingError):
         route(invoice(), [])
+
+
+# ---- the Router's look-up routes every record as trying the rules one by one, in order, would ----
+
+
+VALUES = st.sampled_from(["1", "2", " 2 ", "JSmith", "jsmith", "", "Holdings", "holdings ", "Perth"])
+CAPTIONS = st.sampled_from(["Xero Entity", "xero entity", "Region"])
+
+
+def _norm(value) -> str:
+    return str(value).strip().casefold() if value is not None else ""
+
+
+def matches_one_by_one(rule: Rule, record: dict) -> bool:
+    """The rule semantics written out plainly, rule against record."""
+    if rule.kind == "location":
+        return record["location_id"] is not None and _norm(record["location_id"]) == _norm(rule.value)
+    if rule.kind == "member":
+        carried = (_norm(record["member_identifier"]), _norm(record["account_manager_identifier"]))
+        return _norm(rule.value) != "" and _norm(rule.value) in carried
+    if rule.kind == "tag":
+        return any(_norm(f["caption"]) == _norm(rule.caption) and _norm(f["value"]) == _norm(rule.value)
+                   for f in record["custom_fields"])
+    return False
+
+
+rules_strategy = st.lists(
+    st.tuples(st.sampled_from(["location", "member", "tag", "default"]), VALUES, CAPTIONS,
+              st.sampled_from(["adelaide", "sydney", "holdings"]), st.integers(0, 3)),
+    max_size=8,
+).map(lambda specs: [rule(i + 1, kind, value, org, caption=caption if kind == "tag" else "", priority=p)
+                     for i, (kind, value, caption, org, p) in enumerate(specs)])
+records_strategy = st.builds(
+    lambda location, member, manager, tags: invoice(location_id=location, member=member, account_manager=manager,
+                                                    tags=tags),
+    st.one_of(st.none(), st.integers(1, 3), VALUES), st.one_of(st.none(), VALUES), st.one_of(st.none(), VALUES),
+    st.lists(st.tuples(CAPTIONS, VALUES), max_size=3))
+
+
+@settings(max_examples=400, deadline=None)
+@given(rules_strategy, st.lists(records_strategy, min_size=1, max_size=5))
+def test_the_router_chooses_the_first_matching_rule_in_order_else_the_default(rules, records):
+    router = Router(rules)
+    for record in records:
+        in_order = ordered(rules)
+        expected = next((r for r in in_order if r.kind != "default" and matches_one_by_one(r, record)),
+                        next((r for r in in_order if r.kind == "default"), None))
+        if expected is None:
+            with pytest.raises(RoutingError):
+                router.route(record)
+        else:
+            chosen = router.route(record)
+            assert chosen.rule == expected and chosen.organisation_id == expected.organisation_id
