@@ -5,7 +5,7 @@ by the tool it is leaving, and runs both side by side for a month-end before cut
 over. So before a document is created, the writer looks in Xero for one that already
 stands for it: the same number (and, for a bill, whose numbers Xero does not keep
 unique, the same contact). Read with Xero's filtered, paged reads (`InvoiceNumbers`,
-`where CreditNoteNumber==`), up to 25 numbers a call, inside the pacer's budget.
+`where CreditNoteNumber==`), as many numbers a call as fit its query, inside the pacer's budget.
 
 - The same contact and a total within rounding (a cent a line, `mapping/rounding.py`),
   not voided: the record is linked to it (ADOPTED, nothing written). From then on it is

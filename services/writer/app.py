@@ -35,7 +35,7 @@ from ..common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
 from ..integrations.xero.client import XeroClient
 from ..integrations.xero.factory import xero_client
 from . import money_recovery, recovery
-from .batching import MAX_BATCH, WriteRequest, coalesce
+from .batching import LANE_TAKE, WriteRequest, coalesce
 from .intake import consume_in_lanes
 from .ledger import Ledger
 from .writer import OrganisationWriter
@@ -172,7 +172,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
                 should_stop,
                 service.decode,
                 service.work,
-                max_batch=MAX_BATCH,
+                max_batch=LANE_TAKE,
                 hold=settings.writer_max_batch,
             )
 

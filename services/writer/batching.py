@@ -18,7 +18,11 @@ from typing import Callable, Hashable, Iterable, Sequence, TypeVar
 
 from ..common.record_kinds import CREDIT_NOTES, INVOICES, PAYMENTS, RecordKind
 
-MAX_BATCH = 50
+MAX_BATCH = 50  # elements a Xero write call carries
+# Requests a lane hands the writer at once. Their writes still go MAX_BATCH a call; what the
+# larger take buys is adoption's look-ups: one filtered read covers the numbers of several
+# batches (as many as fit its query), so a backfill makes about 0.02 reads a record, not one a batch.
+LANE_TAKE = 5 * MAX_BATCH
 # What the writer writes: documents, and money (payments, and credit note allocations).
 ENDPOINTS = {doc.endpoint: doc.id_field for doc in (INVOICES, CREDIT_NOTES, PAYMENTS)} | {"Allocations": "AllocationID"}
 OPERATIONS = ("UPSERT", "VOID", "DELETE")
