@@ -13,6 +13,10 @@ import httpx
 
 from .conftest import free_port
 
+# The broker holds a new consumer group's first join for about half its session timeout:
+# librdkafka's default of 45 s made every test reader wait some 23 s for its partitions.
+QUICK_JOIN = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
 PORT_SETTINGS = ("kafka_port", "postgres_port", "smtp_port", "admin_port", "ingest_port", "mapper_port", "writer_port",
                  "matcher_port", "audit_port", "alerts_port", "receivers_port", "xero_status_port", "sandbox_cw_port",
                  "sandbox_xero_port")

@@ -13,6 +13,7 @@ from services.common.db import connect
 from services.common.topics import CONFIG_CHANGES
 from services.mapping import repository as repo
 from services.mapping.changes import ChangePublisher
+from tests.stackutil import QUICK_JOIN
 
 try:  # tests/admin may or may not be a package
     from .config_fixtures import AUTH, make_client, make_settings
@@ -21,7 +22,7 @@ except ImportError:
 
 
 def published(bootstrap: str, codec, wanted: set[str], timeout: float = 30) -> dict[str, dict]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
     consumer.assign([TopicPartition(CONFIG_CHANGES.name, 0, OFFSET_BEGINNING)])
     found, deadline = {}, time.monotonic() + timeout
     try:

@@ -38,6 +38,7 @@ from services.mapping.rows import AccountRow, RoutingRuleRow
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from services.sandbox.xero.serve import serving
 from tests.integrations.xero.sim import add_organisations, running_simulator
+from tests.stackutil import QUICK_JOIN
 
 try:
     from .config_fixtures import add_user
@@ -167,7 +168,7 @@ class Console:
 
     def commands(self) -> list[dict]:
         """The sync commands on the broker that this test's users asked for."""
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"roles-{uuid.uuid4()}",
+        consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": self.bootstrap, "group.id": f"roles-{uuid.uuid4()}",
                              "enable.auto.commit": False})
         try:
             meta = consumer.list_topics(SYNC_COMMANDS.name, timeout=10).topics[SYNC_COMMANDS.name]

@@ -15,6 +15,7 @@ from services.admin.app import create_app
 from services.common.record_kinds import RECORD_TYPES
 from services.common.settings import Settings
 from services.common.topics import SYNC_COMMANDS
+from tests.stackutil import QUICK_JOIN
 
 TOKEN = "test-token-sync"
 
@@ -29,7 +30,7 @@ def client(kafka_bootstrap, fresh_database, tmp_path):
 
 
 def find_command(bootstrap: str, codec, command_id: str, timeout: float = 15) -> dict:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False})
     consumer.assign([TopicPartition(SYNC_COMMANDS.name, 0, OFFSET_BEGINNING)])
     deadline = time.monotonic() + timeout
     try:

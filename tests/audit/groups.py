@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import Consumer, TopicPartition
+from tests.stackutil import QUICK_JOIN
 
 
 def start_at_end(bootstrap: str, group: str, topics: list[str], settle: float = 0.5) -> None:
@@ -14,7 +15,7 @@ def start_at_end(bootstrap: str, group: str, topics: list[str], settle: float = 
     last batch, so the rest of that batch (a burst another test produced) would
     still be read: the records past the watermark are read here until none come
     for `settle` seconds, and the group starts after the last of them."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
                          "fetch.wait.max.ms": 50})
     ends: dict[tuple[str, int], int] = {}
     for topic in topics:

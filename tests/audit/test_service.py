@@ -17,13 +17,14 @@ from services.common.topics import API_EXCHANGES, SYNC_EXCEPTIONS, XERO_WRITE_RE
 from .factories import exchange, sync_exception, write_result
 from .groups import start_at_end
 from tests.stackutil import wait_for
+from tests.stackutil import QUICK_JOIN
 
 TOKEN = "audit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     got, deadline = [], time.monotonic() + timeout

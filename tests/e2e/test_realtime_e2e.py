@@ -22,6 +22,7 @@ from services.receivers.signature import sign
 
 from ..stackutil import Stack, wait_for
 from .sandbox_clients import XeroReader, adelaide_customer, connectwise, new_invoice, record
+from tests.stackutil import QUICK_JOIN
 
 pytestmark = pytest.mark.stack
 SECONDS = 40  # "within seconds" (bench/realtime.py measures p95 1.5 s); generous for a loaded machine; the
@@ -190,7 +191,7 @@ def test_a_burst_of_500_callbacks_costs_at_most_20_connectwise_calls(stack):
 
 def events_since(info: dict, topic: str, since: datetime, ids: set[int]) -> list[dict]:
     codec = Codec.from_directory()
-    consumer = Consumer({"bootstrap.servers": info["kafka"]["bootstrap"], "group.id": f"e2e-{uuid.uuid4()}",
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": info["kafka"]["bootstrap"], "group.id": f"e2e-{uuid.uuid4()}",
                          "enable.auto.commit": False})
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])

@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 
 from services.common.kafka import consume_batches, ensure_topics, make_consumer, make_producer
 from services.common.topics import ALL_TOPICS, SYNC_COMMANDS, all_topic_names, topic_specs
+from tests.stackutil import QUICK_JOIN
 
 
 def test_every_declared_topic_exists_with_its_partitions(kafka_bootstrap):
@@ -27,7 +28,7 @@ def test_topic_names_follow_the_convention():
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list:
     """Reads a topic from the beginning without a consumer group (no rebalance wait)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     got, deadline = [], time.monotonic() + timeout

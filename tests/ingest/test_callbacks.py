@@ -31,6 +31,7 @@ from services.ingest.store import Store
 from services.receivers.queue import HintQueue
 
 from .test_cycle import end_offsets, read_since
+from tests.stackutil import QUICK_JOIN
 
 
 class Calls(ExchangeRecorder):
@@ -123,7 +124,7 @@ def test_a_burst_of_callbacks_costs_at_most_a_call_per_25_records(cw_sim, kafka_
 
 def hints_consumer(bootstrap: str) -> Consumer:
     """A consumer of callbacks that starts at the end of the topic (other tests share it)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"cb-{uuid.uuid4()}", "enable.auto.commit": False,
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"cb-{uuid.uuid4()}", "enable.auto.commit": False,
                          "auto.offset.reset": "latest", "fetch.wait.max.ms": 20, "session.timeout.ms": 6000})
     assigned = threading.Event()
     consumer.subscribe([CW_CALLBACKS.name], on_assign=lambda c, parts: assigned.set())

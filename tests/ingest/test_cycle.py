@@ -25,6 +25,7 @@ from services.ingest import app as ingest_app
 from services.ingest.cycle import Emitter, Pipeline, force_sync, replay, run_cycle
 from services.ingest.store import Store
 from services.common import sandbox_identity as identity
+from tests.stackutil import QUICK_JOIN
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def end_offsets(bootstrap: str, topic: str) -> datetime:
 def read_since(bootstrap: str, codec, topic: str, since: datetime, idle: float = 1.5) -> list[dict]:
     """Every event on `topic` observed at or after `since`, decoded; reads
     the topic from the beginning until nothing arrives for `idle` seconds."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}", "enable.auto.commit": False})
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     events, deadline, last = [], time.monotonic() + 60, time.monotonic()
@@ -63,7 +64,7 @@ def read_since(bootstrap: str, codec, topic: str, since: datetime, idle: float =
 
 def read_dead_letters(bootstrap: str, topic: str, codec, command_id: str, timeout: float = 15) -> bytes | None:
     """The dlq.error header of the parked command with this id, if it arrives in time."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"d-{uuid.uuid4()}", "fetch.wait.max.ms": 50})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"d-{uuid.uuid4()}", "fetch.wait.max.ms": 50})
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     deadline = time.monotonic() + timeout
     try:

@@ -34,6 +34,7 @@ from services.integrations.xero.client import XeroOrg
 from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from services.sandbox.xero.ratelimit import Limits as SimLimits
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, running_simulator
+from tests.stackutil import QUICK_JOIN
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ class Events:
 
     def __init__(self, bootstrap: str, codec, orgs: set[str]):
         self.codec, self.orgs, self.seen = codec, orgs, []
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}",
+        self.consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
         # Assigned, not subscribed: no group to join, so nothing is missed while one forms.
         self.consumer.assign([TopicPartition(XERO_PAYMENTS.name, p, OFFSET_BEGINNING)

@@ -28,6 +28,7 @@ from services.mapping.rows import AccountRow, RoutingRuleRow, TaxRow
 
 from ..conftest import free_port
 from ..mapping.records import invoice, purchase_order
+from tests.stackutil import QUICK_JOIN
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ class Outputs:
 
     def __init__(self, bootstrap: str, codec, run: str):
         self.codec, self.run = codec, run
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
+        self.consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
         parts = []
         for topic in (XERO_WRITES.name, SYNC_EXCEPTIONS.name):
             count = len(self.consumer.list_topics(topic, timeout=10).topics[topic].partitions)

@@ -21,6 +21,7 @@ from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS, XERO_PAYMENTS
 from services.common import sandbox_identity as identity
 from tests.conftest import free_port
+from tests.stackutil import QUICK_JOIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,7 @@ def event(org: str, payment_id: str, number: str, amount: str, xero_invoice: str
 
 
 def read_topic(bootstrap: str, topic: str, partitions: int, want, seconds: float = 30) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     found, deadline = [], time.monotonic() + seconds
     try:

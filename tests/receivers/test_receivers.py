@@ -27,6 +27,7 @@ from services.sandbox.seed import generate
 from services.sandbox.xero.app import create_app as create_xero_app
 from services.sandbox.xero.serve import serving, sign_in
 from services.sandbox.xero.state import build_state
+from tests.stackutil import QUICK_JOIN
 
 SECRET = "test-callback-" + uuid.uuid4().hex
 
@@ -34,7 +35,7 @@ SECRET = "test-callback-" + uuid.uuid4().hex
 def read(bootstrap: str, codec: Codec, topic: str, wanted, timeout: float = 15, idle: float = 1.0) -> list[dict]:
     """Every record on `topic` for which `wanted(record)` holds; reads from the beginning until the
     timeout, or `idle` seconds after the last wanted record."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}", "enable.auto.commit": False,
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}", "enable.auto.commit": False,
                          "fetch.wait.max.ms": 50})
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])

@@ -19,6 +19,7 @@ from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS, XERO_WRITES
 from services.common.sandbox_identity import XERO_CLIENT_ID, XERO_CLIENT_SECRET
 from tests.conftest import free_port
+from tests.stackutil import QUICK_JOIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +86,7 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, codec, org_ids: set[str]):
         self.codec, self.org_ids = codec, org_ids
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}",
+        self.consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self.consumer.subscribe([XERO_WRITE_RESULTS.name, SYNC_EXCEPTIONS.name])
         self.results: list[dict] = []

@@ -16,6 +16,7 @@ from services.common.topics import XERO_WRITES
 from tests.integrations.xero.sim import invoice_body, invoices_by_number
 from tests.writer.harness import WriterProcess, wait_until, write_request
 from tests.writer.test_writer_e2e import results_for, wait_results, writer_stack, xero_headers
+from tests.stackutil import QUICK_JOIN
 
 HOLD = 100  # the writer's hold per organisation
 PER_ORG = 300  # requests of each organisation that is not blocked, per phase
@@ -66,7 +67,7 @@ def timed_writes(s, requests: list[dict], timeout: float) -> float:
 
 
 def committed(s) -> int:
-    group = Consumer({"bootstrap.servers": s.bootstrap, "group.id": s.env["CZ_WRITER_GROUP"]})
+    group = Consumer({**QUICK_JOIN, "bootstrap.servers": s.bootstrap, "group.id": s.env["CZ_WRITER_GROUP"]})
     try:
         [point] = group.committed([TopicPartition(XERO_WRITES.name, PARTITION)], timeout=10)
         return point.offset

@@ -31,11 +31,12 @@ from services.xero_status.app import state_consumer
 from services.xero_status.states import Publisher
 from services.xero_status.store import StateStore
 from tests.integrations.xero.sim import ORG_IDS, add_organisations, invoice_body, make_client, running_simulator
+from tests.stackutil import QUICK_JOIN
 
 
 def latest_consumer(bootstrap: str, topics: list[str]) -> Consumer:
     """A consumer that starts at the end of shared topics, once it holds its partitions."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False,
+    consumer = Consumer({**QUICK_JOIN, "bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "enable.auto.commit": False,
                          "auto.offset.reset": "latest", "fetch.wait.max.ms": 20, "session.timeout.ms": 6000})
     assigned = threading.Event()
     consumer.subscribe(topics, on_assign=lambda c, parts: assigned.set())
