@@ -28,6 +28,7 @@ from ..common.codec import Codec
 from ..common.redact import redact_text
 from ..integrations.connectwise.client import CwApiError, CwClient, all_of
 from ..common.record_kinds import RecordKind
+from .event_frame import Gone, Reading
 from .poller import RecordError, changed_since, content_hash, last_updated, window
 from .metrics import CYCLE_SECONDS, CYCLES, EMITTED, LAST_SUCCESS
 from .payments import force_sync_payment
@@ -144,14 +145,7 @@ def emit_records(
             company_id = _company_id(rec, source)
             refs = {"account_manager_identifier": managers.get(company_id) if company_id is not None else None}
             events.append(
-                source.to_event(
-                    rec,
-                    children.get(int(rec["id"]), []),
-                    trigger=trigger,
-                    observed_at=observed,
-                    hash_=hash_,
-                    extra_refs=refs,
-                )
+                source.to_event(rec, children.get(int(rec["id"]), []), Reading(trigger, observed, hash_), refs)
             )
         except (RecordError, ValueError, KeyError, TypeError) as exc:
             # One bad record must not stall the type: it is marked failed (hash cleared,
@@ -191,17 +185,7 @@ def emit_deleted(p: Pipeline, source: Source, rows: list[dict], trigger: str, re
     if not rows:
         return
     observed = p.clock()
-    events = [
-        source.deleted_event(
-            row["cw_id"],
-            row.get("snapshot"),
-            observed_at=observed,
-            last_seen=row.get("last_updated"),
-            number=row.get("record_number"),
-            trigger=trigger,
-        )
-        for row in rows
-    ]
+    events = [source.deleted_event(Gone.from_row(row, observed_at=observed, trigger=trigger)) for row in rows]
     _publish(p, source, events, observed, result)
 
 

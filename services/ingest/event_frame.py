@@ -7,49 +7,86 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .poller import DELETED_PREFIX, last_updated
 
 
-def upsert_frame(
-    record_type: str, cw_id: Any, record: dict, *, trigger: str, observed_at: datetime | None, content_hash: str
-) -> dict:
+@dataclass(frozen=True)
+class Reading:
+    """Why and when a record was read, and its content hash where the cycle has
+    already worked it out (a conversion works it out itself otherwise)."""
+
+    trigger: str = "SCHEDULE"
+    observed_at: datetime | None = None
+    content_hash: str | None = None
+
+
+SCHEDULED_NOW = Reading()  # a scheduled read, observed as the event is made
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A record ConnectWise no longer has: its id, what `sync_records` kept of it
+    (its snapshot, number and last change) and why and when that was found."""
+
+    cw_id: int | str
+    snapshot: dict | None
+    observed_at: datetime
+    last_seen: datetime | None = None
+    number: str | None = None
+    trigger: str = "SCHEDULE"
+    known: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", dict(self.snapshot or {}))
+
+    @classmethod
+    def from_row(cls, row: dict, *, observed_at: datetime, trigger: str, cw_id: int | str | None = None) -> Gone:
+        """From a `sync_records` row (`cw_id`, `snapshot`, `last_updated`, `record_number`)."""
+        return cls(
+            row["cw_id"] if cw_id is None else cw_id,
+            row.get("snapshot"),
+            observed_at,
+            last_seen=row.get("last_updated"),
+            number=row.get("record_number"),
+            trigger=trigger,
+        )
+
+    def number_from(self, name: str) -> str:
+        """The record's number as last kept, else as `sync_records` numbered it."""
+        return str(self.known.get(name) or self.number or "")
+
+
+def upsert_frame(record_type: str, cw_id: Any, record: dict, reading: Reading, hash_of: Callable[[], str]) -> dict:
+    """The frame of an UPSERT event; `hash_of` works out the hash where `reading` has none."""
     return {
         "record_type": record_type,
         "cw_id": int(cw_id),
-        "trigger": trigger,
+        "trigger": reading.trigger,
         "change": "UPSERT",
-        "observed_at": observed_at or datetime.now(timezone.utc),
+        "observed_at": reading.observed_at or datetime.now(timezone.utc),
         "last_updated": last_updated(record),
-        "content_hash": content_hash,
+        "content_hash": reading.content_hash or hash_of(),
     }
 
 
-def deleted_frame(
-    record_type: str,
-    cw_id: Any,
-    snapshot: dict | None,
-    snapshot_fields: tuple[str, ...],
-    *,
-    observed_at: datetime,
-    last_seen: datetime | None,
-    trigger: str,
-) -> dict:
-    known = dict(snapshot or {})
+def deleted_frame(record_type: str, gone: Gone, snapshot_fields: tuple[str, ...]) -> dict:
+    cw_id = int(gone.cw_id)
     return {
-        **{name: known.get(name) for name in snapshot_fields},
+        **{name: gone.known.get(name) for name in snapshot_fields},
         "record_type": record_type,
-        "cw_id": int(cw_id),
-        "trigger": trigger,
+        "cw_id": cw_id,
+        "trigger": gone.trigger,
         "change": "DELETED",
-        "observed_at": observed_at,
-        "last_updated": last_seen or observed_at,
+        "observed_at": gone.observed_at,
+        "last_updated": gone.last_seen or gone.observed_at,
         # One hash for every deletion of a record: a repeated deletion is no change.
         "content_hash": DELETED_PREFIX + hashlib.sha256(f"{record_type}|{cw_id}".encode()).hexdigest(),
-        "custom_fields": list(known.get("custom_fields") or []),
-        "raw": json.dumps({"id": int(cw_id), "deleted": True}),
+        "custom_fields": list(gone.known.get("custom_fields") or []),
+        "raw": json.dumps({"id": cw_id, "deleted": True}),
     }
 
 

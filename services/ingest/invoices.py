@@ -10,7 +10,7 @@ from typing import Any
 
 from ..integrations.connectwise.client import all_of, cond
 from ..common.record_kinds import RecordKind
-from .event_frame import deleted_frame, pick, upsert_frame
+from .event_frame import SCHEDULED_NOW, Gone, Reading, deleted_frame, pick, upsert_frame
 from .poller import (
     SCALE,
     RecordError,
@@ -68,20 +68,14 @@ def to_line(product: dict, cw_id: Any) -> dict:
 
 
 def to_invoice_event(
-    invoice: dict,
-    products: list[dict],
-    *,
-    trigger: str = "SCHEDULE",
-    observed_at: datetime | None = None,
-    hash_: str | None = None,
-    extra_refs: dict | None = None,
+    invoice: dict, products: list[dict], reading: Reading = SCHEDULED_NOW, extra_refs: dict | None = None
 ) -> dict:
     """The `cw_invoice_changed` event of a ConnectWise invoice or credit memo.
 
     `extra_refs` may carry `member_identifier` / `account_manager_identifier`
     looked up elsewhere (the invoice itself does not always name them).
     """
-    cw_id = event_id(invoice, trigger)
+    cw_id = event_id(invoice, reading.trigger)
     company = ref(invoice, "company")
     if company.get("id") is None:
         raise RecordError(cw_id, "company.id", "missing")
@@ -93,14 +87,7 @@ def to_invoice_event(
     refs = extra_refs or {}
     total = money(invoice.get("total"), cw_id, "total")
     return {
-        **upsert_frame(
-            record_type_of(invoice),
-            cw_id,
-            invoice,
-            trigger=trigger,
-            observed_at=observed_at,
-            content_hash=hash_ or content_hash(invoice, products),
-        ),
+        **upsert_frame(record_type_of(invoice), cw_id, invoice, reading, lambda: content_hash(invoice, products)),
         "invoice_number": str(invoice["invoiceNumber"]),
         "invoice_type": str(invoice.get("type") or "Standard"),
         "status": name_of(invoice.get("status")),
@@ -150,25 +137,14 @@ def snapshot_of(event: dict) -> dict:
     return pick(event, SNAPSHOT_FIELDS)
 
 
-def deleted_event(
-    record_type: str,
-    cw_id: int | str,
-    snapshot: dict | None,
-    *,
-    observed_at: datetime,
-    last_seen: datetime | None = None,
-    number: str | None = None,
-    trigger: str = "SCHEDULE",
-) -> dict:
+def deleted_event(record_type: str, gone: Gone) -> dict:
     """A `cw_invoice_changed` with change DELETED for a record gone from
     ConnectWise, carrying the routing facts last seen (money zero, no lines)."""
-    known = dict(snapshot or {})
+    known = gone.known
     zero = Decimal(0).quantize(SCALE)
     return {
-        **deleted_frame(
-            record_type, cw_id, snapshot, SNAPSHOT_FIELDS, observed_at=observed_at, last_seen=last_seen, trigger=trigger
-        ),
-        "invoice_number": str(known.get("invoice_number") or number or ""),
+        **deleted_frame(record_type, gone, SNAPSHOT_FIELDS),
+        "invoice_number": gone.number_from("invoice_number"),
         "invoice_type": str(
             known.get("invoice_type") or (CREDIT_MEMO if record_type == RecordKind.CREDIT_NOTE else "Standard")
         ),

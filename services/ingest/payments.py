@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
 from .invoices import CREDIT_MEMO
-from .event_frame import deleted_frame, pick, upsert_frame
+from .event_frame import SCHEDULED_NOW, Gone, Reading, deleted_frame, pick, upsert_frame
 from .poller import (
     SCALE,
     RecordError,
@@ -71,15 +71,8 @@ def kind_of(invoice: dict) -> RecordKind:
     return RecordKind.REFUND if invoice.get("type") == CREDIT_MEMO else RecordKind.PAYMENT
 
 
-def to_payment_event(
-    payment: dict,
-    invoice: dict,
-    *,
-    trigger: str = "SCHEDULE",
-    observed_at: datetime | None = None,
-    hash_: str | None = None,
-) -> dict:
-    cw_id = event_id(payment, trigger)
+def to_payment_event(payment: dict, invoice: dict, reading: Reading = SCHEDULED_NOW) -> dict:
+    cw_id = event_id(payment, reading.trigger)
     credit = ref(payment, "credit")
     company = ref(invoice, "company")
     if company.get("id") is None:
@@ -88,14 +81,7 @@ def to_payment_event(
     if not paid_on:
         raise RecordError(cw_id, "paymentDate", "missing")
     return {
-        **upsert_frame(
-            kind_of(invoice).value,
-            cw_id,
-            payment,
-            trigger=trigger,
-            observed_at=observed_at,
-            content_hash=hash_ or payment_hash(payment, invoice),
-        ),
+        **upsert_frame(kind_of(invoice).value, cw_id, payment, reading, lambda: payment_hash(payment, invoice)),
         "invoice_id": int(invoice["id"]),
         "invoice_number": str(invoice.get("invoiceNumber") or ref(payment, "invoice").get("identifier") or ""),
         "company_id": int(company["id"]),
@@ -115,29 +101,12 @@ def payment_snapshot_of(event: dict) -> dict:
     return pick(event, PAYMENT_SNAPSHOT_FIELDS)
 
 
-def deleted_payment_event(
-    cw_id,
-    snapshot: dict | None,
-    *,
-    observed_at: datetime,
-    last_seen: datetime | None = None,
-    number: str | None = None,
-    trigger: str = "SCHEDULE",
-    kind: RecordKind = RecordKind.PAYMENT,
-) -> dict:
-    known = dict(snapshot or {})
+def deleted_payment_event(gone: Gone, kind: RecordKind = RecordKind.PAYMENT) -> dict:
+    known = gone.known
     return {
-        **deleted_frame(
-            kind.value,
-            cw_id,
-            snapshot,
-            PAYMENT_SNAPSHOT_FIELDS,
-            observed_at=observed_at,
-            last_seen=last_seen,
-            trigger=trigger,
-        ),
+        **deleted_frame(kind.value, gone, PAYMENT_SNAPSHOT_FIELDS),
         "invoice_id": int(known.get("invoice_id") or 0),
-        "invoice_number": str(known.get("invoice_number") or number or ""),
+        "invoice_number": gone.number_from("invoice_number"),
         "company_id": int(known.get("company_id") or 0),
         "company_identifier": str(known.get("company_identifier") or ""),
         "amount": Decimal(0).quantize(SCALE),
@@ -202,24 +171,15 @@ def emit_payments_page(
             if not force and row is not None and row["content_hash"] == hash_:
                 continue
             try:
-                events.append(to_payment_event(payment, inv, trigger=trigger, observed_at=observed, hash_=hash_))
+                events.append(to_payment_event(payment, inv, Reading(trigger, observed, hash_)))
             except (RecordError, ValueError, KeyError, TypeError) as exc:
                 log.error("cannot convert ConnectWise %s %s: %s", kind.label, payment.get("id"), exc)
                 p.store.record_failed(kind, str(payment.get("id")), str(exc))
                 result.failed += 1
         for cw_id, row in before.items():
             if cw_id not in now_ids:
-                events.append(
-                    deleted_payment_event(
-                        cw_id,
-                        row.get("snapshot"),
-                        observed_at=observed,
-                        last_seen=row.get("last_updated"),
-                        number=row.get("record_number"),
-                        trigger=trigger,
-                        kind=kind,
-                    )
-                )
+                gone = Gone.from_row(row, observed_at=observed, trigger=trigger, cw_id=cw_id)
+                events.append(deleted_payment_event(gone, kind))
     _record(p, kind, events, observed, result)
 
 
@@ -237,15 +197,8 @@ def force_sync_payment(p, record_id: str, result, kind: RecordKind = RecordKind.
     payments = {str(pay["id"]): pay for pay in _payments_of(p.client, [invoice])[int(invoice_id)]}
     observed = p.clock()
     if str(record_id) in payments:
-        event = to_payment_event(payments[str(record_id)], invoice, trigger="FORCE_SYNC", observed_at=observed)
+        event = to_payment_event(payments[str(record_id)], invoice, Reading("FORCE_SYNC", observed))
     else:
-        event = deleted_payment_event(
-            record_id,
-            row.get("snapshot"),
-            observed_at=observed,
-            last_seen=row.get("last_updated"),
-            number=row.get("record_number"),
-            trigger="FORCE_SYNC",
-            kind=kind,
-        )
+        gone = Gone.from_row(row, observed_at=observed, trigger="FORCE_SYNC", cw_id=record_id)
+        event = deleted_payment_event(gone, kind)
     _record(p, kind, [event], observed, result)

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from ..common.record_kinds import RecordKind
-from .event_frame import deleted_frame, pick, upsert_frame
+from .event_frame import SCHEDULED_NOW, Gone, Reading, deleted_frame, pick, upsert_frame
 from .poller import (
     SCALE,
     RecordError,
@@ -60,15 +59,10 @@ def to_po_line(item: dict, cw_id) -> dict:
 
 
 def to_purchase_order_event(
-    po: dict,
-    line_items: list[dict],
-    *,
-    trigger: str = "SCHEDULE",
-    observed_at: datetime | None = None,
-    hash_: str | None = None,
-    extra_refs: dict | None = None,
+    po: dict, line_items: list[dict], reading: Reading = SCHEDULED_NOW, extra_refs: dict | None = None
 ) -> dict:
-    cw_id = event_id(po, trigger)
+    """`extra_refs` is taken for the shape every source's conversion has; a purchase order needs none."""
+    cw_id = event_id(po, reading.trigger)
     vendor = ref(po, "vendorCompany")
     if vendor.get("id") is None:
         raise RecordError(cw_id, "vendorCompany.id", "missing")
@@ -79,14 +73,7 @@ def to_purchase_order_event(
         raise RecordError(cw_id, "poDate", "missing")
     total = money(po.get("total"), cw_id, "total")
     return {
-        **upsert_frame(
-            RecordKind.PROCUREMENT.value,
-            cw_id,
-            po,
-            trigger=trigger,
-            observed_at=observed_at,
-            content_hash=hash_ or content_hash(po, line_items),
-        ),
+        **upsert_frame(RecordKind.PROCUREMENT.value, cw_id, po, reading, lambda: content_hash(po, line_items)),
         "po_number": str(po["poNumber"]),
         "po_date": po_date,
         "status": name_of(po.get("status")),
@@ -117,28 +104,12 @@ def po_snapshot_of(event: dict) -> dict:
     return pick(event, PO_SNAPSHOT_FIELDS)
 
 
-def deleted_po_event(
-    cw_id,
-    snapshot: dict | None,
-    *,
-    observed_at: datetime,
-    last_seen: datetime | None = None,
-    number: str | None = None,
-    trigger: str = "SCHEDULE",
-) -> dict:
-    known = dict(snapshot or {})
+def deleted_po_event(gone: Gone) -> dict:
+    known = gone.known
     zero = Decimal(0).quantize(SCALE)
     return {
-        **deleted_frame(
-            RecordKind.PROCUREMENT.value,
-            cw_id,
-            snapshot,
-            PO_SNAPSHOT_FIELDS,
-            observed_at=observed_at,
-            last_seen=last_seen,
-            trigger=trigger,
-        ),
-        "po_number": str(known.get("po_number") or number or ""),
+        **deleted_frame(RecordKind.PROCUREMENT.value, gone, PO_SNAPSHOT_FIELDS),
+        "po_number": gone.number_from("po_number"),
         "po_date": str(known.get("po_date") or ""),
         "vendor_company_id": int(known.get("vendor_company_id") or 0),
         "vendor_company_identifier": str(known.get("vendor_company_identifier") or ""),

@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..common.record_kinds import RecordKind
 from ..integrations.connectwise.client import CwClient
+from .event_frame import Gone
 from .invoices import deleted_event, record_type_of, snapshot_of, to_invoice_event, type_condition
 from . import payments
 from .purchase_orders import deleted_po_event, po_snapshot_of, to_purchase_order_event
@@ -25,9 +26,9 @@ class Source:
     path: str
     condition: str | None  # what selects this type on the list endpoint
     children: Callable[[CwClient, list[dict], str], dict[int, list[dict]]]  # lines by record id
-    to_event: Callable[..., dict]
+    to_event: Callable[..., dict]  # (record, its lines, Reading, extra refs); money's takes its invoice
     snapshot_of: Callable[[dict], dict]
-    deleted_event: Callable[..., dict]
+    deleted_event: Callable[[Gone], dict]
     type_of: Callable[[dict], str]  # a fetched record's real type (an id may be asked for as the wrong one)
     company_ref: str
     number_field: str
@@ -85,7 +86,7 @@ def _invoice_source(record_type: str) -> Source:
         _invoice_products,
         to_invoice_event,
         snapshot_of,
-        lambda cw_id, snap, **kw: deleted_event(record_type, cw_id, snap, **kw),
+        partial(deleted_event, record_type),
         record_type_of,
         "company",
         "invoice_number",
@@ -103,7 +104,7 @@ def _money_source(kind: RecordKind, condition: str | None) -> Source:
         lambda *_: {},
         payments.to_payment_event,
         payments.payment_snapshot_of,
-        lambda cw_id, snap, **kw: payments.deleted_payment_event(cw_id, snap, kind=kind, **kw),
+        partial(payments.deleted_payment_event, kind=kind),
         lambda _inv: kind.value,
         "company",
         "invoice_number",

@@ -10,6 +10,7 @@ import pytest
 
 from services.common.codec import Codec
 from services.integrations.connectwise.client import all_of, any_of, cond, in_, literal, retry_after_seconds
+from services.ingest.event_frame import Gone, Reading
 from services.ingest.invoices import (deleted_event, poll_conditions, record_type_of, snapshot_of, to_invoice_event,
                                       type_condition)
 from services.ingest.poller import RecordError, changed_since, content_hash, dumps_cw_json, window
@@ -127,8 +128,10 @@ def test_retry_after_as_seconds_or_http_date():
 
 def test_invoice_becomes_an_event_with_decimal_money_and_routing_facts():
     observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
-    event = to_invoice_event(invoice(), lines(), observed_at=observed,
+    event = to_invoice_event(invoice(), lines(), Reading(observed_at=observed),
                              extra_refs={"account_manager_identifier": "jsmith"})
+    assert event["observed_at"] == observed and event["trigger"] == "SCHEDULE"
+    assert event["account_manager_identifier"] == "jsmith"
     assert event["record_type"] == "invoice"
     assert event["cw_id"] == 42 and event["invoice_number"] == "INV-0042"
     assert event["total"] == Decimal("110.1100") and isinstance(event["total"], Decimal)
@@ -190,14 +193,26 @@ def test_dumps_round_trips_strings_that_look_like_marks():
 def test_deleted_event_carries_the_snapshot_and_encodes():
     observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
     snap = snapshot_of(to_invoice_event(invoice(), lines()))
-    event = deleted_event("invoice", 42, json.loads(json.dumps(snap)), observed_at=observed)
+    event = deleted_event("invoice", Gone(42, json.loads(json.dumps(snap)), observed))
     assert event["change"] == "DELETED" and event["lines"] == [] and event["total"] == Decimal(0)
     assert event["location_id"] == 2 and event["custom_fields"] == [{"caption": "Xero Entity", "value": "Holdings"}]
     assert event["invoice_number"] == "INV-0042" and event["content_hash"].startswith("deleted:")
     codec = Codec.from_directory()
     assert codec.decode(codec.encode("cw_invoice_changed", event))[1]["change"] == "DELETED"
-    bare = deleted_event("credit_note", 7, None, observed_at=observed, number="CM-7")
+    bare = deleted_event("credit_note", Gone(7, None, observed, number="CM-7"))
     assert bare["invoice_type"] == "CreditMemo" and bare["invoice_number"] == "CM-7"
+
+
+def test_a_reading_keeps_the_cycles_hash_and_a_gone_row_its_last_known_facts():
+    observed = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    event = to_invoice_event(invoice(), lines(), Reading("FORCE_SYNC", observed, "cycle-hash"))
+    assert event["content_hash"] == "cycle-hash" and event["trigger"] == "FORCE_SYNC"
+    assert to_invoice_event(invoice(), lines())["content_hash"] == content_hash(invoice(), lines())
+    last = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    row = {"cw_id": "42", "snapshot": None, "last_updated": last, "record_number": "INV-9"}
+    gone = deleted_event("invoice", Gone.from_row(row, observed_at=observed, trigger="FORCE_SYNC"))
+    assert gone["cw_id"] == 42 and gone["last_updated"] == last and gone["observed_at"] == observed
+    assert gone["invoice_number"] == "INV-9" and gone["trigger"] == "FORCE_SYNC"
 
 
 def purchase_order(**over) -> dict:
@@ -236,8 +251,8 @@ def test_purchase_order_becomes_an_event():
     assert event["lines"][1]["unit_cost"] == Decimal("50.00") and event["lines"][1]["product"] == "SSD"
     codec = Codec.from_directory()
     assert codec.decode(codec.encode("cw_purchase_order_changed", event))[1]["total"] == Decimal("231.0000")
-    gone = deleted_po_event(9, json.loads(json.dumps(po_snapshot_of(event))),
-                            observed_at=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    gone = deleted_po_event(Gone(9, json.loads(json.dumps(po_snapshot_of(event))),
+                                 datetime(2026, 11, 25, tzinfo=timezone.utc)))
     assert gone["change"] == "DELETED" and gone["po_number"] == "PO-0009" and gone["location_id"] == 1
     codec.encode("cw_purchase_order_changed", gone)
     with pytest.raises(RecordError, match="vendorCompany.id"):
@@ -259,7 +274,7 @@ def test_payment_becomes_an_event_with_its_invoice_facts():
     # the payment's hash follows the invoice facts it carries, not the invoice's other fields
     assert payment_hash(pay, invoice(total=Decimal("1.00"))) == payment_hash(pay, invoice())
     assert payment_hash(pay, invoice(locationId=3)) != payment_hash(pay, invoice())
-    gone = deleted_payment_event(81, json.loads(json.dumps(payment_snapshot_of(event))),
-                                 observed_at=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    gone = deleted_payment_event(Gone(81, json.loads(json.dumps(payment_snapshot_of(event))),
+                                      datetime(2026, 11, 25, tzinfo=timezone.utc)))
     assert gone["change"] == "DELETED" and gone["invoice_id"] == 42 and gone["amount"] == Decimal(0)
     codec.encode("cw_payment_changed", gone)
