@@ -2,7 +2,7 @@
 
 These routes build their answers as plain dicts from the database (and the audit service); the models
 here describe them, route by route (`responses={200: {"model": ...}}`), and the generated-request test
-(tests/api_fuzz) checks every answer against them. An answer may carry more than a model names.
+(tests/admin/api_fuzz) checks every answer against them. An answer may carry more than a model names.
 """
 
 from __future__ import annotations

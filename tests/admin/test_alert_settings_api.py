@@ -2,10 +2,7 @@
 a bad value is refused by name and changes nothing."""
 from __future__ import annotations
 
-try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, FINANCE, make_client, make_settings
-except ImportError:
-    from config_fixtures import AUTH, FINANCE, make_client, make_settings
+from .config_fixtures import AUTH, FINANCE, make_client, make_settings
 
 
 def test_alert_settings_are_the_environments_until_set_then_recorded(fresh_database):

@@ -1,15 +1,12 @@
 """What generated requests found the admin API answering with a 500, now refused by name (422), and the
-answers its OpenAPI document now declares; schemathesis checks them all (tests/api_fuzz)."""
+answers its OpenAPI document now declares; schemathesis checks them all (tests/admin/api_fuzz)."""
 from __future__ import annotations
 
 import pytest
 
 from services.common.http_app import BIGINT_MAX
 
-try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
-except ImportError:
-    from config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
+from .config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
 
 
 @pytest.fixture

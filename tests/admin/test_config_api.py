@@ -9,10 +9,7 @@ from services.common.secrets import SecretBox
 from services.mapping import repository as repo
 from services.common.db import connect
 
-try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
-except ImportError:
-    from config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
+from .config_fixtures import AUTH, CATALOG, ORGS, make_client, make_settings, seed_orgs
 
 
 @pytest.fixture

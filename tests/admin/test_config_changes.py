@@ -15,10 +15,7 @@ from services.mapping import repository as repo
 from services.mapping.changes import ChangePublisher
 from tests.stackutil import QUICK_JOIN
 
-try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, make_client, make_settings
-except ImportError:
-    from config_fixtures import AUTH, make_client, make_settings
+from .config_fixtures import AUTH, make_client, make_settings
 
 
 def published(bootstrap: str, codec, wanted: set[str], timeout: float = 30) -> dict[str, dict]:

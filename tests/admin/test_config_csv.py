@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:  # tests/admin may or may not be a package
-    from .config_fixtures import AUTH, ORGS, make_client, make_settings, seed_orgs
-except ImportError:
-    from config_fixtures import AUTH, make_client, make_settings, seed_orgs
+from .config_fixtures import AUTH, ORGS, make_client, make_settings, seed_orgs
 
 CSV_HEADERS = dict(AUTH, **{"Content-Type": "text/csv"})
 HEADER = "table,organisation_id,kind,caption,value,priority,side,source,source_kind,account_code,tax_type,category,option,company_identifier,contact_id\n"

@@ -40,10 +40,7 @@ from services.sandbox.xero.serve import serving
 from tests.integrations.xero.sim import add_organisations, running_simulator
 from tests.stackutil import QUICK_JOIN
 
-try:
-    from .config_fixtures import add_user
-except ImportError:  # tests/admin is not a package
-    from config_fixtures import add_user
+from .config_fixtures import add_user
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,7 @@ from services.common.record_status import Content, StatusChange, record_changes
 from services.common.settings import Settings
 from services.common.shadow_report import ShadowOutcome, record_outcomes
 
-try:  # tests/admin may or may not be a package
-    from .test_sync_routes import find_command
-except ImportError:
-    from test_sync_routes import find_command
+from .test_sync_routes import find_command
 
 TOKEN = "real-books-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

@@ -17,7 +17,7 @@ from services.common.topics import SYNC_COMMANDS
 from services.integrations.connectwise.client import CwApiError
 from services.integrations.xero.client import XeroUnavailable
 
-from ..foundation.test_kafka import read_all
+from .test_kafka import read_all
 from ..stackutil import wait_for
 
 

@@ -1,2 +1,2 @@
 """The whole stack these tests share is the `stack` fixture of tests/conftest.py (the browser
-tests in tests/console share the same one)."""
+tests in tests/admin/console share the same one)."""

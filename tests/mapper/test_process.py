@@ -1,6 +1,6 @@
 """The mapper's per-record step against a real PostgreSQL: an outage raises before
 anything is sent (the agent's error policy waits it out and tries again, see
-tests/foundation/test_streams.py), and the record is mapped once it is back."""
+tests/common/test_streams.py), and the record is mapped once it is back."""
 from __future__ import annotations
 
 import asyncio

@@ -26,14 +26,7 @@ from services.sandbox.xero.ratelimit import Limits
 from services.sandbox.xero.serve import serving, sign_in
 from services.sandbox.xero.state import build_state
 
-try:
-    from ..admin.config_fixtures import make_settings
-except ImportError:  # tests/admin is not a package
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "admin"))
-    from config_fixtures import make_settings
+from ..admin.config_fixtures import make_settings
 
 
 def as_record(msp, inv) -> dict:

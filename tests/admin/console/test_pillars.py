@@ -12,8 +12,8 @@ import httpx
 import psycopg
 import pytest
 
-from ..e2e.sandbox_clients import XeroReader, connectwise, new_invoice
-from ..stackutil import Stack, wait_for
+from tests.e2e.sandbox_clients import XeroReader, connectwise, new_invoice
+from tests.stackutil import Stack, wait_for
 from .conftest import no_horizontal_scroll, sign_in
 
 pytestmark = pytest.mark.stack

@@ -34,7 +34,7 @@ def test_faust_agent_dead_letters_poison_and_keeps_processing(kafka_bootstrap, c
     out.touch()
     env = {**os.environ, "CZ_KAFKA_BOOTSTRAP": kafka_bootstrap, "CZ_DATA_DIR": str(tmp_path),
            "CZ_SESSION_TIMEOUT_MS": "6000", "PROBE_OUT": str(out)}
-    worker = subprocess.Popen([sys.executable, "-m", "tests.foundation.faust_probe"], env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "tests.common.faust_probe"], env=env,
                               stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT)
     try:
         producer = make_producer(kafka_bootstrap)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from ..stackutil import Stack
+from tests.stackutil import Stack
 from .conftest import ZONE, no_horizontal_scroll, sign_in
 
 pytestmark = pytest.mark.stack

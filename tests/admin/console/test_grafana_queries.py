@@ -17,12 +17,12 @@ from confluent_kafka import Producer
 
 from services.stack.stack import SERVICE_ORDER
 
-from ..conftest import free_port
-from ..e2e.sandbox_clients import connectwise, new_invoice
-from ..stackutil import Stack, wait_for
+from tests.conftest import free_port
+from tests.e2e.sandbox_clients import connectwise, new_invoice
+from tests.stackutil import Stack, wait_for
 
 pytestmark = pytest.mark.stack
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 PROMETHEUS = "/usr/bin/prometheus"
 
 

@@ -9,8 +9,8 @@ import io
 
 import pytest
 
-from ..e2e.sandbox_clients import connectwise, new_invoice
-from ..stackutil import Stack, wait_for
+from tests.e2e.sandbox_clients import connectwise, new_invoice
+from tests.stackutil import Stack, wait_for
 
 pytestmark = pytest.mark.stack
 ORG = "holdings"
