@@ -14,7 +14,7 @@ from services.common.kafka import make_producer
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from services.common.outbox import read_messages
 from tests.audit.factories import sync_exception
-from tests.audit.groups import start_at_end
+from tests.groups import start_at_end
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from services.common.settings import Settings
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from services.common.outbox import read_messages
 from tests.audit.factories import sync_exception, write_result
-from tests.audit.groups import start_at_end
+from tests.groups import start_at_end
 from tests.stackutil import wait_for
 
 TOKEN = "alerts-test-token"

@@ -15,7 +15,7 @@ from services.common.outbox import read_messages
 from services.common.settings import Settings
 from services.common.topics import SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 from tests.audit.factories import sync_exception
-from tests.audit.groups import start_at_end
+from tests.groups import start_at_end
 from tests.stackutil import wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from services.common.topics import API_EXCHANGES
 from tests.conftest import free_port
 
 from .factories import exchange
-from .groups import start_at_end
+from tests.groups import start_at_end
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from services.common.settings import Settings
 from services.common.topics import API_EXCHANGES, SYNC_EXCEPTIONS, XERO_WRITE_RESULTS
 
 from .factories import exchange, sync_exception, write_result
-from .groups import start_at_end
+from tests.groups import start_at_end
 from tests.stackutil import wait_for
 from tests.stackutil import QUICK_JOIN
 
